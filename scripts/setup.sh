@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Sets up a fresh CPU machine (Debian, Python 3.11, root): GoogleTest, the pinned CPU torch, triton for
+# the interpreter, and drtriton itself (C++ engine built by scikit-build-core). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! [ -f /usr/include/gtest/gtest.h ]; then
+  (apt-get update -qq && apt-get install -y -qq libgtest-dev) >/dev/null
+fi
+python3 -m pip install -q --disable-pip-version-check "torch==2.13.0" "numpy<2.5"
+python3 -m pip install -q --disable-pip-version-check "triton==3.6.0" nanobind scikit-build-core \
+  rich pyarrow pyyaml pytest scipy matplotlib
+python3 -m pip install -q --disable-pip-version-check --no-build-isolation -e .

@@ -1,0 +1,1 @@
+"""Small shared helpers: errors and exit codes, atomic file writes, provenance of artifacts."""
