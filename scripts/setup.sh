@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! [ -f /usr/include/gtest/gtest.h ]; then
-  (apt-get update -qq && apt-get install -y -qq libgtest-dev) >/dev/null
+if ! [ -f /usr/include/gtest/gtest.h ] || ! [ -f /usr/include/nlohmann/json.hpp ]; then
+  (apt-get update -qq && apt-get install -y -qq libgtest-dev nlohmann-json3-dev) >/dev/null
 fi
 python3 -m pip install -q --disable-pip-version-check "torch==2.13.0" "numpy<2.5"
 python3 -m pip install -q --disable-pip-version-check "triton==3.6.0" nanobind scikit-build-core \
