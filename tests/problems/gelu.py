@@ -1,0 +1,25 @@
+"""Elementwise GELU (exact, erf form)."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# ---- sizes (scale these for a GPU run) ----
+BATCH = 17
+DIM = 93
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.gelu(x)
+
+
+def get_inputs():
+    return [torch.randn(BATCH, DIM)]
+
+
+def get_init_inputs():
+    return []
