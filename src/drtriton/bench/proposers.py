@@ -1,0 +1,274 @@
+"""Proposers a benchmark can run: each turns one problem into one candidate ModelNew source (or says why not).
+
+    proposer = make_proposer("solutions:runs/my_kernels", budget=parse_budget("64"))
+    proposal = proposer.propose(problem)        # Proposal(source=..., reason=..., seconds=...)
+
+Specs (the --proposer flag):
+  rule           drtriton.frontend.compile_problem: the rule-based fused Triton generator
+  search         drtriton.search.optimize: budgeted test-time search (--budget bounds it)
+  model:DIR      a trained model loaded from the local folder DIR (drtriton.search's model proposer)
+  solutions:DIR  saved kernels: DIR/level{N}/{id}_*.py, else DIR/{problem_stem}.py (e.g. 19_ReLU.py)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from drtriton.bench.problems import Problem
+from drtriton.util.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Bounds for proposers that search or sample; None means the proposer's own default."""
+
+    candidates: int | None = None  # candidate kernels verified per problem
+    seconds: float | None = None  # wall time per problem
+
+
+def parse_budget(spec: str | None) -> Budget:
+    """'64' -> 64 candidates; '300s' -> 300 seconds; 'candidates=64,seconds=300' -> both.
+
+    Raises:
+        UsageError: the spec is none of those forms.
+    """
+    if spec is None or not spec.strip():
+        return Budget()
+    values: dict[str, float] = {}
+    for part in spec.split(","):
+        part = part.strip()
+        if m := re.fullmatch(r"(\d+)", part):
+            values["candidates"] = int(m.group(1))
+        elif m := re.fullmatch(r"(\d+(?:\.\d+)?)s", part):
+            values["seconds"] = float(m.group(1))
+        elif m := re.fullmatch(r"(candidates|seconds)=(\d+(?:\.\d+)?)", part):
+            values[m.group(1)] = int(float(m.group(2))) if m.group(1) == "candidates" else float(m.group(2))
+        else:
+            raise UsageError(f"--budget part {part!r} is not understood; write e.g. --budget 64 (candidates), "
+                             "--budget 300s, or --budget candidates=64,seconds=300")
+    budget = Budget(**values)
+    if (budget.candidates is not None and budget.candidates < 1) or (budget.seconds is not None
+                                                                     and budget.seconds <= 0):
+        raise UsageError(f"--budget must be positive, got {spec!r}")
+    return budget
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    source: str | None  # the ModelNew file text; None when the proposer produced nothing
+    reason: str = ""  # why there is no source, or a note from the proposer
+    seconds: float | None = None
+    extra: dict = field(default_factory=dict)  # proposer-specific facts kept in the cache record
+
+
+class Proposer(Protocol):
+    spec: str  # as given on the command line, e.g. "solutions:runs/k"
+
+    def fingerprint(self, problem: Problem) -> str:
+        """Changes whenever the proposal for `problem` could change (part of the result cache key)."""
+        ...
+
+    def propose(self, problem: Problem) -> Proposal: ...
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _timed(fn: Callable[[], Proposal]) -> Proposal:
+    start = time.perf_counter()
+    try:
+        proposal = fn()
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a proposer failing on one problem is that problem's result
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        proposal = Proposal(None, f"proposer raised {type(exc).__name__}: {first}")
+    return Proposal(proposal.source, proposal.reason, time.perf_counter() - start, proposal.extra)
+
+
+# ---- rule: the rule-based code generator ----
+
+
+@dataclass
+class RuleProposer:
+    spec: str = "rule"
+
+    def fingerprint(self, problem: Problem) -> str:
+        from drtriton import __version__
+
+        return _digest(self.spec, __version__)
+
+    def propose(self, problem: Problem) -> Proposal:
+        def go() -> Proposal:
+            from drtriton.frontend import CompileConfig, compile_problem
+
+            result = compile_problem(problem.source(), CompileConfig())
+            report = getattr(result, "report", None)
+            extra = {"report": report if isinstance(report, (dict, list, str)) else str(report)}
+            return Proposal(result.source, "", extra=extra) if result.source else Proposal(
+                None, f"code generator produced no source: {report}", extra=extra)
+
+        return _timed(go)
+
+
+# ---- search: budgeted test-time search ----
+
+
+@dataclass
+class SearchProposer:
+    budget: Budget = field(default_factory=Budget)
+    spec: str = "search"
+
+    def fingerprint(self, problem: Problem) -> str:
+        from drtriton import __version__
+
+        return _digest(self.spec, asdict(self.budget), __version__)
+
+    def config(self) -> Any:
+        from drtriton.search import SearchConfig
+
+        names = set(getattr(SearchConfig, "__dataclass_fields__", {}))
+        kwargs: dict[str, Any] = {}
+        for ours, theirs in (("candidates", ("max_candidates", "candidates", "budget")),
+                             ("seconds", ("time_budget_s", "max_seconds", "seconds", "wall_s"))):
+            value = getattr(self.budget, ours)
+            target = next((t for t in theirs if t in names), None)
+            if value is not None and target is None:
+                raise UsageError(f"--budget {ours} is not supported by this SearchConfig (fields: "
+                                 f"{sorted(names)}); drop it from --budget")
+            if value is not None:
+                kwargs[target] = value
+        return SearchConfig(**kwargs)
+
+    def propose(self, problem: Problem) -> Proposal:
+        config = self.config()  # a usage error here stops the run before any problem
+
+        def go() -> Proposal:
+            from drtriton.search import optimize
+
+            result = optimize(problem.source(), config)
+            source = next((getattr(result, a) for a in ("source", "best_source") if getattr(result, a, None)),
+                          None)
+            extra = {k: v for k, v in (("candidates_tried", getattr(result, "candidates_tried", None)),)
+                     if v is not None}
+            return Proposal(source, "" if source else "search found no verified kernel", extra=extra)
+
+        return _timed(go)
+
+
+# ---- solutions:DIR: saved kernels ----
+
+
+@dataclass
+class SolutionsProposer:
+    root: Path
+    spec: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.root.is_dir():
+            raise UsageError(f"solutions folder {str(self.root)!r} does not exist; pass --proposer "
+                             "solutions:DIR with DIR/level{N}/{id}_*.py or DIR/{problem_stem}.py files")
+        self.spec = self.spec or f"solutions:{self.root}"
+
+    def find(self, problem: Problem) -> tuple[Path | None, str]:
+        level_dir = self.root / f"level{problem.level}"
+        matches = sorted(level_dir.glob(f"{problem.problem_id}_*.py")) if level_dir.is_dir() else []
+        if len(matches) > 1:
+            exact = [m for m in matches if m.stem == problem.stem]
+            if len(exact) != 1:
+                return None, f"{len(matches)} files match {level_dir.name}/{problem.problem_id}_*.py; keep one"
+            matches = exact
+        if matches:
+            return matches[0], ""
+        flat = self.root / f"{problem.stem}.py"
+        if flat.is_file():
+            return flat, ""
+        return None, (f"no saved solution: neither level{problem.level}/{problem.problem_id}_*.py nor "
+                      f"{problem.stem}.py in {self.root}")
+
+    def fingerprint(self, problem: Problem) -> str:
+        path, reason = self.find(problem)
+        content = hashlib.sha256(path.read_bytes()).hexdigest() if path else reason
+        return _digest("solutions", content)
+
+    def propose(self, problem: Problem) -> Proposal:
+        path, reason = self.find(problem)
+        if path is None:
+            return Proposal(None, reason, 0.0)
+        return Proposal(path.read_text(encoding="utf-8"), "", 0.0, {"solution_path": str(path)})
+
+
+# ---- model:DIR: a trained kernel-writing model ----
+
+
+@dataclass
+class ModelProposer:
+    model_dir: Path
+    budget: Budget = field(default_factory=Budget)
+    spec: str = ""
+    _impl: Any = None
+
+    def __post_init__(self) -> None:
+        if not self.model_dir.is_dir():
+            raise UsageError(f"model folder {str(self.model_dir)!r} does not exist; pass --proposer model:DIR "
+                             "with a checkpoint saved by drtriton train")
+        self.spec = self.spec or f"model:{self.model_dir}"
+
+    def fingerprint(self, problem: Problem) -> str:
+        stamp = max((p.stat().st_mtime_ns for p in self.model_dir.rglob("*") if p.is_file()), default=0)
+        return _digest(self.spec, asdict(self.budget), stamp)
+
+    def _load(self) -> Any:
+        if self._impl is None:
+            try:
+                from drtriton.search.proposers import ModelProposer as Impl
+            except ImportError as exc:
+                raise UsageError(f"--proposer model:DIR needs drtriton.search.proposers.ModelProposer, which "
+                                 f"is not available ({exc}); install the train extra or use rule/search") from None
+            self._impl = Impl(self.model_dir)
+        return self._impl
+
+    def propose(self, problem: Problem) -> Proposal:
+        impl = self._load()
+
+        def go() -> Proposal:
+            out = impl.propose(problem.source())
+            source = out if isinstance(out, str) else getattr(out, "source", None)
+            return Proposal(source, "" if source else "model produced no ModelNew")
+
+        return _timed(go)
+
+
+def make_proposer(spec: str, budget: Budget | None = None) -> Proposer:
+    """The proposer named by a --proposer spec.
+
+    Raises:
+        UsageError: unknown spec, or its folder is missing.
+    """
+    budget = budget or Budget()
+    kind, _, arg = spec.partition(":")
+    if kind == "rule" and not arg:
+        return RuleProposer()
+    if kind == "search" and not arg:
+        return SearchProposer(budget)
+    if kind == "solutions" and arg:
+        return SolutionsProposer(Path(arg).expanduser())
+    if kind == "model" and arg:
+        return ModelProposer(Path(arg).expanduser(), budget)
+    raise UsageError(f"--proposer {spec!r} is not one of rule, search, model:DIR, solutions:DIR")
+
+
+def slug(spec: str) -> str:
+    """A folder-safe name for a proposer spec: 'solutions:/a/b' -> 'solutions-b-<hash>'."""
+    kind, _, arg = spec.partition(":")
+    if not arg:
+        return kind
+    return f"{kind}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', Path(arg).name)}-{_digest(arg)[:6]}"

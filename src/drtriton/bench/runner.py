@@ -1,0 +1,227 @@
+"""Run KernelBench problems through a proposer and the verifier; resumable, one cached record per problem.
+
+    from drtriton.bench import BenchConfig, run_kernelbench
+    run = run_kernelbench(BenchConfig(path="~/KernelBench", level=1, proposer="rule", out=Path("runs/kb")))
+    run.summary.headline.vs["eager"].fast[1.0]
+
+Two phases, so the reference check never shares the GPU with a timed kernel:
+  1. reference check of every selected problem (degenerate output?), cached by problem digest;
+  2. propose + verify each problem, cached by (problem digest, proposer fingerprint, verify config).
+Layout under `out/level{N}/`: reference/{stem}.json, {proposer}/cache/{stem}.json, {proposer}/candidates/
+{stem}.py, and the reports written by drtriton.report.kernelbench (results.csv, summary.json, report.md/html).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from drtriton.bench.degenerate import DegenerateConfig, ReferenceCheck, ReferenceChecker
+from drtriton.bench.metrics import Summary, summarize
+from drtriton.bench.problems import Problem, discover
+from drtriton.bench.proposers import Proposer, make_proposer, parse_budget, slug
+from drtriton.bench.result import BENCH_ERROR, NO_CANDIDATE, ProblemResult, verdict_fields
+from drtriton.bench.split import SPLIT_NAMES, load_split, save_split, split_checkout
+from drtriton.util.errors import UsageError
+from drtriton.util.fileio import atomic_write_text
+from drtriton.util.provenance import Provenance
+
+RECORD_VERSION = 1  # bump when a cached record's meaning changes; old records are then recomputed
+
+VerifyFn = Callable[[str, str, Any], Any]  # (problem_src, candidate_src, config) -> Verdict
+ProgressFn = Callable[[str, int, int, str], None]  # (phase, done, total, problem key)
+
+
+@dataclass
+class BenchConfig:
+    path: Path  # KernelBench checkout root, or its KernelBench/ folder
+    level: int  # 1, 2, 3 …: the levelN folder to run
+    proposer: str = "rule"  # rule | search | model:DIR | solutions:DIR
+    problems: str | None = None  # ids such as "1-10,23"; None: every problem of the level
+    budget: str | None = None  # search/model bound: "64" candidates, "300s", or "candidates=64,seconds=300"
+    out: Path = Path("runs/kernelbench")  # results, caches and reports go under out/level{N}/
+    split: str | None = None  # "heldout" or "tune": only that part of the split file
+    split_file: Path | None = None  # default out/split.json, made on first use with the fraction/seed below
+    split_fraction: float = 0.3  # share held out per level when a split file is made
+    split_seed: int = 0
+    check_degenerate: bool = True  # flag near-constant / input-insensitive references (reported apart)
+    degenerate: DegenerateConfig = field(default_factory=DegenerateConfig)
+    resume: bool = True  # reuse cached records whose key still matches; False recomputes everything
+    verify_config: Any = None  # a drtriton.verify.VerifyConfig; None: its defaults
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path).expanduser()
+        self.out = Path(self.out)
+        if self.level < 1:
+            raise UsageError(f"--level must be 1 or more, got {self.level}")
+        if self.split is not None and self.split not in SPLIT_NAMES:
+            raise UsageError(f"--split must be one of {SPLIT_NAMES}, got {self.split!r}")
+        parse_budget(self.budget)  # fail before any work
+
+    @property
+    def level_dir(self) -> Path:
+        return self.out / f"level{self.level}"
+
+
+@dataclass
+class BenchRun:
+    config: BenchConfig
+    proposer: str
+    rows: list[ProblemResult]
+    summary: Summary
+    run_dir: Path  # out/level{N}/{proposer slug}
+    provenance: Provenance
+    warnings: list[str] = field(default_factory=list)
+    n_cached: int = 0  # rows taken from the cache instead of recomputed
+
+
+def _config_digest(config: Any) -> str:
+    if config is None:
+        data: Any = None
+    elif hasattr(config, "to_json"):
+        data = config.to_json()
+    elif is_dataclass(config):
+        data = asdict(config)
+    else:
+        data = vars(config)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def select_problems(config: BenchConfig) -> tuple[list[Problem], list[str]]:
+    """The problems to run (ids, then split) and any warnings about the split file."""
+    problems = discover(config.path, config.level, config.problems)
+    if config.split is None:
+        return problems, []
+    split_file = config.split_file or config.out / "split.json"
+    if split_file.exists():
+        split = load_split(split_file)
+    else:  # first use: record the split over every level of the checkout, so later runs agree
+        split = split_checkout(config.path, config.split_fraction, config.split_seed)
+        save_split(split, split_file)
+    chosen, warnings = split.select(config.split, problems)
+    if not chosen:
+        raise UsageError(f"--split {config.split} leaves no problem of level {config.level} "
+                         f"(split file {str(split_file)!r}); widen --problems or remake the split")
+    return chosen, warnings
+
+
+def _check_references(problems: list[Problem], config: BenchConfig, progress: ProgressFn | None
+                      ) -> dict[str, ReferenceCheck]:
+    ref_dir = config.level_dir / "reference"
+    key_of = {p.key: _config_digest({"sha": p.sha256, "cfg": asdict(config.degenerate)}) for p in problems}
+    checks: dict[str, ReferenceCheck] = {}
+    todo = []
+    for p in problems:
+        record = _read_json(ref_dir / f"{p.stem}.json") if config.resume else None
+        if record and record.get("key") == key_of[p.key]:
+            checks[p.key] = ReferenceCheck(**record["check"])
+        else:
+            todo.append(p)
+    if todo:
+        with ReferenceChecker(config.degenerate) as checker:
+            for i, p in enumerate(todo):
+                if progress:
+                    progress("reference", i, len(todo), p.key)
+                check = checker.check(p.source())
+                checks[p.key] = check
+                atomic_write_text(ref_dir / f"{p.stem}.json", json.dumps(
+                    {"key": key_of[p.key], "problem": p.key, "check": check.to_json(),
+                     "provenance": Provenance.here().to_json()}, indent=1))
+        if progress:
+            progress("reference", len(todo), len(todo), "")
+    return checks
+
+
+def _describe(check: ReferenceCheck | None) -> str:
+    if check is None:
+        return "not checked"
+    return f"{check.kind}: {check.reason}" if check.kind else check.reason
+
+
+def _default_verify() -> tuple[VerifyFn, Any]:
+    try:
+        from drtriton.verify import VerifyConfig, verify
+    except ImportError as exc:
+        raise UsageError(f"the verifier (drtriton.verify) is not importable ({exc}); build the engine "
+                         "(scripts/setup.sh) and retry") from None
+    return verify, VerifyConfig()
+
+
+def _run_one(problem: Problem, proposer: Proposer, verify_fn: VerifyFn, verify_config: Any,
+             check: ReferenceCheck | None, run_dir: Path) -> ProblemResult:
+    base = {"level": problem.level, "problem_id": problem.problem_id, "name": problem.name,
+            "proposer": proposer.spec, "degenerate": check.degenerate if check else None,
+            "degenerate_reason": _describe(check)}
+    proposal = proposer.propose(problem)
+    if proposal.source is None:
+        return ProblemResult(status=NO_CANDIDATE, reason=proposal.reason, propose_s=proposal.seconds, **base)
+    atomic_write_text(run_dir / "candidates" / f"{problem.stem}.py", proposal.source)
+    start = time.perf_counter()
+    try:
+        verdict = verify_fn(problem.source(), proposal.source, verify_config)
+    except Exception as exc:  # noqa: BLE001 - the verifier should never raise; if it does, say so per problem
+        return ProblemResult(status=BENCH_ERROR, reason=f"verifier raised {type(exc).__name__}: {exc}",
+                             propose_s=proposal.seconds, verify_s=time.perf_counter() - start, **base)
+    return ProblemResult(**verdict_fields(verdict), propose_s=proposal.seconds,
+                         verify_s=time.perf_counter() - start, **base)
+
+
+def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, verify_fn: VerifyFn | None = None,
+                    progress: ProgressFn | None = None) -> BenchRun:
+    """Runs every selected problem; each finished problem is saved at once, so an interrupted run resumes.
+
+    Args:
+        config: what to run and where results go.
+        proposer: overrides config.proposer (tests inject one).
+        verify_fn: overrides drtriton.verify.verify (tests inject one); called as fn(problem, candidate, cfg).
+        progress: called as progress(phase, done, total, problem_key) for a progress bar.
+
+    Raises:
+        UsageError: bad path, level, ids, split, proposer or budget.
+    """
+    problems, warnings = select_problems(config)
+    proposer = proposer or make_proposer(config.proposer, parse_budget(config.budget))
+    verify_config = config.verify_config
+    if verify_fn is None:
+        verify_fn, default_config = _default_verify()
+        verify_config = default_config if verify_config is None else verify_config
+    run_dir = config.level_dir / slug(proposer.spec)
+    checks = _check_references(problems, config, progress) if config.check_degenerate else {}
+    verify_digest = _config_digest(verify_config)
+    rows: list[ProblemResult] = []
+    n_cached = 0
+    for i, problem in enumerate(problems):
+        if progress:
+            progress("verify", i, len(problems), problem.key)
+        key = {"version": RECORD_VERSION, "problem": problem.sha256, "proposer": proposer.fingerprint(problem),
+               "verify": verify_digest}
+        cache_path = run_dir / "cache" / f"{problem.stem}.json"
+        record = _read_json(cache_path) if config.resume else None
+        check = checks.get(problem.key)
+        if record and record.get("key") == key:
+            row = ProblemResult.from_json(record["result"])
+            if check is not None:  # a later reference check refines the flag without re-verifying
+                row = ProblemResult.from_json({**row.to_json(), "degenerate": check.degenerate,
+                                               "degenerate_reason": _describe(check)})
+            n_cached += 1
+        else:
+            row = _run_one(problem, proposer, verify_fn, verify_config, check, run_dir)
+            atomic_write_text(cache_path, json.dumps({"key": key, "result": row.to_json(),
+                                                      "provenance": Provenance.here().to_json()}, indent=1))
+        rows.append(row)
+    if progress:
+        progress("verify", len(problems), len(problems), "")
+    return BenchRun(config=config, proposer=proposer.spec, rows=rows, summary=summarize(rows), run_dir=run_dir,
+                    provenance=Provenance.here(), warnings=warnings, n_cached=n_cached)
