@@ -79,7 +79,8 @@ def test_problem_output_depends_on_inputs_and_is_not_constant(path):
     assert torch.isfinite(out_a.double()).all(), f"{path.name} produced NaN/Inf"
     assert not torch.equal(out_a, out_b), f"{path.name}: output does not depend on the inputs"
     if out_a.numel() > 1:
-        assert out_a.double().std() > 1e-3, f"{path.name}: output is (nearly) constant across elements"
+        # 100x the fp32 tolerance: a constant guess must fail a 1e-4 comparison by a wide margin.
+        assert out_a.double().std() > 1e-2, f"{path.name}: output is (nearly) constant across elements"
 
 
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
