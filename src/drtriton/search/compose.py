@@ -1,0 +1,194 @@
+"""Composite ModelNew: one file that runs a cover's steps (verified fragment kernels, and under the
+hybrid policy PyTorch nodes) in execution order, with the original program's weights.
+
+Each step's file is inlined with its top-level names prefixed (`_s3_ModelNew`, `_s3_fused_kernel`), so
+kernels from different fragments never clash. Weights: the verifier seeds torch before building Model
+and ModelNew, so ModelNew first builds `_DrtParams` -- the whole program's emitted PyTorch module
+without its forward, which draws parameters in the program's order -- then hands each step module its
+nodes' parameters (shapes are checked on construction).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from drtriton.util.errors import UsageError
+
+_BIND_HELPER = '''
+def _drt_bind(module, params):
+    """Gives `module` the program's parameters for its nodes (same order the module registers its own)."""
+    names = [name for name, _ in module.named_parameters()]
+    if len(names) != len(params):
+        raise RuntimeError(f"composite step expects {len(names)} parameters, the program has {len(params)}")
+    for name, param in zip(names, params):
+        owner_name, _, leaf = name.rpartition(".")
+        owner = module.get_submodule(owner_name) if owner_name else module
+        if tuple(getattr(owner, leaf).shape) != tuple(param.shape):
+            raise RuntimeError(f"composite step parameter {name} has shape "
+                               f"{tuple(getattr(owner, leaf).shape)}, the program's has {tuple(param.shape)}")
+        setattr(owner, leaf, param)
+'''
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One module call in the composite."""
+
+    source: str                      # a full file defining `cls`
+    cls: str                         # "ModelNew" for a kernel, "Model" for a node kept in PyTorch
+    init_inputs: tuple               # literal constructor arguments (the fragment's get_init_inputs())
+    entry_values: tuple[int, ...]    # global value ids passed in, in order
+    exit_values: tuple[int, ...]     # global value ids it returns (a tuple when more than one)
+    param_index: tuple[int, ...]     # indices into the program's parameter list, in registration order
+    label: str                       # shown in the file's header comment
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(stmt.name)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for t in targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        names.add(n.id)
+    return names
+
+
+class _Renamer(ast.NodeTransformer):
+    """Prefixes references to a file's top-level names, leaving function-local names alone."""
+
+    def __init__(self, names: set[str], prefix: str):
+        self.names, self.prefix, self.local_stack = names, prefix, [set()]
+
+    def _rename(self, name: str) -> str:
+        if name in self.names and not any(name in s for s in self.local_stack[1:]):
+            return self.prefix + name
+        return name
+
+    def visit_FunctionDef(self, node):  # noqa: N802 - ast visitor naming
+        node.decorator_list = [self.visit(d) for d in node.decorator_list]
+        if node.returns:
+            node.returns = self.visit(node.returns)
+        node.args = self.visit(node.args)
+        a = node.args
+        local = {x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs)}
+        local |= {x.arg for x in (a.vararg, a.kwarg) if x}
+        globals_declared = {n for s in ast.walk(node) if isinstance(s, ast.Global) for n in s.names}
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                local.add(sub.id)
+        self.local_stack.append(local - globals_declared)
+        node.body = [self.visit(s) for s in node.body]
+        self.local_stack.pop()
+        node.name = self._rename(node.name)
+        return node
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # noqa: N815
+
+    def visit_ClassDef(self, node):  # noqa: N802
+        self.generic_visit(node)
+        node.name = self._rename(node.name)
+        return node
+
+    def visit_Name(self, node):  # noqa: N802
+        node.id = self._rename(node.id)
+        return node
+
+
+def _split(source: str, prefix: str, drop_forward: bool = False) -> tuple[list[str], list[str]]:
+    """(import lines, renamed body lines) of one step file; drops docstrings and `__main__` blocks, and
+    with `drop_forward` the forward of class Model (the parameter holder must compute nothing)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise UsageError(f"a composite step does not parse ({exc.msg}, line {exc.lineno})") from None
+    names = _top_level_names(tree)
+    imports, body = [], []
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            if not (isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"):
+                imports.append(ast.unparse(stmt))
+            continue
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue
+        if isinstance(stmt, ast.If) and "__main__" in ast.unparse(stmt.test):
+            continue
+        if drop_forward and isinstance(stmt, ast.ClassDef) and stmt.name == "Model":
+            stmt.body = [f for f in stmt.body if not (isinstance(f, ast.FunctionDef) and f.name == "forward")]
+        body.append(ast.unparse(_Renamer(names, prefix).visit(stmt)))
+    return imports, body
+
+
+def _signature(problem_src: str, method: str, fallback: list[str]) -> list[str]:
+    """Argument names of Model.<method> in the user's file (defaults become None), else `fallback`."""
+    try:
+        tree = ast.parse(problem_src)
+    except SyntaxError:
+        return fallback
+    for cls in tree.body:
+        if isinstance(cls, ast.ClassDef) and cls.name == "Model":
+            for fn in cls.body:
+                if isinstance(fn, ast.FunctionDef) and fn.name == method:
+                    args = [a.arg for a in fn.args.args[1:]]
+                    n_def = len(fn.args.defaults)
+                    return [f"{a}=None" if i >= len(args) - n_def else a for i, a in enumerate(args)]
+    return fallback
+
+
+def compose(problem_src: str, params_src: str, steps: list[Step], num_inputs: int,
+            outputs: list[int]) -> str:
+    """The composite ModelNew file text.
+
+    Args:
+        problem_src: the user's program (for ModelNew's __init__ and forward argument names).
+        params_src: the whole program as emitted PyTorch (its `Model` builds the parameters in order).
+        steps: the cover's steps in execution order.
+        num_inputs: graph inputs (values 0..num_inputs-1 are forward's arguments).
+        outputs: value ids returned by forward.
+    """
+    imports = ["import torch", "import torch.nn as nn", "import triton", "import triton.language as tl"]
+    chunks: list[str] = []
+    p_imports, p_body = _split(params_src, "_drt_p_", drop_forward=True)
+    imports += p_imports
+    chunks.append("# ---- the program's parameters, drawn in its own order (no forward) ----")
+    chunks += p_body
+    for i, step in enumerate(steps):
+        s_imports, s_body = _split(step.source, f"_s{i}_")
+        imports += s_imports
+        chunks.append(f"# ---- step {i}: {step.label} ----")
+        chunks += s_body
+    header = ["# Composite ModelNew written by drtriton optimize: one module call per step, in order.",
+              *[f"#   step {i}: {s.label}" for i, s in enumerate(steps)]]
+    init_args = _signature(problem_src, "__init__", [])
+    fwd_args = _signature(problem_src, "forward", [])
+    fwd_args = [a.split("=")[0] for a in fwd_args]
+    if len(fwd_args) != num_inputs:
+        fwd_args = [f"x{i}" for i in range(num_inputs)]
+    lines = ["class ModelNew(nn.Module):",
+             f"    def __init__(self{''.join(', ' + a for a in init_args)}):",
+             "        super().__init__()",
+             "        params = list(_drt_p_Model(*_drt_p_get_init_inputs()).parameters())"]
+    for i, step in enumerate(steps):
+        lines.append(f"        self.s{i} = _s{i}_{step.cls}(*{list(step.init_inputs)!r})")
+        lines.append(f"        _drt_bind(self.s{i}, [params[j] for j in {list(step.param_index)!r}])")
+    lines.append("")
+    lines.append(f"    def forward(self{''.join(', ' + a for a in fwd_args)}):")
+    for v, a in enumerate(fwd_args):
+        lines.append(f"        v{v} = {a}")
+    for i, step in enumerate(steps):
+        args = ", ".join(f"v{v}" for v in step.entry_values)
+        if len(step.exit_values) == 1:
+            lines.append(f"        v{step.exit_values[0]} = self.s{i}({args})")
+        else:
+            outs = ", ".join(f"v{v}" for v in step.exit_values)
+            lines.append(f"        {outs} = self.s{i}({args})")
+    if len(outputs) == 1:
+        lines.append(f"        return v{outputs[0]}")
+    else:
+        lines.append(f"        return ({', '.join(f'v{v}' for v in outputs)},)")
+    uniq_imports = list(dict.fromkeys(imports))
+    return "\n".join([*header, "", *uniq_imports, "", _BIND_HELPER.strip(), "", *chunks, "", *lines]) + "\n"
