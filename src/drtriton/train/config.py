@@ -1,0 +1,174 @@
+"""Training configs (one YAML file per run, flags override it): SFTConfig and RLConfig.
+
+    cfg = load_config(Path("configs/train/tiny_sft.yaml"), kind="sft", overrides={"sft.max_steps": 10})
+
+Every field has a default and a why; unknown keys and bad values raise UsageError naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from drtriton.train.curriculum import CurriculumConfig
+from drtriton.train.losses import DRPOHyper
+from drtriton.train.models import ModelSpec
+from drtriton.util.errors import UsageError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str = "synth"  # synth (online, CSP-DAG) | folder (fixed KernelBench-format files)
+    folder: Path | None = None  # source=folder: the problem files
+    scale: str | None = None  # source=synth: "small" (CPU tests) or "realistic" shapes
+    levels: tuple[int, ...] = (1, 2, 5)  # SFT pair levels; held-out sets exist for each
+    heldout_n: int = 32  # tasks per held-out set (fixed seeds)
+    sft_pairs: Path | None = None  # jsonl of SFT pairs; built here when missing
+    sft_n_per_level: int = 200  # tasks drawn per level when building pairs
+    verify_pairs: bool = True  # keep only pairs the verifier accepts (slow on CPU: interpreter)
+
+    def __post_init__(self) -> None:
+        if self.source not in ("synth", "folder"):
+            raise UsageError(f"data.source must be synth or folder, got {self.source!r}")
+        if self.source == "folder" and self.folder is None:
+            raise UsageError("data.source=folder needs data.folder (a folder of KernelBench-format .py files)")
+        if self.heldout_n < 1 or self.sft_n_per_level < 1:
+            raise UsageError(f"data.heldout_n and data.sft_n_per_level must be >= 1, got {self.heldout_n}, "
+                             f"{self.sft_n_per_level}")
+
+
+@dataclass(frozen=True)
+class SFTParams:
+    backend: str = "auto"  # trl (SFTTrainer) | native (our loop) | auto: trl when importable
+    lr: float = 3e-4  # from-scratch tiny models take a large lr; use ~1e-5 for pretrained ones
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_len: int = 2048  # prompt + completion tokens; longer pairs are truncated on the left of the prompt
+    max_steps: int = 1000  # optimizer steps
+    warmup_steps: int = 20
+    save_every: int = 200  # steps between checkpoints (and the final one always)
+    log_every: int = 10
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("auto", "trl", "native"):
+            raise UsageError(f"sft.backend must be auto, trl or native, got {self.backend!r}")
+        if self.max_steps < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise UsageError(f"sft.max_steps, sft.batch_size and sft.lr must be positive, got {self.max_steps}, "
+                             f"{self.batch_size}, {self.lr}")
+
+
+@dataclass(frozen=True)
+class RLParams:
+    algo: str = "drpo"  # drpo (the paper's) | grpo (baseline: reward 1+log-speedup if correct else 0)
+    backend: str = "native"  # native (our loop; no trl needed) | trl (GRPOTrainer; algo=grpo only)
+    rollouts: int = 8  # per prompt (the paper: 8)
+    prompts_per_step: int = 4
+    lr: float = 1e-6  # the paper's setting
+    steps: int = 100
+    updates_per_batch: int = 1  # optimizer steps per rollout batch; >1 makes the KL trust region bite
+    max_new_tokens: int = 1024
+    temperature: float = 1.0
+    top_p: float = 1.0
+    clip_eps: float = 0.2  # GRPO's ratio clip
+    drpo: DRPOHyper = field(default_factory=DRPOHyper)
+    save_every: int = 20
+    log_every: int = 1
+    verify_workers: int = 2  # concurrent verifier calls (one per group) while generation continues
+
+    def __post_init__(self) -> None:
+        if self.algo not in ("drpo", "grpo"):
+            raise UsageError(f"rl.algo must be drpo or grpo, got {self.algo!r}")
+        if self.backend not in ("native", "trl"):
+            raise UsageError(f"rl.backend must be native or trl, got {self.backend!r}")
+        if self.backend == "trl" and self.algo != "grpo":
+            raise UsageError("rl.backend=trl runs GRPO only; use rl.backend=native for DRPO")
+        if self.rollouts < 2:
+            raise UsageError(f"rl.rollouts must be >= 2 (groups need contrast), got {self.rollouts}")
+        if self.steps < 1 or self.prompts_per_step < 1 or self.updates_per_batch < 1 or self.lr <= 0:
+            raise UsageError("rl.steps, rl.prompts_per_step, rl.updates_per_batch and rl.lr must be positive")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run: SFT (`sft` used) or RL (`rl`, `curriculum` used); both share the rest."""
+
+    run_dir: Path = Path("runs/train")
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    model: ModelSpec = field(default_factory=lambda: ModelSpec(builtin="tiny", tokenizer_dir=Path("runs/tok")))
+    data: DataConfig = field(default_factory=DataConfig)
+    sft: SFTParams = field(default_factory=SFTParams)
+    rl: RLParams = field(default_factory=RLParams)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    verify: dict = field(default_factory=dict)  # VerifyConfig fields (policy, timeout_s, device, ...)
+    eval_n: int = 16  # held-out tasks per curriculum evaluation during RL
+
+    def resolved_device(self) -> str:
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _build(cls, data: dict, where: str):
+    if not isinstance(data, dict):
+        raise UsageError(f"{where} must be a mapping, got {type(data).__name__}")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise UsageError(f"unknown key(s) {unknown} in {where}; known: {sorted(names)}")
+    kw = {}
+    for key, value in data.items():
+        typ = str(names[key].type)
+        if key == "drpo":
+            value = _build(DRPOHyper, value, f"{where}.drpo")
+        elif "Path" in typ and value is not None:
+            value = Path(value)
+        elif "tuple" in typ and value is not None:
+            value = tuple(value)
+        kw[key] = value
+    return cls(**kw)
+
+
+def _set_dotted(tree: dict, dotted: str, value) -> None:
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        tree = tree.setdefault(p, {})
+    tree[leaf] = value
+
+
+def load_config(path: Path | None, overrides: dict | None = None) -> RunConfig:
+    """Reads a YAML run config; `overrides` maps dotted keys ("rl.steps") to values (CLI flags)."""
+    raw: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise UsageError(f"config file {path} does not exist; see configs/train/ for examples")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise UsageError(f"config file {path} is not valid YAML ({str(exc).splitlines()[0]})") from None
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(raw, key, value)
+    sections = {"model": ModelSpec.from_dict, "data": lambda d: _build(DataConfig, d, "data"),
+                "sft": lambda d: _build(SFTParams, d, "sft"), "rl": lambda d: _build(RLParams, d, "rl"),
+                "curriculum": lambda d: _build(CurriculumConfig, d, "curriculum")}
+    kw = {}
+    for key, value in raw.items():
+        if key in sections:
+            kw[key] = sections[key](value or {})
+        elif key == "run_dir":
+            kw[key] = Path(value)
+        else:
+            kw[key] = value
+    known = {f.name for f in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(kw) - known)
+    if unknown:
+        raise UsageError(f"unknown top-level key(s) {unknown} in the config; known: {sorted(known)}")
+    return RunConfig(**kw)

@@ -1,0 +1,194 @@
+"""Training data: tasks per curriculum level, held-out sets disjoint by canonical hash, and SFT pairs
+(program -> verified Triton ModelNew from the code generator).
+
+    source = SynthSource()                                   # or FolderSource(Path("tests/problems"))
+    held = heldout_tasks(source, level=1, n=32)              # fixed seeds; same tasks on every run
+    stream = TaskStream(source, seed=0, exclude=hashes_of(held))
+    task = stream.next(level=1)                              # fresh, never a held-out hash
+    pairs = build_sft_pairs(source, levels=[1, 2], n_per_level=100, seed=0, exclude=...)
+
+A task is a dict with at least `hash`, `program` (KernelBench-format source) and `level`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from drtriton.train.prompt import build_prompt, format_answer
+from drtriton.util.errors import UsageError
+from drtriton.util.fileio import atomic_open
+
+# Held-out seeds live far from training seeds, and disjointness is enforced by hash anyway.
+HELDOUT_SEED_BASE = 1 << 40
+
+
+def text_hash(program: str) -> str:
+    """Hash of a program's text: the task key when no canonical graph hash is available (files)."""
+    return hashlib.sha256(program.encode()).hexdigest()[:16]
+
+
+def hashes_of(tasks: Iterable[dict]) -> set[str]:
+    return {t["hash"] for t in tasks}
+
+
+class SynthSource:
+    """Tasks drawn from the C++ CSP-DAG synthesizer: one program per (level, seed), deterministic."""
+
+    def __init__(self, scale: str | None = None):
+        from drtriton import synth  # lazy: the engine extension is only needed when drawing
+
+        self._synth = synth
+        self._scale = scale
+
+    def draw(self, level: int, seed: int) -> dict:
+        kwargs = {"level": level, "n": 1, "seed": seed}
+        if self._scale is not None:
+            kwargs["scale"] = self._scale
+        task = next(iter(self._synth.synthesize(self._synth.SynthConfig(**kwargs))))
+        return dict(task)
+
+
+class FolderSource:
+    """Tasks from a folder of KernelBench-format files (level = `# level: N` line, else 1); for tests and
+    for training on a fixed problem set. The task hash is the text hash."""
+
+    def __init__(self, folder: Path):
+        files = sorted(Path(folder).glob("*.py"))
+        if not files:
+            raise UsageError(f"no .py problem files in {folder}; point data.folder at KernelBench-format files")
+        self.tasks = []
+        for f in files:
+            text = f.read_text()
+            level = 1
+            for line in text.splitlines()[:20]:
+                if line.lower().startswith("# level:"):
+                    level = int(line.split(":", 1)[1])
+            self.tasks.append({"hash": text_hash(text), "program": text, "level": level, "name": f.stem})
+
+    def draw(self, level: int, seed: int) -> dict:
+        pool = [t for t in self.tasks if t["level"] == level] or self.tasks
+        return dict(random.Random(seed).choice(pool), level=level)
+
+
+def heldout_tasks(source, level: int, n: int, max_tries_factor: int = 4) -> list[dict]:
+    """The fixed held-out set of a level: the first `n` distinct hashes drawn from reserved seeds."""
+    seen: dict[str, dict] = {}
+    seed = HELDOUT_SEED_BASE + level * 1_000_003
+    for i in range(n * max_tries_factor):
+        if len(seen) >= n:
+            break
+        task = source.draw(level, seed + i)
+        seen.setdefault(task["hash"], task)
+    return list(seen.values())
+
+
+@dataclass
+class TaskStream:
+    """Fresh training tasks per level, online: never a hash in `exclude`, never a repeat.
+
+    Its position (`cursor`) is part of the trainer state, so a resumed run draws new tasks.
+    """
+
+    source: object
+    seed: int = 0
+    exclude: frozenset[str] | set[str] = frozenset()
+    cursor: int = 0
+    max_skips: int = 1000  # consecutive excluded/repeated draws before giving up (a too-small space)
+
+    def __post_init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def next(self, level: int, allow_repeats: bool = False) -> dict:
+        for _ in range(self.max_skips):
+            self.cursor += 1
+            task = self.source.draw(level, self.seed * 1_000_000_007 + self.cursor)
+            h = task["hash"]
+            if h in self.exclude or (h in self.seen and not allow_repeats):
+                continue
+            self.seen.add(h)
+            return task
+        if not allow_repeats:
+            return self.next(level, allow_repeats=True)  # small spaces (folders): reuse, never held-out
+        raise UsageError(f"level {level}: every draw in {self.max_skips} tries was a held-out task; "
+                         "use a larger task source or a smaller held-out set")
+
+    def batch(self, level: int, n: int) -> list[dict]:
+        return [self.next(level) for _ in range(n)]
+
+
+def reference_solution(program: str) -> str | None:
+    """The code generator's ModelNew for a program, or None when it cannot compile it."""
+    from drtriton.frontend import CompileConfig, compile_problem
+
+    try:
+        return compile_problem(program, CompileConfig()).source
+    except Exception:  # noqa: BLE001 - an uncompilable program is skipped, and counted by the caller
+        return None
+
+
+def build_sft_pairs(
+    source,
+    levels: Iterable[int],
+    n_per_level: int,
+    seed: int,
+    exclude: set[str],
+    solve: Callable[[str], str | None] = reference_solution,
+    check: Callable[[list[tuple[str, str]]], list] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[dict], dict]:
+    """SFT pairs per level: prompt from the template, completion = the verified reference solution.
+
+    Args:
+        solve: program -> ModelNew source (the code generator by default).
+        check: a batch verifier over (problem, candidate) pairs returning verdicts; None keeps every
+            compiled solution unverified (recorded as verified=False in each pair).
+    Returns:
+        (pairs, counts): counts per level of drawn, compiled and verified tasks.
+    """
+    from drtriton.train.rewards import r_correct
+
+    pairs, counts = [], {}
+    stream = TaskStream(source, seed=seed, exclude=set(exclude))
+    for level in levels:
+        c = counts.setdefault(level, {"drawn": 0, "compiled": 0, "verified": 0})
+        batch = []
+        for _ in range(n_per_level):
+            task = stream.next(level)
+            c["drawn"] += 1
+            sol = solve(task["program"])
+            if sol is not None:
+                c["compiled"] += 1
+                batch.append((task, sol))
+            if progress:
+                progress(1)
+        verdicts = check([(t["program"], s) for t, s in batch]) if check and batch else [None] * len(batch)
+        for (task, sol), verdict in zip(batch, verdicts):
+            if verdict is not None and r_correct(verdict) != 1.0:
+                continue
+            c["verified"] += verdict is not None
+            pairs.append({"hash": task["hash"], "level": level, "prompt": build_prompt(task["program"]),
+                          "completion": format_answer(sol), "verified": verdict is not None})
+    return pairs, counts
+
+
+def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
+    with atomic_open(Path(path)) as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"data file {path} does not exist; build it with `drtriton train sft` (data.build)")
+    with path.open() as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def iter_levels(tasks: Iterable[dict]) -> Iterator[int]:
+    return iter(sorted({t["level"] for t in tasks}))

@@ -1,0 +1,59 @@
+"""What every training stage of one run shares: the task source, the fixed held-out sets (one per level),
+the exclusion set that keeps training tasks disjoint from them, and the verifier.
+
+    ws = Workspace(cfg)
+    ws.heldout(level=2)                 # fixed tasks (reserved seeds)
+    ws.stream.next(level=2)             # a fresh training task, never a held-out hash
+    verdicts = ws.verify_batch([(problem_src, candidate_src), ...])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+
+from drtriton.train.config import RunConfig
+from drtriton.train.data import FolderSource, SynthSource, TaskStream, build_sft_pairs, hashes_of, heldout_tasks
+
+
+def make_verifier(fields: dict) -> Callable[[list[tuple[str, str]]], list]:
+    """A batch verifier over (problem, candidate) pairs backed by the verifier pool (sandboxed workers)."""
+    from drtriton.verify import VerifierPool, VerifyConfig
+
+    pool = VerifierPool(VerifyConfig(**fields))
+    return pool.verify_many
+
+
+class Workspace:
+    def __init__(self, cfg: RunConfig, source=None, verifier: Callable | None = None):
+        self.cfg = cfg
+        if source is None:
+            source = FolderSource(cfg.data.folder) if cfg.data.source == "folder" else SynthSource(cfg.data.scale)
+        self.source = source
+        self._verifier = verifier
+        self._heldout: dict[int, list[dict]] = {}
+        self.stream = TaskStream(source, seed=cfg.seed, exclude=self.excluded)
+
+    def heldout(self, level: int) -> list[dict]:
+        if level not in self._heldout:
+            self._heldout[level] = heldout_tasks(self.source, level, self.cfg.data.heldout_n)
+        return self._heldout[level]
+
+    @cached_property
+    def excluded(self) -> set[str]:
+        """Hashes of every held-out task of every level the run may touch."""
+        levels = sorted(set(self.cfg.data.levels) | set(self.cfg.curriculum.levels))
+        out: set[str] = set()
+        for level in levels:
+            out |= hashes_of(self.heldout(level))
+        return out
+
+    def verify_batch(self, pairs: list[tuple[str, str]]) -> list:
+        if self._verifier is None:
+            self._verifier = make_verifier(self.cfg.verify)
+        return self._verifier(pairs)
+
+    def build_sft_pairs(self, progress=None):
+        check = self.verify_batch if self.cfg.data.verify_pairs else None
+        return build_sft_pairs(self.source, self.cfg.data.levels, self.cfg.data.sft_n_per_level,
+                               seed=self.cfg.seed + 1, exclude=self.excluded, check=check, progress=progress)
