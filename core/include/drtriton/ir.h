@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "drtriton/error.h"
 #include "drtriton/ops.h"
 
 namespace drtriton::ir {
