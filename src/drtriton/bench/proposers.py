@@ -99,12 +99,13 @@ def _timed(fn: Callable[[], Proposal]) -> Proposal:
 
 @dataclass
 class RuleProposer:
+    policy: str = "mixed"  # the policy the generated ModelNew must pass
     spec: str = "rule"
 
     def fingerprint(self, problem: Problem) -> str:
         from drtriton import __version__
 
-        return _digest(self.spec, __version__)
+        return _digest(self.spec, self.policy, __version__)
 
     def propose(self, problem: Problem) -> Proposal:
         def go() -> Proposal:
@@ -125,20 +126,21 @@ class RuleProposer:
 @dataclass
 class SearchProposer:
     budget: Budget = field(default_factory=Budget)
+    policy: str = "mixed"  # search optimises for the policy the benchmark verifies under
+    cache_dir: Path | None = None  # fragment cache shared by every problem of a run
     spec: str = "search"
 
     def fingerprint(self, problem: Problem) -> str:
         from drtriton import __version__
 
-        return _digest(self.spec, asdict(self.budget), __version__)
+        return _digest(self.spec, asdict(self.budget), self.policy, __version__)
 
     def config(self) -> Any:
         from drtriton.search import SearchConfig
 
         names = set(getattr(SearchConfig, "__dataclass_fields__", {}))
         kwargs: dict[str, Any] = {}
-        for ours, theirs in (("candidates", ("max_candidates", "candidates", "budget")),
-                             ("seconds", ("time_budget_s", "max_seconds", "seconds", "wall_s"))):
+        for ours, theirs in (("candidates", ("max_candidates",)), ("seconds", ("max_seconds",))):
             value = getattr(self.budget, ours)
             target = next((t for t in theirs if t in names), None)
             if value is not None and target is None:
@@ -146,7 +148,7 @@ class SearchProposer:
                                  f"{sorted(names)}); drop it from --budget")
             if value is not None:
                 kwargs[target] = value
-        return SearchConfig(**kwargs)
+        return SearchConfig(policy=self.policy, cache_dir=self.cache_dir, **kwargs)
 
     def propose(self, problem: Problem) -> Proposal:
         config = self.config()  # a usage error here stops the run before any problem
@@ -211,8 +213,13 @@ class SolutionsProposer:
 
 @dataclass
 class ModelProposer:
+    """One sample per problem from a local Hugging Face model (KernelBench's one-shot protocol); with
+    --budget N the model writes N samples and the first that defines ModelNew is verified (pass@1 of N
+    is for drtriton optimize, which verifies every sample)."""
+
     model_dir: Path
     budget: Budget = field(default_factory=Budget)
+    policy: str = "mixed"  # named in the prompt: what the verifier will accept
     spec: str = ""
     _impl: Any = None
 
@@ -224,31 +231,39 @@ class ModelProposer:
 
     def fingerprint(self, problem: Problem) -> str:
         stamp = max((p.stat().st_mtime_ns for p in self.model_dir.rglob("*") if p.is_file()), default=0)
-        return _digest(self.spec, asdict(self.budget), stamp)
+        return _digest(self.spec, asdict(self.budget), self.policy, stamp)
 
     def _load(self) -> Any:
         if self._impl is None:
-            try:
-                from drtriton.search.proposers import ModelProposer as Impl
-            except ImportError as exc:
-                raise UsageError(f"--proposer model:DIR needs drtriton.search.proposers.ModelProposer, which "
-                                 f"is not available ({exc}); install the train extra or use rule/search") from None
-            self._impl = Impl(self.model_dir)
+            from drtriton.search.proposers.hf import HFProposer
+
+            self._impl = HFProposer.from_path(self.model_dir)  # UsageError when the folder is no model
         return self._impl
 
     def propose(self, problem: Problem) -> Proposal:
         impl = self._load()
 
         def go() -> Proposal:
-            out = impl.propose(problem.source())
-            source = out if isinstance(out, str) else getattr(out, "source", None)
-            return Proposal(source, "" if source else "model produced no ModelNew")
+            from drtriton.search.proposers.base import FragmentTask
+
+            task = FragmentTask(key=problem.sha256, program=problem.source(), graph={}, policy=self.policy)
+            candidates = impl.propose(task, n=self.budget.candidates or 1)
+            if not candidates:
+                return Proposal(None, "model produced no ModelNew (no code block defining ModelNew)")
+            return Proposal(candidates[0].source, "", extra={"samples": len(candidates)})
 
         return _timed(go)
 
 
-def make_proposer(spec: str, budget: Budget | None = None) -> Proposer:
+def make_proposer(spec: str, budget: Budget | None = None, policy: str = "mixed",
+                  cache_dir: Path | None = None) -> Proposer:
     """The proposer named by a --proposer spec.
+
+    Args:
+        spec: rule | search | model:DIR | solutions:DIR.
+        budget: bounds for search and model proposers.
+        policy: the verifier policy candidates must pass (search and model aim for it).
+        cache_dir: a folder search may keep its fragment cache in.
 
     Raises:
         UsageError: unknown spec, or its folder is missing.
@@ -256,13 +271,13 @@ def make_proposer(spec: str, budget: Budget | None = None) -> Proposer:
     budget = budget or Budget()
     kind, _, arg = spec.partition(":")
     if kind == "rule" and not arg:
-        return RuleProposer()
+        return RuleProposer(policy=policy)
     if kind == "search" and not arg:
-        return SearchProposer(budget)
+        return SearchProposer(budget, policy=policy, cache_dir=cache_dir)
     if kind == "solutions" and arg:
         return SolutionsProposer(Path(arg).expanduser())
     if kind == "model" and arg:
-        return ModelProposer(Path(arg).expanduser(), budget)
+        return ModelProposer(Path(arg).expanduser(), budget, policy=policy)
     raise UsageError(f"--proposer {spec!r} is not one of rule, search, model:DIR, solutions:DIR")
 
 

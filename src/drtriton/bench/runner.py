@@ -52,7 +52,9 @@ class BenchConfig:
     check_degenerate: bool = True  # flag near-constant / input-insensitive references (reported apart)
     degenerate: DegenerateConfig = field(default_factory=DegenerateConfig)
     resume: bool = True  # reuse cached records whose key still matches; False recomputes everything
-    verify_config: Any = None  # a drtriton.verify.VerifyConfig; None: its defaults
+    policy: str = "mixed"  # verifier policy; mixed is the headline (conv/matmul library calls allowed)
+    tolerance: str = "default"  # default (1e-4, fp32) | kernelbench (1e-2, the field's loose mode) | a number
+    verify_config: Any = None  # a drtriton.verify.VerifyConfig; None: built from policy and tolerance
 
     def __post_init__(self) -> None:
         self.path = Path(self.path).expanduser()
@@ -78,6 +80,7 @@ class BenchRun:
     provenance: Provenance
     warnings: list[str] = field(default_factory=list)
     n_cached: int = 0  # rows taken from the cache instead of recomputed
+    verify_config: Any = None  # the VerifyConfig every candidate was checked under
 
 
 def _config_digest(config: Any) -> str:
@@ -87,6 +90,8 @@ def _config_digest(config: Any) -> str:
         data = config.to_json()
     elif is_dataclass(config):
         data = asdict(config)
+    elif isinstance(config, dict):
+        data = config
     else:
         data = vars(config)
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -150,13 +155,15 @@ def _describe(check: ReferenceCheck | None) -> str:
     return f"{check.kind}: {check.reason}" if check.kind else check.reason
 
 
-def _default_verify() -> tuple[VerifyFn, Any]:
+def _default_verify(config: BenchConfig) -> tuple[VerifyFn, Any]:
     try:
         from drtriton.verify import VerifyConfig, verify
     except ImportError as exc:
         raise UsageError(f"the verifier (drtriton.verify) is not importable ({exc}); build the engine "
                          "(scripts/setup.sh) and retry") from None
-    return verify, VerifyConfig()
+    if config.verify_config is not None:
+        return verify, config.verify_config
+    return verify, VerifyConfig.with_tolerance(config.tolerance, policy=config.policy)
 
 
 def _run_one(problem: Problem, proposer: Proposer, verify_fn: VerifyFn, verify_config: Any,
@@ -192,11 +199,11 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
         UsageError: bad path, level, ids, split, proposer or budget.
     """
     problems, warnings = select_problems(config)
-    proposer = proposer or make_proposer(config.proposer, parse_budget(config.budget))
+    proposer = proposer or make_proposer(config.proposer, parse_budget(config.budget), config.policy,
+                                         cache_dir=config.out / "search_cache")
     verify_config = config.verify_config
     if verify_fn is None:
-        verify_fn, default_config = _default_verify()
-        verify_config = default_config if verify_config is None else verify_config
+        verify_fn, verify_config = _default_verify(config)
     run_dir = config.level_dir / slug(proposer.spec)
     checks = _check_references(problems, config, progress) if config.check_degenerate else {}
     verify_digest = _config_digest(verify_config)
@@ -224,4 +231,5 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
     if progress:
         progress("verify", len(problems), len(problems), "")
     return BenchRun(config=config, proposer=proposer.spec, rows=rows, summary=summarize(rows), run_dir=run_dir,
-                    provenance=Provenance.here(), warnings=warnings, n_cached=n_cached)
+                    provenance=Provenance.here(), warnings=warnings, n_cached=n_cached,
+                    verify_config=verify_config)

@@ -1,0 +1,76 @@
+"""Proposer specs, the solutions:DIR layouts, and --budget parsing."""
+
+from pathlib import Path
+
+import pytest
+
+from drtriton.bench.problems import discover
+from drtriton.bench.proposers import Budget, SolutionsProposer, make_proposer, parse_budget, slug
+from drtriton.util.errors import UsageError
+
+HERE = Path(__file__).parent
+FAKE = HERE / "fake_kernelbench"
+SOLUTIONS = HERE / "fake_solutions"
+
+
+def problem(level, pid):
+    return next(p for p in discover(FAKE, level) if p.problem_id == pid)
+
+
+def test_solutions_found_by_level_folder_and_id():
+    proposer = make_proposer(f"solutions:{SOLUTIONS}")
+    proposal = proposer.propose(problem(1, 2))
+    assert "relu_kernel" in proposal.source and proposal.extra["solution_path"].endswith("2_relu_triton.py")
+
+
+def test_solutions_found_by_flat_problem_stem(tmp_path):
+    (tmp_path / "3_Softmax_Rows.py").write_text("class ModelNew: ...\n")
+    proposal = SolutionsProposer(tmp_path).propose(problem(1, 3))
+    assert proposal.source == "class ModelNew: ...\n"
+
+
+def test_missing_solution_is_no_candidate_with_reason():
+    proposal = make_proposer(f"solutions:{SOLUTIONS}").propose(problem(1, 1))
+    assert proposal.source is None and "no saved solution" in proposal.reason
+
+
+def test_ambiguous_solutions_are_refused_per_problem(tmp_path):
+    (tmp_path / "level1").mkdir()
+    (tmp_path / "level1" / "2_a.py").write_text("a")
+    (tmp_path / "level1" / "2_b.py").write_text("b")
+    proposal = SolutionsProposer(tmp_path).propose(problem(1, 2))
+    assert proposal.source is None and "2 files match" in proposal.reason
+
+
+def test_fingerprint_follows_the_solution_content(tmp_path):
+    (tmp_path / "2_ReLU.py").write_text("v1")
+    proposer = SolutionsProposer(tmp_path)
+    before = proposer.fingerprint(problem(1, 2))
+    (tmp_path / "2_ReLU.py").write_text("v2")
+    assert proposer.fingerprint(problem(1, 2)) != before
+
+
+@pytest.mark.parametrize("spec,expected", [
+    (None, Budget()), ("64", Budget(candidates=64)), ("300s", Budget(seconds=300.0)),
+    ("candidates=8,seconds=90", Budget(candidates=8, seconds=90.0)),
+])
+def test_budget_forms(spec, expected):
+    assert parse_budget(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["fast", "0", "candidates=", "-3"])
+def test_bad_budgets_are_usage_errors(spec):
+    with pytest.raises(UsageError):
+        parse_budget(spec)
+
+
+@pytest.mark.parametrize("spec", ["magic", "solutions", "rule:x", "solutions:/no/such/folder", "model:/no/such"])
+def test_bad_proposer_specs_are_usage_errors(spec):
+    with pytest.raises(UsageError):
+        make_proposer(spec)
+
+
+def test_slug_is_folder_safe_and_distinguishes_paths():
+    assert slug("rule") == "rule"
+    a, b = slug("solutions:/x/kernels"), slug("solutions:/y/kernels")
+    assert a != b and a.startswith("solutions-kernels-") and "/" not in a

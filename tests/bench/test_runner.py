@@ -1,0 +1,146 @@
+"""The runner end to end with an injected verifier: caching/resume, degenerate rows, no_candidate, reports."""
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from drtriton.bench import BenchConfig, run_kernelbench
+from drtriton.bench.proposers import SolutionsProposer
+from drtriton.report.kernelbench import write_reports
+from drtriton.util.errors import UsageError
+
+HERE = Path(__file__).parent
+FAKE = HERE / "fake_kernelbench"
+SOLUTIONS = HERE / "fake_solutions"
+
+
+@dataclass
+class FakeVerdict:
+    status: str
+    reason: str = ""
+    speedup_vs_eager: float | None = None
+    speedup_vs_compile: float | None = None
+    timing: dict | None = None
+
+    def to_json(self):
+        return dict(vars(self))
+
+
+class CountingVerifier:
+    """Says correct for kernels whose source contains 'relu' or 'sigmoid'; counts its calls."""
+
+    def __init__(self, speedup=None):
+        self.calls = []
+        self.speedup = speedup
+
+    def __call__(self, problem_src, candidate_src, config):
+        self.calls.append(candidate_src)
+        if "tl.maximum" in candidate_src or "tl.sigmoid" in candidate_src:
+            timing = {"candidate_ms": 1.0, "eager_ms": self.speedup, "compile_ms": 2.0} if self.speedup else None
+            return FakeVerdict("correct", "", self.speedup, self.speedup and self.speedup / 2, timing)
+        return FakeVerdict("incorrect", "max abs error 0.3 at seed 0")
+
+
+def config(tmp_path, level=1, **kw):
+    return BenchConfig(path=FAKE, level=level, proposer=f"solutions:{SOLUTIONS}", out=tmp_path / "runs", **kw)
+
+
+def test_run_records_each_problem_with_its_verdict_or_no_candidate(tmp_path):
+    verifier = CountingVerifier()
+    run = run_kernelbench(config(tmp_path, check_degenerate=False), verify_fn=verifier)
+    by_id = {r.problem_id: r for r in run.rows}
+    assert [r.problem_id for r in run.rows] == [1, 2, 3, 4, 5]
+    assert by_id[2].status == "correct" and by_id[5].status == "incorrect"
+    assert by_id[1].status == "no_candidate" and "no saved solution" in by_id[1].reason
+    assert len(verifier.calls) == 2
+    assert run.summary.headline.vs["eager"].fast[0.0] == pytest.approx(1 / 5)
+    assert run.summary.headline.vs["eager"].fast[1.0] is None  # correct but untimed: not measured
+    assert all(r.degenerate is None for r in run.rows) and run.summary.n_unchecked == 5
+    assert (run.run_dir / "candidates" / "2_ReLU.py").read_text().startswith("import torch")
+
+
+def test_second_run_resumes_from_cache_and_changed_inputs_are_redone(tmp_path):
+    solutions = tmp_path / "sol"
+    (solutions / "level1").mkdir(parents=True)
+    (solutions / "level1" / "2_relu.py").write_text((SOLUTIONS / "level1" / "2_relu_triton.py").read_text())
+    cfg = BenchConfig(path=FAKE, level=1, proposer=f"solutions:{solutions}", out=tmp_path / "runs",
+                      check_degenerate=False)
+    first = CountingVerifier()
+    run_kernelbench(cfg, verify_fn=first)
+    again = CountingVerifier()
+    run = run_kernelbench(cfg, verify_fn=again)
+    assert len(first.calls) == 1 and again.calls == [] and run.n_cached == 5
+    (solutions / "level1" / "2_relu.py").write_text("# edited\n" + (solutions / "level1" / "2_relu.py").read_text())
+    edited = CountingVerifier()
+    run = run_kernelbench(cfg, verify_fn=edited)
+    assert len(edited.calls) == 1 and run.n_cached == 4
+    fresh = CountingVerifier()
+    run_kernelbench(BenchConfig(**{**vars(cfg), "resume": False}), verify_fn=fresh)
+    assert len(fresh.calls) == 1
+
+
+def test_degenerate_problems_are_flagged_and_reported_apart(tmp_path):
+    run = run_kernelbench(config(tmp_path, level=2), verify_fn=CountingVerifier(speedup=3.0))
+    by_id = {r.problem_id: r for r in run.rows}
+    assert by_id[7].degenerate is True and by_id[7].degenerate_reason.startswith("near_constant")
+    assert by_id[9].degenerate is True and by_id[9].degenerate_reason.startswith("input_insensitive")
+    assert by_id[3].degenerate is False and by_id[5].degenerate is False
+    assert run.summary.headline.n == 2 and run.summary.degenerate.n == 2 and run.summary.overall.n == 4
+    assert run.summary.headline.vs["eager"].fast[2.0] == pytest.approx(1 / 2)  # problem 5 at 3.0x
+    assert run.summary.headline.vs["compile"].fast[2.0] == pytest.approx(0.0)  # 1.5x vs compile
+    assert len(list((run.config.level_dir / "reference").glob("*.json"))) == 4
+
+
+def test_reports_hold_header_tables_csv_and_plots(tmp_path):
+    run = run_kernelbench(config(tmp_path, level=2), verify_fn=CountingVerifier(speedup=3.0))
+    paths = write_reports(run)
+    md = paths["markdown"].read_text()
+    assert "torch " in md and "triton " in md and "Device:" in md
+    assert "| eager | 2 | 50.0% | 50.0% | 50.0% | 50.0% | 3.00x | 1.73x |" in md
+    assert "Degenerate problems (reported separately)" in md and "7 | Linear_RowMax_Center_Gelu" in md
+    assert "speedup_distribution.png" in md and paths["per_problem"].stat().st_size > 1000
+    html = paths["html"].read_text()
+    assert html.count("data:image/png;base64,") == 2 and "<table>" in html
+    rows = list(csv.DictReader(paths["csv"].open()))
+    assert [int(r["problem_id"]) for r in rows] == [3, 5, 7, 9]
+    assert rows[0]["status"] == "no_candidate" and rows[0]["speedup_vs_eager"] == ""
+    summary = json.loads(paths["summary"].read_text())
+    assert summary["summary"]["degenerate"]["n"] == 2 and summary["provenance"]["torch"]
+
+
+def test_cpu_style_report_says_not_measured_and_draws_no_plot(tmp_path):
+    run = run_kernelbench(config(tmp_path, check_degenerate=False), verify_fn=CountingVerifier())
+    paths = write_reports(run)
+    md = paths["markdown"].read_text()
+    assert "not measured" in md and "No plot" in md and "per_problem" not in paths
+
+
+def test_split_runs_only_its_part_and_records_the_split_once(tmp_path):
+    held = run_kernelbench(config(tmp_path, split="heldout", check_degenerate=False), verify_fn=CountingVerifier())
+    tune = run_kernelbench(config(tmp_path, split="tune", check_degenerate=False), verify_fn=CountingVerifier())
+    held_ids = {r.problem_id for r in held.rows}
+    tune_ids = {r.problem_id for r in tune.rows}
+    assert held_ids and tune_ids and not held_ids & tune_ids and held_ids | tune_ids == {1, 2, 3, 4, 5}
+    assert (tmp_path / "runs" / "split.json").exists()
+
+
+def test_bad_config_is_a_usage_error_before_any_work(tmp_path):
+    with pytest.raises(UsageError):
+        BenchConfig(path=FAKE, level=0)
+    with pytest.raises(UsageError):
+        BenchConfig(path=FAKE, level=1, split="train")
+    with pytest.raises(UsageError):
+        BenchConfig(path=FAKE, level=1, budget="lots")
+    verifier = CountingVerifier()
+    with pytest.raises(UsageError):
+        run_kernelbench(BenchConfig(path=FAKE, level=1, problems="40", out=tmp_path), verify_fn=verifier)
+    assert verifier.calls == [] and not (tmp_path / "level1").exists()
+
+
+def test_an_injected_proposer_overrides_the_spec(tmp_path):
+    run = run_kernelbench(config(tmp_path, check_degenerate=False), proposer=SolutionsProposer(SOLUTIONS),
+                          verify_fn=CountingVerifier())
+    assert run.proposer == f"solutions:{SOLUTIONS}"
