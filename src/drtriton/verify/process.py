@@ -1,0 +1,219 @@
+"""One worker subprocess seen from the parent: spawn, request with deadline, memory watchdog, kill.
+
+A worker is `python -m drtriton.verify.worker` in its own session (so a kill takes any children with
+it), stdout = protocol pipe, stderr = a capture file capped by RLIMIT_FSIZE inside the worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from drtriton.verify.protocol import ProtocolError, decode_parts, encode
+
+_SIGNAL_HINTS = {
+    signal.SIGSEGV: "segmentation fault (illegal memory access?)",
+    signal.SIGBUS: "bus error (illegal memory access?)",
+    signal.SIGABRT: "abort (a failed check in a C++/CUDA library?)",
+    signal.SIGKILL: "killed (out of memory, or the CPU-time limit)",
+    signal.SIGXCPU: "CPU-time limit exceeded",
+    signal.SIGFPE: "floating point exception",
+    signal.SIGILL: "illegal instruction",
+}
+
+
+class WorkerCrash(Exception):
+    """The worker died or broke the protocol; the message is the verdict's reason."""
+
+
+class WorkerTimeout(Exception):
+    pass
+
+
+def _package_root() -> str:
+    import drtriton
+
+    return str(Path(drtriton.__file__).resolve().parent.parent)
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class WorkerProcess:
+    def __init__(self, device: str, memory_mb: int, cpu_s: int, output_cap_mb: int, tmpdir: str) -> None:
+        self.device = device
+        self.memory_mb = memory_mb
+        settings = {"memory_mb": memory_mb, "cpu_s": cpu_s, "output_cap_mb": output_cap_mb,
+                    "limit_address_space": device == "cpu"}
+        env = dict(os.environ)
+        env["DRT_WORKER"] = json.dumps(settings)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p)
+        env["TORCHINDUCTOR_COMPILE_THREADS"] = "1"  # no compile-worker pools inside a sandboxed worker
+        env["PYTHONFAULTHANDLER"] = "1"  # a segfault leaves its Python stack in the capture file
+        if device == "cpu":
+            env["TRITON_INTERPRET"] = "1"  # Triton kernels on CPU tensors run in the interpreter
+        fd, self.capture_path = tempfile.mkstemp(prefix="worker-", suffix=".log", dir=tmpdir)
+        with os.fdopen(fd, "wb") as capture:
+            self.proc = subprocess.Popen([sys.executable, "-m", "drtriton.verify.worker"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=capture, env=env, start_new_session=True,
+                                         close_fds=True)
+        self._buf = bytearray()
+        self.ready = False
+        self.spawned_at = time.monotonic()
+
+    # ---- reading with a deadline and a memory watchdog ----
+    def _fill(self, n: int, deadline: float) -> None:
+        fd = self.proc.stdout.fileno()
+        while len(self._buf) < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WorkerTimeout()
+            ready, _, _ = select.select([fd], [], [], min(remaining, 0.25))
+            if ready:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    raise WorkerCrash(self._death_reason())
+                self._buf += chunk
+            elif _rss_mb(self.proc.pid) > self.memory_mb:
+                self.kill()
+                raise WorkerCrash(f"worker exceeded the memory cap of {self.memory_mb} MB (resident set) and "
+                                  "was killed")
+
+    def _take(self, n: int, deadline: float) -> bytes:
+        self._fill(n, deadline)
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+    def _read_frame(self, deadline: float, max_bytes: int):
+        import struct
+
+        (hlen,) = struct.unpack("<I", self._take(4, deadline))
+        if hlen > max_bytes:
+            raise WorkerCrash(f"worker sent a {hlen}-byte header (limit {max_bytes})")
+        header = self._take(hlen, deadline)
+        (nblobs,) = struct.unpack("<I", self._take(4, deadline))
+        blobs, total = [], hlen
+        for _ in range(nblobs):
+            (blen,) = struct.unpack("<Q", self._take(8, deadline))
+            total += blen
+            if total > max_bytes:
+                raise WorkerCrash(f"worker reply exceeds {max_bytes} bytes")
+            blobs.append(self._take(blen, deadline))
+        try:
+            return decode_parts(header, blobs)
+        except ProtocolError as exc:
+            raise WorkerCrash(str(exc)) from None
+
+    def _send(self, obj) -> None:
+        try:
+            self.proc.stdin.write(encode(obj))
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise WorkerCrash(self._death_reason()) from None
+
+    def wait_ready(self, timeout: float) -> None:
+        if self.ready:
+            return
+        msg = self._read_frame(time.monotonic() + timeout, 1 << 20)
+        if not isinstance(msg, dict) or msg.get("kind") != "ready":
+            raise WorkerCrash(f"worker did not start: {self.tail()}")
+        self.ready = True
+
+    def request(self, obj: dict, timeout: float, on_need_gpu=None, max_reply_mb: int = 8192) -> dict:
+        """Sends one request; returns the reply. Raises WorkerTimeout or WorkerCrash (worker is then dead)."""
+        self.wait_ready(max(timeout, 300.0))
+        self._send(obj)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                msg = self._read_frame(deadline, max_reply_mb << 20)
+            except WorkerTimeout:
+                self.kill()
+                raise
+            except WorkerCrash:
+                self.kill()
+                raise
+            if isinstance(msg, dict) and msg.get("kind") == "need_gpu" and on_need_gpu is not None:
+                on_need_gpu()  # blocks until this GPU is free; waiting is not the candidate's time
+                deadline = time.monotonic() + timeout
+                self._send({"kind": "go"})
+                continue
+            if not isinstance(msg, dict):
+                self.kill()
+                raise WorkerCrash("worker reply is not an object")
+            return msg
+
+    # ---- death ----
+    def _death_reason(self) -> str:
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.proc.returncode
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # orphans the candidate forked, if any
+        except (ProcessLookupError, PermissionError):
+            pass
+        if code is not None and code < 0:
+            sig = signal.Signals(-code)
+            hint = _SIGNAL_HINTS.get(sig, "killed by a signal")
+            return f"worker died with {sig.name}: {hint}"
+        last = self.tail().strip().splitlines()[-1:] or [""]
+        return f"worker exited with code {code} mid-request (os._exit or a fatal error){': ' + last[0] if last[0] else ''}"
+
+    def tail(self, n: int = 400) -> str:
+        try:
+            with open(self.capture_path, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - n))
+                return fh.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.proc.returncode is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the session: forked children die too
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        if self.alive():
+            try:
+                self._send({"op": "exit"})
+                self.proc.wait(timeout=2)
+            except (WorkerCrash, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+        try:
+            os.unlink(self.capture_path)
+        except OSError:
+            pass

@@ -1,0 +1,223 @@
+"""In-worker guards around candidate code: resource limits, output capture, audit hook, fork trap,
+Triton launch counting and the torch op log with poisoned fresh allocations.
+
+Runs only inside `python -m drtriton.verify.worker`, never in the caller's process.
+Covered: fork (os.fork and friends, child killed at once), subprocess/system/exec/spawn, sockets,
+ctypes, env changes, file opens, exec/compile, gc scraping, from candidate frames; address space
+(CPU), CPU seconds, output file size. Not covered: raw syscalls from C extensions the candidate loads
+some other way, os._exit (seen by the parent as a crash), and work a C extension hides from the
+dispatcher. See docs/VERIFIER.md.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import signal
+import sys
+import sysconfig
+from collections import Counter
+
+# ---- op classes for the policies (aten overload packet names) ----
+ALLOC_LAYOUT_OPS = frozenset({
+    "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "zeros", "zeros_like",
+    "new_zeros", "ones", "ones_like", "new_ones", "full", "full_like", "new_full", "arange", "scalar_tensor",
+    "view", "_unsafe_view", "reshape", "_reshape_alias", "permute", "transpose", "t", "expand", "expand_as",
+    "contiguous", "clone", "copy_", "_to_copy", "to", "squeeze", "unsqueeze", "flatten", "unflatten",
+    "as_strided", "slice", "select", "narrow", "split", "split_with_sizes", "chunk", "unbind", "detach",
+    "alias", "lift_fresh", "lift_fresh_copy", "cat", "stack", "view_as", "movedim", "fill_", "zero_",
+    "resize_", "set_", "_local_scalar_dense", "sym_size", "sym_stride", "sym_numel", "is_same_size",
+    "_has_compatible_shallow_copy_type", "item", "size", "stride", "numel", "dim", "new_tensor",
+})
+LIBRARY_OPS = frozenset({
+    "convolution", "_convolution", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+    "conv_transpose3d", "mkldnn_convolution", "cudnn_convolution", "cudnn_convolution_transpose",
+    "convolution_overrideable", "_slow_conv2d_forward", "slow_conv3d_forward", "slow_conv_transpose2d",
+    "slow_conv_transpose3d", "_nnpack_spatial_convolution", "mm", "addmm", "bmm", "baddbmm", "matmul",
+    "linear", "addbmm", "addmv", "mv", "_addmm_activation", "dot", "_mkldnn_convolution",
+    "mkldnn_convolution_transpose",
+})
+
+
+def policy_violations(ops: dict[str, int], policy: str) -> list[str]:
+    """aten ops that the policy does not allow in ModelNew.forward (hybrid allows everything)."""
+    if policy == "hybrid":
+        return []
+    allowed = ALLOC_LAYOUT_OPS | (LIBRARY_OPS if policy == "mixed" else frozenset())
+    return sorted(op for op in ops if op not in allowed)
+
+
+# ---- resource limits and output capture ----
+def apply_limits(memory_mb: int, cpu_s: int, output_cap_mb: int, limit_address_space: bool) -> None:
+    if limit_address_space:  # CUDA reserves terabytes of address space: only on CPU workers
+        cap = memory_mb << 20
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
+    fsize = output_cap_mb << 20
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the cap fail with EFBIG, not a kill
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+# ---- audit hook: what candidate frames may not do ----
+class SandboxViolation(BaseException):  # BaseException: `except Exception` in candidate code can't eat it
+    pass
+
+
+_STDLIB = sysconfig.get_paths()["stdlib"]
+_ANY_FRAME_EVENTS = ("os.fork", "os.forkpty", "socket.")
+_FIRST_FRAME_EVENTS = (
+    "subprocess.Popen", "os.system", "os.putenv", "os.unsetenv", "os.exec", "os.posix_spawn", "os.spawn",
+    "os.kill", "os.killpg",
+    "ctypes.", "open", "os.remove", "os.rename", "os.unlink", "os.chdir", "os.mkdir", "os.rmdir",
+    "shutil.", "exec", "compile", "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._getframe",
+    "sys.settrace", "sys.setprofile", "signal.", "os.chmod", "os.truncate", "mmap.", "urllib.", "marshal.",
+    "pickle.find_class", "sys.addaudithook", "cpython.PyInterpreterState_Clear", "os.listdir", "os.scandir",
+    "glob.glob", "import",
+)
+
+
+class Guard:
+    """Process-wide audit hook; active only while candidate code runs (module exec, init, forward)."""
+
+    def __init__(self, candidate_path: str) -> None:
+        self.candidate_path = os.path.realpath(candidate_path)
+        self.active = False
+        self.violations: list[str] = []
+        self.forks = 0
+        self._in_hook = False
+
+    def install(self) -> None:
+        sys.addaudithook(self._hook)
+        os.register_at_fork(before=self._before_fork, after_in_child=self._after_fork_in_child)
+
+    def _before_fork(self) -> None:
+        if self.active:
+            self.forks += 1
+            self.violations.append("candidate called os.fork (child killed)")
+
+    def _after_fork_in_child(self) -> None:
+        if self.active:
+            os._exit(0)  # a forked candidate child must never touch the protocol pipe
+
+    def _frame_kind(self, filename: str) -> str:
+        if filename.startswith("<frozen"):
+            return "stdlib"
+        if filename.startswith("<"):
+            return "candidate"  # exec'd strings come from candidate code here
+        real = os.path.realpath(filename)
+        if real == self.candidate_path:
+            return "candidate"
+        if real.startswith(_STDLIB) and "-packages" not in real:
+            return "stdlib"
+        return "library"
+
+    def _hook(self, event: str, args: tuple) -> None:
+        if not self.active or self._in_hook:
+            return
+        self._in_hook = True
+        try:
+            self._check(event, args)
+        finally:
+            self._in_hook = False
+
+    def _check(self, event: str, args: tuple) -> None:
+        any_frame = event.startswith(_ANY_FRAME_EVENTS)
+        if not any_frame and not event.startswith(_FIRST_FRAME_EVENTS):
+            return
+        if event == "import" and (not args or str(args[0]).split(".")[0] not in _FORBIDDEN_RUNTIME_IMPORTS):
+            return
+        frame = sys._getframe(2)  # skip _hook
+        while frame is not None:
+            kind = self._frame_kind(frame.f_code.co_filename)
+            if kind == "candidate":
+                what = f"{event}{_short(args)} from candidate code (line {frame.f_lineno})"
+                self.violations.append(what)
+                raise SandboxViolation(what)
+            if kind == "library" and not any_frame:
+                return  # torch/triton doing their own work (e.g. Triton compiling its launcher)
+            frame = frame.f_back
+
+
+_FORBIDDEN_RUNTIME_IMPORTS = {"os", "subprocess", "ctypes", "socket", "gc", "inspect", "importlib",
+                              "threading", "multiprocessing", "time", "signal", "shutil", "pathlib"}
+
+
+def _short(args: tuple) -> str:
+    text = repr(args[:2]) if args else ""
+    return f" {text[:80]}" if text else ""
+
+
+
+
+# ---- Triton launch counting ----
+class LaunchCounter:
+    """Counts real Triton launches (compiled or interpreted) and marks when one is in flight."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.in_launch = 0
+        self.compile_errors: list[str] = []
+
+    def install(self) -> None:
+        from triton.runtime import jit as jit_mod
+
+        self._wrap(jit_mod.JITFunction)
+        try:
+            from triton.runtime.interpreter import InterpretedFunction
+        except ImportError:  # a Triton without the interpreter
+            return
+        self._wrap(InterpretedFunction)
+
+    def _wrap(self, cls: type) -> None:
+        original = cls.run
+        counter = self
+
+        def run(self, *args, **kwargs):  # noqa: ANN001 - mirrors Triton's signature
+            if kwargs.get("warmup"):
+                return original(self, *args, **kwargs)
+            counter.in_launch += 1
+            try:
+                result = original(self, *args, **kwargs)
+            finally:
+                counter.in_launch -= 1
+            counter.counts[getattr(self.fn, "__name__", "kernel")] += 1
+            return result
+
+        run.__wrapped__ = original
+        cls.run = run
+
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+# ---- op log + poison ----
+def make_op_log(launches: LaunchCounter, poison: bool):
+    """A TorchDispatchMode that logs aten ops outside Triton launches and NaN-fills fresh allocations."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    fresh = {"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided"}
+
+    class OpLog(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ops: Counter[str] = Counter()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if launches.in_launch:
+                return out  # the interpreter's own host copies are not the candidate's torch ops
+            name = func.overloadpacket.__name__
+            self.ops[name] += 1
+            if poison and name in fresh and isinstance(out, torch.Tensor) and out.numel():
+                if out.is_floating_point() or out.is_complex():
+                    out.fill_(math.nan)
+                elif out.dtype == torch.bool:
+                    out.fill_(True)
+                else:
+                    out.fill_(torch.iinfo(out.dtype).max // 3 + 7)
+            return out
+
+    return OpLog()

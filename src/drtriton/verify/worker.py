@@ -1,0 +1,362 @@
+"""Verifier worker: a fresh interpreter that runs one problem's reference or one candidate.
+
+    python -m drtriton.verify.worker      # started by verify/pool.py only; speaks verify/protocol.py
+
+The protocol uses private duplicates of fd 0/1; fd 0 becomes /dev/null and fd 1/2 the capped capture
+file, so anything candidate code prints never reaches the pipe. Candidate code runs with the audit
+guard on, the op log + poisoned allocations during forward, and Triton launches counted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import time
+import traceback
+
+
+def _read_exact_fd(fd: int):
+    def read_exact(n: int) -> bytes:
+        chunks, left = [], n
+        while left:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                raise EOFError("parent closed the pipe")
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    return read_exact
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip().replace("\n", " | ")
+    return text[:limit]
+
+
+def _load_module(path: str, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _as_list(out) -> list:
+    if isinstance(out, (tuple, list)):
+        return list(out)
+    return [out]
+
+
+def _sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+
+
+# ---- inputs ----
+def _transform(x, dist: str, seed: int):
+    """The input distributions (VerifyConfig.distributions) applied to one floating tensor."""
+    import torch
+
+    if dist == "normal":
+        return x
+    g = torch.Generator().manual_seed(seed * 7919 + 17)
+    if dist == "heavy_tailed":
+        u = torch.rand(x.shape, generator=g, dtype=torch.float64) - 0.5
+        laplace = -torch.sign(u) * torch.log1p(-2 * u.abs().clamp(max=0.4999))
+        factor = torch.exp((0.75 * laplace).clamp(-6, 6))  # sign kept: domains (x > 0) survive
+        return (x.double() * factor).to(x.dtype)
+    if dist == "uniform_shifted":
+        return (x.abs() + 0.5 * torch.rand(x.shape, generator=g, dtype=x.dtype)).to(x.dtype)
+    raise ValueError(f"unknown distribution {dist}")
+
+
+def _make_case(module, seed: int, dist: str) -> list:
+    import torch
+
+    torch.manual_seed(seed)
+    inputs = list(module.get_inputs())
+    return [_transform(x, dist, seed) if isinstance(x, torch.Tensor) and x.is_floating_point() else x
+            for x in inputs]
+
+
+def _to_device(args: list, device: str) -> list:
+    import torch
+
+    return [a.clone().to(device) if isinstance(a, torch.Tensor) else a for a in args]
+
+
+# ---- reference ----
+def run_reference(req: dict) -> dict:
+    import torch
+
+    device = req["device"]
+    try:
+        module = _load_module(req["path"], "drt_problem")
+        torch.manual_seed(req["init_seed"])
+        init_inputs = list(module.get_init_inputs())
+        torch.manual_seed(req["init_seed"])
+        model = module.Model(*init_inputs).to(device)
+    except BaseException as exc:  # noqa: BLE001 - a broken problem file becomes a reason, not a crash
+        return {"kind": "error", "reason": f"problem failed to load or build Model: {_one_line(exc)}"}
+    cases, notes = [], []
+    try:
+        with torch.no_grad():
+            for seed in req["seeds"]:
+                for dist in req["distributions"]:
+                    inputs = _make_case(module, seed, dist)
+                    outs = _as_list(model(*_to_device(inputs, device)))
+                    outs = [o if isinstance(o, torch.Tensor) else torch.tensor(o) for o in outs]
+                    cases.append({"seed": seed, "dist": dist, "inputs": inputs, "outputs": outs})
+            again = _as_list(model(*_to_device(cases[0]["inputs"], device)))
+            if any(not torch.equal(a, b) for a, b in zip(again, cases[0]["outputs"])):
+                notes.append("reference is not deterministic on the same input (run twice differs)")
+    except BaseException as exc:  # noqa: BLE001
+        return {"kind": "error", "reason": f"reference Model failed on its inputs: {_one_line(exc)}"}
+    state = {k: v for k, v in model.state_dict().items()}
+    return {"kind": "reference", "cases": cases, "init_inputs": init_inputs, "state": state, "notes": notes}
+
+
+# ---- candidate ----
+class _Reject(Exception):
+    def __init__(self, status: str, reason: str, rule: str | None = None) -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.rule = status, reason, rule
+
+
+def _classify(exc: BaseException, where: str, guard) -> _Reject:
+    from drtriton.verify.sandbox import SandboxViolation
+
+    if isinstance(exc, SandboxViolation) or guard.violations:
+        return _Reject("cheat_detected", guard.violations[0] if guard.violations else str(exc),
+                       "sandbox.runtime_event")
+    name = type(exc).__name__
+    if name in {"CompilationError", "CompileTimeAssertionFailure", "UnsupportedLanguageConstruct"}:
+        return _Reject("compile_error", f"Triton compilation failed in {where}: {_one_line(exc)}")
+    if isinstance(exc, MemoryError) or "out of memory" in str(exc) or "can't allocate memory" in str(exc):
+        return _Reject("runtime_error", f"out of memory in {where}: {_one_line(exc, 200)}")
+    if isinstance(exc, OSError) and exc.errno == 27:  # EFBIG: the capture file hit its cap
+        return _Reject("runtime_error", f"candidate output exceeded the capture cap in {where}")
+    return _Reject("runtime_error", f"{where} raised {_one_line(exc)}")
+
+
+class CandidateRun:
+    def __init__(self, req: dict, guard, launches, send, recv) -> None:
+        self.req, self.guard, self.launches = req, guard, launches
+        self.send, self.recv = send, recv
+        self.device = req["device"]
+        self.call_launches: list[int] = []
+        self.ops: dict[str, int] = {}
+        self.violations: list[tuple[str, str]] = []  # (rule, reason)
+        self.kept_outputs: list = []  # previous outputs stay alive: a reused buffer cannot be a coincidence
+        self.phase_s: dict[str, float] = {}
+        self.disabled = set(req.get("disabled_rules", ()))
+        self.guard_on = "sandbox.runtime_event" not in self.disabled
+
+    def _guarded(self, fn, where: str):
+        self.guard.active = self.guard_on
+        try:
+            return fn()
+        except _Reject:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes a status + reason
+            raise _classify(exc, where, self.guard) from None
+        finally:
+            self.guard.active = False
+            if self.guard.violations:
+                raise _Reject("cheat_detected", self.guard.violations[0], "sandbox.runtime_event")
+
+    def call(self, model, args: list, label: str) -> list:
+        import torch
+
+        from drtriton.verify.sandbox import make_op_log
+
+        def forward():
+            log = make_op_log(self.launches, poison=True)
+            before = self.launches.total()
+            with torch.no_grad(), log:
+                out = model(*args)
+                _sync(self.device)
+            self.call_launches.append(self.launches.total() - before)
+            for op, n in log.ops.items():
+                self.ops[op] = self.ops.get(op, 0) + n
+            return out
+
+        outs = _as_list(self._guarded(forward, f"ModelNew.forward ({label})"))
+        in_ptrs = {a.untyped_storage().data_ptr() for a in args if isinstance(a, torch.Tensor) and a.numel()}
+        old_ptrs = {o.untyped_storage().data_ptr() for o in self.kept_outputs if o.numel()}
+        for i, o in enumerate(outs):
+            if not isinstance(o, torch.Tensor):
+                raise _Reject("incorrect", f"output {i} is {type(o).__name__}, expected a torch.Tensor ({label})")
+            if type(o) is not torch.Tensor and "output.tensor_subclass" not in self.disabled:
+                raise _Reject("cheat_detected", f"output {i} is a {type(o).__name__}, not a plain torch.Tensor",
+                              "output.tensor_subclass")
+            if o.numel() and o.untyped_storage().data_ptr() in in_ptrs and "output.aliases_input" not in self.disabled:
+                raise _Reject("cheat_detected", f"output {i} shares storage with an input ({label})",
+                              "output.aliases_input")
+            if o.numel() and o.untyped_storage().data_ptr() in old_ptrs and "output.reused_buffer" not in self.disabled:
+                raise _Reject("cheat_detected", f"output {i} reuses the storage of a previous call's output "
+                              f"({label})", "output.reused_buffer")
+        self.kept_outputs.extend(o for o in outs)
+        return [o.detach().to("cpu", copy=True) for o in outs]
+
+    def run(self) -> dict:
+        import torch
+
+        req = self.req
+        t0 = time.perf_counter()
+        module = self._guarded(lambda: _load_module(req["path"], "drt_candidate"), "module import")
+        model_cls = getattr(module, "ModelNew", None)
+        if not (isinstance(model_cls, type) and issubclass(model_cls, torch.nn.Module)):
+            raise _Reject("format_error", "candidate defines no ModelNew(torch.nn.Module) class")
+        init_inputs = req["init_inputs"]
+
+        def build():
+            torch.manual_seed(req["init_seed"])
+            return model_cls(*init_inputs)
+
+        model = self._guarded(build, "ModelNew.__init__")
+        with torch.no_grad():  # identical weights: copy every reference tensor whose name and shape match
+            own = model.state_dict()
+            for name, value in req["state"].items():
+                if name in own and own[name].shape == value.shape and own[name].dtype == value.dtype:
+                    own[name].copy_(value)
+        model = model.to(self.device)
+        self.phase_s["load_s"] = time.perf_counter() - t0
+
+        cases = req["cases"]
+        result: dict = {"fresh": [], "refill": [], "refill_src": [], "recheck": [], "recheck_order": []}
+        kept_inputs = []
+        t1 = time.perf_counter()
+        for k, case in enumerate(cases):
+            args = _to_device(case, self.device)
+            kept_inputs.append(args)
+            result["fresh"].append(self.call(model, args, f"case {k}"))
+            if k == 0:
+                self.phase_s["first_call_s"] = time.perf_counter() - t1
+        # Same tensor objects, new values, reverse order: pointer/identity caches and order tricks fail.
+        n = len(cases)
+        for k in reversed(range(n)):
+            src = next((j for j in [(k + d) % n for d in range(1, n + 1)]
+                        if _same_layout(cases[j], cases[k])), k)
+            for dst, val in zip(kept_inputs[k], cases[src]):
+                if isinstance(dst, torch.Tensor):
+                    dst.copy_(val)
+            result["refill"].append(self.call(model, kept_inputs[k], f"refilled case {k}"))
+            result["refill_src"].append(src)
+        self.phase_s["correctness_s"] = time.perf_counter() - t1
+
+        timing = None
+        if req.get("timing"):
+            from drtriton.verify import timing as timing_mod
+
+            self.send({"kind": "need_gpu"})
+            if self.recv().get("kind") != "go":
+                raise _Reject("runtime_error", "parent refused the GPU timing slot")
+            t2 = time.perf_counter()
+            try:
+                timing = timing_mod.measure_in_worker(self, model, cases, req)
+            except _Reject:
+                raise
+            except BaseException as exc:  # noqa: BLE001
+                raise _classify(exc, "timing", self.guard) from None
+            self.phase_s["timing_s"] = time.perf_counter() - t2
+            order = list(range(1, n)) + [0]  # re-check after timing, in a new order, fresh tensors
+            for k in order:
+                result["recheck"].append(self.call(model, _to_device(cases[k], self.device), f"recheck {k}"))
+                result["recheck_order"].append(k)
+        result.update({"kind": "candidate", "launches": self.call_launches, "kernels": dict(self.launches.counts),
+                       "ops": self.ops, "timing": timing, "phase_s": self.phase_s})
+        return result
+
+
+def _same_layout(a: list, b: list) -> bool:
+    import torch
+
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if isinstance(x, torch.Tensor) != isinstance(y, torch.Tensor):
+            return False
+        if isinstance(x, torch.Tensor) and (x.shape != y.shape or x.dtype != y.dtype):
+            return False
+        if not isinstance(x, torch.Tensor) and x != y:
+            return False
+    return True
+
+
+def run_candidate(req: dict, guard, launches, send, recv) -> dict:
+    guard.candidate_path = os.path.realpath(req["path"])
+    try:
+        return CandidateRun(req, guard, launches, send, recv).run()
+    except _Reject as rej:
+        return {"kind": "reject", "status": rej.status, "reason": rej.reason, "rule": rej.rule,
+                "violations": list(guard.violations)}
+
+
+# ---- main loop ----
+def main() -> int:
+    settings = json.loads(os.environ.get("DRT_WORKER", "{}"))
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)  # candidate prints land in the capped capture file, never on the protocol pipe
+    os.set_inheritable(proto_in, False)
+    os.set_inheritable(proto_out, False)
+
+    from drtriton.verify.sandbox import Guard, LaunchCounter, apply_limits
+
+    apply_limits(settings.get("memory_mb", 8192), int(settings.get("cpu_s", 3600)),
+                 settings.get("output_cap_mb", 16), settings.get("limit_address_space", True))
+    import torch  # noqa: F401 - warm imports before the parent's clock starts
+    import triton  # noqa: F401
+
+    from drtriton.verify.protocol import encode, read_frame
+
+    launches = LaunchCounter()
+    launches.install()
+    guard = Guard("/nonexistent")
+    guard.install()
+    read_exact = _read_exact_fd(proto_in)
+
+    main_pid = os.getpid()
+
+    def send(obj) -> None:
+        if os.getpid() != main_pid:
+            os._exit(0)  # a forked copy of this worker must never speak on the protocol pipe
+        data = encode(obj)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(proto_out, view):]
+
+    def recv():
+        return read_frame(read_exact, 1 << 40)
+
+    send({"kind": "ready", "pid": os.getpid()})
+    while True:
+        try:
+            req = recv()
+        except EOFError:
+            return 0
+        op = req.get("op")
+        if op == "exit":
+            return 0
+        try:
+            if op == "reference":
+                reply = run_reference(req)
+            elif op == "candidate":
+                reply = run_candidate(req, guard, launches, send, recv)
+            else:
+                reply = {"kind": "error", "reason": f"unknown op {op!r}"}
+        except BaseException as exc:  # noqa: BLE001 - report, then let the parent retire this worker
+            reply = {"kind": "error", "reason": f"worker failure: {_one_line(exc)}",
+                     "traceback": traceback.format_exc()[-2000:]}
+        send(reply)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
