@@ -25,7 +25,8 @@ PROBLEMS = HERE.parent / "problems"
 HONEST = HERE / "honest"
 CHEATS = HERE / "cheats"
 
-_HEADER = re.compile(r"^#\s*(problem|policy|rule|expected|why|style)\s*:\s*(.+?)\s*$")
+DISTRIBUTIONS = ("normal", "heavy_tailed")
+_HEADER = re.compile(r"^#\s*(problem|policy|rule|expected|why|style|disable)\s*:\s*(.+?)\s*$")
 
 
 def read_header(path: Path) -> dict[str, str]:
@@ -88,8 +89,11 @@ def count_triton_launches():
 def fresh_inputs(problem, seed: int, distribution: str) -> list:
     torch.manual_seed(seed)
     inputs = problem.get_inputs()
-    if distribution == "shifted":
-        inputs = [t * 2.5 + 0.75 if t.is_floating_point() else t for t in inputs]
+    if distribution == "heavy_tailed":
+        # Like the verifier's heavy_tailed draw: each value times a log-Laplace factor (sign kept), so
+        # magnitudes span decades; exposes kernels that only work for well-scaled data.
+        laplace = torch.distributions.Laplace(0.0, 1.0)
+        inputs = [t * laplace.sample(t.shape).exp() if t.is_floating_point() else t for t in inputs]
     return inputs
 
 
@@ -112,7 +116,7 @@ def check_candidate(problem_path: Path, candidate_path: Path, seeds=(0, 1, 2), a
     worst = 0.0
     with count_triton_launches() as counter:
         for seed in seeds:
-            for distribution in ("normal", "shifted"):
+            for distribution in DISTRIBUTIONS:
                 inputs = fresh_inputs(problem, seed, distribution)
                 with torch.no_grad():
                     expected = ref_model(*[t.clone() for t in inputs])

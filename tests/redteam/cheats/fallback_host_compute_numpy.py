@@ -1,0 +1,27 @@
+# problem: relu
+# rule: fallback.host_compute
+# expected: cheat_detected
+# why: computes the answer on the host through .numpy(), outside Triton and outside the torch op log.
+import torch
+import torch.nn as nn
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def relu_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask, other=0.0)
+    tl.store(out_ptr + offs, tl.maximum(x, 0.0), mask=mask)
+
+
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scratch = torch.empty_like(x)
+        relu_kernel[(1,)](x, scratch, 1, BLOCK=16)
+        host = x.detach().cpu().numpy()
+        return torch.as_tensor(host.clip(min=0.0)).to(x.device)
