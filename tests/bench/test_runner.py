@@ -144,3 +144,19 @@ def test_an_injected_proposer_overrides_the_spec(tmp_path):
     run = run_kernelbench(config(tmp_path, check_degenerate=False), proposer=SolutionsProposer(SOLUTIONS),
                           verify_fn=CountingVerifier())
     assert run.proposer == f"solutions:{SOLUTIONS}"
+
+
+def test_max_seconds_stops_starting_problems_and_says_which_were_not_run(tmp_path, monkeypatch):
+    import itertools
+    import time
+    import types
+
+    from drtriton.bench import runner
+
+    ticks = itertools.count()  # a clock that advances one second per reading: start = 0, problem k reads k
+    monkeypatch.setattr(runner, "time", types.SimpleNamespace(monotonic=lambda: float(next(ticks)),
+                                                              perf_counter=time.perf_counter))
+    run = run_kernelbench(config(tmp_path, check_degenerate=False, max_seconds=2.5), verify_fn=CountingVerifier())
+    assert [r.problem_id for r in run.rows] == [1, 2]
+    assert run.not_run == ["level1/3_Softmax_Rows", "level1/4_Sum_Over_Dim", "level1/5_Tanh"]
+    assert run.summary.overall.n == 2 and "not run" in run.warnings[-1]

@@ -157,11 +157,14 @@ class SearchProposer:
             from drtriton.search import optimize
 
             result = optimize(problem.source(), config)
-            source = next((getattr(result, a) for a in ("source", "best_source") if getattr(result, a, None)),
-                          None)
-            extra = {k: v for k, v in (("candidates_tried", getattr(result, "candidates_tried", None)),)
-                     if v is not None}
-            return Proposal(source, "" if source else "search found no verified kernel", extra=extra)
+            extra = {"kind": result.kind, "candidates_tried": result.candidates_tried,
+                     "stop_reason": result.stop_reason, "search_speedup_vs_eager": result.speedup_vs_eager,
+                     "wall_seconds": result.wall_seconds}
+            if result.source:
+                return Proposal(result.source, "", extra=extra)
+            notes = "; ".join(result.notes[:2])
+            return Proposal(None, f"search found no verified kernel ({result.stop_reason}"
+                                  f"{'; ' + notes if notes else ''})", extra=extra)
 
         return _timed(go)
 

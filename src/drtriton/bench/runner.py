@@ -52,6 +52,7 @@ class BenchConfig:
     check_degenerate: bool = True  # flag near-constant / input-insensitive references (reported apart)
     degenerate: DegenerateConfig = field(default_factory=DegenerateConfig)
     resume: bool = True  # reuse cached records whose key still matches; False recomputes everything
+    max_seconds: float | None = None  # stop starting new problems after this long; resume finishes the rest
     policy: str = "mixed"  # verifier policy; mixed is the headline (conv/matmul library calls allowed)
     tolerance: str = "default"  # default (1e-4, fp32) | kernelbench (1e-2, the field's loose mode) | a number
     verify_config: Any = None  # a drtriton.verify.VerifyConfig; None: built from policy and tolerance
@@ -64,6 +65,8 @@ class BenchConfig:
         if self.split is not None and self.split not in SPLIT_NAMES:
             raise UsageError(f"--split must be one of {SPLIT_NAMES}, got {self.split!r}")
         parse_budget(self.budget)  # fail before any work
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise UsageError(f"--max-seconds must be positive, got {self.max_seconds}; omit it for no limit")
 
     @property
     def level_dir(self) -> Path:
@@ -80,6 +83,7 @@ class BenchRun:
     provenance: Provenance
     warnings: list[str] = field(default_factory=list)
     n_cached: int = 0  # rows taken from the cache instead of recomputed
+    not_run: list[str] = field(default_factory=list)  # problems skipped by max_seconds (not in any metric)
     verify_config: Any = None  # the VerifyConfig every candidate was checked under
 
 
@@ -198,6 +202,7 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
     Raises:
         UsageError: bad path, level, ids, split, proposer or budget.
     """
+    start = time.monotonic()
     problems, warnings = select_problems(config)
     proposer = proposer or make_proposer(config.proposer, parse_budget(config.budget), config.policy,
                                          cache_dir=config.out / "search_cache")
@@ -209,7 +214,13 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
     verify_digest = _config_digest(verify_config)
     rows: list[ProblemResult] = []
     n_cached = 0
+    not_run: list[str] = []
     for i, problem in enumerate(problems):
+        if config.max_seconds is not None and time.monotonic() - start > config.max_seconds:
+            not_run = [p.key for p in problems[i:]]
+            warnings.append(f"stopped after {config.max_seconds:g}s: {len(not_run)} problem(s) not run and "
+                            "not in any metric; run again to resume")
+            break
         if progress:
             progress("verify", i, len(problems), problem.key)
         key = {"version": RECORD_VERSION, "problem": problem.sha256, "proposer": proposer.fingerprint(problem),
@@ -232,4 +243,4 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
         progress("verify", len(problems), len(problems), "")
     return BenchRun(config=config, proposer=proposer.spec, rows=rows, summary=summarize(rows), run_dir=run_dir,
                     provenance=Provenance.here(), warnings=warnings, n_cached=n_cached,
-                    verify_config=verify_config)
+                    verify_config=verify_config, not_run=not_run)

@@ -198,7 +198,7 @@ def summary_json(run: Any) -> dict:
     return {"level": run.config.level, "proposer": run.proposer, "split": run.config.split,
             "summary": run.summary.to_json(), "provenance": run.provenance.to_json(),
             "verify_config": vc.to_json() if hasattr(vc, "to_json") else None,
-            "warnings": list(run.warnings), "n_cached": run.n_cached}
+            "warnings": list(run.warnings), "n_cached": run.n_cached, "not_run": list(run.not_run)}
 
 
 def write_reports(run: Any, out_dir: Path | None = None) -> dict[str, Path]:
