@@ -1,10 +1,15 @@
-// Python view of the graph IR: _core.Graph (from_json, to_json, canonical_hash, canonicalize, cost...).
+// Python view of the graph IR: _core.Graph (from_json, to_json, canonical_hash, canonicalize, cost...)
+// and the PyTorch emitter _core.emit_pytorch (bound here so module.cc needs no extra registration).
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
 #include <nanobind/stl/vector.h>
 
+#include <string>
+
+#include "drtriton/emit.h"
 #include "drtriton/ir.h"
+#include "support/check.h"
 #include "drtriton/ir_json.h"
 
 namespace nb = nanobind;
@@ -50,6 +55,27 @@ void BindIr(nb::module_& m) {
         return "Graph(" + std::to_string(g.inputs.size()) + " inputs, " + std::to_string(g.nodes.size()) +
                " nodes)";
       });
+
+  m.def(
+      "emit_pytorch",
+      [](const ir::Graph& g, const std::string& title, const std::vector<std::string>& input_ranges) {
+        emit::EmitOptions options;
+        options.title = title;
+        for (const std::string& r : input_ranges) {
+          bool found = false;
+          for (ops::Range range : {ops::Range::kAny, ops::Range::kNonNeg, ops::Range::kPositive, ops::Range::kUnit}) {
+            if (ops::RangeName(range) == r) {
+              options.input_ranges.push_back(range);
+              found = true;
+            }
+          }
+          DRT_CHECK(found, ValueError, "input range \"" << r << "\" is unknown; use any, non_neg, positive or unit");
+        }
+        return emit::EmitPyTorch(g, options);
+      },
+      nb::arg("graph"), nb::arg("title") = "", nb::arg("input_ranges") = std::vector<std::string>{},
+      "KernelBench-format program text (Model, get_inputs, get_init_inputs) for `graph`. input_ranges: per "
+      "graph input, 'any' (randn), 'non_neg', 'positive' or 'unit' (shifted rand).");
 }
 
 }  // namespace drtriton::bindings
