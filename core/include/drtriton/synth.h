@@ -1,0 +1,123 @@
+// CSP-DAG synthesizer: draws random programs (graph IR DAGs) exactly uniformly, up to isomorphism,
+// from a difficulty class. Algorithm and proofs: docs/SYNTH.md. Python: drtriton.synth.synthesize.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "drtriton/ir.h"
+#include "drtriton/ops.h"
+
+namespace drtriton::synth {
+
+/// Written into every task: bump when the same seed and config can give a different program.
+inline constexpr std::string_view kGeneratorVersion = "csp-dag/1";
+
+/// Input shapes of the level tables: small ones for CPU tests, KernelBench-like ones for GPU runs.
+enum class ShapeScale : uint8_t { kSmall, kRealistic };
+
+/// A difficulty class: the space programs are drawn from, uniformly. Every field is a constraint.
+struct SynthConfig {
+  int level = 5;                     // recorded in each task; LevelConfig(level) sets the rest
+  int min_nodes = 5;                 // compute operators per program (inclusive range)
+  int max_nodes = 5;
+  int max_inputs = 4;                // graph inputs (forward's arguments), at least 1
+  int heavy_min = 0;                 // operators with OpSpec::heavy (matmul/conv class)
+  int heavy_max = 2;
+  int reductions_min = 0;            // operators with OpSpec::reduces
+  int reductions_max = 2;
+  int max_fanout = 3;                // most consumer edges out of one operator node
+  std::vector<ir::Shape> shape_menu;  // every graph input's shape is one of these (float32)
+  double max_flops = 1e9;            // whole-program budgets (ops::EstimateCost summed)
+  double max_bytes = 1e9;
+  std::vector<ops::OpId> ops;        // operators allowed; empty means every registered operator
+};
+
+/// The level table (docs/SYNTH.md): level = number of compute operators (1..32), plus knobs.
+/// Throws drtriton::ValueError for a level outside 1..32.
+SynthConfig LevelConfig(int level, ShapeScale scale = ShapeScale::kSmall);
+
+/// Why a proposal was rejected (each valid program is one accepted superset point).
+enum class Reject : uint8_t {
+  kShape,         // some node's InferOutput failed (rank, broadcast, channels, axis...)
+  kValueRange,    // an operator's input domain does not hold (log of a possibly negative value...)
+  kBudget,        // FLOP or byte budget exceeded
+  kFanout,        // a node has more consumer edges than max_fanout
+  kDuplicate,     // two nodes compute the same thing (same op, attrs, inputs)
+  kDegenerate,    // a static rule proves the output constant or input-insensitive
+  kNonCanonical,  // another operand order of commutative ops gives the canonical sequence
+  kCount
+};
+
+std::string_view RejectName(Reject reason);
+
+/// Counts over every proposal a sampler made.
+struct SynthStats {
+  uint64_t proposals = 0;
+  uint64_t accepted = 0;
+  std::array<uint64_t, static_cast<int>(Reject::kCount)> rejected{};
+};
+
+class SamplerImpl;
+
+/// Draws programs from one SynthConfig. Not thread-safe (it memoizes counts); use one per thread.
+class Sampler {
+ public:
+  /// Validates the config (unknown shapes, empty op set, inconsistent ranges) and counts the
+  /// superset; throws drtriton::ValueError or InfeasibleError with a one-line fix.
+  explicit Sampler(SynthConfig config);
+  ~Sampler();
+  Sampler(Sampler&&) noexcept;
+  Sampler& operator=(Sampler&&) noexcept;
+
+  const SynthConfig& config() const;
+
+  /// Size of the proposal superset (structural sequences x attrs x input shapes), as a double.
+  double SupersetSize() const;
+
+  /// One proposal from the uniform superset, drawn with a fresh generator seeded by `seed`: the
+  /// program if valid and canonical, else nullopt (the reason is counted in stats()).
+  std::optional<ir::Graph> Propose(uint64_t seed);
+
+  /// Draws until a proposal is accepted (at most `max_attempts`; InfeasibleError after that).
+  /// Deterministic: the same seed gives the same program on every machine.
+  ir::Graph Draw(uint64_t seed, uint64_t max_attempts = 1'000'000);
+
+  const SynthStats& stats() const;
+  void ResetStats();
+
+  SamplerImpl& impl() { return *impl_; }
+
+ private:
+  SamplerImpl* impl_;
+};
+
+/// Every valid program of a small space, each isomorphism class once (exhaustive walk of the
+/// superset). Throws InfeasibleError when the superset has more than `max_points` points.
+std::vector<ir::Graph> EnumerateValid(const SynthConfig& config, uint64_t max_points = 10'000'000);
+
+/// Canonical key of a single-output program up to isomorphism (inputs renumbered by first use,
+/// commutative operands unordered): equal keys <=> isomorphic programs. Bytes, not text.
+std::string ProgramKey(const ir::Graph& graph);
+
+/// Operator and producer->consumer pair statistics of a space (index pair = producer*kNumOps+consumer).
+struct Coverage {
+  std::vector<uint64_t> op_counts;       // per OpId: nodes drawn
+  std::vector<uint64_t> pair_counts;     // per pair: edges drawn
+  std::vector<uint8_t> op_legal;         // 1 if the op occurs in some valid program of the space
+  std::vector<uint8_t> pair_legal;       // 1 if the pair occurs in some valid 2-node program
+  uint64_t programs = 0;
+};
+
+/// Legality of ops and pairs in a space (by exhaustive search over 1- and 2-node programs under the
+/// config's shapes, attrs, budgets); counts stay zero.
+Coverage LegalCoverage(const SynthConfig& config);
+
+/// Adds the ops and edges of `graph` to `coverage`'s counts.
+void CountCoverage(const ir::Graph& graph, Coverage& coverage);
+
+}  // namespace drtriton::synth

@@ -1,0 +1,111 @@
+// C++ throughput tool for the synthesizer: draws N programs of one level on one core and prints
+// programs/s, the acceptance rate and the rejection reasons (emission of the graph JSON included
+// with --emit, so the number compares with the Python API's).
+//   build/synth/core/drtriton_synth --level 5 --n 20000 --seed 0 [--scale small|realistic] [--emit]
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "drtriton/error.h"
+#include "drtriton/synth.h"
+#include "synth/rng.h"
+
+namespace {
+
+// Compact IR JSON (the docs/ARCHITECTURE.md exchange format), written by hand to stay dependency-free.
+size_t EmitJson(const drtriton::ir::Graph& g, std::string& out) {
+  out.clear();
+  out += "{\"inputs\":[";
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    out += i ? ",{\"shape\":[" : "{\"shape\":[";
+    for (size_t d = 0; d < g.inputs[i].shape.size(); ++d) {
+      if (d) out += ',';
+      out += std::to_string(g.inputs[i].shape[d]);
+    }
+    out += "],\"dtype\":\"float32\"}";
+  }
+  out += "],\"nodes\":[";
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const auto& node = g.nodes[i];
+    const auto& spec = drtriton::ops::Spec(node.op);
+    out += i ? ",{\"op\":\"" : "{\"op\":\"";
+    out += spec.name;
+    out += "\",\"inputs\":[";
+    for (size_t a = 0; a < node.inputs.size(); ++a) {
+      if (a) out += ',';
+      out += std::to_string(node.inputs[a]);
+    }
+    out += "],\"attrs\":{";
+    for (size_t a = 0; a < node.attrs.size(); ++a) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%s\"%.*s\":%.17g", a ? "," : "",
+                    static_cast<int>(spec.attrs[a].name.size()), spec.attrs[a].name.data(),
+                    node.attrs[a]);
+      out += buf;
+    }
+    out += "}}";
+  }
+  out += "],\"outputs\":[" + std::to_string(g.outputs[0]) + "]}";
+  return out.size();
+}
+
+int Usage(const char* why) {
+  std::fprintf(stderr, "drtriton_synth: error: %s\n"
+               "usage: drtriton_synth --level L --n N [--seed S] [--scale small|realistic] [--emit]\n", why);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int level = 5;
+  long long n = 10000;
+  unsigned long long seed = 0;
+  bool emit = false;
+  auto scale = drtriton::synth::ShapeScale::kSmall;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    const char* v = nullptr;
+    if (arg == "--emit") { emit = true; continue; }
+    if (!(v = value())) return Usage(("missing value after " + arg).c_str());
+    if (arg == "--level") level = std::atoi(v);
+    else if (arg == "--n") n = std::atoll(v);
+    else if (arg == "--seed") seed = std::strtoull(v, nullptr, 10);
+    else if (arg == "--scale") {
+      if (std::strcmp(v, "small") == 0) scale = drtriton::synth::ShapeScale::kSmall;
+      else if (std::strcmp(v, "realistic") == 0) scale = drtriton::synth::ShapeScale::kRealistic;
+      else return Usage("--scale must be small or realistic");
+    } else return Usage(("unknown flag " + arg).c_str());
+  }
+  if (n <= 0) return Usage("--n must be positive");
+  try {
+    drtriton::synth::Sampler sampler(drtriton::synth::LevelConfig(level, scale));
+    std::string json;
+    size_t bytes = 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (long long i = 0; i < n; ++i) {
+      auto graph = sampler.Draw(drtriton::synth::StreamSeed(seed, static_cast<uint64_t>(i)));
+      if (emit) bytes += EmitJson(graph, json);
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const auto& st = sampler.stats();
+    std::printf("{\"level\": %d, \"n\": %lld, \"seconds\": %.4f, \"programs_per_s\": %.1f, "
+                "\"proposals\": %llu, \"acceptance\": %.6f, \"emit\": %s, \"emitted_bytes\": %zu, "
+                "\"rejected\": {",
+                level, n, secs, n / secs, static_cast<unsigned long long>(st.proposals),
+                static_cast<double>(st.accepted) / st.proposals, emit ? "true" : "false", bytes);
+    for (int r = 0; r < static_cast<int>(drtriton::synth::Reject::kCount); ++r) {
+      std::printf("%s\"%s\": %llu", r ? ", " : "",
+                  std::string(drtriton::synth::RejectName(static_cast<drtriton::synth::Reject>(r))).c_str(),
+                  static_cast<unsigned long long>(st.rejected[r]));
+    }
+    std::printf("}}\n");
+  } catch (const drtriton::Error& e) {
+    std::fprintf(stderr, "drtriton_synth: error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}
