@@ -16,12 +16,21 @@ from drtriton.train.config import RunConfig
 from drtriton.train.data import FolderSource, SynthSource, TaskStream, build_sft_pairs, hashes_of, heldout_tasks
 
 
-def make_verifier(fields: dict) -> Callable[[list[tuple[str, str]]], list]:
-    """A batch verifier over (problem, candidate) pairs backed by the verifier pool (sandboxed workers)."""
+def make_verifier(fields: dict, workers: int = 2) -> Callable[[list[tuple[str, str]]], list]:
+    """A batch verifier over (problem, candidate) pairs backed by the verifier pool (sandboxed workers).
+
+    `fields` are VerifyConfig fields (tuples may come as YAML lists); a bad field is a UsageError.
+    """
+    from drtriton.util.errors import UsageError
     from drtriton.verify import VerifierPool, VerifyConfig
 
-    pool = VerifierPool(VerifyConfig(**fields))
-    return pool.verify_many
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+    try:
+        config = VerifyConfig(**kw)
+    except TypeError as exc:
+        raise UsageError(f"verify: {exc}; the keys are VerifyConfig fields (see `drtriton verify --help`)") from None
+    pool = VerifierPool(config, workers=workers)
+    return pool.verify_many  # bound method: pool.close() via verify_many.__self__
 
 
 class Workspace:
@@ -50,8 +59,15 @@ class Workspace:
 
     def verify_batch(self, pairs: list[tuple[str, str]]) -> list:
         if self._verifier is None:
-            self._verifier = make_verifier(self.cfg.verify)
+            self._verifier = make_verifier(self.cfg.verify, self.cfg.rl.verify_workers)
         return self._verifier(pairs)
+
+    def close(self) -> None:
+        """Stops the verifier pool's workers (if this workspace started one)."""
+        pool = getattr(self._verifier, "__self__", None)
+        if pool is not None and hasattr(pool, "close"):
+            pool.close()
+        self._verifier = None
 
     def build_sft_pairs(self, progress=None):
         check = self.verify_batch if self.cfg.data.verify_pairs else None
