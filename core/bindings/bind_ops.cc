@@ -108,6 +108,30 @@ void BindOps(nb::module_& m) {
       nb::arg("op"), nb::arg("shapes"), nb::arg("attrs"),
       "Output shape of `op` on float32 inputs of `shapes` with `attrs` (aligned with op(name).attrs); "
       "raises _core.ShapeError saying which constraint failed.");
+
+  auto parse_range = [](const std::string& r) {
+    for (ops::Range range : {ops::Range::kAny, ops::Range::kNonNeg, ops::Range::kPositive, ops::Range::kUnit}) {
+      if (ops::RangeName(range) == r) return range;
+    }
+    DRT_CHECK(false, ValueError, "range \"" << r << "\" is unknown; use any, non_neg, positive or unit");
+    return ops::Range::kAny;
+  };
+  m.def(
+      "input_domain",
+      [](std::string_view name, int arg, const std::vector<double>& attrs) {
+        return std::string(ops::RangeName(ops::InputDomain(Lookup(name).id, arg, attrs)));
+      },
+      nb::arg("op"), nb::arg("arg"), nb::arg("attrs"),
+      "Range class ('any', 'non_neg', 'positive', 'unit') input `arg` of `op` must lie in, given attrs.");
+  m.def(
+      "output_range",
+      [parse_range](std::string_view name, const std::vector<std::string>& inputs, const std::vector<double>& attrs) {
+        std::vector<ops::Range> in;
+        for (const std::string& r : inputs) in.push_back(parse_range(r));
+        return std::string(ops::RangeName(ops::OutputRange(Lookup(name).id, in, attrs)));
+      },
+      nb::arg("op"), nb::arg("inputs"), nb::arg("attrs"),
+      "Range class of the output of `op` given its inputs' classes and attrs.");
 }
 
 }  // namespace drtriton::bindings

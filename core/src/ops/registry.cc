@@ -149,7 +149,7 @@ inline constexpr OpSpec kRegistry[] = {
      .flops_per_elem = 6},
     {.id = OpId::kSoftsign, .name = "softsign", .torch = "F.softsign({0})", .range = kSame,
      .flops_per_elem = 3},
-    {.id = OpId::kTanhshrink, .name = "tanhshrink", .torch = "F.tanhshrink({0})", .range = kSame,
+    {.id = OpId::kTanhshrink, .name = "tanhshrink", .torch = "F.tanhshrink({0})", .range = kShrink,
      .flops_per_elem = 7},
     {.id = OpId::kHardshrink, .name = "hardshrink", .torch = "F.hardshrink({0}, lambd={lambd})",
      .attrs = kLambdAttrs, .range = kShrink, .flops_per_elem = 2},
