@@ -153,9 +153,15 @@ def load_config(path: Path | None, overrides: dict | None = None) -> RunConfig:
             raw = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
             raise UsageError(f"config file {path} is not valid YAML ({str(exc).splitlines()[0]})") from None
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            _set_dotted(raw, key, value)
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    builtin_only = ("builtin", "tokenizer_dir", "vocab_size", "overrides", "seed")
+    if "model.path" in overrides:
+        # A model folder replaces a built-in: drop the fields that only built-ins take.
+        if isinstance(raw.get("model"), dict):
+            raw["model"] = {k: v for k, v in raw["model"].items() if k not in builtin_only}
+        overrides = {k: v for k, v in overrides.items() if k not in {f"model.{b}" for b in builtin_only}}
+    for key, value in overrides.items():
+        _set_dotted(raw, key, value)
     sections = {"model": ModelSpec.from_dict, "data": lambda d: _build(DataConfig, d, "data"),
                 "sft": lambda d: _build(SFTParams, d, "sft"), "rl": lambda d: _build(RLParams, d, "rl"),
                 "curriculum": lambda d: _build(CurriculumConfig, d, "curriculum")}

@@ -151,6 +151,7 @@ def run_rl(cfg: RunConfig, ws: Workspace | None = None,
     random.seed(cfg.seed)
     device = cfg.resolved_device()
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    own_ws = ws is None
     ws = ws or Workspace(cfg)
     model, tokenizer = load_model(cfg.model, device=device)
     params = [q for q in model.parameters() if q.requires_grad]
@@ -199,6 +200,8 @@ def run_rl(cfg: RunConfig, ws: Workspace | None = None,
     finally:
         pool.shutdown(wait=True)
         log.close()
+        if own_ws:
+            ws.close()
     final = cfg.run_dir / "final"
     model.save_pretrained(str(final))
     tokenizer.save_pretrained(str(final))

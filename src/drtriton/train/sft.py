@@ -196,7 +196,10 @@ def run_sft(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = N
     device = cfg.resolved_device()
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     ws = Workspace(cfg)
-    pairs = sft_pairs_for(cfg, ws, (lambda k: progress("data", k, 0)) if progress else None)
+    try:
+        pairs = sft_pairs_for(cfg, ws, (lambda k: progress("data", k, 0)) if progress else None)
+    finally:
+        ws.close()
     if not pairs:
         from drtriton.util.errors import UsageError
 
