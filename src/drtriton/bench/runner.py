@@ -171,22 +171,26 @@ def _default_verify(config: BenchConfig) -> tuple[VerifyFn, Any]:
 
 
 def _run_one(problem: Problem, proposer: Proposer, verify_fn: VerifyFn, verify_config: Any,
-             check: ReferenceCheck | None, run_dir: Path) -> ProblemResult:
+             check: ReferenceCheck | None, run_dir: Path) -> tuple[ProblemResult, dict]:
+    """The row for one problem, and what to keep beside it (the full verdict, the proposer's notes)."""
     base = {"level": problem.level, "problem_id": problem.problem_id, "name": problem.name,
             "proposer": proposer.spec, "degenerate": check.degenerate if check else None,
             "degenerate_reason": _describe(check)}
     proposal = proposer.propose(problem)
+    kept: dict[str, Any] = {"proposal": proposal.extra}
     if proposal.source is None:
-        return ProblemResult(status=NO_CANDIDATE, reason=proposal.reason, propose_s=proposal.seconds, **base)
+        return ProblemResult(status=NO_CANDIDATE, reason=proposal.reason, propose_s=proposal.seconds,
+                             **base), kept
     atomic_write_text(run_dir / "candidates" / f"{problem.stem}.py", proposal.source)
     start = time.perf_counter()
     try:
         verdict = verify_fn(problem.source(), proposal.source, verify_config)
     except Exception as exc:  # noqa: BLE001 - the verifier should never raise; if it does, say so per problem
         return ProblemResult(status=BENCH_ERROR, reason=f"verifier raised {type(exc).__name__}: {exc}",
-                             propose_s=proposal.seconds, verify_s=time.perf_counter() - start, **base)
+                             propose_s=proposal.seconds, verify_s=time.perf_counter() - start, **base), kept
+    kept["verdict"] = verdict.to_json() if hasattr(verdict, "to_json") else None
     return ProblemResult(**verdict_fields(verdict), propose_s=proposal.seconds,
-                         verify_s=time.perf_counter() - start, **base)
+                         verify_s=time.perf_counter() - start, **base), kept
 
 
 def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, verify_fn: VerifyFn | None = None,
@@ -235,9 +239,10 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
                                                "degenerate_reason": _describe(check)})
             n_cached += 1
         else:
-            row = _run_one(problem, proposer, verify_fn, verify_config, check, run_dir)
-            atomic_write_text(cache_path, json.dumps({"key": key, "result": row.to_json(),
-                                                      "provenance": Provenance.here().to_json()}, indent=1))
+            row, kept = _run_one(problem, proposer, verify_fn, verify_config, check, run_dir)
+            atomic_write_text(cache_path, json.dumps({"key": key, "result": row.to_json(), **kept,
+                                                      "provenance": Provenance.here().to_json()},
+                                                     indent=1, default=str))
         rows.append(row)
     if progress:
         progress("verify", len(problems), len(problems), "")
