@@ -1,7 +1,8 @@
-"""A small stand-in for the engine, for search tests: a Python emitter for relu/gelu/add/mul/linear
-graphs, a Triton emitter that fuses elementwise chains into one real @triton.jit kernel (linear stays a
+"""A small stand-in for the engine, for search tests: registry templates for relu/gelu/add/mul/linear,
+a Triton emitter that fuses elementwise chains into one real @triton.jit kernel (linear stays a
 torch library call), and an in-process verifier (seeded weights, several input seeds, allclose).
 
+The program is PROGRAM (a user's file with an nn.Linear), imported by hand as chain_graph() + PARAMS.
 It is not drtriton's verifier (no sandbox, no anti-cheat); it checks what search itself must get right:
 fragment programs, composite assembly and weights, cover choice, budget and cache accounting.
 """
@@ -32,33 +33,53 @@ def value_types(graph: dict) -> list[ValueType]:
     return types
 
 
-def emit_pytorch(graph: dict) -> str:
-    types = value_types(graph)
-    k = len(graph["inputs"])
-    init, body = [], []
-    for i, node in enumerate(graph["nodes"]):
-        args = [f"v{v}" for v in node["inputs"]]
-        if node["op"] == "linear":
-            fin = types[node["inputs"][0]].shape[-1]
-            init.append(f"        self.lin{i} = nn.Linear({fin}, {node['attrs']['out_features']}, "
-                        f"bias={bool(node['attrs'].get('bias', 1))})")
-            body.append(f"        v{k + i} = self.lin{i}({args[0]})")
-        else:
-            body.append(f"        v{k + i} = {_EXPR[node['op']].format(*args)}")
-    outs = ", ".join(f"v{v}" for v in graph["outputs"])
-    ret = outs if len(graph["outputs"]) == 1 else f"({outs},)"
-    shapes = [t["shape"] for t in graph["inputs"]]
-    params = ", ".join(f"v{i}" for i in range(k))
-    return "\n".join([
-        "import torch", "import torch.nn as nn", "", "", "class Model(nn.Module):",
-        "    def __init__(self):", "        super().__init__()", *init, "",
-        f"    def forward(self, {params}):", *body, f"        return {ret}", "", "",
-        "def get_inputs():", f"    return [torch.randn(*s) for s in {shapes!r}]", "", "",
-        "def get_init_inputs():", "    return []", ""])
+SPECS = {"relu": ("F.relu({0})", {}), "gelu": ("F.gelu({0}, approximate='{approximate}')",
+                                                   {"approximate": ("enum", ["none", "tanh"])}),
+         "add": ("{0} + {1}", {}), "mul": ("{0} * {1}", {}),
+         "linear": ("{self}({0})", {"out_features": ("int", []), "bias": ("bool", [])})}
+
+PROGRAM = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+IN = 12
 
 
-def emit_triton(graph: dict, knobs: dict, policy: str) -> str:
-    """ModelNew: each maximal run of elementwise nodes with the output's shape is one Triton kernel."""
+class Model(nn.Module):
+    def __init__(self, in_features, hidden=16):
+        super(Model, self).__init__()
+        self.fc = nn.Linear(in_features, hidden)
+
+    def forward(self, x, y):
+        h = self.fc(x)
+        return F.relu(F.gelu(h) * y) + h
+
+
+def get_inputs():
+    return [torch.randn(5, IN), torch.randn(5, 16)]
+
+
+def get_init_inputs():
+    return [IN]
+"""
+PARAMS = [{"module": "self.fc", "weight": "self.fc.weight", "bias": "self.fc.bias"}, {}, {}, {}, {}]
+
+
+def _user_init(problem_src: str) -> str:
+    import ast
+
+    for cls in ast.parse(problem_src).body:
+        if isinstance(cls, ast.ClassDef) and cls.name == "Model":
+            for fn in cls.body:
+                if isinstance(fn, ast.FunctionDef) and fn.name == "__init__":
+                    text = ast.unparse(fn).replace("super(Model, self)", "super(ModelNew, self)")
+                    return "\n".join("    " + line for line in text.splitlines())
+    raise ValueError("no Model.__init__")
+
+
+def emit_triton(graph: dict, knobs: dict, policy: str, params=(), problem_src: str = PROGRAM) -> str:
+    """ModelNew (the user's __init__): each run of elementwise nodes is one Triton kernel; linear stays a
+    torch library call on the user's weights."""
     types = value_types(graph)
     k = len(graph["inputs"])
     block = int(knobs.get("block_size", 128))
@@ -95,11 +116,9 @@ def emit_triton(graph: dict, knobs: dict, policy: str) -> str:
     for i, node in enumerate(graph["nodes"]):
         if node["op"] == "linear":
             flush()
-            fin = types[node["inputs"][0]].shape[-1]
-            init.append(f"        self.lin{i} = nn.Linear({fin}, {node['attrs']['out_features']}, "
-                        f"bias={bool(node['attrs'].get('bias', 1))})")
-            body.append(f"        v{k + i} = torch.nn.functional.linear(v{node['inputs'][0]}, self.lin{i}.weight, "
-                        f"self.lin{i}.bias)")
+            p = params[i]
+            body.append(f"        v{k + i} = torch.nn.functional.linear(v{node['inputs'][0]}, {p['weight']}, "
+                        f"{p['bias']})")
             continue
         group.append(i)
         if k + i in exits:
@@ -110,40 +129,29 @@ def emit_triton(graph: dict, knobs: dict, policy: str) -> str:
     params = ", ".join(f"v{i}" for i in range(k))
     return "\n".join([
         "import torch", "import torch.nn as nn", "import triton", "import triton.language as tl", "", *kernels, "", "",
-        "class ModelNew(nn.Module):", "    def __init__(self):", "        super().__init__()", *init, "",
+        "class ModelNew(nn.Module):", _user_init(problem_src), "",
         f"    def forward(self, {params}):", *body, f"        return {ret}", ""])
-
-
-def _load(src: str, name: str):
-    ns: dict = {"__name__": f"fake_{hashlib.sha1(src.encode()).hexdigest()[:8]}"}
-    import linecache
-    import sys
-    import types as _types
-
-    fname = f"<fake {ns['__name__']}>"
-    linecache.cache[fname] = (len(src), None, src.splitlines(True), fname)
-    mod = _types.ModuleType(ns["__name__"])
-    mod.__file__ = fname
-    sys.modules[ns["__name__"]] = mod
-    exec(compile(src, fname, "exec"), mod.__dict__)
-    return mod
 
 
 class FakeBackend:
     """Verifies in-process; counts calls. gpu=False (no timings), or gpu=True with scripted timings."""
 
-    def __init__(self, graph: dict, gpu: bool = False, timer=None, tmpdir=None):
-        self.graph, self.gpu, self.timer, self.tmpdir = graph, gpu, timer, tmpdir
+    def __init__(self, gpu: bool = False, timer=None, tmpdir=None):
+        self.gpu, self.timer, self.tmpdir = gpu, timer, tmpdir
         self.verified = 0
 
     def import_graph(self, problem_src):
-        return self.graph, value_types(self.graph)
+        from drtriton.search.backend import ImportedGraph
 
-    def emit_pytorch(self, graph):
-        return emit_pytorch(graph)
+        g = chain_graph()
+        return ImportedGraph(g, value_types(g), [dict(p) for p in PARAMS], [])
 
-    def emit_triton(self, graph, knobs, policy):
-        return emit_triton(graph, knobs, policy)
+    def op_spec(self, op):
+        return SPECS[op]
+
+    def emit_triton(self, task, knobs, problem_src):
+        graph = dict(task.graph, nodes=[{k: v for k, v in n.items() if k != "params"} for n in task.graph["nodes"]])
+        return emit_triton(graph, knobs, task.policy, task.params, problem_src)
 
     def settings(self):
         return "fake"
@@ -196,19 +204,12 @@ class FakeBackend:
 
 
 def chain_graph():
-    """x -> linear(16) -> gelu -> mul(., y) -> relu -> add(., x2), with a residual fan-out."""
+    """PROGRAM as IR: x -> linear(16) -> gelu -> mul(., y) -> relu -> add(., h), with a residual fan-out."""
     t = lambda *s: {"shape": list(s), "dtype": "float32"}  # noqa: E731
     return {"inputs": [t(5, 12), t(5, 16)],
             "nodes": [{"op": "linear", "inputs": [0], "attrs": {"out_features": 16, "bias": 1}},  # v2
-                      {"op": "gelu", "inputs": [2], "attrs": {}},                                 # v3
+                      {"op": "gelu", "inputs": [2], "attrs": {"approximate": 0}},                 # v3
                       {"op": "mul", "inputs": [3, 1], "attrs": {}},                               # v4
                       {"op": "relu", "inputs": [4], "attrs": {}},                                 # v5
                       {"op": "add", "inputs": [5, 2], "attrs": {}}],                              # v6
             "outputs": [6]}
-
-
-def problem_source(graph: dict) -> str:
-    return emit_pytorch(graph)
-
-
-__all__ = ["FakeBackend", "chain_graph", "emit_pytorch", "emit_triton", "json", "problem_source", "GraphView"]

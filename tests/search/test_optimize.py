@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from _fake_backend import FakeBackend, chain_graph, emit_triton, problem_source
+from _fake_backend import PROGRAM, FakeBackend, emit_triton
 from drtriton.search import SearchConfig, optimize
 from drtriton.search.proposers.base import Candidate, Proposer
 from drtriton.search.proposers.rule import RuleProposer
@@ -14,7 +14,8 @@ from drtriton.search.proposers.rule import RuleProposer
 def _timer(problem, cand):
     """Scripted GPU: eager costs 1 ms per op; a kernel costs 0.3 ms + 0.2 ms x (ops fused)^2, so fusing
     everything into one kernel is slower than two medium kernels; linear is a 1 ms library call."""
-    eager = float(len(re.findall(r"^        v\d+ = ", problem, re.M)))
+    forward = re.search(r"def forward\(.*?(?=\n    def |\ndef |\Z)", problem, re.S).group(0)
+    eager = float(len(re.findall(r"F\.relu|F\.gelu|self\.fc\(| \* | \+ ", forward)))
     ms = 1.0 * cand.count("functional.linear(") + 1.0 * len(re.findall(r"self\.s\d+ = _s\d+_Model\(", cand))
     for body in re.findall(r"def [\w]*fused_\d+\(.*?tl\.store", cand, re.S):
         ops = len(re.findall(r"^\s+v\d+ = (?!tl\.load)", body, re.M))
@@ -28,9 +29,8 @@ def _cfg(tmp_path, **kw):
 
 
 def test_cpu_search_returns_the_single_shot_kernel_and_says_speed_needs_a_gpu(tmp_path):
-    g = chain_graph()
-    backend = FakeBackend(g, gpu=False, tmpdir=tmp_path)
-    result = optimize(problem_source(g), _cfg(tmp_path, max_fragments=8), backend=backend)
+    backend = FakeBackend(gpu=False, tmpdir=tmp_path)
+    result = optimize(PROGRAM, _cfg(tmp_path, max_fragments=8), backend=backend)
     assert result.kind == "whole" and result.source is not None
     assert result.verdict["status"] == "correct"
     assert result.speedup_vs_eager is None and result.gpu_seconds is None and not result.speed_measured
@@ -41,30 +41,28 @@ def test_cpu_search_returns_the_single_shot_kernel_and_says_speed_needs_a_gpu(tm
 class _NoBigFragments(FakeBackend):
     """An emitter that refuses fragments of more than 2 nodes, so only a composite can cover."""
 
-    def emit_triton(self, graph, knobs, policy):
-        if len(graph["nodes"]) > 2:
+    def emit_triton(self, task, knobs, problem_src):
+        if len(task.graph["nodes"]) > 2:
             raise ValueError("too big for this stand-in")
-        return emit_triton(graph, knobs, policy)
+        return super().emit_triton(task, knobs, problem_src)
 
 
 def test_composite_of_fragments_keeps_weights_and_verifies_end_to_end(tmp_path):
-    g = chain_graph()
-    backend = _NoBigFragments(g, gpu=False, tmpdir=tmp_path)
-    result = optimize(problem_source(g), _cfg(tmp_path, max_fragment_nodes=2, policy="strict"), backend=backend)
+    backend = _NoBigFragments(gpu=False, tmpdir=tmp_path)
+    result = optimize(PROGRAM, _cfg(tmp_path, max_fragment_nodes=2, policy="strict"), backend=backend)
     assert result.kind == "composite", result.notes
     assert result.verdict["status"] == "correct"
     # Non-speed rule: every node in a kernel, fewest kernels -> three steps for five nodes.
     assert all(step["kind"] == "kernel" for step in result.plan)
     assert sorted(n for step in result.plan for n in step["nodes"]) == [0, 1, 2, 3, 4]
     assert len(result.plan) == 3
-    assert "class ModelNew" in result.source and "_drt_bind" in result.source
+    assert "class ModelNew" in result.source and "_drt_share" in result.source
 
 
 def test_gpu_search_picks_the_faster_composite_by_measured_time(tmp_path):
-    g = chain_graph()
-    backend = FakeBackend(g, gpu=True, timer=_timer, tmpdir=tmp_path)
-    result = optimize(problem_source(g), _cfg(tmp_path, max_fragment_nodes=3, max_candidates=200, patience=None),
-                      backend=backend, proposers=[RuleProposer(backend.emit_triton, tune=False)])
+    backend = FakeBackend(gpu=True, timer=_timer, tmpdir=tmp_path)
+    result = optimize(PROGRAM, _cfg(tmp_path, max_fragment_nodes=3, max_candidates=200, patience=None),
+                      backend=backend, proposers=None)
     assert result.speed_measured
     single = result.single_shot_speedup
     assert single == pytest.approx(5.0 / (1.0 + 0.3 + 0.2 * 16))
@@ -77,21 +75,19 @@ def test_gpu_search_picks_the_faster_composite_by_measured_time(tmp_path):
 
 
 def test_cache_makes_a_repeated_search_verify_nothing_new(tmp_path):
-    g = chain_graph()
     cfg = _cfg(tmp_path, max_fragments=6, cache_dir=tmp_path / "cache")
-    first = FakeBackend(g, gpu=False, tmpdir=tmp_path)
-    optimize(problem_source(g), cfg, backend=first)
+    first = FakeBackend(gpu=False, tmpdir=tmp_path)
+    optimize(PROGRAM, cfg, backend=first)
     assert first.verified > 0
-    second = FakeBackend(g, gpu=False, tmpdir=tmp_path)
-    result = optimize(problem_source(g), cfg, backend=second)
+    second = FakeBackend(gpu=False, tmpdir=tmp_path)
+    result = optimize(PROGRAM, cfg, backend=second)
     assert second.verified == 0
     assert result.cache_hits >= first.verified and result.source is not None
 
 
 def test_candidate_budget_bounds_verification(tmp_path):
-    g = chain_graph()
-    backend = FakeBackend(g, gpu=False, tmpdir=tmp_path)
-    result = optimize(problem_source(g), _cfg(tmp_path, max_candidates=3), backend=backend)
+    backend = FakeBackend(gpu=False, tmpdir=tmp_path)
+    result = optimize(PROGRAM, _cfg(tmp_path, max_candidates=3), backend=backend)
     assert backend.verified <= 3 + 1  # three fragment candidates, plus at most the composite
     assert "candidate budget" in result.stop_reason
 
@@ -110,10 +106,9 @@ class _InterruptAfter(Proposer):
 
 
 def test_ctrl_c_keeps_the_best_verified_result(tmp_path):
-    g = chain_graph()
-    backend = FakeBackend(g, gpu=False, tmpdir=tmp_path)
-    result = optimize(problem_source(g), _cfg(tmp_path), backend=backend,
-                      proposers=[_InterruptAfter(backend.emit_triton, after=1)])
+    backend = FakeBackend(gpu=False, tmpdir=tmp_path)
+    result = optimize(PROGRAM, _cfg(tmp_path), backend=backend,
+                      proposers=[_InterruptAfter(lambda t, k: backend.emit_triton(t, k, PROGRAM), after=1)])
     assert result.interrupted and "interrupted" in result.stop_reason
     assert result.source is not None and result.verdict["status"] == "correct"
 
@@ -130,14 +125,14 @@ class _Scripted(Proposer):
         self.seen.append(list(feedback))
         if not feedback:
             return [Candidate("class ModelNew:\n    pass\n", self.name, {"prompt": "first"})]
-        return [Candidate(emit_triton(task.graph, {}, task.policy), self.name, {"prompt": "refine"})]
+        graph = dict(task.graph, nodes=[{k: v for k, v in n.items() if k != "params"} for n in task.graph["nodes"]])
+        return [Candidate(emit_triton(graph, {}, task.policy, task.params), self.name, {"prompt": "refine"})]
 
 
 def test_refinement_feeds_the_verifier_reason_back_to_the_model(tmp_path):
-    g = chain_graph()
-    backend = FakeBackend(g, gpu=False, tmpdir=tmp_path)
+    backend = FakeBackend(gpu=False, tmpdir=tmp_path)
     model = _Scripted()
-    result = optimize(problem_source(g), _cfg(tmp_path, max_fragments=1, refine_rounds=1), backend=backend,
+    result = optimize(PROGRAM, _cfg(tmp_path, max_fragments=1, refine_rounds=1), backend=backend,
                       proposers=[model])
     assert model.seen[0] == []
     assert model.seen[1] and model.seen[1][-1].status == "runtime_error"

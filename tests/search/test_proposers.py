@@ -108,7 +108,7 @@ def test_extract_code_takes_the_last_model_new_block():
 def test_rule_proposer_walks_the_knob_grid_defaults_first_without_repeats():
     calls = []
 
-    def emit(graph, knobs, policy):
+    def emit(task, knobs):
         calls.append(dict(knobs))
         return f"# {sorted(knobs.items())}\nclass ModelNew: pass\n"
 
@@ -123,7 +123,7 @@ def test_rule_proposer_walks_the_knob_grid_defaults_first_without_repeats():
 
 
 def test_rule_proposer_records_generator_failures():
-    def emit(graph, knobs, policy):
+    def emit(task, knobs):
         raise ValueError("operator foo has no lowering")
 
     prop = RuleProposer(emit, tune=True)

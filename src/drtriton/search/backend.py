@@ -1,30 +1,39 @@
-"""What search needs from the rest of drtriton, behind one small interface (tests pass a fake one).
+"""What search needs from the rest of drtriton, behind one small interface (tests pass a stand-in).
 
-EngineBackend wires the real stages: the frontend's importer (program -> IR JSON), the C++ emitters
-(`_core.emit_pytorch`, `_core.emit_triton`) and the verifier pool.
+EngineBackend wires the real stages: the frontend's FX importer (program -> IR JSON + parameter
+bindings), the C++ registry (PyTorch spelling of each operator), the Triton code generator
+(`_core.emit_triton`) and the verifier pool.
 """
 
 from __future__ import annotations
 
 import json
-import time
+from dataclasses import dataclass
 from typing import Protocol
 
 from drtriton.search.fragments import ValueType
+from drtriton.search.proposers.base import FragmentTask
 from drtriton.util.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedGraph:
+    graph: dict                      # IR JSON (docs/ARCHITECTURE.md)
+    types: list[ValueType]           # every value id's shape and dtype (inputs, then nodes)
+    params: list[dict]               # per node: parameter role -> the user's attribute ("self.fc.weight")
+    unsupported: list[str]           # operators the importer could not map (they block fragments)
 
 
 class Backend(Protocol):
     gpu: bool                      # True when verification measures speed
 
-    def import_graph(self, problem_src: str) -> tuple[dict, list[ValueType]]:
-        """The program's IR JSON and the type of every value id (inputs, then nodes)."""
+    def import_graph(self, problem_src: str) -> ImportedGraph: ...
 
-    def emit_pytorch(self, graph: dict) -> str:
-        """A KernelBench-format program computing `graph` (its Model registers parameters in node order)."""
+    def op_spec(self, op: str) -> tuple[str, dict[str, tuple[str, list[str]]]]:
+        """(PyTorch spelling template, {attr: (kind, enum names)}) from the operator registry."""
 
-    def emit_triton(self, graph: dict, knobs: dict, policy: str) -> str:
-        """A ModelNew file for `graph` from the rule-based generator."""
+    def emit_triton(self, task: FragmentTask, knobs: dict, problem_src: str) -> str:
+        """A ModelNew file for the task's fragment from the rule-based generator."""
 
     def verify_many(self, pairs: list[tuple[str, str]]) -> list[dict]:
         """Verdict JSONs (drtriton.verify.Verdict.to_json) for (problem, candidate) source pairs."""
@@ -33,23 +42,13 @@ class Backend(Protocol):
         """Fingerprint of everything besides the sources that can change a verdict (cache key part)."""
 
 
-def _types_from_core(graph_obj, num_values: int) -> list[ValueType] | None:
-    for name in ("type_of", "value_type", "TypeOf"):
-        fn = getattr(graph_obj, name, None)
-        if fn is None:
-            continue
-        out = []
-        for v in range(num_values):
-            t = fn(v)
-            shape = t["shape"] if isinstance(t, dict) else getattr(t, "shape")
-            dtype = t["dtype"] if isinstance(t, dict) else getattr(t, "dtype")
-            out.append(ValueType(tuple(int(d) for d in shape), str(dtype).replace("torch.", "")))
-        return out
-    return None
-
-
 class EngineBackend:
-    """The real pipeline: drtriton.frontend + drtriton._core + drtriton.verify."""
+    """The real pipeline: drtriton.frontend + drtriton._core + drtriton.verify.
+
+    Args:
+        verify_config: drtriton.verify.VerifyConfig (policy, tolerances, device).
+        workers: verifier worker processes.
+    """
 
     def __init__(self, verify_config=None, workers: int = 1):
         try:
@@ -61,43 +60,39 @@ class EngineBackend:
         import torch
 
         self.config = verify_config or VerifyConfig(policy="hybrid")
-        self.pool = VerifierPool(self.config) if workers else None
-        dev = self.config.device
-        self.gpu = torch.cuda.is_available() and dev != "cpu"
+        self.pool = VerifierPool(self.config, workers=workers)
+        self.gpu = torch.cuda.is_available() and self.config.device != "cpu"
+        self._init: dict[str, tuple[str, str]] = {}
 
-    def import_graph(self, problem_src: str) -> tuple[dict, list[ValueType]]:
+    def import_graph(self, problem_src: str) -> ImportedGraph:
         from drtriton import _core
-        from drtriton.frontend import import_program
+        from drtriton.frontend.importer import import_program
 
-        imported = import_program(problem_src)
-        graph_json = getattr(imported, "graph_json", None) or getattr(imported, "graph", None)
-        graph = json.loads(graph_json) if isinstance(graph_json, str) else dict(graph_json)
-        core_graph = _core.Graph.from_json(json.dumps(graph))
-        full = json.loads(core_graph.to_json())
-        num_values = len(graph["inputs"]) + len(graph["nodes"])
-        types = None
-        if all("shape" in n for n in full.get("nodes", [])):
-            types = [ValueType(tuple(t["shape"]), t.get("dtype", "float32")) for t in full["inputs"]]
-            types += [ValueType(tuple(n["shape"]), n.get("dtype", "float32")) for n in full["nodes"]]
-        types = types or _types_from_core(core_graph, num_values)
-        if types is None:
-            raise UsageError("the engine does not expose intermediate tensor types (Graph.type_of); "
-                             "search cannot cut this program into fragments")
-        return graph, types
+        prog = import_program(problem_src)
+        self._init[problem_src] = (prog.init_source, prog.preamble)
+        core = _core.Graph.from_json(json.dumps(prog.graph))
+        graph = json.loads(core.to_json())
+        shapes, dtypes = core.shapes, core.dtypes
+        types = [ValueType(tuple(int(d) for d in s), str(t)) for s, t in zip(shapes, dtypes, strict=True)]
+        unsupported = [f"{u.node} ({u.target}): {u.why}" for u in prog.unsupported]
+        return ImportedGraph(graph, types, list(prog.params), unsupported)
 
-    def emit_pytorch(self, graph: dict) -> str:
+    def op_spec(self, op: str):
         from drtriton import _core
 
-        return _core.emit_pytorch(_core.Graph.from_json(json.dumps(graph)))
+        spec = _core.op(op)
+        return spec.torch, {a.name: (a.kind, list(a.enum_names)) for a in spec.attrs}
 
-    def emit_triton(self, graph: dict, knobs: dict, policy: str) -> str:
+    def emit_triton(self, task: FragmentTask, knobs: dict, problem_src: str) -> str:
         from drtriton import _core
 
-        return _core.emit_triton(_core.Graph.from_json(json.dumps(graph)), knobs, policy)
+        init_source, preamble = self._init[problem_src]
+        graph = dict(task.graph, nodes=[{k: v for k, v in n.items() if k != "params"} for n in task.graph["nodes"]])
+        return _core.emit_triton(json.dumps(graph), knobs, task.policy, [dict(p) for p in task.params],
+                                 init_source, preamble)
 
     def verify_many(self, pairs: list[tuple[str, str]]) -> list[dict]:
-        verdicts = self.pool.verify_many(pairs)
-        return [v.to_json() for v in verdicts]
+        return [v.to_json() for v in self.pool.verify_many(pairs)]
 
     def settings(self) -> str:
         return self.config.hash()
@@ -107,11 +102,3 @@ def timing_of(verdict: dict) -> tuple[float | None, float | None]:
     """(candidate_ms, eager_ms) medians from a verdict JSON; None where not measured."""
     t = verdict.get("timing") or {}
     return t.get("candidate_ms"), t.get("eager_ms")
-
-
-class Stopwatch:
-    def __init__(self):
-        self.start = time.monotonic()
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.start

@@ -1,11 +1,11 @@
 """Composite ModelNew: one file that runs a cover's steps (verified fragment kernels, and under the
-hybrid policy PyTorch nodes) in execution order, with the original program's weights.
+hybrid policy fragments left in PyTorch) in execution order, with the program's own weights.
 
 Each step's file is inlined with its top-level names prefixed (`_s3_ModelNew`, `_s3_fused_kernel`), so
-kernels from different fragments never clash. Weights: the verifier seeds torch before building Model
-and ModelNew, so ModelNew first builds `_DrtParams` -- the whole program's emitted PyTorch module
-without its forward, which draws parameters in the program's order -- then hands each step module its
-nodes' parameters (shapes are checked on construction).
+kernels from different fragments never clash. Weights: ModelNew first builds `_drt_p_Model` -- the
+user's Model without its forward, so the verifier's seeded construction draws exactly the user's
+weights -- then every step module (whose __init__ is the user's too, see search/program.py) is given
+those parameters and buffers by name (shapes checked on construction).
 """
 
 from __future__ import annotations
@@ -15,19 +15,17 @@ from dataclasses import dataclass
 
 from drtriton.util.errors import UsageError
 
-_BIND_HELPER = '''
-def _drt_bind(module, params):
-    """Gives `module` the program's parameters for its nodes (same order the module registers its own)."""
-    names = [name for name, _ in module.named_parameters()]
-    if len(names) != len(params):
-        raise RuntimeError(f"composite step expects {len(names)} parameters, the program has {len(params)}")
-    for name, param in zip(names, params):
-        owner_name, _, leaf = name.rpartition(".")
-        owner = module.get_submodule(owner_name) if owner_name else module
-        if tuple(getattr(owner, leaf).shape) != tuple(param.shape):
-            raise RuntimeError(f"composite step parameter {name} has shape "
-                               f"{tuple(getattr(owner, leaf).shape)}, the program's has {tuple(param.shape)}")
-        setattr(owner, leaf, param)
+_SHARE_HELPER = '''
+def _drt_share(module, params, buffers):
+    """Gives a step module the program's parameters and buffers (same attribute names, same shapes)."""
+    for table in (params, buffers):
+        for name, tensor in table.items():
+            owner_name, _, leaf = name.rpartition(".")
+            owner = module.get_submodule(owner_name) if owner_name else module
+            mine = getattr(owner, leaf)
+            if mine is None or tuple(mine.shape) != tuple(tensor.shape):
+                raise RuntimeError(f"composite step has no {name} of shape {tuple(tensor.shape)}")
+            setattr(owner, leaf, tensor)
 '''
 
 
@@ -35,12 +33,10 @@ def _drt_bind(module, params):
 class Step:
     """One module call in the composite."""
 
-    source: str                      # a full file defining `cls`
-    cls: str                         # "ModelNew" for a kernel, "Model" for a node kept in PyTorch
-    init_inputs: tuple               # literal constructor arguments (the fragment's get_init_inputs())
+    source: str                      # a full file defining `cls`, whose __init__ is the user's
+    cls: str                         # "ModelNew" for a kernel, "Model" for a fragment kept in PyTorch
     entry_values: tuple[int, ...]    # global value ids passed in, in order
     exit_values: tuple[int, ...]     # global value ids it returns (a tuple when more than one)
-    param_index: tuple[int, ...]     # indices into the program's parameter list, in registration order
     label: str                       # shown in the file's header comment
 
 
@@ -123,38 +119,56 @@ def _split(source: str, prefix: str, drop_forward: bool = False) -> tuple[list[s
     return imports, body
 
 
-def _signature(problem_src: str, method: str, fallback: list[str]) -> list[str]:
-    """Argument names of Model.<method> in the user's file (defaults become None), else `fallback`."""
-    try:
-        tree = ast.parse(problem_src)
-    except SyntaxError:
-        return fallback
+def _init_args(params_tree_src: list[str]) -> tuple[str, str]:
+    """(parameter list, pass-through call arguments) of `_drt_p_Model.__init__` (already renamed)."""
+    for chunk in params_tree_src:
+        tree = ast.parse(chunk)
+        for cls in tree.body:
+            if isinstance(cls, ast.ClassDef) and cls.name == "_drt_p_Model":
+                for fn in cls.body:
+                    if isinstance(fn, ast.FunctionDef) and fn.name == "__init__":
+                        a = fn.args
+                        for arg in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg):
+                            if arg is not None:
+                                arg.annotation = None
+                        params = ast.unparse(a)
+                        names = [x.arg for x in (*a.posonlyargs, *a.args)][1:]
+                        call = [*names]
+                        if a.vararg:
+                            call.append("*" + a.vararg.arg)
+                        call += [f"{x.arg}={x.arg}" for x in a.kwonlyargs]
+                        if a.kwarg:
+                            call.append("**" + a.kwarg.arg)
+                        return params.partition(",")[2].strip() if "," in params else "", ", ".join(call)
+    return "", ""
+
+
+def _forward_args(problem_src: str, num_inputs: int) -> list[str]:
+    tree = ast.parse(problem_src)
     for cls in tree.body:
         if isinstance(cls, ast.ClassDef) and cls.name == "Model":
             for fn in cls.body:
-                if isinstance(fn, ast.FunctionDef) and fn.name == method:
-                    args = [a.arg for a in fn.args.args[1:]]
-                    n_def = len(fn.args.defaults)
-                    return [f"{a}=None" if i >= len(args) - n_def else a for i, a in enumerate(args)]
-    return fallback
+                if isinstance(fn, ast.FunctionDef) and fn.name == "forward":
+                    names = [a.arg for a in fn.args.args[1:]]
+                    if len(names) == num_inputs and not fn.args.vararg:
+                        return names
+    return [f"x{i}" for i in range(num_inputs)]
 
 
-def compose(problem_src: str, params_src: str, steps: list[Step], num_inputs: int,
-            outputs: list[int]) -> str:
+def compose(problem_src: str, steps: list[Step], num_inputs: int, outputs: list[int]) -> str:
     """The composite ModelNew file text.
 
     Args:
-        problem_src: the user's program (for ModelNew's __init__ and forward argument names).
-        params_src: the whole program as emitted PyTorch (its `Model` builds the parameters in order).
+        problem_src: the user's program (its Model, minus forward, holds the weights).
         steps: the cover's steps in execution order.
         num_inputs: graph inputs (values 0..num_inputs-1 are forward's arguments).
         outputs: value ids returned by forward.
     """
     imports = ["import torch", "import torch.nn as nn", "import triton", "import triton.language as tl"]
     chunks: list[str] = []
-    p_imports, p_body = _split(params_src, "_drt_p_", drop_forward=True)
+    p_imports, p_body = _split(problem_src, "_drt_p_", drop_forward=True)
     imports += p_imports
-    chunks.append("# ---- the program's parameters, drawn in its own order (no forward) ----")
+    chunks.append("# ---- the program's weights: its own Model without forward (seeded draws match) ----")
     chunks += p_body
     for i, step in enumerate(steps):
         s_imports, s_body = _split(step.source, f"_s{i}_")
@@ -163,32 +177,28 @@ def compose(problem_src: str, params_src: str, steps: list[Step], num_inputs: in
         chunks += s_body
     header = ["# Composite ModelNew written by drtriton optimize: one module call per step, in order.",
               *[f"#   step {i}: {s.label}" for i, s in enumerate(steps)]]
-    init_args = _signature(problem_src, "__init__", [])
-    fwd_args = _signature(problem_src, "forward", [])
-    fwd_args = [a.split("=")[0] for a in fwd_args]
-    if len(fwd_args) != num_inputs:
-        fwd_args = [f"x{i}" for i in range(num_inputs)]
+    init_params, call = _init_args(p_body)
+    fwd_args = _forward_args(problem_src, num_inputs)
     lines = ["class ModelNew(nn.Module):",
-             f"    def __init__(self{''.join(', ' + a for a in init_args)}):",
+             f"    def __init__(self{', ' + init_params if init_params else ''}):",
              "        super().__init__()",
-             "        params = list(_drt_p_Model(*_drt_p_get_init_inputs()).parameters())"]
+             f"        self.p = _drt_p_Model({call})",
+             "        params, buffers = dict(self.p.named_parameters()), dict(self.p.named_buffers())"]
     for i, step in enumerate(steps):
-        lines.append(f"        self.s{i} = _s{i}_{step.cls}(*{list(step.init_inputs)!r})")
-        lines.append(f"        _drt_bind(self.s{i}, [params[j] for j in {list(step.param_index)!r}])")
+        lines.append(f"        self.s{i} = _s{i}_{step.cls}({call})")
+        lines.append(f"        _drt_share(self.s{i}, params, buffers)")
     lines.append("")
     lines.append(f"    def forward(self{''.join(', ' + a for a in fwd_args)}):")
     for v, a in enumerate(fwd_args):
         lines.append(f"        v{v} = {a}")
     for i, step in enumerate(steps):
         args = ", ".join(f"v{v}" for v in step.entry_values)
-        if len(step.exit_values) == 1:
-            lines.append(f"        v{step.exit_values[0]} = self.s{i}({args})")
-        else:
-            outs = ", ".join(f"v{v}" for v in step.exit_values)
-            lines.append(f"        {outs} = self.s{i}({args})")
+        outs = ", ".join(f"v{v}" for v in step.exit_values)
+        lines.append(f"        {outs}{',' if len(step.exit_values) > 1 else ''} = self.s{i}({args})"
+                     if len(step.exit_values) > 1 else f"        {outs} = self.s{i}({args})")
     if len(outputs) == 1:
         lines.append(f"        return v{outputs[0]}")
     else:
         lines.append(f"        return ({', '.join(f'v{v}' for v in outputs)},)")
     uniq_imports = list(dict.fromkeys(imports))
-    return "\n".join([*header, "", *uniq_imports, "", _BIND_HELPER.strip(), "", *chunks, "", *lines]) + "\n"
+    return "\n".join([*header, "", *uniq_imports, "", _SHARE_HELPER.strip(), "", *chunks, "", *lines]) + "\n"

@@ -21,8 +21,9 @@ from drtriton.search.compose import Step, compose
 from drtriton.search.config import SearchConfig
 from drtriton.search.cover import Cover, Option, best_cover
 from drtriton.search.fragments import Fragment, GraphView, enumerate_fragments
+from drtriton.search.program import fragment_program
 from drtriton.search.proposers.base import Candidate, Feedback, FragmentTask, Proposer
-from drtriton.search.proposers.rule import RuleProposer
+from drtriton.util.errors import UsageError
 from drtriton.util.provenance import Provenance
 
 NON_SPEED_RULE = ("no GPU: speed is not measured, so the cover maximises the nodes in verified Triton "
@@ -107,8 +108,11 @@ class Search:
         self.cache = VerdictCache(cfg.cache_dir)
         self.budget = _Budget(cfg, backend.gpu)
         self.on_progress = on_progress or (lambda _: None)
-        self.proposers = proposers if proposers is not None else [
-            RuleProposer(backend.emit_triton, tune=backend.gpu)]
+        if proposers is None:
+            from drtriton.search.proposers import build
+
+            proposers = build(cfg, self.emit_rule, backend.gpu)
+        self.proposers = proposers
         self.trials: list[Trial] = []
         self.best: dict[str, Trial] = {}          # fragment key -> best correct trial
         self.notes: list[str] = []
@@ -118,19 +122,47 @@ class Search:
 
     # ---- fragments ----
 
+    def emit_rule(self, task: FragmentTask, knobs: dict) -> str:
+        """The rule-based generator for one fragment (what RuleProposer calls)."""
+        return self.backend.emit_triton(task, knobs, self.src)
+
     def prepare(self) -> None:
-        graph, types = self.backend.import_graph(self.src)
-        self.view = GraphView(graph, types)
-        self.fragments = enumerate_fragments(self.view, self.cfg.max_fragment_nodes, self.cfg.max_fragments)
+        imported = self.backend.import_graph(self.src)
+        self.params = imported.params
+        # Parameter bindings ride in the nodes so they are part of each fragment's key: two Linear layers
+        # of one shape are different fragments (a kernel for self.fc1 must not stand in for self.fc2).
+        graph = dict(imported.graph)
+        graph["nodes"] = [dict(n, params=self.params[i]) if i < len(self.params) and self.params[i] else n
+                          for i, n in enumerate(graph["nodes"])]
+        self.view = GraphView(graph, imported.types)
+        if imported.unsupported:
+            # Nodes the importer could not map are missing from the graph, so no fragment program would be
+            # faithful: only the whole program (the user's own file) is searched.
+            self.notes.append("importer left operators unmapped, only the whole program is searched: "
+                              + "; ".join(imported.unsupported[:3]))
+            self.fragments = enumerate_fragments(self.view, 1, 1)[:1] if self.view.num_nodes else []
+        else:
+            self.fragments = enumerate_fragments(self.view, self.cfg.max_fragment_nodes, self.cfg.max_fragments)
         self.whole = next((f for f in self.fragments if f.size == self.view.num_nodes), None)
         self.tasks: dict[str, FragmentTask] = {}
         self.programs: dict[str, str] = {}
+        kept = []
         for frag in self.fragments:
-            if frag.key in self.tasks:
-                continue
-            program = self.src if frag is self.whole else self.backend.emit_pytorch(frag.graph)
-            self.programs[frag.key] = program
-            self.tasks[frag.key] = FragmentTask(frag.key, program, frag.graph, self.cfg.policy)
+            params = tuple(self.params[n] if n < len(self.params) else {} for n in frag.nodes)
+            if frag is self.whole:
+                program = self.src
+            else:
+                try:
+                    program = fragment_program(self.src, self.view, frag, self.params, self.backend.op_spec)
+                except UsageError as exc:
+                    self.notes.append(f"fragment {list(frag.nodes)} skipped: {exc}")
+                    continue
+            kept.append(frag)
+            # Fragments with one key at several places share one task (and one set of verdicts)
+            # only when their programs agree; parameters differ between places, so key by program too.
+            self.programs.setdefault(frag.key, program)
+            self.tasks.setdefault(frag.key, FragmentTask(frag.key, program, frag.graph, self.cfg.policy, params))
+        self.fragments = kept
 
     # ---- propose and verify ----
 
@@ -256,59 +288,20 @@ class Search:
 
     # ---- composite ----
 
-    def _program_module(self, program: str):
-        """Builds an emitted fragment program's Model on the meta device (our own emitted code)."""
-        import torch
-
-        ns: dict = {}
-        exec(compile(program, "<drtriton fragment>", "exec"), ns)  # noqa: S102 - emitter output, not a candidate
-        init = list(ns["get_init_inputs"]()) if "get_init_inputs" in ns else []
-        with torch.device("meta"):
-            return ns["Model"](*init), init
-
-    def param_offsets(self, params_src: str) -> list[tuple[int, int]] | None:
-        """[start, end) of each node's parameters in the whole program's registration order."""
-        from drtriton.search.fragments import make_fragment
-
-        offsets, at = [], 0
-        for n in range(self.view.num_nodes):
-            frag = make_fragment(self.view, 1 << n)
-            prog = self.programs.get(frag.key) or self.backend.emit_pytorch(frag.graph)
-            self.programs.setdefault(frag.key, prog)
-            count = len(list(self._program_module(prog)[0].parameters()))
-            offsets.append((at, at + count))
-            at += count
-        total = len(list(self._program_module(params_src)[0].parameters()))
-        if total != at:
-            self.notes.append(f"composite skipped: the program has {total} parameters, its nodes {at}")
-            return None
-        return offsets
-
-    def build_composite(self, cover: Cover) -> str | None:
-        params_src = self.backend.emit_pytorch(self.view.graph)
-        offsets = self.param_offsets(params_src)
-        if offsets is None:
-            return None
-        by_key: dict[str, Fragment] = {}
-        for f in self.fragments:
-            by_key.setdefault(f.key, f)
+    def build_composite(self, cover: Cover) -> str:
         by_mask = {f.mask: f for f in self.fragments}
         steps = []
         for opt in cover.options:
             frag = by_mask[opt.mask]
-            program = self.programs[frag.key]
-            init = self._program_module(program)[1]
-            index = tuple(j for n in frag.nodes for j in range(*offsets[n]))
             ops = "+".join(self.view.op(n) for n in frag.nodes)
             if opt.kind == "kernel":
                 trial = self.best[frag.key]
                 label = f"nodes {list(frag.nodes)} ({ops}) -> Triton, from {trial.proposer} {trial.meta}"
-                steps.append(Step(trial.source, "ModelNew", tuple(init), frag.entry_values, frag.exit_values,
-                                  index, label))
+                steps.append(Step(trial.source, "ModelNew", frag.entry_values, frag.exit_values, label))
             else:
-                steps.append(Step(program, "Model", tuple(init), frag.entry_values, frag.exit_values, index,
+                steps.append(Step(self.programs[frag.key], "Model", frag.entry_values, frag.exit_values,
                                   f"node {frag.nodes[0]} ({ops}) stays in PyTorch"))
-        return compose(self.src, params_src, steps, self.view.num_inputs, self.view.outputs)
+        return compose(self.src, steps, self.view.num_inputs, self.view.outputs)
 
     def plan_json(self) -> list[dict]:
         if self.cover is None:
@@ -370,10 +363,6 @@ def optimize(problem_src: str, config: SearchConfig | None = None, backend: Back
         from drtriton.verify import VerifyConfig
 
         backend = EngineBackend(VerifyConfig(policy=cfg.policy, **cfg.extra))
-    if proposers is None:
-        from drtriton.search.proposers import build
-
-        proposers = build(cfg, backend)
     search = Search(problem_src, cfg, backend, proposers, on_progress)
     search.prepare()
     interrupted = False
@@ -397,12 +386,11 @@ def optimize(problem_src: str, config: SearchConfig | None = None, backend: Back
             verdict = search.cache._mem.get(candidate_key(search.whole.key, trial.source, backend.settings()))
         elif cover is not None and any(o.kind == "kernel" for o in cover.options):
             composite = search.build_composite(cover)
-            if composite is not None:
-                v = _final_verdict(search, composite)
-                if v.get("status") == "correct":
-                    source, verdict, kind = composite, v, "composite"
-                else:
-                    search.notes.append(f"composite rejected ({v.get('status')}): {v.get('reason')}")
+            v = _final_verdict(search, composite)
+            if v.get("status") == "correct":
+                source, verdict, kind = composite, v, "composite"
+            else:
+                search.notes.append(f"composite rejected ({v.get('status')}): {v.get('reason')}")
     except KeyboardInterrupt:
         interrupted = True
         search.notes.append("interrupted while verifying the composite: kept the best whole-program kernel")

@@ -1,6 +1,6 @@
 """Proposers behind one interface (base.Proposer): rule-based knobs, local HF model, OpenAI endpoint.
 
-`build(config, backend)` makes the ones a SearchConfig names; `ModelProposer(dir)` is the one-shot
+`build(config, emit_rule, gpu)` makes the ones a SearchConfig names; `ModelProposer(dir)` is the one-shot
 model proposer `drtriton bench --proposer model:DIR` uses.
 """
 
@@ -15,12 +15,18 @@ __all__ = ["Candidate", "Feedback", "FragmentTask", "ModelProposer", "Proposer",
            "extract_code"]
 
 
-def build(config, backend) -> list[Proposer]:
-    """The proposers named in `config.proposers`, in that order."""
+def build(config, emit_rule, gpu: bool) -> list[Proposer]:
+    """The proposers named in `config.proposers`, in that order.
+
+    Args:
+        config: SearchConfig.
+        emit_rule: `(task, knobs) -> source`, the rule-based generator for one fragment.
+        gpu: speed is measured (only then does tuning knobs beyond the defaults make sense).
+    """
     out: list[Proposer] = []
     for name in config.proposers:
         if name == "rule":
-            out.append(RuleProposer(backend.emit_triton, tune=backend.gpu))
+            out.append(RuleProposer(emit_rule, tune=gpu))
         elif name == "hf":
             from drtriton.search.proposers.hf import HFProposer
 

@@ -20,6 +20,7 @@ class FragmentTask:
     program: str           # KernelBench-format source: Model, get_inputs, get_init_inputs
     graph: dict            # the same program as IR JSON (the rule-based proposer lowers this)
     policy: str            # verifier policy the candidate must pass: strict, mixed or hybrid
+    params: tuple = ()     # per fragment node: parameter role -> the user's attribute ("self.fc.weight")
 
 
 @dataclass(frozen=True, slots=True)

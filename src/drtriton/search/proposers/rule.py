@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 
 from drtriton.search.proposers.base import Candidate, Feedback, FragmentTask, Proposer
 
-# Block sizes, warps and stages a Triton tutorial kernel would sweep; defaults first.
+# Knob names of `_core.emit_triton` (TritonKnobs); block sizes, warps and stages a Triton tutorial kernel
+# would sweep. Values the generator does not use for a fragment's kernels simply leave its output alone.
 DEFAULT_SPACE: dict[str, tuple] = {
-    "block_size": (256, 1024, 128, 2048, 512),
+    "block": (1024, 256, 2048, 512, 128),
     "num_warps": (4, 8, 2),
     "num_stages": (2, 3, 4),
 }
@@ -32,18 +33,18 @@ def knob_grid(space: dict[str, tuple] | None = None) -> list[dict]:
 
 
 class RuleProposer(Proposer):
-    """Lowers the fragment with `emit(graph, knobs, policy) -> source` for successive knob settings.
+    """Lowers the fragment with `emit(task, knobs) -> source` for successive knob settings.
 
     Args:
-        emit: the code generator (`_core.emit_triton`-shaped); a failing emit yields no candidate and
-            is recorded in `errors`.
+        emit: the code generator (Backend.emit_triton); a failing emit yields no candidate and is
+            recorded in `errors`.
         tune: propose knob variations beyond the defaults (only useful where speed is measured).
         space: knob space; DEFAULT_SPACE when None.
     """
 
     name = "rule"
 
-    def __init__(self, emit: Callable[[dict, dict, str], str], tune: bool, space: dict | None = None):
+    def __init__(self, emit: Callable[[FragmentTask, dict], str], tune: bool, space: dict | None = None):
         self.emit = emit
         self.grid = knob_grid(space) if tune else [{}]
         self.cursor: dict[str, int] = {}
@@ -57,12 +58,14 @@ class RuleProposer(Proposer):
             knobs = self.grid[i]
             i += 1
             try:
-                source = self.emit(task.graph, knobs, task.policy)
+                source = self.emit(task, knobs)
             except Exception as exc:  # noqa: BLE001 - a knob the generator refuses is not fatal to search
                 self.errors.append(f"emit_triton({knobs}) failed: {type(exc).__name__}: {exc}")
                 if not knobs:
                     break  # the defaults do not lower: no knob will
                 continue
+            if any(c.source == source for c in out):
+                continue  # a knob this fragment's kernels do not use: same file, nothing to verify
             out.append(Candidate(source, self.name, {"knobs": knobs}))
         self.cursor[task.key] = i
         return out
