@@ -1,6 +1,7 @@
 """RL on the 2-layer hidden-64 model: the DRPO/GRPO update moves parameters the right way; the loop runs
 against the real verifier, checkpoints, and resumes with its curriculum and task-stream state."""
 
+import pytest
 import torch
 
 from drtriton.train.checkpoint import latest_checkpoint, load_state
@@ -9,7 +10,7 @@ from drtriton.train.policy import Rollout, completion_logps, sample
 from drtriton.train.prompt import build_prompt, format_answer
 from drtriton.train.rewards import Outcome
 from drtriton.train.rl import ScoredRollout, policy_update, run_rl
-from drtriton.train.sft import run_sft
+from drtriton.train.sft import run_sft, trl_available
 
 
 def _teacher_forced(tokenizer, problem, good, bad):
@@ -72,3 +73,15 @@ def test_rl_loop_resumes_with_curriculum_and_stream_state(sft_run):
     assert r2.steps == 3 and state2["curriculum"]["history"][:2] == state1["curriculum"]["history"]
     assert len(state2["curriculum"]["history"]) == 3 and state2["stream_cursor"] > state1["stream_cursor"]
     assert "eval/pass_at_1" in (cfg.run_dir / "metrics.csv").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not trl_available(), reason="trl not installed")
+def test_trl_grpo_backend_runs_a_step_and_saves_the_policy(sft_run):
+    sft = run_sft(sft_run(**{"sft.backend": "native", "sft.max_steps": 1}))
+    cfg = sft_run(**{"run_dir": str(sft.final_dir.parent.parent / "rl_trl"), "model.path": str(sft.final_dir),
+                     "rl.algo": "grpo", "rl.backend": "trl", "rl.rollouts": 2, "rl.prompts_per_step": 1,
+                     "rl.max_new_tokens": 8, "rl.steps": 1, "verify.device": "cpu"})
+    result = run_rl(cfg)
+    assert result.steps == 1 and (result.final_dir / "config.json").is_file()
+    assert "rollout/format_error_rate" in (cfg.run_dir / "metrics.csv").read_text()

@@ -26,6 +26,7 @@ def test_native_sft_changes_parameters_and_saves_a_loadable_model(sft_run):
     assert (cfg.run_dir / "tokenizer.json").exists() is False and (cfg.run_dir / "final" / "tokenizer.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not trl_available(), reason="trl not installed")
 def test_trl_sft_trains_the_same_model(sft_run):
     cfg = sft_run(**{"sft.backend": "trl", "sft.max_steps": 2})

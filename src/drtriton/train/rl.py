@@ -141,8 +141,16 @@ def rollout_step(model, tokenizer, tasks: list[dict], cfg: RunConfig, verify_bat
 
 def run_rl(cfg: RunConfig, ws: Workspace | None = None,
            progress: Callable[[int, int, dict], None] | None = None) -> RLResult:
-    """Runs (or resumes) RL until cfg.rl.steps; writes checkpoints, metrics, curves and run_dir/final."""
+    """Runs (or resumes) RL until cfg.rl.steps; writes checkpoints, metrics, curves and run_dir/final.
+
+    rl.backend=trl hands over to TRL's GRPOTrainer (rl_trl.py).
+    """
     import random
+
+    if cfg.rl.backend == "trl":
+        from drtriton.train.rl_trl import run_rl_trl
+
+        return run_rl_trl(cfg, ws)
 
     import torch
 
