@@ -15,13 +15,13 @@ SOLUTIONS = HERE / "fake_solutions"
 def test_kernelbench_with_saved_solutions_and_the_real_verifier(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     argv = ["bench", "kernelbench", "--path", str(FAKE), "--level", "1", "--proposer", f"solutions:{SOLUTIONS}",
-            "--out", str(tmp_path), "--json"]
+            "--problems", "1,2,5", "--no-degenerate-check", "--out", str(tmp_path), "--json"]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     head = out["summary"]["headline"]
     assert head["counts"]["correct"] == 1 and head["counts"]["incorrect"] == 1
-    assert head["counts"]["no_candidate"] == 3
-    assert head["vs"]["eager"]["fast"]["fast_0"] == pytest.approx(0.2)
+    assert head["counts"]["no_candidate"] == 1
+    assert head["vs"]["eager"]["fast"]["fast_0"] == pytest.approx(1 / 3)
     if out["provenance"]["device"] == "cpu":
         assert head["vs"]["eager"]["fast"]["fast_1"] is None  # not measured without a GPU
     assert out["verify_config"]["policy"] == "mixed"
@@ -29,7 +29,7 @@ def test_kernelbench_with_saved_solutions_and_the_real_verifier(tmp_path, capsys
     # resumed: everything from the cache, no verifier call, same numbers
     assert main(argv) == 0
     again = json.loads(capsys.readouterr().out)
-    assert again["n_cached"] == 5 and again["summary"] == out["summary"]
+    assert again["n_cached"] == 3 and again["summary"] == out["summary"]
 
 
 def test_split_subcommand_records_a_split_file(tmp_path, capsys):
@@ -58,3 +58,25 @@ def test_usage_errors_exit_2_with_one_line_and_no_traceback(tmp_path, capsys, ex
 def test_missing_checkout_is_a_usage_error(tmp_path, capsys):
     assert main(["bench", "kernelbench", "--path", str(tmp_path / "none"), "--level", "1"]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_compare_puts_runs_side_by_side_and_refuses_non_runs(tmp_path, capsys):
+    for proposer, status in (("rule", "correct"), ("search", "incorrect")):
+        run_dir = tmp_path / "level1" / proposer
+        run_dir.mkdir(parents=True)
+        n_correct = int(status == "correct")
+        fast = {"fast_0": n_correct / 2, "fast_1": None, "fast_1.5": None, "fast_2": None}
+        vs = {b: {"n": 2, "n_correct": n_correct, "fast": fast, "geomean_correct": None, "geomean_all": None}
+              for b in ("eager", "compile")}
+        (run_dir / "summary.json").write_text(json.dumps({
+            "level": 1, "proposer": proposer, "verify_config": {"policy": "mixed"}, "provenance": {"device": "cpu"},
+            "summary": {"headline": {"vs": vs}, "degenerate": {"n": 0}}}))
+    assert main(["bench", "compare", str(tmp_path), "--json", "--out", str(tmp_path / "cmp.md")]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [(r[1], r[3], r[5]) for r in rows] == [("rule", "eager", "50.0%"), ("rule", "torch.compile", "50.0%"),
+                                                  ("search", "eager", "0.0%"), ("search", "torch.compile", "0.0%")]
+    assert "| 1 | rule | mixed | eager | 2 | 50.0% | not measured |" in (tmp_path / "cmp.md").read_text()
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "summary.json").write_text("{}")
+    assert main(["bench", "compare", str(tmp_path / "junk")]) == 2
+    assert "is not a benchmark summary" in capsys.readouterr().err

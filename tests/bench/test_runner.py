@@ -82,8 +82,14 @@ def test_second_run_resumes_from_cache_and_changed_inputs_are_redone(tmp_path):
     assert len(fresh.calls) == 1
 
 
-def test_degenerate_problems_are_flagged_and_reported_apart(tmp_path):
-    run = run_kernelbench(config(tmp_path, level=2), verify_fn=CountingVerifier(speedup=3.0))
+@pytest.fixture(scope="module")
+def level2_run(tmp_path_factory):
+    """One level-2 run with the reference check (a child process): shared by the tests that read it."""
+    return run_kernelbench(config(tmp_path_factory.mktemp("l2"), level=2), verify_fn=CountingVerifier(speedup=3.0))
+
+
+def test_degenerate_problems_are_flagged_and_reported_apart(level2_run):
+    run = level2_run
     by_id = {r.problem_id: r for r in run.rows}
     assert by_id[7].degenerate is True and by_id[7].degenerate_reason.startswith("near_constant")
     assert by_id[9].degenerate is True and by_id[9].degenerate_reason.startswith("input_insensitive")
@@ -94,9 +100,9 @@ def test_degenerate_problems_are_flagged_and_reported_apart(tmp_path):
     assert len(list((run.config.level_dir / "reference").glob("*.json"))) == 4
 
 
-def test_reports_hold_header_tables_csv_and_plots(tmp_path):
-    run = run_kernelbench(config(tmp_path, level=2), verify_fn=CountingVerifier(speedup=3.0))
-    paths = write_reports(run)
+def test_reports_hold_header_tables_csv_and_plots(level2_run, tmp_path):
+    paths = write_reports(level2_run, tmp_path)
+    run = level2_run
     md = paths["markdown"].read_text()
     assert "torch " in md and "triton " in md and "Device:" in md
     assert "| eager | 2 | 50.0% | 50.0% | 50.0% | 50.0% | 3.00x | 1.73x |" in md

@@ -102,6 +102,13 @@ class RuleProposer:
     policy: str = "mixed"  # the policy the generated ModelNew must pass
     spec: str = "rule"
 
+    def __post_init__(self) -> None:
+        try:
+            from drtriton.frontend import compile_problem  # noqa: F401
+        except ImportError as exc:
+            raise UsageError(f"--proposer rule needs drtriton.frontend.compile_problem, which is not importable "
+                             f"({exc}); build the engine (scripts/setup.sh) or use solutions:DIR") from None
+
     def fingerprint(self, problem: Problem) -> str:
         from drtriton import __version__
 

@@ -3,6 +3,7 @@
     drtriton bench kernelbench --path ~/KernelBench --level 1 --proposer rule --out runs/kb
     drtriton bench kernelbench --path ~/KernelBench --level 2 --proposer solutions:my_kernels --problems 1-20
     drtriton bench split --path ~/KernelBench --fraction 0.3 --seed 0 --out splits/kernelbench.json
+    drtriton bench compare runs/kb --out runs/kb/compare.md
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from drtriton.bench import BenchConfig, run_kernelbench, save_split, split_checkout
 from drtriton.bench.degenerate import DegenerateConfig
-from drtriton.report.kernelbench import summary_json, write_reports
-from drtriton.report.tables import render_bench
+from drtriton.report.compare import compare_table, find_summaries, load_summary
+from drtriton.report.kernelbench import Section, render_markdown, summary_json, write_reports
+from drtriton.report.tables import render_bench, table
 from drtriton.util.errors import EXIT_OK
+from drtriton.util.fileio import atomic_write_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,6 +60,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     kb.add_argument("--quiet", action="store_true", help="omit the per-problem table")
     kb.add_argument("--json", action="store_true", help="print one JSON object (the summary) instead of tables")
     kb.set_defaults(run=run)
+
+    cp = kinds.add_parser("compare", help="one fast_p table over several runs (compare generators)")
+    cp.add_argument("runs", type=Path, nargs="+", help="run folders or summary.json files (searched recursively)")
+    cp.add_argument("--out", type=Path, default=None, help="also write the table as markdown to this file")
+    cp.add_argument("--json", action="store_true", help="print the rows as one JSON object")
+    cp.set_defaults(run=run)
 
     sp = kinds.add_parser("split", help="record a fixed held-out subset of a checkout (stratified by level)")
     sp.add_argument("--path", type=Path, required=True, help="KernelBench checkout root or its KernelBench/ folder")
@@ -97,9 +106,23 @@ def _run_split(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_compare(args: argparse.Namespace) -> int:
+    header, rows = compare_table([load_summary(p) for p in find_summaries(args.runs)])
+    if args.out:
+        atomic_write_text(args.out, render_markdown("KernelBench comparison", [Section("Headline", tables=[
+            (header, rows)])], args.out.parent))
+    if args.json:
+        print(json.dumps({"header": header, "rows": rows}))
+    else:
+        Console().print(table("KernelBench comparison (headline: degenerate excluded)", header, rows))
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
     if args.bench_command == "split":
         return _run_split(args)
+    if args.bench_command == "compare":
+        return _run_compare(args)
     config = BenchConfig(
         path=args.path, level=args.level, proposer=args.proposer, problems=args.problems, budget=args.budget,
         out=args.out, split=args.split, split_file=args.split_file, split_fraction=args.split_fraction,

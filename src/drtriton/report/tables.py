@@ -10,20 +10,20 @@ from rich.table import Table
 from drtriton.report.kernelbench import fastp_table, problems_table, status_table
 
 
-def _table(title: str, header: list[str], rows: list[list[str]], drop: tuple[str, ...] = ()) -> Table:
-    table = Table(title=title, title_justify="left")
+def table(title: str, header: list[str], rows: list[list[str]], drop: tuple[str, ...] = ()) -> Table:
+    out = Table(title=title, title_justify="left")
     keep = [i for i, h in enumerate(header) if h not in drop]
     for i in keep:
         # long free text is cut (the full text is in the CSV and reports); numbers and names never wrap
         if header[i] == "reason":
-            table.add_column(header[i], overflow="ellipsis", no_wrap=True, max_width=40)
+            out.add_column(header[i], overflow="ellipsis", no_wrap=True, max_width=40)
         else:
             widest_word = max(len(w) for w in header[i].split())
             widest_cell = max((len(row[i]) for row in rows), default=0)
-            table.add_column(header[i], overflow="fold", min_width=max(widest_word, min(widest_cell, 14)))
+            out.add_column(header[i], overflow="fold", min_width=max(widest_word, min(widest_cell, 14)))
     for row in rows:
-        table.add_row(*[row[i] for i in keep])
-    return table
+        out.add_row(*[row[i] for i in keep])
+    return out
 
 
 def render_bench(run: Any, console: Console | None = None, per_problem: bool = True) -> None:
@@ -34,13 +34,13 @@ def render_bench(run: Any, console: Console | None = None, per_problem: bool = T
     console.print(f"[bold]KernelBench level {run.config.level}[/bold]  proposer {run.proposer}  device {p.device}"
                   f"  torch {p.torch}  triton {p.triton}")
     if per_problem:
-        console.print(_table("Per problem", *problems_table(run.rows),
+        console.print(table("Per problem", *problems_table(run.rows),
                              drop=("level", "kernel ms", "eager ms", "compile ms")))
-    console.print(_table(f"fast_p, headline ({s.headline.n} problems, degenerate excluded)",
+    console.print(table(f"fast_p, headline ({s.headline.n} problems, degenerate excluded)",
                          *fastp_table(s.headline)))
-    console.print(_table("Verdicts (headline)", *status_table(s.headline)))
+    console.print(table("Verdicts (headline)", *status_table(s.headline)))
     if s.degenerate.n:
-        console.print(_table(f"fast_p, degenerate references ({s.degenerate.n} problems, reported apart)",
+        console.print(table(f"fast_p, degenerate references ({s.degenerate.n} problems, reported apart)",
                              *fastp_table(s.degenerate)))
     if s.n_unchecked:
         console.print(f"{s.n_unchecked} problem(s) were not checked for a degenerate reference.")
