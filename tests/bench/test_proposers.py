@@ -74,3 +74,39 @@ def test_slug_is_folder_safe_and_distinguishes_paths():
     assert slug("rule") == "rule"
     a, b = slug("solutions:/x/kernels"), slug("solutions:/y/kernels")
     assert a != b and a.startswith("solutions-kernels-") and "/" not in a
+
+
+def test_search_budget_and_policy_map_onto_search_config(tmp_path):
+    proposer = make_proposer("search", Budget(candidates=8, seconds=60.0), policy="hybrid", cache_dir=tmp_path)
+    cfg = proposer.config()
+    assert (cfg.max_candidates, cfg.max_seconds, cfg.policy, cfg.cache_dir) == (8, 60.0, "hybrid", tmp_path)
+
+
+def test_search_without_a_kernel_is_no_candidate_with_its_stop_reason(monkeypatch):
+    import types
+
+    import drtriton.search
+
+    result = types.SimpleNamespace(source=None, kind="none", candidates_tried=3, stop_reason="budget exhausted",
+                                   speedup_vs_eager=None, wall_seconds=1.0, notes=["2 fragments unsupported"])
+    monkeypatch.setattr(drtriton.search, "optimize", lambda src, cfg: result)
+    proposal = make_proposer("search").propose(problem(1, 2))
+    assert proposal.source is None
+    assert proposal.reason == "search found no verified kernel (budget exhausted; 2 fragments unsupported)"
+    assert proposal.extra["candidates_tried"] == 3
+
+
+def test_a_proposer_crash_on_one_problem_becomes_that_problems_reason(monkeypatch):
+    import drtriton.search
+
+    def boom(src, cfg):
+        raise RuntimeError("fragment enumeration blew up\nsecond line")
+
+    monkeypatch.setattr(drtriton.search, "optimize", boom)
+    proposal = make_proposer("search").propose(problem(1, 2))
+    assert proposal.source is None and proposal.reason == "proposer raised RuntimeError: fragment enumeration blew up"
+
+
+def test_model_folder_without_config_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="no config.json"):
+        make_proposer(f"model:{tmp_path}")

@@ -234,9 +234,9 @@ class ModelProposer:
     _impl: Any = None
 
     def __post_init__(self) -> None:
-        if not self.model_dir.is_dir():
-            raise UsageError(f"model folder {str(self.model_dir)!r} does not exist; pass --proposer model:DIR "
-                             "with a checkpoint saved by drtriton train")
+        if not (self.model_dir / "config.json").is_file():
+            raise UsageError(f"model folder {str(self.model_dir)!r} has no config.json; pass --proposer "
+                             "model:DIR with a local Hugging Face model folder (e.g. a drtriton train checkpoint)")
         self.spec = self.spec or f"model:{self.model_dir}"
 
     def fingerprint(self, problem: Problem) -> str:
