@@ -51,9 +51,11 @@ def resolve_devices(device: str) -> list[str]:
 class VerifierPool:
     """Verifies (problem_src, candidate_src) pairs under one VerifyConfig; thread-safe."""
 
-    def __init__(self, config: VerifyConfig | None = None, workers: int = 2, cache_path: Path | None = None) -> None:
+    def __init__(self, config: VerifyConfig | None = None, workers: int = 2, cache_path: Path | None = None,
+                 prespawn: bool = True) -> None:
         self.config = config or VerifyConfig()
         self.workers = max(1, int(workers))
+        self.prespawn = prespawn  # keep warm spare workers (interpreter + torch import done) ready
         self.devices = resolve_devices(self.config.device)
         self._tmp = tempfile.mkdtemp(prefix="drt-verify-")
         self._cache = VerdictCache(cache_path) if cache_path else None
@@ -82,7 +84,7 @@ class VerifierPool:
             idle = self._idle_candidates[device]
             worker = idle.pop() if idle else None
             # keep one warm spare per concurrent slot so interpreter start overlaps the running check
-            spares_needed = self.workers // len(self.devices) + 1 - len(idle)
+            spares_needed = max(1, self.workers // len(self.devices)) - len(idle) if self.prespawn else 0
         if worker is None:
             worker = self._spawn(device)
         if spares_needed > 0 and not self._closed:

@@ -83,7 +83,8 @@ class Guard:
 
     def __init__(self, candidate_path: str) -> None:
         self.candidate_path = os.path.realpath(candidate_path)
-        self.active = False
+        self.active = False  # audit enforcement on (candidate code running, rule not disabled)
+        self.in_candidate = False  # candidate code running at all: forks are always trapped
         self.violations: list[str] = []
         self.forks = 0
         self._in_hook = False
@@ -93,12 +94,12 @@ class Guard:
         os.register_at_fork(before=self._before_fork, after_in_child=self._after_fork_in_child)
 
     def _before_fork(self) -> None:
-        if self.active:
+        if self.in_candidate:
             self.forks += 1
             self.violations.append("candidate called os.fork (child killed)")
 
     def _after_fork_in_child(self) -> None:
-        if self.active:
+        if self.in_candidate:
             os._exit(0)  # a forked candidate child must never touch the protocol pipe
 
     def _frame_kind(self, filename: str) -> str:

@@ -132,11 +132,13 @@ def measure_in_worker(run, model, cases: list, req: dict) -> dict:
             contestants["compile"] = compiled_call
         except Exception as exc:  # noqa: BLE001 - an uncompilable reference gets compile_ms None, noted
             notes.append(f"torch.compile baseline failed: {type(exc).__name__}")
-    run.guard.active = True
+    run.guard.active, run.guard.in_candidate = run.guard_on, True
     try:
         result = time_interleaved(contestants, cfg["n_timing"], cfg["warmup"], device)
     finally:
-        run.guard.active = False
+        run.guard.active = run.guard.in_candidate = False
+    if run.guard.violations:
+        raise _Reject("cheat_detected", run.guard.violations[0], "sandbox.runtime_event")
     timed_launches = run.launches.total() - launches_before
     if timed_launches < cfg["n_timing"]:
         raise _Reject("cheat_detected", f"only {timed_launches} Triton launches in {cfg['n_timing']} timed calls",

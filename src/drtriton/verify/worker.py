@@ -128,7 +128,7 @@ class _Reject(Exception):
         self.status, self.reason, self.rule = status, reason, rule
 
 
-def _classify(exc: BaseException, where: str, guard) -> _Reject:
+def _classify(exc: BaseException, where: str, guard, default: str = "runtime_error") -> _Reject:
     from drtriton.verify.sandbox import SandboxViolation
 
     if isinstance(exc, SandboxViolation) or guard.violations:
@@ -141,7 +141,7 @@ def _classify(exc: BaseException, where: str, guard) -> _Reject:
         return _Reject("runtime_error", f"out of memory in {where}: {_one_line(exc, 200)}")
     if isinstance(exc, OSError) and exc.errno == 27:  # EFBIG: the capture file hit its cap
         return _Reject("runtime_error", f"candidate output exceeded the capture cap in {where}")
-    return _Reject("runtime_error", f"{where} raised {_one_line(exc)}")
+    return _Reject(default, f"{where} raised {_one_line(exc)}")
 
 
 class CandidateRun:
@@ -157,16 +157,17 @@ class CandidateRun:
         self.disabled = set(req.get("disabled_rules", ()))
         self.guard_on = "sandbox.runtime_event" not in self.disabled
 
-    def _guarded(self, fn, where: str):
+    def _guarded(self, fn, where: str, default: str = "runtime_error"):
         self.guard.active = self.guard_on
+        self.guard.in_candidate = True
         try:
             return fn()
         except _Reject:
             raise
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a status + reason
-            raise _classify(exc, where, self.guard) from None
+            raise _classify(exc, where, self.guard, default) from None
         finally:
-            self.guard.active = False
+            self.guard.active = self.guard.in_candidate = False
             if self.guard.violations:
                 raise _Reject("cheat_detected", self.guard.violations[0], "sandbox.runtime_event")
 
@@ -209,7 +210,8 @@ class CandidateRun:
 
         req = self.req
         t0 = time.perf_counter()
-        module = self._guarded(lambda: _load_module(req["path"], "drt_candidate"), "module import")
+        module = self._guarded(lambda: _load_module(req["path"], "drt_candidate"), "module import",
+                               "compile_error")
         model_cls = getattr(module, "ModelNew", None)
         if not (isinstance(model_cls, type) and issubclass(model_cls, torch.nn.Module)):
             raise _Reject("format_error", "candidate defines no ModelNew(torch.nn.Module) class")
