@@ -26,7 +26,7 @@ HONEST = HERE / "honest"
 CHEATS = HERE / "cheats"
 
 DISTRIBUTIONS = ("normal", "heavy_tailed")
-_HEADER = re.compile(r"^#\s*(problem|policy|rule|expected|why|style|disable)\s*:\s*(.+?)\s*$")
+_HEADER = re.compile(r"^#\s*(problem|policy|rule|expected|why|style|disable|requires|known_gap)\s*:\s*(.+?)\s*$")
 
 
 def read_header(path: Path) -> dict[str, str]:

@@ -2,6 +2,7 @@
 # rule: policy.triton_share
 # expected: cheat_detected
 # policy: hybrid
+# requires: gpu
 # why: hybrid lets PyTorch keep operators, but the Triton part must carry a real share of the work; here a
 #      token kernel scales one element by 1.0 while torch does the matmul and the softmax.
 import torch
