@@ -52,6 +52,7 @@ class SFTParams:
     save_every: int = 200  # steps between checkpoints (and the final one always)
     log_every: int = 10
     weight_decay: float = 0.0
+    max_seconds: float | None = None  # native loop: stop (with a checkpoint) past this wall time; resumable
 
     def __post_init__(self) -> None:
         if self.backend not in ("auto", "trl", "native"):
@@ -78,6 +79,7 @@ class RLParams:
     save_every: int = 20
     log_every: int = 1
     verify_workers: int = 2  # concurrent verifier calls (one per group) while generation continues
+    max_seconds: float | None = None  # native loop: stop (with a checkpoint) past this wall time; resumable
 
     def __post_init__(self) -> None:
         if self.algo not in ("drpo", "grpo"):

@@ -180,6 +180,7 @@ def run_rl(cfg: RunConfig, ws: Workspace | None = None,
     log = MetricsLogger(cfg.run_dir)
     stats: dict = {}
     pool = ThreadPoolExecutor(max_workers=cfg.rl.verify_workers)
+    t_loop = time.time()
     try:
         while step < cfg.rl.steps:
             t0 = time.perf_counter()
@@ -201,10 +202,13 @@ def run_rl(cfg: RunConfig, ws: Workspace | None = None,
             log.log(step, info)
             if progress:
                 progress(step, cfg.rl.steps, info)
-            if step % cfg.rl.save_every == 0 or step == cfg.rl.steps:
+            out_of_time = cfg.rl.max_seconds is not None and time.time() - t_loop > cfg.rl.max_seconds
+            if step % cfg.rl.save_every == 0 or step == cfg.rl.steps or out_of_time:
                 ckpt.save_checkpoint(cfg.run_dir, step, model, tokenizer, optimizer, {
                     "kind": "rl", "algo": cfg.rl.algo, "curriculum": curriculum.state_dict(),
                     "stream_cursor": ws.stream.cursor, "stream_seen": sorted(ws.stream.seen)})
+            if out_of_time:
+                break
     finally:
         pool.shutdown(wait=True)
         log.close()

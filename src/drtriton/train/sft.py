@@ -86,6 +86,7 @@ def _native_sft(cfg: RunConfig, model, tokenizer, pairs: list[dict], log: Metric
     model.train()
     per_step = p.batch_size * p.grad_accum
     loss_value = None
+    t_start = time.time()
     while step < p.max_steps:
         order = list(range(len(encoded)))
         random.Random(cfg.seed * 7919 + order_epoch).shuffle(order)
@@ -125,8 +126,11 @@ def _native_sft(cfg: RunConfig, model, tokenizer, pairs: list[dict], log: Metric
                            "sft/lr": lr_at(step - 1)})
         if on_step:
             on_step(step, loss_value)
-        if step % p.save_every == 0 or step == p.max_steps:
+        out_of_time = p.max_seconds is not None and time.time() - t_start > p.max_seconds
+        if step % p.save_every == 0 or step == p.max_steps or out_of_time:
             ckpt.save_checkpoint(cfg.run_dir, step, model, tokenizer, opt, {"epoch": order_epoch, "kind": "sft"})
+        if out_of_time:
+            break
     return step, loss_value
 
 
@@ -182,7 +186,8 @@ def _trl_sft(cfg: RunConfig, model, tokenizer, pairs: list[dict], log: MetricsLo
     return trainer.state.global_step, (last_loss[-1] if last_loss else None)
 
 
-def run_sft(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = None) -> SFTResult:
+def run_sft(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = None,
+            ws: Workspace | None = None) -> SFTResult:
     """Builds/reads SFT pairs, builds/loads the model, trains, writes run_dir/final and learning curves.
 
     Args:
@@ -195,11 +200,13 @@ def run_sft(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = N
     random.seed(cfg.seed)
     device = cfg.resolved_device()
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
-    ws = Workspace(cfg)
+    own_ws = ws is None
+    ws = ws or Workspace(cfg)
     try:
         pairs = sft_pairs_for(cfg, ws, (lambda k: progress("data", k, 0)) if progress else None)
     finally:
-        ws.close()
+        if own_ws:
+            ws.close()
     if not pairs:
         from drtriton.util.errors import UsageError
 

@@ -34,8 +34,11 @@ def make_verifier(fields: dict, workers: int = 2) -> Callable[[list[tuple[str, s
 
 
 class Workspace:
-    def __init__(self, cfg: RunConfig, source=None, verifier: Callable | None = None):
+    def __init__(self, cfg: RunConfig, source=None, verifier: Callable | None = None,
+                 solve: Callable[[str], str | None] | None = None):
+        """`solve` maps a program to its reference ModelNew (default: the code generator)."""
         self.cfg = cfg
+        self.solve = solve
         if source is None:
             source = FolderSource(cfg.data.folder) if cfg.data.source == "folder" else SynthSource(cfg.data.scale)
         self.source = source
@@ -71,5 +74,6 @@ class Workspace:
 
     def build_sft_pairs(self, progress=None):
         check = self.verify_batch if self.cfg.data.verify_pairs else None
+        kw = {"solve": self.solve} if self.solve is not None else {}
         return build_sft_pairs(self.source, self.cfg.data.levels, self.cfg.data.sft_n_per_level,
-                               seed=self.cfg.seed + 1, exclude=self.excluded, check=check, progress=progress)
+                               seed=self.cfg.seed + 1, exclude=self.excluded, check=check, progress=progress, **kw)
