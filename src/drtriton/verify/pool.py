@@ -209,7 +209,7 @@ class VerifierPool:
             return self._verdict(Status.RUNTIME_ERROR, str(reply.get("reason", "malformed worker reply")))
         ops = reply.get("ops", {})
         launches = reply.get("launches", [])
-        common = {"notes": notes, "torch_ops": tuple(sorted(ops)),
+        common = {"notes": notes, "torch_ops": tuple(sorted(ops)), "phase_s": dict(reply.get("phase_s", {})),
                   "triton_launches": min(launches) if launches else None}
         if c.rule_on("launch.kernel_not_launched") and (not launches or min(launches) == 0):
             n = sum(1 for x in launches if x == 0)

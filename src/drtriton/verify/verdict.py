@@ -69,6 +69,9 @@ class Verdict:
     notes: tuple[str, ...] = ()  # warnings that did not decide the status (degenerate reference, ...)
     config_hash: str | None = None
     cached: bool = False  # True when this verdict came from the cache
+    # Worker seconds per phase: load_s (import + build), first_call_s (includes Triton JIT compile),
+    # correctness_s, timing_s; empty when the candidate never reached the worker.
+    phase_s: dict = field(default_factory=dict)
     provenance: Provenance = field(default_factory=Provenance.here)  # versions, GPU
 
     @property
@@ -81,6 +84,7 @@ class Verdict:
         out["timing"] = self.timing.to_json() if self.timing is not None else None
         out["torch_ops"] = list(self.torch_ops)
         out["notes"] = list(self.notes)
+        out["phase_s"] = dict(self.phase_s)
         out["provenance"] = self.provenance.to_json()
         return out
 
