@@ -80,3 +80,14 @@ def test_compare_puts_runs_side_by_side_and_refuses_non_runs(tmp_path, capsys):
     (tmp_path / "junk" / "summary.json").write_text("{}")
     assert main(["bench", "compare", str(tmp_path / "junk")]) == 2
     assert "is not a benchmark summary" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # about 20 s idle (the interpreter runs 10 checks); the compile step itself is in test_proposers
+def test_kernelbench_with_the_rule_proposer_verifies_its_kernel(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    argv = ["bench", "kernelbench", "--path", str(FAKE), "--level", "1", "--problems", "2", "--proposer", "rule",
+            "--no-degenerate-check", "--out", str(tmp_path), "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["summary"]["headline"]["counts"]["correct"] == 1
+    assert (tmp_path / "level1" / "rule" / "candidates" / "2_ReLU.py").read_text().count("@triton.jit") >= 1

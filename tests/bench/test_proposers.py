@@ -110,3 +110,11 @@ def test_a_proposer_crash_on_one_problem_becomes_that_problems_reason(monkeypatc
 def test_model_folder_without_config_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="no config.json"):
         make_proposer(f"model:{tmp_path}")
+
+
+def test_rule_proposer_compiles_supported_problems_and_explains_unsupported_ones():
+    proposer = make_proposer("rule", policy="mixed")
+    ok = proposer.propose(problem(2, 5))
+    assert "class ModelNew" in ok.source and "@triton.jit" in ok.source and ok.seconds is not None
+    refused = proposer.propose(problem(2, 9))  # x - x + bias: the importer reports what it cannot map
+    assert refused.source is None and refused.reason.startswith("cannot import")

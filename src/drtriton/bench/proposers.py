@@ -86,8 +86,8 @@ def _timed(fn: Callable[[], Proposal]) -> Proposal:
     start = time.perf_counter()
     try:
         proposal = fn()
-    except UsageError:
-        raise
+    except UsageError as exc:  # the stage says this program is out of its reach (e.g. an unlowered operator)
+        proposal = Proposal(None, str(exc))
     except Exception as exc:  # noqa: BLE001 - a proposer failing on one problem is that problem's result
         first = str(exc).splitlines()[0] if str(exc) else ""
         proposal = Proposal(None, f"proposer raised {type(exc).__name__}: {first}")
@@ -118,7 +118,7 @@ class RuleProposer:
         def go() -> Proposal:
             from drtriton.frontend import CompileConfig, compile_problem
 
-            result = compile_problem(problem.source(), CompileConfig())
+            result = compile_problem(problem.source(), CompileConfig(policy=self.policy))
             report = getattr(result, "report", None)
             extra = {"report": report if isinstance(report, (dict, list, str)) else str(report)}
             return Proposal(result.source, "", extra=extra) if result.source else Proposal(
