@@ -30,10 +30,20 @@ from drtriton.verify import Status, VerifierPool, VerifyConfig  # noqa: E402
 
 # ---- (a) agreement with do_bench ----
 AGREEMENT_FILES = [
-    "relu__elementwise.py", "gelu__elementwise.py", "softplus__thresholded.py", "layer_norm__row_kernel.py",
-    "softmax_rows__online_looped.py", "matmul__tl_dot_tiled.py", "bmm__tl_dot_batched.py", "rms_norm__row_kernel.py",
-    "sum_reduction__strided_tile.py", "mean_reduction__row_kernel.py", "max_reduction__row_kernel.py",
-    "l2_normalize__row_kernel.py", "logsumexp_rows__online_chunks.py", "tanh__exp_form.py",
+    "relu__elementwise.py",
+    "gelu__elementwise.py",
+    "softplus__thresholded.py",
+    "layer_norm__row_kernel.py",
+    "softmax_rows__online_looped.py",
+    "matmul__tl_dot_tiled.py",
+    "bmm__tl_dot_batched.py",
+    "rms_norm__row_kernel.py",
+    "sum_reduction__strided_tile.py",
+    "mean_reduction__row_kernel.py",
+    "max_reduction__row_kernel.py",
+    "l2_normalize__row_kernel.py",
+    "logsumexp_rows__online_chunks.py",
+    "tanh__exp_form.py",
 ]
 
 
@@ -58,7 +68,9 @@ def do_bench_median(problem_path: Path, solution_path: Path, seed: int) -> float
     torch.manual_seed(seed)
     inputs = [x.cuda() if isinstance(x, torch.Tensor) else x for x in problem.get_inputs()]
     with torch.no_grad():
-        return float(triton.testing.do_bench(lambda: model(*inputs), warmup=25, rep=100, return_mode="median"))
+        return float(
+            triton.testing.do_bench(lambda: model(*inputs), warmup=25, rep=100, return_mode="median")
+        )
 
 
 def part_a(config: VerifyConfig) -> dict:
@@ -74,15 +86,32 @@ def part_a(config: VerifyConfig) -> dict:
             ours = v.timing.candidate_ms if v.timing else None
             theirs = do_bench_median(problem, f, config.init_seed)
             ratio = ours / theirs if ours and theirs else None
-            rows.append({"file": f.name, "status": str(v.status), "reason": v.reason, "verifier_ms": ours,
-                         "do_bench_ms": theirs, "ratio": ratio, "host_ms": v.timing.host_ms if v.timing else None})
-            print(f"(a) {f.name:45s} {v.status!s:15s} verifier {ours} ms  do_bench {theirs:.4f} ms  ratio {ratio}")
+            rows.append(
+                {
+                    "file": f.name,
+                    "status": str(v.status),
+                    "reason": v.reason,
+                    "verifier_ms": ours,
+                    "do_bench_ms": theirs,
+                    "ratio": ratio,
+                    "host_ms": v.timing.host_ms if v.timing else None,
+                }
+            )
+            print(
+                f"(a) {f.name:45s} {v.status!s:15s} verifier {ours} ms  do_bench {theirs:.4f} ms  ratio {ratio}"
+            )
     ratios = [r["ratio"] for r in rows if r["ratio"]]
     within = sum(1 for r in ratios if abs(r - 1) <= 0.10)
-    print(f"(a) {within}/{len(ratios)} kernels within 10% of do_bench; median ratio "
-          f"{statistics.median(ratios) if ratios else None}")
-    return {"rows": rows, "n": len(ratios), "within_10pct": within,
-            "median_ratio": statistics.median(ratios) if ratios else None}
+    print(
+        f"(a) {within}/{len(ratios)} kernels within 10% of do_bench; median ratio "
+        f"{statistics.median(ratios) if ratios else None}"
+    )
+    return {
+        "rows": rows,
+        "n": len(ratios),
+        "within_10pct": within,
+        "median_ratio": statistics.median(ratios) if ratios else None,
+    }
 
 
 # ---- (b) throughput ----
@@ -98,7 +127,7 @@ OPS = {  # name: (torch expression on t, triton expression on v)
 }
 BLOCKS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
 
-PROBLEM_T = '''import torch
+PROBLEM_T = """import torch
 import torch.nn as nn
 
 
@@ -114,8 +143,8 @@ def get_inputs():
 
 def get_init_inputs():
     return []
-'''
-SOLUTION_T = '''import torch
+"""
+SOLUTION_T = """import torch
 import torch.nn as nn
 import triton
 import triton.language as tl
@@ -136,7 +165,7 @@ class ModelNew(nn.Module):
         n = x.numel()
         {name}_kernel[(triton.cdiv(n, {block}),)](x, y, n, BLOCK={block})
         return y
-'''
+"""
 
 
 def batch_pairs(n: int) -> list[tuple[str, str]]:
@@ -145,8 +174,12 @@ def batch_pairs(n: int) -> list[tuple[str, str]]:
         name, (torch_expr, triton_expr) = list(OPS.items())[i % len(OPS)]
         block = BLOCKS[(i // len(OPS)) % len(BLOCKS)]
         scale, shift = f"{1.0 + 0.01 * i:.2f}", f"{0.001 * i:.3f}"
-        pairs.append((PROBLEM_T.format(scale=scale, shift=shift, torch_expr=torch_expr),
-                      SOLUTION_T.format(name=name, scale=scale, shift=shift, triton_expr=triton_expr, block=block)))
+        pairs.append(
+            (
+                PROBLEM_T.format(scale=scale, shift=shift, torch_expr=torch_expr),
+                SOLUTION_T.format(name=name, scale=scale, shift=shift, triton_expr=triton_expr, block=block),
+            )
+        )
     return pairs
 
 
@@ -154,22 +187,37 @@ def part_b(config: VerifyConfig, n: int, workers: int) -> dict:
     pairs = batch_pairs(n)
     with VerifierPool(config, workers=workers) as pool:
         t0 = time.perf_counter()
-        verdicts = pool.verify_many(pairs, progress=lambda d, t: print(f"\r(b) {d}/{t}", end="", file=sys.stderr))
+        verdicts = pool.verify_many(
+            pairs, progress=lambda d, t: print(f"\r(b) {d}/{t}", end="", file=sys.stderr)
+        )
         wall = time.perf_counter() - t0
     print(file=sys.stderr)
     statuses = {}
     for v in verdicts:
         statuses[str(v.status)] = statuses.get(str(v.status), 0) + 1
     compile_s = sum(v.phase_s.get("load_s", 0) + v.phase_s.get("first_call_s", 0) for v in verdicts)
-    worker_s = sum(v.phase_s.get("load_s", 0) + v.phase_s.get("correctness_s", 0) + v.phase_s.get("timing_s", 0)
-                   for v in verdicts)
+    worker_s = sum(
+        v.phase_s.get("load_s", 0) + v.phase_s.get("correctness_s", 0) + v.phase_s.get("timing_s", 0)
+        for v in verdicts
+    )
     per_min = len(verdicts) / wall * 60
     share = compile_s / worker_s if worker_s else None
-    print(f"(b) {len(verdicts)} candidates in {wall:.1f} s = {per_min:.1f}/min with {workers} workers; "
-          f"statuses {statuses}; compile share of worker time {share}")
+    print(
+        f"(b) {len(verdicts)} candidates in {wall:.1f} s = {per_min:.1f}/min with {workers} workers; "
+        f"statuses {statuses}; compile share of worker time {share}"
+    )
     failures = [v.reason for v in verdicts if v.status is not Status.CORRECT][:5]
-    return {"n": len(verdicts), "workers": workers, "wall_s": wall, "per_minute": per_min, "statuses": statuses,
-            "compile_s": compile_s, "worker_s": worker_s, "compile_share": share, "first_failures": failures}
+    return {
+        "n": len(verdicts),
+        "workers": workers,
+        "wall_s": wall,
+        "per_minute": per_min,
+        "statuses": statuses,
+        "compile_s": compile_s,
+        "worker_s": worker_s,
+        "compile_share": share,
+        "first_failures": failures,
+    }
 
 
 def main() -> int:
@@ -177,7 +225,9 @@ def main() -> int:
     ap.add_argument("--part", choices=["a", "b", "both"], default="both")
     ap.add_argument("--n", type=int, default=64, help="(b) batch size")
     ap.add_argument("--workers", type=int, default=16, help="(b) concurrent workers (CPU cores)")
-    ap.add_argument("--out", type=Path, default=None, help="JSON output path (default $OUT/verifier_gpu.json)")
+    ap.add_argument(
+        "--out", type=Path, default=None, help="JSON output path (default $OUT/verifier_gpu.json)"
+    )
     args = ap.parse_args()
     import os
 

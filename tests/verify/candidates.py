@@ -1,7 +1,7 @@
 """Tiny inline candidates for tests/verify: one honest ReLU kernel and variants that each break one rule
 or produce one fault. Problem: tests/problems/relu.py (torch.relu on a 19x71 tensor)."""
 
-HEADER = '''
+HEADER = """
 import torch
 import torch.nn as nn
 import triton
@@ -20,7 +20,7 @@ def relu_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
 def launch(x, y):
     n = x.numel()
     relu_kernel[(triton.cdiv(n, 256),)](x, y, n, BLOCK=256)
-'''
+"""
 
 
 def candidate(forward_body: str, prelude: str = "", extra: str = "") -> str:
@@ -53,14 +53,16 @@ return y.reshape(-1)
 """)
 NO_MODELNEW = HEADER
 NOT_PYTHON = "def ModelNew(:\n"
-COMPILE_ERROR = HEADER.replace("import triton.language as tl", "import triton.language as tl\nraise_here(") + \
-    "\nclass ModelNew(nn.Module):\n    pass\n"
+COMPILE_ERROR = (
+    HEADER.replace("import triton.language as tl", "import triton.language as tl\nraise_here(")
+    + "\nclass ModelNew(nn.Module):\n    pass\n"
+)
 MODULE_RAISES = candidate("return x", extra="raise RuntimeError('module import fails on purpose')")
 
 # ---- static rules ----
 STATIC = {
     "launch.no_triton_kernel": "import torch\nimport torch.nn as nn\n\nclass ModelNew(nn.Module):\n"
-                               "    def forward(self, x):\n        return torch.relu(x)\n",
+    "    def forward(self, x):\n        return torch.relu(x)\n",
     "fallback.calls_reference": candidate("return Model()(x)"),
     "fallback.try_except": candidate("""
 try:
@@ -88,7 +90,9 @@ return y
     "sandbox.forbidden_import": candidate("return x", prelude="import os"),
     "sandbox.dynamic_code": candidate("return eval('torch.relu')(x)"),
     "sandbox.file_access": candidate("open('/tmp/answer.pt')\nreturn x"),
-    "sandbox.env_access": candidate("torch.environ = 1\nreturn x").replace("torch.environ = 1", "e = torch.environ"),
+    "sandbox.env_access": candidate("torch.environ = 1\nreturn x").replace(
+        "torch.environ = 1", "e = torch.environ"
+    ),
     "memo.pointer_cache": candidate("""
 key = x.data_ptr()
 y = torch.empty_like(x)
@@ -132,10 +136,13 @@ y = torch.empty_like(x)
 launch(x, y)
 cache[len(cache)] = (x, y)
 return y.clone()
-""").replace('self.__dict__.setdefault("cache", {})', 'self.cache_store')
-STALE_RESULT = STALE_RESULT.replace("class ModelNew(nn.Module):\n", "class ModelNew(nn.Module):\n"
-                                    "    def __init__(self):\n        super().__init__()\n"
-                                    "        self.cache_store = {}\n\n")
+""").replace('self.__dict__.setdefault("cache", {})', "self.cache_store")
+STALE_RESULT = STALE_RESULT.replace(
+    "class ModelNew(nn.Module):\n",
+    "class ModelNew(nn.Module):\n"
+    "    def __init__(self):\n        super().__init__()\n"
+    "        self.cache_store = {}\n\n",
+)
 INPUT_INSENSITIVE = candidate("""
 if not hasattr(self, "first"):
     y = torch.empty_like(x)
@@ -149,19 +156,28 @@ return y
 # ---- faults (need some static rules disabled; see FAULT_RULES_OFF) ----
 FAULT_RULES_OFF = ("sandbox.forbidden_import", "sandbox.dynamic_code", "sandbox.file_access")
 SEGFAULT_INTERPRETED = HONEST.replace("tl.load(x_ptr + offs,", "tl.load(x_ptr + offs + 1099511627776,")
-SEGFAULT_CTYPES = candidate("""
+SEGFAULT_CTYPES = candidate(
+    """
 ctypes.string_at(0)
 return x
-""", prelude="import ctypes")
-OS_EXIT = candidate("""
+""",
+    prelude="import ctypes",
+)
+OS_EXIT = candidate(
+    """
 os._exit(3)
-""", prelude="import os")
-FORK = candidate("""
+""",
+    prelude="import os",
+)
+FORK = candidate(
+    """
 os.fork()
 y = torch.empty_like(x)
 launch(x, y)
 return y
-""", prelude="import os")
+""",
+    prelude="import os",
+)
 HUGE_ALLOC = candidate("""
 big = torch.empty(1 << 40, dtype=torch.float32)
 return big[: x.numel()].view_as(x)

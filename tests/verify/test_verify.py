@@ -20,11 +20,23 @@ from drtriton.verify.sandbox import policy_violations
 FAST = dict(seeds=(0, 1, 2), device="cpu", timeout_s=120)
 
 MAIN = {
-    "honest": C.HONEST, "wrong": C.WRONG, "no_op": C.NO_OP_KERNEL, "wrong_shape": C.WRONG_SHAPE,
-    "compile_error": C.COMPILE_ERROR, "module_raises": C.MODULE_RAISES, "no_modelnew": C.NO_MODELNEW,
-    "not_python": C.NOT_PYTHON, "not_launched": C.NOT_LAUNCHED, "aliases_input": C.ALIASES_INPUT,
-    "reused_buffer": C.REUSED_BUFFER, "stale_result": C.STALE_RESULT, "input_insensitive": C.INPUT_INSENSITIVE,
-    "mixed_torch_compute": C.STRICT_TORCH_COMPUTE, "segfault_interpreted": C.SEGFAULT_INTERPRETED, "huge_alloc": C.HUGE_ALLOC, "huge_print": C.HUGE_PRINT,
+    "honest": C.HONEST,
+    "wrong": C.WRONG,
+    "no_op": C.NO_OP_KERNEL,
+    "wrong_shape": C.WRONG_SHAPE,
+    "compile_error": C.COMPILE_ERROR,
+    "module_raises": C.MODULE_RAISES,
+    "no_modelnew": C.NO_MODELNEW,
+    "not_python": C.NOT_PYTHON,
+    "not_launched": C.NOT_LAUNCHED,
+    "aliases_input": C.ALIASES_INPUT,
+    "reused_buffer": C.REUSED_BUFFER,
+    "stale_result": C.STALE_RESULT,
+    "input_insensitive": C.INPUT_INSENSITIVE,
+    "mixed_torch_compute": C.STRICT_TORCH_COMPUTE,
+    "segfault_interpreted": C.SEGFAULT_INTERPRETED,
+    "huge_alloc": C.HUGE_ALLOC,
+    "huge_print": C.HUGE_PRINT,
     **{f"static:{rule}": src for rule, src in C.STATIC.items()},
 }
 
@@ -48,13 +60,19 @@ def main_verdicts(tmp_path_factory) -> dict[str, Verdict]:
 @pytest.fixture(scope="module")
 def fault_verdicts() -> dict[str, Verdict]:
     guarded = VerifyConfig(disabled_rules=C.FAULT_RULES_OFF, **FAST)
-    out = _batch(guarded, {"ctypes_guarded": C.SEGFAULT_CTYPES, "os_exit": C.OS_EXIT, "fork": C.FORK,
-                           "after_faults": C.HONEST})
+    out = _batch(
+        guarded,
+        {"ctypes_guarded": C.SEGFAULT_CTYPES, "os_exit": C.OS_EXIT, "fork": C.FORK, "after_faults": C.HONEST},
+    )
     unguarded = VerifyConfig(disabled_rules=C.FAULT_RULES_OFF + ("sandbox.runtime_event",), **FAST)
     out.update(_batch(unguarded, {"ctypes_segfault": C.SEGFAULT_CTYPES}, workers=1, prespawn=False))
     strict = VerifyConfig(policy="strict", **FAST)
-    out.update({f"strict_{k}": v for k, v in _batch(strict, {"torch_compute": C.STRICT_TORCH_COMPUTE,
-                                                             "honest": C.HONEST}).items()})
+    out.update(
+        {
+            f"strict_{k}": v
+            for k, v in _batch(strict, {"torch_compute": C.STRICT_TORCH_COMPUTE, "honest": C.HONEST}).items()
+        }
+    )
     hybrid = VerifyConfig(policy="hybrid", **FAST)
     out.update(_batch(hybrid, {"hybrid_torch_compute": C.STRICT_TORCH_COMPUTE}, workers=1, prespawn=False))
     looping = VerifyConfig(seeds=(0,), device="cpu", timeout_s=40)
@@ -123,11 +141,16 @@ def test_static_checks_pass_honest_candidate():
 
 
 # ---- dynamic rules ----
-@pytest.mark.parametrize("name,rule", [
-    ("not_launched", "launch.kernel_not_launched"), ("aliases_input", "output.aliases_input"),
-    ("reused_buffer", "output.reused_buffer"), ("stale_result", "memo.stale_result"),
-    ("input_insensitive", "memo.input_insensitive"),
-])
+@pytest.mark.parametrize(
+    "name,rule",
+    [
+        ("not_launched", "launch.kernel_not_launched"),
+        ("aliases_input", "output.aliases_input"),
+        ("reused_buffer", "output.reused_buffer"),
+        ("stale_result", "memo.stale_result"),
+        ("input_insensitive", "memo.input_insensitive"),
+    ],
+)
 def test_dynamic_rule_rejects_its_cheat(main_verdicts, name, rule):
     v = main_verdicts[name]
     assert v.status is Status.CHEAT_DETECTED and v.rule == rule, (v.status, v.reason)

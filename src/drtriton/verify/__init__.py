@@ -1,7 +1,7 @@
 """Verifier: sandboxed correctness, anti-cheat and GPU timing for candidate Triton kernels (DESIGN §4).
 
-    from drtriton.verify import verify, VerifyConfig
-    verdict = verify(problem_src, candidate_src, VerifyConfig(policy="mixed"))
+from drtriton.verify import verify, VerifyConfig
+verdict = verify(problem_src, candidate_src, VerifyConfig(policy="mixed"))
 """
 
 from drtriton.verify.config import VerifyConfig

@@ -21,7 +21,12 @@ def cache_key(problem_src: str, candidate_src: str, config: VerifyConfig) -> str
     prov = Provenance.here()
     versions = [prov.drtriton, prov.torch, prov.triton, prov.numpy, prov.python, prov.device]
     h = hashlib.sha256()
-    for part in (problem_src, candidate_src, json.dumps(config.to_json(), sort_keys=True), json.dumps(versions)):
+    for part in (
+        problem_src,
+        candidate_src,
+        json.dumps(config.to_json(), sort_keys=True),
+        json.dumps(versions),
+    ):
         data = part.encode()
         h.update(len(data).to_bytes(8, "little"))
         h.update(data)
@@ -36,7 +41,9 @@ class VerdictCache:
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
         with self._lock, self._db:
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, verdict TEXT NOT NULL)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, verdict TEXT NOT NULL)"
+            )
 
     def get(self, key: str) -> Verdict | None:
         with self._lock:
@@ -49,8 +56,10 @@ class VerdictCache:
 
     def put(self, key: str, verdict: Verdict) -> None:
         with self._lock, self._db:
-            self._db.execute("INSERT OR REPLACE INTO verdicts (key, verdict) VALUES (?, ?)",
-                             (key, json.dumps(verdict.to_json())))
+            self._db.execute(
+                "INSERT OR REPLACE INTO verdicts (key, verdict) VALUES (?, ?)",
+                (key, json.dumps(verdict.to_json())),
+            )
 
     def close(self) -> None:
         with self._lock:

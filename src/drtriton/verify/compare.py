@@ -1,6 +1,6 @@
 """Output comparison in the parent (a process the candidate never shares memory with).
 
-    compare(ref_outputs, cand_outputs, atol=1e-4, rtol=1e-4) -> Comparison
+compare(ref_outputs, cand_outputs, atol=1e-4, rtol=1e-4) -> Comparison
 """
 
 from __future__ import annotations
@@ -40,8 +40,11 @@ def compare(ref: list, cand: list, atol: float, rtol: float) -> Comparison:
         bad_nonfinite = (~c_fin & r_fin) | (c_fin & ~r_fin)
         if bad_nonfinite.any():
             n = int(bad_nonfinite.sum())
-            return Comparison(False, f"output {i} has {n} NaN/Inf elements where the reference is finite "
-                                     f"(or the reverse); an unwritten or poisoned output reads as NaN")
+            return Comparison(
+                False,
+                f"output {i} has {n} NaN/Inf elements where the reference is finite "
+                f"(or the reverse); an unwritten or poisoned output reads as NaN",
+            )
         same_special = ~r_fin & ~c_fin
         if same_special.any() and not torch.equal(torch.isnan(r64), torch.isnan(c64)):
             return Comparison(False, f"output {i} disagrees with the reference on NaN/Inf positions")
@@ -57,8 +60,13 @@ def compare(ref: list, cand: list, atol: float, rtol: float) -> Comparison:
         over = diff > tol
         if over.any():
             n = int(over.sum())
-            return Comparison(False, f"output {i}: {n} of {r.numel()} elements exceed atol={atol:g} rtol={rtol:g} "
-                                     f"(max abs err {abs_err:.3g})", abs_err, rel_err)
+            return Comparison(
+                False,
+                f"output {i}: {n} of {r.numel()} elements exceed atol={atol:g} rtol={rtol:g} "
+                f"(max abs err {abs_err:.3g})",
+                abs_err,
+                rel_err,
+            )
     return Comparison(True, "", worst_abs, worst_rel)
 
 

@@ -1,6 +1,6 @@
 """VerifyConfig: every knob of the verification protocol (DESIGN §4), validated on construction.
 
-    VerifyConfig(policy="mixed", atol=1e-2, rtol=1e-2)   # KernelBench-compatible loose mode
+VerifyConfig(policy="mixed", atol=1e-2, rtol=1e-2)   # KernelBench-compatible loose mode
 """
 
 from __future__ import annotations
@@ -50,16 +50,22 @@ class VerifyConfig:
 
     def __post_init__(self) -> None:
         if len(self.seeds) < 1 or len(set(self.seeds)) != len(self.seeds):
-            raise UsageError(f"seeds must be distinct and non-empty, got {list(self.seeds)}; pass e.g. 0,1,2,3,4")
+            raise UsageError(
+                f"seeds must be distinct and non-empty, got {list(self.seeds)}; pass e.g. 0,1,2,3,4"
+            )
         for name in ("atol", "rtol"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0 <= value < 1):
-                raise UsageError(f"{name} must be in [0, 1), got {value!r}; use 1e-4 (fp32) or 1e-2 (kernelbench)")
+                raise UsageError(
+                    f"{name} must be in [0, 1), got {value!r}; use 1e-4 (fp32) or 1e-2 (kernelbench)"
+                )
         if self.policy not in POLICIES:
             raise UsageError(f"policy must be one of {', '.join(POLICIES)}, got {self.policy!r}")
         bad = [d for d in self.distributions if d not in DISTRIBUTIONS]
         if bad or not self.distributions:
-            raise UsageError(f"distributions must be among {', '.join(DISTRIBUTIONS)}, got {list(self.distributions)}")
+            raise UsageError(
+                f"distributions must be among {', '.join(DISTRIBUTIONS)}, got {list(self.distributions)}"
+            )
         if not self.timeout_s > 0:
             raise UsageError(f"timeout_s must be positive, got {self.timeout_s!r}; try 180")
         if self.memory_mb < 512:

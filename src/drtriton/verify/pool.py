@@ -51,8 +51,13 @@ def resolve_devices(device: str) -> list[str]:
 class VerifierPool:
     """Verifies (problem_src, candidate_src) pairs under one VerifyConfig; thread-safe."""
 
-    def __init__(self, config: VerifyConfig | None = None, workers: int = 2, cache_path: Path | None = None,
-                 prespawn: bool = True) -> None:
+    def __init__(
+        self,
+        config: VerifyConfig | None = None,
+        workers: int = 2,
+        cache_path: Path | None = None,
+        prespawn: bool = True,
+    ) -> None:
         self.config = config or VerifyConfig()
         self.workers = max(1, int(workers))
         self.prespawn = prespawn  # keep warm spare workers (interpreter + torch import done) ready
@@ -85,7 +90,9 @@ class VerifierPool:
             worker = idle.pop() if idle else None
             # keep one warm spare per concurrent slot so interpreter start overlaps the running check
             spares_needed = max(1, self.workers // len(self.devices)) - len(idle) if self.prespawn else 0
-        if worker is None:
+        if worker is None or not worker.alive():
+            if worker is not None:
+                worker.close()
             worker = self._spawn(device)
         if spares_needed > 0 and not self._closed:
             spare = self._spawn(device)
@@ -110,8 +117,14 @@ class VerifierPool:
             path = Path(self._tmp) / f"problem_{key[:16]}.py"
             path.write_text(problem_src)
             c = self.config
-            req = {"op": "reference", "path": str(path), "device": device, "seeds": list(c.seeds),
-                   "distributions": list(c.distributions), "init_seed": c.init_seed}
+            req = {
+                "op": "reference",
+                "path": str(path),
+                "device": device,
+                "seeds": list(c.seeds),
+                "distributions": list(c.distributions),
+                "init_seed": c.init_seed,
+            }
             try:
                 ref = worker.request(req, c.timeout_s)
             except WorkerTimeout:
@@ -142,7 +155,9 @@ class VerifierPool:
         return verdict
 
     def _verdict(self, status: Status, reason: str = "", **kw) -> Verdict:
-        return Verdict(status=status, reason=reason, policy=self.config.policy, config_hash=self.config.hash(), **kw)
+        return Verdict(
+            status=status, reason=reason, policy=self.config.policy, config_hash=self.config.hash(), **kw
+        )
 
     def _verify_uncached(self, problem_src: str, candidate_src: str) -> Verdict:
         c = self.config
@@ -150,8 +165,10 @@ class VerifierPool:
         if tree is None:
             return self._verdict(Status.FORMAT_ERROR, why)
         if not has_model_new(tree):
-            return self._verdict(Status.FORMAT_ERROR, "candidate defines no top-level class ModelNew; "
-                                                      "define class ModelNew(nn.Module)")
+            return self._verdict(
+                Status.FORMAT_ERROR,
+                "candidate defines no top-level class ModelNew; define class ModelNew(nn.Module)",
+            )
         findings = check_static(tree, c.disabled_rules)
         if findings:
             f = findings[0]
@@ -168,12 +185,24 @@ class VerifierPool:
         path = Path(self._tmp) / f"candidate_{uuid.uuid4().hex[:12]}.py"
         path.write_text(candidate_src)
         on_gpu = device.startswith("cuda")
-        req = {"op": "candidate", "path": str(path), "device": device, "init_seed": c.init_seed,
-               "init_inputs": ref["init_inputs"], "state": ref["state"],
-               "cases": [case["inputs"] for case in ref["cases"]], "disabled_rules": list(c.disabled_rules),
-               "timing": on_gpu, "problem_path": ref["problem_path"], "timing_seed": c.timing_seed,
-               "timing_config": {"n_timing": c.n_timing, "warmup": c.warmup,
-                                 "time_compile_baseline": c.time_compile_baseline}}
+        req = {
+            "op": "candidate",
+            "path": str(path),
+            "device": device,
+            "init_seed": c.init_seed,
+            "init_inputs": ref["init_inputs"],
+            "state": ref["state"],
+            "cases": [case["inputs"] for case in ref["cases"]],
+            "disabled_rules": list(c.disabled_rules),
+            "timing": on_gpu,
+            "problem_path": ref["problem_path"],
+            "timing_seed": c.timing_seed,
+            "timing_config": {
+                "n_timing": c.n_timing,
+                "warmup": c.warmup,
+                "time_compile_baseline": c.time_compile_baseline,
+            },
+        }
         gpu_lock = self._gpu_locks[device]
         held = []
 
@@ -185,8 +214,11 @@ class VerifierPool:
         try:
             reply = worker.request(req, c.timeout_s, on_need_gpu=acquire_gpu)
         except WorkerTimeout:
-            return self._verdict(Status.TIMEOUT, f"candidate did not finish within {c.timeout_s:g} s; worker "
-                                                 "killed (infinite loop or far too slow)")
+            return self._verdict(
+                Status.TIMEOUT,
+                f"candidate did not finish within {c.timeout_s:g} s; worker "
+                "killed (infinite loop or far too slow)",
+            )
         except WorkerCrash as exc:
             return self._verdict(Status.RUNTIME_ERROR, str(exc))
         finally:
@@ -203,24 +235,37 @@ class VerifierPool:
         kind = reply.get("kind")
         if kind == "reject":
             status, rule = Status(reply["status"]), reply.get("rule")
-            return self._verdict(status, f"{rule}: {reply['reason']}" if rule else reply["reason"],
-                                 rule=rule, notes=notes)
+            return self._verdict(
+                status, f"{rule}: {reply['reason']}" if rule else reply["reason"], rule=rule, notes=notes
+            )
         if kind != "candidate":
             return self._verdict(Status.RUNTIME_ERROR, str(reply.get("reason", "malformed worker reply")))
         ops = reply.get("ops", {})
         launches = reply.get("launches", [])
-        common = {"notes": notes, "torch_ops": tuple(sorted(ops)), "phase_s": dict(reply.get("phase_s", {})),
-                  "triton_launches": min(launches) if launches else None}
+        common = {
+            "notes": notes,
+            "torch_ops": tuple(sorted(ops)),
+            "phase_s": dict(reply.get("phase_s", {})),
+            "triton_launches": min(launches) if launches else None,
+        }
         if c.rule_on("launch.kernel_not_launched") and (not launches or min(launches) == 0):
             n = sum(1 for x in launches if x == 0)
-            return self._verdict(Status.CHEAT_DETECTED, f"launch.kernel_not_launched: {n} of {len(launches)} "
-                                 "forward calls launched no Triton kernel", rule="launch.kernel_not_launched",
-                                 **common)
+            return self._verdict(
+                Status.CHEAT_DETECTED,
+                f"launch.kernel_not_launched: {n} of {len(launches)} forward calls launched no Triton kernel",
+                rule="launch.kernel_not_launched",
+                **common,
+            )
         bad_ops = policy_violations(ops, c.policy)
         if c.rule_on("policy.torch_compute") and bad_ops:
-            return self._verdict(Status.CHEAT_DETECTED, f"policy.torch_compute: ModelNew.forward runs torch compute "
-                                 f"ops {', '.join(bad_ops[:6])} under policy {c.policy}; write them in Triton "
-                                 "(or use --policy hybrid)", rule="policy.torch_compute", **common)
+            return self._verdict(
+                Status.CHEAT_DETECTED,
+                f"policy.torch_compute: ModelNew.forward runs torch compute "
+                f"ops {', '.join(bad_ops[:6])} under policy {c.policy}; write them in Triton "
+                "(or use --policy hybrid)",
+                rule="policy.torch_compute",
+                **common,
+            )
         cases = ref["cases"]
         worst_abs, worst_rel = 0.0, 0.0
         fresh = reply["fresh"]
@@ -228,20 +273,42 @@ class VerifierPool:
             cmp = compare(case["outputs"], out, c.atol, c.rtol)
             if not cmp.ok:
                 if c.rule_on("memo.input_insensitive") and self._input_insensitive(cases, fresh):
-                    return self._verdict(Status.CHEAT_DETECTED, "memo.input_insensitive: outputs are identical "
-                                         "for inputs whose reference outputs differ", rule="memo.input_insensitive",
-                                         max_abs_err=cmp.max_abs_err, max_rel_err=cmp.max_rel_err, **common)
-                return self._verdict(Status.INCORRECT, f"seed {case['seed']} ({case['dist']} inputs): {cmp.reason}",
-                                     max_abs_err=cmp.max_abs_err, max_rel_err=cmp.max_rel_err, **common)
-            worst_abs, worst_rel = max(worst_abs, cmp.max_abs_err or 0.0), max(worst_rel, cmp.max_rel_err or 0.0)
-        for label, outs, srcs in (("refilled inputs, reverse order", reply["refill"], reply["refill_src"]),
-                                  ("re-check after timing", reply["recheck"], reply["recheck_order"])):
+                    return self._verdict(
+                        Status.CHEAT_DETECTED,
+                        "memo.input_insensitive: outputs are identical "
+                        "for inputs whose reference outputs differ",
+                        rule="memo.input_insensitive",
+                        max_abs_err=cmp.max_abs_err,
+                        max_rel_err=cmp.max_rel_err,
+                        **common,
+                    )
+                return self._verdict(
+                    Status.INCORRECT,
+                    f"seed {case['seed']} ({case['dist']} inputs): {cmp.reason}",
+                    max_abs_err=cmp.max_abs_err,
+                    max_rel_err=cmp.max_rel_err,
+                    **common,
+                )
+            worst_abs, worst_rel = (
+                max(worst_abs, cmp.max_abs_err or 0.0),
+                max(worst_rel, cmp.max_rel_err or 0.0),
+            )
+        for label, outs, srcs in (
+            ("refilled inputs, reverse order", reply["refill"], reply["refill_src"]),
+            ("re-check after timing", reply["recheck"], reply["recheck_order"]),
+        ):
             for src, out in zip(srcs, outs):
                 cmp = compare(cases[src]["outputs"], out, c.atol, c.rtol)
                 if not cmp.ok and c.rule_on("memo.stale_result"):
-                    return self._verdict(Status.CHEAT_DETECTED, f"memo.stale_result: correct on fresh inputs but "
-                                         f"wrong on {label} (case {src}): {cmp.reason}", rule="memo.stale_result",
-                                         max_abs_err=cmp.max_abs_err, max_rel_err=cmp.max_rel_err, **common)
+                    return self._verdict(
+                        Status.CHEAT_DETECTED,
+                        f"memo.stale_result: correct on fresh inputs but "
+                        f"wrong on {label} (case {src}): {cmp.reason}",
+                        rule="memo.stale_result",
+                        max_abs_err=cmp.max_abs_err,
+                        max_rel_err=cmp.max_rel_err,
+                        **common,
+                    )
         timing, speed_eager, speed_compile = None, None, None
         t = reply.get("timing")
         gpu_notes = ()
@@ -249,29 +316,49 @@ class VerifierPool:
             gpu_notes = tuple(t.pop("notes", ()))
             t.pop("gpu", None)
             timing = Timing.from_json(t)
-            if c.policy == "hybrid" and c.rule_on("policy.triton_share") and (timing.triton_share or 0.0) < \
-                    c.min_triton_share:
-                return self._verdict(Status.CHEAT_DETECTED, f"policy.triton_share: Triton kernels carry "
-                                     f"{(timing.triton_share or 0.0):.1%} of GPU time, below {c.min_triton_share:.0%}",
-                                     rule="policy.triton_share", timing=timing, **common)
+            if (
+                c.policy == "hybrid"
+                and c.rule_on("policy.triton_share")
+                and (timing.triton_share or 0.0) < c.min_triton_share
+            ):
+                return self._verdict(
+                    Status.CHEAT_DETECTED,
+                    f"policy.triton_share: Triton kernels carry "
+                    f"{(timing.triton_share or 0.0):.1%} of GPU time, below {c.min_triton_share:.0%}",
+                    rule="policy.triton_share",
+                    timing=timing,
+                    **common,
+                )
             if timing.host_agrees is False:
-                gpu_notes += (f"host clock {timing.host_ms:.3f} ms disagrees with CUDA events "
-                              f"{timing.candidate_ms:.3f} ms (work outside the timed stream?)",)
+                gpu_notes += (
+                    f"host clock {timing.host_ms:.3f} ms disagrees with CUDA events "
+                    f"{timing.candidate_ms:.3f} ms (work outside the timed stream?)",
+                )
             if timing.candidate_ms:
                 speed_eager = timing.eager_ms / timing.candidate_ms if timing.eager_ms else None
                 speed_compile = timing.compile_ms / timing.candidate_ms if timing.compile_ms else None
         if self._input_insensitive_ref(cases):
             notes += ("reference outputs do not depend on the inputs (degenerate problem)",)
         common["notes"] = notes + gpu_notes
-        return self._verdict(Status.CORRECT, "", max_abs_err=worst_abs, max_rel_err=worst_rel, timing=timing,
-                             speedup_vs_eager=speed_eager, speedup_vs_compile=speed_compile, **common)
+        return self._verdict(
+            Status.CORRECT,
+            "",
+            max_abs_err=worst_abs,
+            max_rel_err=worst_rel,
+            timing=timing,
+            speedup_vs_eager=speed_eager,
+            speedup_vs_compile=speed_compile,
+            **common,
+        )
 
     @staticmethod
     def _input_insensitive(cases: list, fresh: list) -> bool:
         """Two cases whose references differ but whose candidate outputs are bit-identical."""
         for i in range(len(cases)):
             for j in range(i + 1, len(cases)):
-                if outputs_equal(fresh[i], fresh[j]) and not outputs_equal(cases[i]["outputs"], cases[j]["outputs"]):
+                if outputs_equal(fresh[i], fresh[j]) and not outputs_equal(
+                    cases[i]["outputs"], cases[j]["outputs"]
+                ):
                     return True
         return False
 
@@ -289,8 +376,10 @@ class VerifierPool:
             try:
                 results[i] = self.verify(*pairs[i])
             except Exception as exc:  # noqa: BLE001 - a verifier bug still yields a verdict, named as such
-                results[i] = self._verdict(Status.RUNTIME_ERROR, f"verifier internal error (please report): "
-                                                                 f"{type(exc).__name__}: {exc}")
+                results[i] = self._verdict(
+                    Status.RUNTIME_ERROR,
+                    f"verifier internal error (please report): {type(exc).__name__}: {exc}",
+                )
             with self._lock:
                 done[0] += 1
             if progress:

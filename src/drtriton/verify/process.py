@@ -58,8 +58,12 @@ class WorkerProcess:
     def __init__(self, device: str, memory_mb: int, cpu_s: int, output_cap_mb: int, tmpdir: str) -> None:
         self.device = device
         self.memory_mb = memory_mb
-        settings = {"memory_mb": memory_mb, "cpu_s": cpu_s, "output_cap_mb": output_cap_mb,
-                    "limit_address_space": device == "cpu"}
+        settings = {
+            "memory_mb": memory_mb,
+            "cpu_s": cpu_s,
+            "output_cap_mb": output_cap_mb,
+            "limit_address_space": device == "cpu",
+        }
         env = dict(os.environ)
         env["DRT_WORKER"] = json.dumps(settings)
         env["PYTHONPATH"] = os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p)
@@ -69,9 +73,15 @@ class WorkerProcess:
             env["TRITON_INTERPRET"] = "1"  # Triton kernels on CPU tensors run in the interpreter
         fd, self.capture_path = tempfile.mkstemp(prefix="worker-", suffix=".log", dir=tmpdir)
         with os.fdopen(fd, "wb") as capture:
-            self.proc = subprocess.Popen([sys.executable, "-m", "drtriton.verify.worker"], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=capture, env=env, start_new_session=True,
-                                         close_fds=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "drtriton.verify.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=capture,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+            )
         self._buf = bytearray()
         self.ready = False
         self.spawned_at = time.monotonic()
@@ -91,8 +101,9 @@ class WorkerProcess:
                 self._buf += chunk
             elif _rss_mb(self.proc.pid) > self.memory_mb:
                 self.kill()
-                raise WorkerCrash(f"worker exceeded the memory cap of {self.memory_mb} MB (resident set) and "
-                                  "was killed")
+                raise WorkerCrash(
+                    f"worker exceeded the memory cap of {self.memory_mb} MB (resident set) and was killed"
+                )
 
     def _take(self, n: int, deadline: float) -> bytes:
         self._fill(n, deadline)
@@ -175,7 +186,8 @@ class WorkerProcess:
             hint = _SIGNAL_HINTS.get(sig, "killed by a signal")
             return f"worker died with {sig.name}: {hint}"
         last = self.tail().strip().splitlines()[-1:] or [""]
-        return f"worker exited with code {code} mid-request (os._exit or a fatal error){': ' + last[0] if last[0] else ''}"
+        detail = f": {last[0]}" if last[0] else ""
+        return f"worker exited with code {code} mid-request (os._exit or a fatal error){detail}"
 
     def tail(self, n: int = 400) -> str:
         try:

@@ -35,8 +35,11 @@ def encode(obj: Any) -> bytes:
             t = value.detach().to("cpu").contiguous()
             raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
             blobs.append(raw)
-            return {"__tensor__": len(blobs) - 1, "dtype": str(t.dtype).removeprefix("torch."),
-                    "shape": list(t.shape)}
+            return {
+                "__tensor__": len(blobs) - 1,
+                "dtype": str(t.dtype).removeprefix("torch."),
+                "shape": list(t.shape),
+            }
         if isinstance(value, dict):
             return {str(k): enc(v) for k, v in value.items()}
         if isinstance(value, tuple):

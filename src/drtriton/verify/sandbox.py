@@ -20,24 +20,110 @@ import sysconfig
 from collections import Counter
 
 # ---- op classes for the policies (aten overload packet names) ----
-ALLOC_LAYOUT_OPS = frozenset({
-    "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "zeros", "zeros_like",
-    "new_zeros", "ones", "ones_like", "new_ones", "full", "full_like", "new_full", "arange", "scalar_tensor",
-    "view", "_unsafe_view", "reshape", "_reshape_alias", "permute", "transpose", "t", "expand", "expand_as",
-    "contiguous", "clone", "copy_", "_to_copy", "to", "squeeze", "unsqueeze", "flatten", "unflatten",
-    "as_strided", "slice", "select", "narrow", "split", "split_with_sizes", "chunk", "unbind", "detach",
-    "alias", "lift_fresh", "lift_fresh_copy", "cat", "stack", "view_as", "movedim", "fill_", "zero_",
-    "resize_", "set_", "_local_scalar_dense", "sym_size", "sym_stride", "sym_numel", "is_same_size",
-    "_has_compatible_shallow_copy_type", "item", "size", "stride", "numel", "dim", "new_tensor",
-})
-LIBRARY_OPS = frozenset({
-    "convolution", "_convolution", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-    "conv_transpose3d", "mkldnn_convolution", "cudnn_convolution", "cudnn_convolution_transpose",
-    "convolution_overrideable", "_slow_conv2d_forward", "slow_conv3d_forward", "slow_conv_transpose2d",
-    "slow_conv_transpose3d", "_nnpack_spatial_convolution", "mm", "addmm", "bmm", "baddbmm", "matmul",
-    "linear", "addbmm", "addmv", "mv", "_addmm_activation", "dot", "_mkldnn_convolution",
-    "mkldnn_convolution_transpose",
-})
+ALLOC_LAYOUT_OPS = frozenset(
+    {
+        "empty",
+        "empty_like",
+        "empty_strided",
+        "new_empty",
+        "new_empty_strided",
+        "zeros",
+        "zeros_like",
+        "new_zeros",
+        "ones",
+        "ones_like",
+        "new_ones",
+        "full",
+        "full_like",
+        "new_full",
+        "arange",
+        "scalar_tensor",
+        "view",
+        "_unsafe_view",
+        "reshape",
+        "_reshape_alias",
+        "permute",
+        "transpose",
+        "t",
+        "expand",
+        "expand_as",
+        "contiguous",
+        "clone",
+        "copy_",
+        "_to_copy",
+        "to",
+        "squeeze",
+        "unsqueeze",
+        "flatten",
+        "unflatten",
+        "as_strided",
+        "slice",
+        "select",
+        "narrow",
+        "split",
+        "split_with_sizes",
+        "chunk",
+        "unbind",
+        "detach",
+        "alias",
+        "lift_fresh",
+        "lift_fresh_copy",
+        "cat",
+        "stack",
+        "view_as",
+        "movedim",
+        "fill_",
+        "zero_",
+        "resize_",
+        "set_",
+        "_local_scalar_dense",
+        "sym_size",
+        "sym_stride",
+        "sym_numel",
+        "is_same_size",
+        "_has_compatible_shallow_copy_type",
+        "item",
+        "size",
+        "stride",
+        "numel",
+        "dim",
+        "new_tensor",
+    }
+)
+LIBRARY_OPS = frozenset(
+    {
+        "convolution",
+        "_convolution",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+        "mkldnn_convolution",
+        "cudnn_convolution",
+        "cudnn_convolution_transpose",
+        "convolution_overrideable",
+        "_slow_conv2d_forward",
+        "slow_conv3d_forward",
+        "slow_conv_transpose2d",
+        "slow_conv_transpose3d",
+        "_nnpack_spatial_convolution",
+        "mm",
+        "addmm",
+        "bmm",
+        "baddbmm",
+        "matmul",
+        "linear",
+        "addbmm",
+        "addmv",
+        "mv",
+        "_addmm_activation",
+        "dot",
+        "_mkldnn_convolution",
+        "mkldnn_convolution_transpose",
+    }
+)
 
 
 def policy_violations(ops: dict[str, int], policy: str) -> list[str]:
@@ -68,13 +154,45 @@ class SandboxViolation(BaseException):  # BaseException: `except Exception` in c
 _STDLIB = sysconfig.get_paths()["stdlib"]
 _ANY_FRAME_EVENTS = ("os.fork", "os.forkpty", "socket.")
 _FIRST_FRAME_EVENTS = (
-    "subprocess.Popen", "os.system", "os.putenv", "os.unsetenv", "os.exec", "os.posix_spawn", "os.spawn",
-    "os.kill", "os.killpg",
-    "ctypes.", "open", "os.remove", "os.rename", "os.unlink", "os.chdir", "os.mkdir", "os.rmdir",
-    "shutil.", "exec", "compile", "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._getframe",
-    "sys.settrace", "sys.setprofile", "signal.", "os.chmod", "os.truncate", "mmap.", "urllib.", "marshal.",
-    "pickle.find_class", "sys.addaudithook", "cpython.PyInterpreterState_Clear", "os.listdir", "os.scandir",
-    "glob.glob", "import",
+    "subprocess.Popen",
+    "os.system",
+    "os.putenv",
+    "os.unsetenv",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "os.kill",
+    "os.killpg",
+    "ctypes.",
+    "open",
+    "os.remove",
+    "os.rename",
+    "os.unlink",
+    "os.chdir",
+    "os.mkdir",
+    "os.rmdir",
+    "shutil.",
+    "exec",
+    "compile",
+    "gc.get_objects",
+    "gc.get_referrers",
+    "gc.get_referents",
+    "sys._getframe",
+    "sys.settrace",
+    "sys.setprofile",
+    "signal.",
+    "os.chmod",
+    "os.truncate",
+    "mmap.",
+    "urllib.",
+    "marshal.",
+    "pickle.find_class",
+    "sys.addaudithook",
+    "cpython.PyInterpreterState_Clear",
+    "os.listdir",
+    "os.scandir",
+    "glob.glob",
+    "import",
 )
 
 
@@ -141,15 +259,26 @@ class Guard:
             frame = frame.f_back
 
 
-_FORBIDDEN_RUNTIME_IMPORTS = {"os", "subprocess", "ctypes", "socket", "gc", "inspect", "importlib",
-                              "threading", "multiprocessing", "time", "signal", "shutil", "pathlib"}
+_FORBIDDEN_RUNTIME_IMPORTS = {
+    "os",
+    "subprocess",
+    "ctypes",
+    "socket",
+    "gc",
+    "inspect",
+    "importlib",
+    "threading",
+    "multiprocessing",
+    "time",
+    "signal",
+    "shutil",
+    "pathlib",
+}
 
 
 def _short(args: tuple) -> str:
     text = repr(args[:2]) if args else ""
     return f" {text[:80]}" if text else ""
-
-
 
 
 # ---- Triton launch counting ----

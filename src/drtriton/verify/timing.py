@@ -40,7 +40,7 @@ def time_interleaved(contestants: dict, n_calls: int, warmup: int, device) -> di
     host = {name: [] for name in contestants}
     names = list(contestants)
     for i in range(n_calls):
-        order = names[i % len(names):] + names[: i % len(names)]
+        order = names[i % len(names) :] + names[: i % len(names)]
         for name in order:
             fn = contestants[name]
             flush.zero_()
@@ -53,8 +53,10 @@ def time_interleaved(contestants: dict, n_calls: int, warmup: int, device) -> di
             torch.cuda.synchronize(device)
             host[name].append((time.perf_counter() - t0) * 1e3)
             samples[name].append(start.elapsed_time(end))
-    return {name: {"samples": samples[name], "median": _median(samples[name]), "host_median": _median(host[name])}
-            for name in names}
+    return {
+        name: {"samples": samples[name], "median": _median(samples[name]), "host_median": _median(host[name])}
+        for name in names
+    }
 
 
 def triton_share(fn, kernel_names: set[str], device, calls: int = 5) -> float | None:
@@ -99,7 +101,7 @@ def measure_in_worker(run, model, cases: list, req: dict) -> dict:
     """Called by worker.CandidateRun after correctness; returns Timing fields as plain data."""
     import torch
 
-    from drtriton.verify.worker import _Reject, _load_module
+    from drtriton.verify.worker import _load_module, _Reject
 
     device = run.device
     cfg = req["timing_config"]
@@ -141,8 +143,11 @@ def measure_in_worker(run, model, cases: list, req: dict) -> dict:
         raise _Reject("cheat_detected", run.guard.violations[0], "sandbox.runtime_event")
     timed_launches = run.launches.total() - launches_before
     if timed_launches < cfg["n_timing"]:
-        raise _Reject("cheat_detected", f"only {timed_launches} Triton launches in {cfg['n_timing']} timed calls",
-                      "launch.kernel_not_launched")
+        raise _Reject(
+            "cheat_detected",
+            f"only {timed_launches} Triton launches in {cfg['n_timing']} timed calls",
+            "launch.kernel_not_launched",
+        )
     share = triton_share(candidate, set(run.launches.counts), device)
     cand = result["candidate"]
     host_agrees = None

@@ -80,8 +80,10 @@ def _make_case(module, seed: int, dist: str) -> list:
 
     torch.manual_seed(seed)
     inputs = list(module.get_inputs())
-    return [_transform(x, dist, seed) if isinstance(x, torch.Tensor) and x.is_floating_point() else x
-            for x in inputs]
+    return [
+        _transform(x, dist, seed) if isinstance(x, torch.Tensor) and x.is_floating_point() else x
+        for x in inputs
+    ]
 
 
 def _to_device(args: list, device: str) -> list:
@@ -132,8 +134,9 @@ def _classify(exc: BaseException, where: str, guard, default: str = "runtime_err
     from drtriton.verify.sandbox import SandboxViolation
 
     if isinstance(exc, SandboxViolation) or guard.violations:
-        return _Reject("cheat_detected", guard.violations[0] if guard.violations else str(exc),
-                       "sandbox.runtime_event")
+        return _Reject(
+            "cheat_detected", guard.violations[0] if guard.violations else str(exc), "sandbox.runtime_event"
+        )
     name = type(exc).__name__
     if name in {"CompilationError", "CompileTimeAssertionFailure", "UnsupportedLanguageConstruct"}:
         return _Reject("compile_error", f"Triton compilation failed in {where}: {_one_line(exc)}")
@@ -192,16 +195,35 @@ class CandidateRun:
         old_ptrs = {o.untyped_storage().data_ptr() for o in self.kept_outputs if o.numel()}
         for i, o in enumerate(outs):
             if not isinstance(o, torch.Tensor):
-                raise _Reject("incorrect", f"output {i} is {type(o).__name__}, expected a torch.Tensor ({label})")
+                raise _Reject(
+                    "incorrect", f"output {i} is {type(o).__name__}, expected a torch.Tensor ({label})"
+                )
             if type(o) is not torch.Tensor and "output.tensor_subclass" not in self.disabled:
-                raise _Reject("cheat_detected", f"output {i} is a {type(o).__name__}, not a plain torch.Tensor",
-                              "output.tensor_subclass")
-            if o.numel() and o.untyped_storage().data_ptr() in in_ptrs and "output.aliases_input" not in self.disabled:
-                raise _Reject("cheat_detected", f"output {i} shares storage with an input ({label})",
-                              "output.aliases_input")
-            if o.numel() and o.untyped_storage().data_ptr() in old_ptrs and "output.reused_buffer" not in self.disabled:
-                raise _Reject("cheat_detected", f"output {i} reuses the storage of a previous call's output "
-                              f"({label})", "output.reused_buffer")
+                raise _Reject(
+                    "cheat_detected",
+                    f"output {i} is a {type(o).__name__}, not a plain torch.Tensor",
+                    "output.tensor_subclass",
+                )
+            if (
+                o.numel()
+                and o.untyped_storage().data_ptr() in in_ptrs
+                and "output.aliases_input" not in self.disabled
+            ):
+                raise _Reject(
+                    "cheat_detected",
+                    f"output {i} shares storage with an input ({label})",
+                    "output.aliases_input",
+                )
+            if (
+                o.numel()
+                and o.untyped_storage().data_ptr() in old_ptrs
+                and "output.reused_buffer" not in self.disabled
+            ):
+                raise _Reject(
+                    "cheat_detected",
+                    f"output {i} reuses the storage of a previous call's output ({label})",
+                    "output.reused_buffer",
+                )
         self.kept_outputs.extend(o for o in outs)
         return [o.detach().to("cpu", copy=True) for o in outs]
 
@@ -210,8 +232,9 @@ class CandidateRun:
 
         req = self.req
         t0 = time.perf_counter()
-        module = self._guarded(lambda: _load_module(req["path"], "drt_candidate"), "module import",
-                               "compile_error")
+        module = self._guarded(
+            lambda: _load_module(req["path"], "drt_candidate"), "module import", "compile_error"
+        )
         model_cls = getattr(module, "ModelNew", None)
         if not (isinstance(model_cls, type) and issubclass(model_cls, torch.nn.Module)):
             raise _Reject("format_error", "candidate defines no ModelNew(torch.nn.Module) class")
@@ -243,8 +266,9 @@ class CandidateRun:
         # Same tensor objects, new values, reverse order: pointer/identity caches and order tricks fail.
         n = len(cases)
         for k in reversed(range(n)):
-            src = next((j for j in [(k + d) % n for d in range(1, n + 1)]
-                        if _same_layout(cases[j], cases[k])), k)
+            src = next(
+                (j for j in [(k + d) % n for d in range(1, n + 1)] if _same_layout(cases[j], cases[k])), k
+            )
             for dst, val in zip(kept_inputs[k], cases[src]):
                 if isinstance(dst, torch.Tensor):
                     dst.copy_(val)
@@ -271,8 +295,16 @@ class CandidateRun:
             for k in order:
                 result["recheck"].append(self.call(model, _to_device(cases[k], self.device), f"recheck {k}"))
                 result["recheck_order"].append(k)
-        result.update({"kind": "candidate", "launches": self.call_launches, "kernels": dict(self.launches.counts),
-                       "ops": self.ops, "timing": timing, "phase_s": self.phase_s})
+        result.update(
+            {
+                "kind": "candidate",
+                "launches": self.call_launches,
+                "kernels": dict(self.launches.counts),
+                "ops": self.ops,
+                "timing": timing,
+                "phase_s": self.phase_s,
+            }
+        )
         return result
 
 
@@ -296,8 +328,13 @@ def run_candidate(req: dict, guard, launches, send, recv) -> dict:
     try:
         return CandidateRun(req, guard, launches, send, recv).run()
     except _Reject as rej:
-        return {"kind": "reject", "status": rej.status, "reason": rej.reason, "rule": rej.rule,
-                "violations": list(guard.violations)}
+        return {
+            "kind": "reject",
+            "status": rej.status,
+            "reason": rej.reason,
+            "rule": rej.rule,
+            "violations": list(guard.violations),
+        }
 
 
 # ---- main loop ----
@@ -312,8 +349,12 @@ def main() -> int:
 
     from drtriton.verify.sandbox import Guard, LaunchCounter, apply_limits
 
-    apply_limits(settings.get("memory_mb", 8192), int(settings.get("cpu_s", 3600)),
-                 settings.get("output_cap_mb", 16), settings.get("limit_address_space", True))
+    apply_limits(
+        settings.get("memory_mb", 8192),
+        int(settings.get("cpu_s", 3600)),
+        settings.get("output_cap_mb", 16),
+        settings.get("limit_address_space", True),
+    )
     import torch  # noqa: F401 - warm imports before the parent's clock starts
     import triton  # noqa: F401
 
@@ -333,7 +374,7 @@ def main() -> int:
         data = encode(obj)
         view = memoryview(data)
         while view:
-            view = view[os.write(proto_out, view):]
+            view = view[os.write(proto_out, view) :]
 
     def recv():
         return read_frame(read_exact, 1 << 40)
@@ -355,8 +396,11 @@ def main() -> int:
             else:
                 reply = {"kind": "error", "reason": f"unknown op {op!r}"}
         except BaseException as exc:  # noqa: BLE001 - report, then let the parent retire this worker
-            reply = {"kind": "error", "reason": f"worker failure: {_one_line(exc)}",
-                     "traceback": traceback.format_exc()[-2000:]}
+            reply = {
+                "kind": "error",
+                "reason": f"worker failure: {_one_line(exc)}",
+                "traceback": traceback.format_exc()[-2000:],
+            }
         send(reply)
 
 
