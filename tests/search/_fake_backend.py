@@ -156,6 +156,11 @@ class FakeBackend:
     def settings(self):
         return "fake"
 
+    def state_names(self, problem_src):
+        from drtriton.search.backend import state_names
+
+        return state_names(problem_src)
+
     def _load_file(self, src, name):
         # Triton's JIT reads kernel source through inspect, which needs a real file.
         path = self.tmpdir / f"m_{hashlib.sha1(src.encode()).hexdigest()[:12]}.py"

@@ -56,7 +56,7 @@ def test_composite_of_fragments_keeps_weights_and_verifies_end_to_end(tmp_path):
     assert all(step["kind"] == "kernel" for step in result.plan)
     assert sorted(n for step in result.plan for n in step["nodes"]) == [0, 1, 2, 3, 4]
     assert len(result.plan) == 3
-    assert "class ModelNew" in result.source and "_drt_share" in result.source
+    assert "class ModelNew" in result.source and "self.s0.fc.weight = self.p.fc.weight" in result.source
 
 
 def test_gpu_search_picks_the_faster_composite_by_measured_time(tmp_path):

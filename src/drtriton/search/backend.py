@@ -35,6 +35,9 @@ class Backend(Protocol):
     def emit_triton(self, task: FragmentTask, knobs: dict, problem_src: str) -> str:
         """A ModelNew file for the task's fragment from the rule-based generator."""
 
+    def state_names(self, problem_src: str) -> list[str]:
+        """Parameter and buffer names of the user's Model ("fc.weight"), in registration order."""
+
     def verify_many(self, pairs: list[tuple[str, str]]) -> list[dict]:
         """Verdict JSONs (drtriton.verify.Verdict.to_json) for (problem, candidate) source pairs."""
 
@@ -91,6 +94,9 @@ class EngineBackend:
         return _core.emit_triton(json.dumps(graph), knobs, task.policy, [dict(p) for p in task.params],
                                  init_source, preamble)
 
+    def state_names(self, problem_src: str) -> list[str]:
+        return state_names(problem_src)
+
     def verify_many(self, pairs: list[tuple[str, str]]) -> list[dict]:
         return [v.to_json() for v in self.pool.verify_many(pairs)]
 
@@ -102,3 +108,19 @@ def timing_of(verdict: dict) -> tuple[float | None, float | None]:
     """(candidate_ms, eager_ms) medians from a verdict JSON; None where not measured."""
     t = verdict.get("timing") or {}
     return t.get("candidate_ms"), t.get("eager_ms")
+
+
+def state_names(problem_src: str) -> list[str]:
+    """Parameter and buffer names of the user's Model, built on the meta device (no memory, no kernels).
+
+    Runs the user's file in this process, as the importer already has.
+    """
+    import types
+
+    import torch
+
+    module = types.ModuleType("drtriton_search_problem")
+    exec(compile(problem_src, "<problem>", "exec"), module.__dict__)  # noqa: S102 - the user's own program
+    with torch.device("meta"):
+        model = module.Model(*module.get_init_inputs())
+    return [n for n, _ in model.named_parameters()] + [n for n, _ in model.named_buffers()]

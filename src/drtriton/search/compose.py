@@ -5,7 +5,7 @@ Each step's file is inlined with its top-level names prefixed (`_s3_ModelNew`, `
 kernels from different fragments never clash. Weights: ModelNew first builds `_drt_p_Model` -- the
 user's Model without its forward, so the verifier's seeded construction draws exactly the user's
 weights -- then every step module (whose __init__ is the user's too, see search/program.py) is given
-those parameters and buffers by name (shapes checked on construction).
+those parameters and buffers by plain attribute assignment, one line per tensor.
 """
 
 from __future__ import annotations
@@ -15,18 +15,14 @@ from dataclasses import dataclass
 
 from drtriton.util.errors import UsageError
 
-_SHARE_HELPER = '''
-def _drt_share(module, params, buffers):
-    """Gives a step module the program's parameters and buffers (same attribute names, same shapes)."""
-    for table in (params, buffers):
-        for name, tensor in table.items():
-            owner_name, _, leaf = name.rpartition(".")
-            owner = module.get_submodule(owner_name) if owner_name else module
-            mine = getattr(owner, leaf)
-            if mine is None or tuple(mine.shape) != tuple(tensor.shape):
-                raise RuntimeError(f"composite step has no {name} of shape {tuple(tensor.shape)}")
-            setattr(owner, leaf, tensor)
-'''
+def _attr_path(name: str) -> str:
+    """"fc.weight" -> ".fc.weight"; "layers.0.weight" -> ".layers[0].weight" (static access only: the
+    verifier rejects getattr/setattr with computed names)."""
+    out = ""
+    for part in name.split("."):
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if part.isidentifier() else f"[{part!r}]")
+    return out
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +151,8 @@ def _forward_args(problem_src: str, num_inputs: int) -> list[str]:
     return [f"x{i}" for i in range(num_inputs)]
 
 
-def compose(problem_src: str, steps: list[Step], num_inputs: int, outputs: list[int]) -> str:
+def compose(problem_src: str, steps: list[Step], num_inputs: int, outputs: list[int],
+            state_names: list[str]) -> str:
     """The composite ModelNew file text.
 
     Args:
@@ -163,6 +160,7 @@ def compose(problem_src: str, steps: list[Step], num_inputs: int, outputs: list[
         steps: the cover's steps in execution order.
         num_inputs: graph inputs (values 0..num_inputs-1 are forward's arguments).
         outputs: value ids returned by forward.
+        state_names: the user's Model's parameter and buffer names ("fc.weight"), each handed to every step.
     """
     imports = ["import torch", "import torch.nn as nn", "import triton", "import triton.language as tl"]
     chunks: list[str] = []
@@ -182,11 +180,11 @@ def compose(problem_src: str, steps: list[Step], num_inputs: int, outputs: list[
     lines = ["class ModelNew(nn.Module):",
              f"    def __init__(self{', ' + init_params if init_params else ''}):",
              "        super().__init__()",
-             f"        self.p = _drt_p_Model({call})",
-             "        params, buffers = dict(self.p.named_parameters()), dict(self.p.named_buffers())"]
+             f"        self.p = _drt_p_Model({call})"]
     for i, step in enumerate(steps):
         lines.append(f"        self.s{i} = _s{i}_{step.cls}({call})")
-        lines.append(f"        _drt_share(self.s{i}, params, buffers)")
+        lines.append(f"        # step {i} uses the program's weights, not the ones it drew")
+        lines += [f"        self.s{i}{_attr_path(n)} = self.p{_attr_path(n)}" for n in state_names]
     lines.append("")
     lines.append(f"    def forward(self{''.join(', ' + a for a in fwd_args)}):")
     for v, a in enumerate(fwd_args):
@@ -201,4 +199,4 @@ def compose(problem_src: str, steps: list[Step], num_inputs: int, outputs: list[
     else:
         lines.append(f"        return ({', '.join(f'v{v}' for v in outputs)},)")
     uniq_imports = list(dict.fromkeys(imports))
-    return "\n".join([*header, "", *uniq_imports, "", _SHARE_HELPER.strip(), "", *chunks, "", *lines]) + "\n"
+    return "\n".join([*header, "", *uniq_imports, "", *chunks, "", *lines]) + "\n"

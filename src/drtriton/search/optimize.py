@@ -260,6 +260,11 @@ class Search:
             self.estimate = whole_eager / cover.cost[0] if whole_eager and cover.cost[0] > 0 else None
         return old is None or cover.cost < old.cost
 
+    def _whole_verified(self) -> bool:
+        c = self.cover
+        return (c is not None and self.whole is not None and len(c.options) == 1
+                and c.options[0].mask == self.whole.mask and c.options[0].kind == "kernel")
+
     def _eager_total(self) -> float | None:
         if self.whole is not None:
             for t in self.trials:
@@ -281,6 +286,9 @@ class Search:
                     cands = proposer.propose(self.tasks[frag.key], self.cfg.candidates_per_fragment, feedback)
                     if cands:
                         self._verify(frag, cands)
+                    if not self.backend.gpu and self._whole_verified():
+                        return ("early stop: the whole program verified as one kernel; without timings "
+                                "no other cover can rank higher")
                     if (self.cfg.target_speedup is not None and self.estimate is not None
                             and self.estimate >= self.cfg.target_speedup):
                         return f"early stop: estimated speedup {self.estimate:.2f}x reached the target"
@@ -301,7 +309,7 @@ class Search:
             else:
                 steps.append(Step(self.programs[frag.key], "Model", frag.entry_values, frag.exit_values,
                                   f"node {frag.nodes[0]} ({ops}) stays in PyTorch"))
-        return compose(self.src, steps, self.view.num_inputs, self.view.outputs)
+        return compose(self.src, steps, self.view.num_inputs, self.view.outputs, self.backend.state_names(self.src))
 
     def plan_json(self) -> list[dict]:
         if self.cover is None:
