@@ -201,6 +201,7 @@ class VerifierPool:
                 "n_timing": c.n_timing,
                 "warmup": c.warmup,
                 "time_compile_baseline": c.time_compile_baseline,
+                "policy": c.policy,
             },
         }
         gpu_lock = self._gpu_locks[device]

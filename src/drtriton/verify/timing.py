@@ -97,11 +97,12 @@ def _timing_inputs(case: list, seed: int, device) -> list:
     return out
 
 
-def measure_in_worker(run, model, cases: list, req: dict) -> dict:
-    """Called by worker.CandidateRun after correctness; returns Timing fields as plain data."""
+def prepare(run, model, cases: list, req: dict) -> dict:
+    """Builds the contestants and compiles the torch.compile baseline, before the GPU timing lock is taken
+    (inductor compilation takes seconds and must not serialise the pool)."""
     import torch
 
-    from drtriton.verify.worker import _load_module, _Reject
+    from drtriton.verify.worker import _load_module
 
     device = run.device
     cfg = req["timing_config"]
@@ -110,7 +111,6 @@ def measure_in_worker(run, model, cases: list, req: dict) -> dict:
     torch.manual_seed(req["init_seed"])
     reference = problem.Model(*req["init_inputs"]).to(device)
     inputs = _timing_inputs(cases[0], req["timing_seed"], device)
-    launches_before = run.launches.total()
 
     def candidate():
         with torch.no_grad():
@@ -134,6 +134,18 @@ def measure_in_worker(run, model, cases: list, req: dict) -> dict:
             contestants["compile"] = compiled_call
         except Exception as exc:  # noqa: BLE001 - an uncompilable reference gets compile_ms None, noted
             notes.append(f"torch.compile baseline failed: {type(exc).__name__}")
+    return {"contestants": contestants, "candidate": candidate, "notes": notes}
+
+
+def measure_in_worker(run, prep: dict, req: dict) -> dict:
+    """Called by worker.CandidateRun holding this GPU's timing lock; returns Timing fields as plain data."""
+    import torch
+
+    from drtriton.verify.worker import _Reject
+
+    device, cfg = run.device, req["timing_config"]
+    contestants, candidate, notes = prep["contestants"], prep["candidate"], prep["notes"]
+    launches_before = run.launches.total()
     run.guard.active, run.guard.in_candidate = run.guard_on, True
     try:
         result = time_interleaved(contestants, cfg["n_timing"], cfg["warmup"], device)
@@ -148,7 +160,10 @@ def measure_in_worker(run, model, cases: list, req: dict) -> dict:
             f"only {timed_launches} Triton launches in {cfg['n_timing']} timed calls",
             "launch.kernel_not_launched",
         )
-    share = triton_share(candidate, set(run.launches.counts), device)
+    # The profiler costs about a second under the lock: measured where the policy needs it (hybrid).
+    share = (
+        triton_share(candidate, set(run.launches.counts), device) if cfg.get("policy") == "hybrid" else None
+    )
     cand = result["candidate"]
     host_agrees = None
     if cand["median"] is not None and cand["host_median"] is not None:

@@ -280,17 +280,20 @@ class CandidateRun:
         if req.get("timing"):
             from drtriton.verify import timing as timing_mod
 
-            self.send({"kind": "need_gpu"})
-            if self.recv().get("kind") != "go":
-                raise _Reject("runtime_error", "parent refused the GPU timing slot")
             t2 = time.perf_counter()
             try:
-                timing = timing_mod.measure_in_worker(self, model, cases, req)
+                prep = timing_mod.prepare(self, model, cases, req)
+                self.phase_s["timing_prepare_s"] = time.perf_counter() - t2
+                self.send({"kind": "need_gpu"})
+                if self.recv().get("kind") != "go":
+                    raise _Reject("runtime_error", "parent refused the GPU timing slot")
+                t3 = time.perf_counter()
+                timing = timing_mod.measure_in_worker(self, prep, req)
+                self.phase_s["timing_s"] = time.perf_counter() - t3
             except _Reject:
                 raise
             except BaseException as exc:  # noqa: BLE001
                 raise _classify(exc, "timing", self.guard) from None
-            self.phase_s["timing_s"] = time.perf_counter() - t2
             order = list(range(1, n)) + [0]  # re-check after timing, in a new order, fresh tensors
             for k in order:
                 result["recheck"].append(self.call(model, _to_device(cases[k], self.device), f"recheck {k}"))
