@@ -85,8 +85,14 @@ def test_cache_makes_a_repeated_search_verify_nothing_new(tmp_path):
     assert result.cache_hits >= first.verified and result.source is not None
 
 
-def test_candidate_budget_bounds_verification(tmp_path):
+def test_cpu_search_stops_once_the_whole_program_verifies(tmp_path):
     backend = FakeBackend(gpu=False, tmpdir=tmp_path)
+    result = optimize(PROGRAM, _cfg(tmp_path), backend=backend)
+    assert backend.verified == 1 and "early stop" in result.stop_reason
+
+
+def test_candidate_budget_bounds_verification(tmp_path):
+    backend = _NoBigFragments(gpu=False, tmpdir=tmp_path)
     result = optimize(PROGRAM, _cfg(tmp_path, max_candidates=3), backend=backend)
     assert backend.verified <= 3 + 1  # three fragment candidates, plus at most the composite
     assert "candidate budget" in result.stop_reason
