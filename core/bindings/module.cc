@@ -7,6 +7,8 @@ namespace drtriton::bindings {
 void BindErrors(nb::module_& m);
 void BindOps(nb::module_& m);
 void BindIr(nb::module_& m);
+void BindEmitTriton(nb::module_& m);
+void BindSynth(nb::module_& m);
 }  // namespace drtriton::bindings
 
 NB_MODULE(_core, m) {
@@ -14,4 +16,6 @@ NB_MODULE(_core, m) {
   drtriton::bindings::BindErrors(m);
   drtriton::bindings::BindOps(m);
   drtriton::bindings::BindIr(m);
+  drtriton::bindings::BindEmitTriton(m);
+  drtriton::bindings::BindSynth(m);
 }
