@@ -221,6 +221,10 @@ class Guard:
             os._exit(0)  # a forked candidate child must never touch the protocol pipe
 
     def _frame_kind(self, filename: str) -> str:
+        if filename.startswith("<frozen importlib"):
+            # The import system itself (reading sources, writing __pycache__ for triton submodules on a
+            # fresh install): imports are policed by the "import" event, not by the files they touch.
+            return "library"
         if filename.startswith("<frozen"):
             return "stdlib"
         if filename.startswith("<"):
