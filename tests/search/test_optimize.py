@@ -112,11 +112,14 @@ class _InterruptAfter(Proposer):
 
 
 def test_ctrl_c_keeps_the_best_verified_result(tmp_path):
-    backend = FakeBackend(gpu=False, tmpdir=tmp_path)
-    result = optimize(PROGRAM, _cfg(tmp_path), backend=backend,
-                      proposers=[_InterruptAfter(lambda t, k: backend.emit_triton(t, k, PROGRAM), after=1)])
+    backend = _NoBigFragments(gpu=False, tmpdir=tmp_path)
+    result = optimize(PROGRAM, _cfg(tmp_path, max_fragment_nodes=2), backend=backend,
+                      proposers=[_InterruptAfter(lambda t, k: backend.emit_triton(t, k, PROGRAM), after=3)])
     assert result.interrupted and "interrupted" in result.stop_reason
     assert result.source is not None and result.verdict["status"] == "correct"
+    # Hybrid: the two verified single-node kernels, the rest left in PyTorch.
+    assert [s["kind"] for s in result.plan].count("kernel") == 2
+    assert [s["kind"] for s in result.plan].count("torch") == 3
 
 
 class _Scripted(Proposer):
