@@ -12,7 +12,8 @@ void BindErrors(nb::module_& m) {
   // Base first: nanobind tries the most recently registered translator first, so subclasses win.
   static nb::exception<drtriton::Error> error(m, "Error", PyExc_ValueError);
   static nb::exception<drtriton::ShapeError> shape_error(m, "ShapeError", error.ptr());
-  static nb::exception<drtriton::InfeasibleError> infeasible_error(m, "InfeasibleError", error.ptr());
+  static nb::exception<drtriton::InfeasibleError> infeasible_error(m, "InfeasibleError",
+                                                                   error.ptr());
   static nb::exception<drtriton::ValueError> value_error(m, "ValueError", error.ptr());
 }
 

@@ -57,23 +57,32 @@ constexpr const char* kTwoInputsFanout = R"({"inputs": [{"shape": [4, 6, 8]}, {"
             {"op": "mul_scalar", "inputs": [6], "attrs": {"other": 0.5}}],
   "outputs": [7, 3]})";
 
-std::string Emit(const char* json, EmitOptions options = {}) { return EmitPyTorch(ir::FromJson(json), options); }
+std::string Emit(const char* json, EmitOptions options = {}) {
+  return EmitPyTorch(ir::FromJson(json), options);
+}
 
 TEST(EmitPyTorch, MlpMatchesGolden) { ExpectGolden("mlp_residual", Emit(kMlp)); }
 
 TEST(EmitPyTorch, ConvNetMatchesGolden) { ExpectGolden("conv_bn_pool_linear", Emit(kConvNet)); }
 
-TEST(EmitPyTorch, FanoutWithTwoOutputsMatchesGolden) { ExpectGolden("matmul_fanout", Emit(kTwoInputsFanout)); }
+TEST(EmitPyTorch, FanoutWithTwoOutputsMatchesGolden) {
+  ExpectGolden("matmul_fanout", Emit(kTwoInputsFanout));
+}
 
 TEST(EmitPyTorch, RepeatedModulesGetNumberedNamesAndSharedInitArgs) {
   const std::string text = Emit(kMlp);
-  EXPECT_NE(text.find("self.linear1 = nn.Linear(in_features, out_features, bias=True)"), std::string::npos) << text;
-  EXPECT_NE(text.find("self.linear2 = nn.Linear(out_features, out_features, bias=False)"), std::string::npos) << text;
+  EXPECT_NE(text.find("self.linear1 = nn.Linear(in_features, out_features, bias=True)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("self.linear2 = nn.Linear(out_features, out_features, bias=False)"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("return [IN_FEATURES, OUT_FEATURES]"), std::string::npos) << text;
 }
 
 TEST(EmitPyTorch, InputRangesChooseTheDistribution) {
-  constexpr const char* kLog = R"({"inputs": [{"shape": [3, 4]}], "nodes": [{"op": "log", "inputs": [0]}],
+  constexpr const char* kLog =
+      R"({"inputs": [{"shape": [3, 4]}], "nodes": [{"op": "log", "inputs": [0]}],
     "outputs": [1]})";
   EmitOptions options;
   options.input_ranges = {ops::Range::kPositive};

@@ -18,7 +18,8 @@ using ops::OpId;
 
 TensorType F32(Shape s) { return TensorType{.shape = std::move(s), .dtype = DType::kFloat32}; }
 
-Node MakeNode(const Graph& g, OpId op, std::vector<int32_t> inputs, std::vector<double> attrs = {}) {
+Node MakeNode(const Graph& g, OpId op, std::vector<int32_t> inputs,
+              std::vector<double> attrs = {}) {
   std::vector<TensorType> in;
   for (int32_t v : inputs) in.push_back(g.TypeOf(v));
   auto type = ops::InferOutput(op, in, attrs);
@@ -64,7 +65,8 @@ std::optional<Graph> Relabel(const Graph& g, const std::vector<int>& perm, bool 
       v = map(v);
       if (v >= k + perm[i]) return std::nullopt;
     }
-    if (swap_commutative && ops::Spec(node.op).commutative) std::reverse(node.inputs.begin(), node.inputs.end());
+    if (swap_commutative && ops::Spec(node.op).commutative)
+      std::reverse(node.inputs.begin(), node.inputs.end());
     out.nodes[static_cast<size_t>(perm[i])] = std::move(node);
   }
   for (int32_t v : g.outputs) out.outputs.push_back(map(v));
@@ -141,7 +143,8 @@ void CheckHashIffIsomorphic(bool two_outputs) {
     if (fresh) {
       ++classes;
     } else {
-      ASSERT_TRUE(Isomorphic(space[it->second], g)) << "hash collision between non-isomorphic graphs";
+      ASSERT_TRUE(Isomorphic(space[it->second], g))
+          << "hash collision between non-isomorphic graphs";
     }
   }
   EXPECT_GT(classes, space.size() / 8);  // many genuinely different programs, not one bucket
@@ -169,7 +172,8 @@ TEST(CanonicalHash, SeparatesAttrsShapesAndInputPositions) {
   auto build = [](Shape s, double dim, bool swap_inputs) {
     Graph g;
     g.inputs = {F32(s), F32({4, 8})};
-    g.nodes.push_back(MakeNode(g, OpId::kSub, swap_inputs ? std::vector<int32_t>{1, 0} : std::vector<int32_t>{0, 1}));
+    g.nodes.push_back(MakeNode(
+        g, OpId::kSub, swap_inputs ? std::vector<int32_t>{1, 0} : std::vector<int32_t>{0, 1}));
     g.nodes.push_back(MakeNode(g, OpId::kSum, {2}, {dim, 0}));
     g.outputs = {3};
     return g;
@@ -181,7 +185,8 @@ TEST(CanonicalHash, SeparatesAttrsShapesAndInputPositions) {
 }
 
 TEST(CanonicalHash, InterchangeableBranchesWithDifferentConsumersAgree) {
-  // x -> relu a, relu b; a -> sin, b -> cos: a and b compute the same thing but are used differently.
+  // x -> relu a, relu b; a -> sin, b -> cos: a and b compute the same thing but are used
+  // differently.
   auto build = [](bool flip) {
     Graph g;
     g.inputs = {F32({3, 5})};

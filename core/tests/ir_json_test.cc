@@ -1,8 +1,9 @@
 // JSON form: round trip, type inference, and one-line errors naming the node.
+#include "drtriton/ir_json.h"
+
 #include <gtest/gtest.h>
 
 #include "drtriton/ir.h"
-#include "drtriton/ir_json.h"
 
 namespace drtriton::ir {
 namespace {
@@ -43,16 +44,24 @@ TEST(IrJson, ShapeErrorNamesTheNodeAndTheRule) {
 
 TEST(IrJson, ValueErrorsSayWhatToDo) {
   EXPECT_NE(ErrorOf(R"({"inputs": [{"shape": [2]}], "nodes": [{"op": "frobnicate", "inputs": [0]}],
-                        "outputs": [1]})").find("unknown op \"frobnicate\""), std::string::npos);
+                        "outputs": [1]})")
+                .find("unknown op \"frobnicate\""),
+            std::string::npos);
   EXPECT_NE(ErrorOf(R"({"inputs": [{"shape": [2, 3]}], "nodes": [{"op": "linear", "inputs": [0],
-                        "attrs": {"out_features": 4}}], "outputs": [1]})").find("missing attr \"bias\""),
+                        "attrs": {"out_features": 4}}], "outputs": [1]})")
+                .find("missing attr \"bias\""),
             std::string::npos);
   EXPECT_NE(ErrorOf(R"({"inputs": [{"shape": [2]}], "nodes": [{"op": "relu", "inputs": [1]}],
-                        "outputs": [1]})").find("reads value 1"), std::string::npos);
+                        "outputs": [1]})")
+                .find("reads value 1"),
+            std::string::npos);
   EXPECT_NE(ErrorOf("{not json").find("does not parse"), std::string::npos);
-  EXPECT_NE(ErrorOf(R"({"inputs": [{"shape": [2], "dtype": "float64"}], "nodes": [], "outputs": [0]})")
-                .find("float64"), std::string::npos);
-  EXPECT_THROW(FromJson(R"({"inputs": [{"shape": [2]}], "nodes": [], "outputs": [5]})"), ValueError);
+  EXPECT_NE(
+      ErrorOf(R"({"inputs": [{"shape": [2], "dtype": "float64"}], "nodes": [], "outputs": [0]})")
+          .find("float64"),
+      std::string::npos);
+  EXPECT_THROW(FromJson(R"({"inputs": [{"shape": [2]}], "nodes": [], "outputs": [5]})"),
+               ValueError);
 }
 
 }  // namespace

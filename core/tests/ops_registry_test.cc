@@ -13,7 +13,9 @@ namespace {
 using ir::DType;
 using ir::TensorType;
 
-TensorType T(ir::Shape shape) { return TensorType{.shape = std::move(shape), .dtype = DType::kFloat32}; }
+TensorType T(ir::Shape shape) {
+  return TensorType{.shape = std::move(shape), .dtype = DType::kFloat32};
+}
 
 std::optional<TensorType> Infer1(OpId id, ir::Shape shape, std::vector<double> attrs) {
   std::vector<TensorType> in = {T(std::move(shape))};
@@ -49,19 +51,22 @@ TEST(OpsRegistry, EveryTemplateNamesItsInputsAndAttrs) {
     }
     for (const AttrSpec& a : row.attrs) {
       const std::string ph = "{" + std::string(a.name) + "}";
-      const bool used = row.torch.find(ph) != std::string_view::npos || row.init.find(ph) != std::string_view::npos;
+      const bool used = row.torch.find(ph) != std::string_view::npos ||
+                        row.init.find(ph) != std::string_view::npos;
       EXPECT_TRUE(used) << row.name << " never spells attr " << a.name;
       EXPECT_FALSE(a.choices.empty()) << row.name << "." << a.name;
       if (a.kind == AttrKind::kEnum) EXPECT_EQ(a.choices.size(), a.enum_names.size()) << row.name;
     }
-    if (!row.module.empty()) EXPECT_NE(row.torch.find("{self}"), std::string_view::npos) << row.name;
+    if (!row.module.empty())
+      EXPECT_NE(row.torch.find("{self}"), std::string_view::npos) << row.name;
   }
 }
 
 TEST(OpsRegistry, EveryOperatorAcceptsSomeTypicalInputWithDefaultChoices) {
-  // Each op must be applicable to at least one of a few typical shapes with its first choices, so the
-  // synthesizer can reach it.
-  const std::vector<ir::Shape> shapes = {{8, 16}, {4, 8, 12}, {2, 8, 10, 12}, {2, 4, 6, 8, 10}, {4, 1, 16}};
+  // Each op must be applicable to at least one of a few typical shapes with its first choices, so
+  // the synthesizer can reach it.
+  const std::vector<ir::Shape> shapes = {
+      {8, 16}, {4, 8, 12}, {2, 8, 10, 12}, {2, 4, 6, 8, 10}, {4, 1, 16}};
   for (const OpSpec& row : Registry()) {
     std::vector<double> attrs;
     for (const AttrSpec& a : row.attrs) attrs.push_back(a.choices[0]);
@@ -115,7 +120,8 @@ TEST(OpsShape, LinearAndMatmulFamilies) {
 
 TEST(OpsShape, ConvolutionExtentsAndGroups) {
   // out_channels, kernel_size, stride, padding, groups, bias
-  EXPECT_EQ(Infer1(OpId::kConv2d, {2, 4, 10, 12}, {8, 3, 1, 0, 1, 1})->shape, (ir::Shape{2, 8, 8, 10}));
+  EXPECT_EQ(Infer1(OpId::kConv2d, {2, 4, 10, 12}, {8, 3, 1, 0, 1, 1})->shape,
+            (ir::Shape{2, 8, 8, 10}));
   EXPECT_EQ(Infer1(OpId::kConv1d, {2, 4, 10}, {8, 3, 2, 1, 2, 0})->shape, (ir::Shape{2, 8, 5}));
   EXPECT_FALSE(Infer1(OpId::kConv2d, {2, 3, 10, 12}, {8, 3, 1, 0, 2, 1}).has_value());  // 3 % 2
   EXPECT_FALSE(Infer1(OpId::kConv2d, {2, 4, 2, 12}, {8, 5, 1, 0, 1, 1}).has_value());   // 2 < 5
@@ -123,7 +129,8 @@ TEST(OpsShape, ConvolutionExtentsAndGroups) {
   // ... output_padding, groups, bias: (L-1)*s - 2p + k + op
   EXPECT_EQ(Infer1(OpId::kConvTranspose2d, {2, 4, 5, 6}, {8, 3, 2, 1, 1, 1, 1})->shape,
             (ir::Shape{2, 8, 10, 12}));
-  EXPECT_FALSE(Infer1(OpId::kConvTranspose1d, {2, 4, 5}, {8, 3, 1, 0, 1, 1, 1}).has_value());  // op >= s
+  EXPECT_FALSE(
+      Infer1(OpId::kConvTranspose1d, {2, 4, 5}, {8, 3, 1, 0, 1, 1, 1}).has_value());  // op >= s
 }
 
 TEST(OpsShape, PoolingAndNorms) {
@@ -187,8 +194,9 @@ TEST(OpsRange, OutputClassesFollowTheLattice) {
   EXPECT_EQ(OutputRange(OpId::kAdd, any_pos, none), Range::kAny);
   std::vector<Range> nn_pos = {Range::kNonNeg, Range::kPositive};
   EXPECT_EQ(OutputRange(OpId::kAdd, nn_pos, none), Range::kNonNeg);
-  EXPECT_EQ(OutputRange(OpId::kAddScalar, std::vector<Range>{Range::kNonNeg}, std::vector<double>{0.5}),
-            Range::kPositive);
+  EXPECT_EQ(
+      OutputRange(OpId::kAddScalar, std::vector<Range>{Range::kNonNeg}, std::vector<double>{0.5}),
+      Range::kPositive);
   EXPECT_EQ(OutputRange(OpId::kClamp, any, std::vector<double>{0.0, 6.0}), Range::kNonNeg);
   EXPECT_TRUE(Within(Range::kUnit, Range::kNonNeg));
   EXPECT_FALSE(Within(Range::kNonNeg, Range::kPositive));
@@ -209,7 +217,8 @@ TEST(OpsCost, MatmulAndConvFlops) {
 
 TEST(OpsRegistry, DerivedSetsPartitionTheOperators) {
   size_t total = 0;
-  for (int l = 0; l <= static_cast<int>(Lowering::kScan); ++l) total += OpsWithLowering(static_cast<Lowering>(l)).size();
+  for (int l = 0; l <= static_cast<int>(Lowering::kScan); ++l)
+    total += OpsWithLowering(static_cast<Lowering>(l)).size();
   EXPECT_EQ(total, static_cast<size_t>(kNumOps));
   for (OpId id : OpsWithLowering(Lowering::kMatmul)) EXPECT_TRUE(Spec(id).heavy);
 }

@@ -34,7 +34,7 @@ struct Node {
   ops::OpId op{};
   std::vector<int32_t> inputs;  // value ids, in argument order
   std::vector<double> attrs;
-  TensorType type;              // inferred output type
+  TensorType type;  // inferred output type
 
   friend bool operator==(const Node&, const Node&) = default;
 };
@@ -49,17 +49,19 @@ struct Graph {
   friend bool operator==(const Graph&, const Graph&) = default;
 };
 
-/// Checks the structural invariants (ids in range, topological order, arity, attrs size, types equal
-/// to what InferOutput gives). Throws drtriton::ShapeError / ValueError naming the offending node.
+/// Checks the structural invariants (ids in range, topological order, arity, attrs size, types
+/// equal to what InferOutput gives). Throws drtriton::ShapeError / ValueError naming the offending
+/// node.
 void Validate(const Graph& graph);
 
-/// Relabels nodes into the canonical topological order, with commutative operands sorted, so that two
-/// isomorphic graphs (same inputs in the same positions) become equal. Nodes no output depends on are
-/// kept (they are part of the program) and ordered canonically too.
+/// Relabels nodes into the canonical topological order, with commutative operands sorted, so that
+/// two isomorphic graphs (same inputs in the same positions) become equal. Nodes no output depends
+/// on are kept (they are part of the program) and ordered canonically too.
 Graph Canonicalize(const Graph& graph);
 
-/// 128-bit hash of the canonical form, as 32 lowercase hex digits. Isomorphic graphs get the same hash;
-/// graphs that differ in any op, attr, wiring, type or output get different ones (up to collisions).
+/// 128-bit hash of the canonical form, as 32 lowercase hex digits. Isomorphic graphs get the same
+/// hash; graphs that differ in any op, attr, wiring, type or output get different ones (up to
+/// collisions).
 std::string CanonicalHash(const Graph& graph);
 
 /// Total FLOPs and bytes (ops::EstimateCost summed over nodes).

@@ -1,15 +1,20 @@
 // Canonical form of a graph (ir::Canonicalize) and its 128-bit hash (ir::CanonicalHash).
 //
-// Canonical labelling by colour refinement with individualization (the nauty idea, for DAGs with ports):
-//   1. colour every value by what it computes (op, attrs, type, operand colours; graph inputs by position);
-//   2. refine: add to each colour its operand colours and the multiset of (consumer colour, argument
+// Canonical labelling by colour refinement with individualization (the nauty idea, for DAGs with
+// ports):
+//   1. colour every value by what it computes (op, attrs, type, operand colours; graph inputs by
+//   position);
+//   2. refine: add to each colour its operand colours and the multiset of (consumer colour,
+//   argument
 //      port) plus its output positions, until the number of colours stops growing;
-//   3. while two nodes share a colour, try each of them as "first" (individualize, refine again) and keep
+//   3. while two nodes share a colour, try each of them as "first" (individualize, refine again)
+//   and keep
 //      the lexicographically smallest result;
-//   4. with all colours distinct, emit nodes in Kahn order taking the ready node of smallest colour.
-// Isomorphic graphs (same inputs in the same positions) get equal canonical Graphs. Search in step 3 is
-// capped at kMaxLeaves; past it the first member of each tied class is taken (only graphs with many
-// interchangeable-but-not-automorphic branches could reach it).
+//   4. with all colours distinct, emit nodes in Kahn order taking the ready node of smallest
+//   colour.
+// Isomorphic graphs (same inputs in the same positions) get equal canonical Graphs. Search in step
+// 3 is capped at kMaxLeaves; past it the first member of each tied class is taken (only graphs with
+// many interchangeable-but-not-automorphic branches could reach it).
 #include <algorithm>
 #include <map>
 #include <queue>
@@ -41,7 +46,8 @@ struct Use {
 
 class Labeller {
  public:
-  explicit Labeller(const Graph& g) : g_(g), k_(static_cast<int32_t>(g.inputs.size())), n_(g.NumValues()) {
+  explicit Labeller(const Graph& g)
+      : g_(g), k_(static_cast<int32_t>(g.inputs.size())), n_(g.NumValues()) {
     uses_.resize(static_cast<size_t>(n_));
     out_pos_.resize(static_cast<size_t>(n_));
     for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -52,7 +58,8 @@ class Labeller {
             {k_ + static_cast<int32_t>(i), comm ? -1 : static_cast<int32_t>(a)});
       }
     }
-    for (size_t o = 0; o < g.outputs.size(); ++o) out_pos_[static_cast<size_t>(g.outputs[o])].push_back(o);
+    for (size_t o = 0; o < g.outputs.size(); ++o)
+      out_pos_[static_cast<size_t>(g.outputs[o])].push_back(o);
   }
 
   Graph Run() {
@@ -97,9 +104,11 @@ class Labeller {
         if (v >= k_) h = Combine(h, OperandKey(g_.nodes[static_cast<size_t>(v - k_)], colour));
         std::vector<uint64_t> use_keys;
         for (const Use& u : uses_[static_cast<size_t>(v)]) {
-          use_keys.push_back(Combine(colour[static_cast<size_t>(u.consumer)], static_cast<uint64_t>(u.port + 1)));
+          use_keys.push_back(
+              Combine(colour[static_cast<size_t>(u.consumer)], static_cast<uint64_t>(u.port + 1)));
         }
-        for (size_t o : out_pos_[static_cast<size_t>(v)]) use_keys.push_back(Combine(kOutputTag, o));
+        for (size_t o : out_pos_[static_cast<size_t>(v)])
+          use_keys.push_back(Combine(kOutputTag, o));
         std::sort(use_keys.begin(), use_keys.end());
         for (uint64_t key : use_keys) h = Combine(h, key);
         next[static_cast<size_t>(v)] = h;
@@ -152,7 +161,8 @@ class Labeller {
     using Ready = std::pair<uint64_t, int32_t>;
     std::priority_queue<Ready, std::vector<Ready>, std::greater<>> ready;
     for (size_t i = 0; i < m; ++i) {
-      if (pending[i] == 0) ready.push({colour[static_cast<size_t>(k_) + i], static_cast<int32_t>(i)});
+      if (pending[i] == 0)
+        ready.push({colour[static_cast<size_t>(k_) + i], static_cast<int32_t>(i)});
     }
     std::vector<int32_t> new_id(static_cast<size_t>(n_));
     for (int32_t v = 0; v < k_; ++v) new_id[static_cast<size_t>(v)] = v;
@@ -163,7 +173,8 @@ class Labeller {
       new_id[static_cast<size_t>(k_ + i)] = k_ + static_cast<int32_t>(order.size());
       order.push_back(i);
       for (int32_t c : consumers[static_cast<size_t>(i)]) {
-        if (--pending[static_cast<size_t>(c)] == 0) ready.push({colour[static_cast<size_t>(k_ + c)], c});
+        if (--pending[static_cast<size_t>(c)] == 0)
+          ready.push({colour[static_cast<size_t>(k_ + c)], c});
       }
     }
     DRT_ICHECK(order.size() == m);
@@ -207,11 +218,13 @@ Graph Canonicalize(const Graph& graph) {
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     for (int32_t v : graph.nodes[i].inputs) {
       DRT_CHECK(v >= 0 && v < static_cast<int32_t>(graph.inputs.size() + i), ValueError,
-                "node " << i << " reads value " << v << " that is not defined before it; run Validate first");
+                "node " << i << " reads value " << v
+                        << " that is not defined before it; run Validate first");
     }
   }
   for (int32_t v : graph.outputs) {
-    DRT_CHECK(v >= 0 && v < graph.NumValues(), ValueError, "output value " << v << " is out of range");
+    DRT_CHECK(v >= 0 && v < graph.NumValues(), ValueError,
+              "output value " << v << " is out of range");
   }
   return Labeller(graph).Run();
 }

@@ -34,8 +34,8 @@ double AttrValue(const json& v, const ops::AttrSpec& a, size_t node, std::string
     }
   }
   DRT_CHECK(false, ValueError,
-            "node " << node << " (" << op << ") attr \"" << a.name << "\" must be a number, got " << v.dump()
-                    << "; choices: " << ChoicesStr(a));
+            "node " << node << " (" << op << ") attr \"" << a.name << "\" must be a number, got "
+                    << v.dump() << "; choices: " << ChoicesStr(a));
   return 0;
 }
 
@@ -49,10 +49,12 @@ TensorType ParseTensorType(const json& j, const std::string& where) {
     t.shape.push_back(d.get<int64_t>());
   }
   if (j.contains("dtype")) {
-    DRT_CHECK(j["dtype"].is_string(), ValueError, where << " dtype must be a string, got " << j["dtype"].dump());
+    DRT_CHECK(j["dtype"].is_string(), ValueError,
+              where << " dtype must be a string, got " << j["dtype"].dump());
     auto dtype = ParseDType(j["dtype"].get<std::string>());
-    DRT_CHECK(dtype.has_value(), ValueError,
-              where << " dtype " << j["dtype"].dump() << " is unknown; use float32, float16 or bfloat16");
+    DRT_CHECK(
+        dtype.has_value(), ValueError,
+        where << " dtype " << j["dtype"].dump() << " is unknown; use float32, float16 or bfloat16");
     t.dtype = *dtype;
   }
   return t;
@@ -72,7 +74,8 @@ Graph FromJson(std::string_view text) {
   try {
     j = json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
-    DRT_CHECK(false, ValueError, "graph JSON does not parse (" << e.what() << "); pass the object from ToJson");
+    DRT_CHECK(false, ValueError,
+              "graph JSON does not parse (" << e.what() << "); pass the object from ToJson");
   }
   DRT_CHECK(j.is_object(), ValueError, "graph JSON must be an object with inputs, nodes, outputs");
   for (const auto& [key, _] : j.items()) {
@@ -80,7 +83,8 @@ Graph FromJson(std::string_view text) {
               "graph JSON has unknown key \"" << key << "\"; allowed: inputs, nodes, outputs");
   }
   for (const char* key : {"inputs", "nodes", "outputs"}) {
-    DRT_CHECK(j.contains(key) && j[key].is_array(), ValueError, "graph JSON needs a \"" << key << "\" list");
+    DRT_CHECK(j.contains(key) && j[key].is_array(), ValueError,
+              "graph JSON needs a \"" << key << "\" list");
   }
   Graph g;
   for (size_t i = 0; i < j["inputs"].size(); ++i) {
@@ -98,8 +102,9 @@ Graph FromJson(std::string_view text) {
     }
     const auto name = jn["op"].get<std::string>();
     auto op = ops::FindOp(name);
-    DRT_CHECK(op.has_value(), ValueError,
-              "node " << n << " has unknown op \"" << name << "\"; `drtriton ops` lists the operators");
+    DRT_CHECK(
+        op.has_value(), ValueError,
+        "node " << n << " has unknown op \"" << name << "\"; `drtriton ops` lists the operators");
     const ops::OpSpec& spec = ops::Spec(*op);
     Node node;
     node.op = *op;
@@ -110,22 +115,27 @@ Graph FromJson(std::string_view text) {
                 "node " << n << " (" << name << ") input ids must be integers, got " << v.dump());
       const auto id = v.get<int64_t>();
       DRT_CHECK(id >= 0 && id < k + static_cast<int64_t>(n), ValueError,
-                "node " << n << " (" << name << ") reads value " << id << ", which is not defined before it "
-                        << "(valid: 0.." << (k + static_cast<int64_t>(n) - 1) << "); order nodes topologically");
+                "node " << n << " (" << name << ") reads value " << id
+                        << ", which is not defined before it "
+                        << "(valid: 0.." << (k + static_cast<int64_t>(n) - 1)
+                        << "); order nodes topologically");
       node.inputs.push_back(static_cast<int32_t>(id));
     }
     DRT_CHECK(static_cast<int>(node.inputs.size()) == spec.arity, ValueError,
-              "node " << n << " (" << name << ") has " << node.inputs.size() << " inputs; it takes " << spec.arity);
+              "node " << n << " (" << name << ") has " << node.inputs.size() << " inputs; it takes "
+                      << spec.arity);
     const json attrs = jn.contains("attrs") ? jn["attrs"] : json::object();
-    DRT_CHECK(attrs.is_object(), ValueError, "node " << n << " (" << name << ") \"attrs\" must be an object");
+    DRT_CHECK(attrs.is_object(), ValueError,
+              "node " << n << " (" << name << ") \"attrs\" must be an object");
     for (const auto& [key, _] : attrs.items()) {
       DRT_CHECK(ops::AttrIndex(*op, key) >= 0, ValueError,
-                "node " << n << " (" << name << ") has unknown attr \"" << key << "\"; `drtriton ops` lists "
-                        << name << "'s attrs");
+                "node " << n << " (" << name << ") has unknown attr \"" << key
+                        << "\"; `drtriton ops` lists " << name << "'s attrs");
     }
     for (const ops::AttrSpec& a : spec.attrs) {
       DRT_CHECK(attrs.contains(std::string(a.name)), ValueError,
-                "node " << n << " (" << name << ") is missing attr \"" << a.name << "\"; choices: " << ChoicesStr(a));
+                "node " << n << " (" << name << ") is missing attr \"" << a.name
+                        << "\"; choices: " << ChoicesStr(a));
       node.attrs.push_back(AttrValue(attrs[std::string(a.name)], a, n, name));
     }
     std::vector<TensorType> in;
@@ -163,7 +173,8 @@ std::string ToJson(const Graph& graph, int indent) {
         attrs[std::string(spec.attrs[i].name)] = static_cast<int64_t>(std::llround(v));
       }
     }
-    j["nodes"].push_back({{"op", std::string(spec.name)}, {"inputs", node.inputs}, {"attrs", attrs}});
+    j["nodes"].push_back(
+        {{"op", std::string(spec.name)}, {"inputs", node.inputs}, {"attrs", attrs}});
   }
   j["outputs"] = graph.outputs;
   return j.dump(indent);

@@ -1,5 +1,5 @@
-// Roofline cost model of the registry (ops::EstimateCost): FLOPs and the fewest bytes an application
-// must move (each input read once, the output written once, plus the module's weights).
+// Roofline cost model of the registry (ops::EstimateCost): FLOPs and the fewest bytes an
+// application must move (each input read once, the output written once, plus the module's weights).
 #include "drtriton/ir.h"
 #include "drtriton/ops.h"
 
@@ -8,10 +8,14 @@ namespace {
 
 double ElemBytes(ir::DType dtype) {
   switch (dtype) {
-    case ir::DType::kFloat32: return 4;
-    case ir::DType::kFloat16: return 2;
-    case ir::DType::kBFloat16: return 2;
-    case ir::DType::kInt64: return 8;
+    case ir::DType::kFloat32:
+      return 4;
+    case ir::DType::kFloat16:
+      return 2;
+    case ir::DType::kBFloat16:
+      return 2;
+    case ir::DType::kInt64:
+      return 8;
   }
   return 4;
 }

@@ -1,10 +1,11 @@
 // The operator registry: one constexpr row per operator, in OpId order (ops.def).
 // Adding an operator: add it to ops.def, add a row here, and a shape-rule case in
-// core/tests/ops_registry_test.cc. Placeholder syntax of `torch`/`init` is documented on ops::OpSpec.
+// core/tests/ops_registry_test.cc. Placeholder syntax of `torch`/`init` is documented on
+// ops::OpSpec.
 #include <string_view>
 
-#include "drtriton/ops.h"
 #include "drtriton/ir.h"
+#include "drtriton/ops.h"
 
 namespace drtriton::ops {
 namespace {
@@ -45,14 +46,18 @@ inline constexpr AttrSpec kGeluAttrs[] = {
     {.name = "approximate", .kind = AttrKind::kEnum, .choices = kBool01, .enum_names = kGeluModes}};
 inline constexpr AttrSpec kSlopeAttrs[] = {
     {.name = "negative_slope", .kind = AttrKind::kFloat, .choices = kSlopes}};
-inline constexpr AttrSpec kAlphaAttrs[] = {{.name = "alpha", .kind = AttrKind::kFloat, .choices = kAlphas}};
+inline constexpr AttrSpec kAlphaAttrs[] = {
+    {.name = "alpha", .kind = AttrKind::kFloat, .choices = kAlphas}};
 inline constexpr AttrSpec kHardtanhAttrs[] = {
     {.name = "min_val", .kind = AttrKind::kFloat, .choices = kTanhLo},
     {.name = "max_val", .kind = AttrKind::kFloat, .choices = kTanhHi}};
-inline constexpr AttrSpec kLambdAttrs[] = {{.name = "lambd", .kind = AttrKind::kFloat, .choices = kLambdas}};
-inline constexpr AttrSpec kClampAttrs[] = {{.name = "min", .kind = AttrKind::kFloat, .choices = kClampLo},
-                                           {.name = "max", .kind = AttrKind::kFloat, .choices = kClampHi}};
-inline constexpr AttrSpec kDropoutAttrs[] = {{.name = "p", .kind = AttrKind::kFloat, .choices = kDropP}};
+inline constexpr AttrSpec kLambdAttrs[] = {
+    {.name = "lambd", .kind = AttrKind::kFloat, .choices = kLambdas}};
+inline constexpr AttrSpec kClampAttrs[] = {
+    {.name = "min", .kind = AttrKind::kFloat, .choices = kClampLo},
+    {.name = "max", .kind = AttrKind::kFloat, .choices = kClampHi}};
+inline constexpr AttrSpec kDropoutAttrs[] = {
+    {.name = "p", .kind = AttrKind::kFloat, .choices = kDropP}};
 inline constexpr AttrSpec kAddScalarAttrs[] = {
     {.name = "other", .kind = AttrKind::kFloat, .choices = kAddConsts}};
 inline constexpr AttrSpec kSubScalarAttrs[] = {
@@ -63,10 +68,13 @@ inline constexpr AttrSpec kDivScalarAttrs[] = {
     {.name = "other", .kind = AttrKind::kFloat, .choices = kDivConsts}};
 inline constexpr AttrSpec kPowAttrs[] = {
     {.name = "exponent", .kind = AttrKind::kFloat, .choices = kExponents}};
-inline constexpr AttrSpec kReduceAttrs[] = {{.name = "dim", .kind = AttrKind::kAxis, .choices = kAxes},
-                                            {.name = "keepdim", .kind = AttrKind::kBool, .choices = kBool01}};
-inline constexpr AttrSpec kDimAttrs[] = {{.name = "dim", .kind = AttrKind::kAxis, .choices = kAxes}};
-inline constexpr AttrSpec kEpsAttrs[] = {{.name = "eps", .kind = AttrKind::kFloat, .choices = kEps}};
+inline constexpr AttrSpec kReduceAttrs[] = {
+    {.name = "dim", .kind = AttrKind::kAxis, .choices = kAxes},
+    {.name = "keepdim", .kind = AttrKind::kBool, .choices = kBool01}};
+inline constexpr AttrSpec kDimAttrs[] = {
+    {.name = "dim", .kind = AttrKind::kAxis, .choices = kAxes}};
+inline constexpr AttrSpec kEpsAttrs[] = {
+    {.name = "eps", .kind = AttrKind::kFloat, .choices = kEps}};
 inline constexpr AttrSpec kGroupNormAttrs[] = {
     {.name = "num_groups", .kind = AttrKind::kInt, .choices = kNumGroups},
     {.name = "eps", .kind = AttrKind::kFloat, .choices = kEps}};
@@ -95,12 +103,16 @@ inline constexpr AttrSpec kAdaptiveAttrs[] = {
     {.name = "output_size", .kind = AttrKind::kInt, .choices = kOutputSize}};
 inline constexpr AttrSpec kFlattenAttrs[] = {
     {.name = "start_dim", .kind = AttrKind::kAxis, .choices = kStartDims}};
-inline constexpr AttrSpec kUnflattenAttrs[] = {{.name = "dim", .kind = AttrKind::kAxis, .choices = kAxes},
-                                               {.name = "size", .kind = AttrKind::kInt, .choices = kSplitSizes}};
-inline constexpr AttrSpec kTransposeAttrs[] = {{.name = "dim0", .kind = AttrKind::kAxis, .choices = kAxes},
-                                               {.name = "dim1", .kind = AttrKind::kAxis, .choices = kAxes}};
-inline constexpr AttrSpec kSmoothL1Attrs[] = {{.name = "beta", .kind = AttrKind::kFloat, .choices = kBetas}};
-inline constexpr AttrSpec kHuberAttrs[] = {{.name = "delta", .kind = AttrKind::kFloat, .choices = kBetas}};
+inline constexpr AttrSpec kUnflattenAttrs[] = {
+    {.name = "dim", .kind = AttrKind::kAxis, .choices = kAxes},
+    {.name = "size", .kind = AttrKind::kInt, .choices = kSplitSizes}};
+inline constexpr AttrSpec kTransposeAttrs[] = {
+    {.name = "dim0", .kind = AttrKind::kAxis, .choices = kAxes},
+    {.name = "dim1", .kind = AttrKind::kAxis, .choices = kAxes}};
+inline constexpr AttrSpec kSmoothL1Attrs[] = {
+    {.name = "beta", .kind = AttrKind::kFloat, .choices = kBetas}};
+inline constexpr AttrSpec kHuberAttrs[] = {
+    {.name = "delta", .kind = AttrKind::kFloat, .choices = kBetas}};
 
 // Lowering aliases (ShapeRule also has kMatmul, so Lowering::kMatmul stays qualified).
 constexpr Lowering kReduction = Lowering::kReduction;
@@ -116,32 +128,41 @@ constexpr Range kNN = Range::kNonNeg;
 constexpr Range kAnyR = Range::kAny;
 
 // ---- the rows ----
-// Unary rows: flops_per_elem is a rough count of float ops per element (transcendentals count ~4-8).
+// Unary rows: flops_per_elem is a rough count of float ops per element (transcendentals count
+// ~4-8).
+// clang-format off: one compact row per operator reads better than one line per field.
 inline constexpr OpSpec kRegistry[] = {
     // ---- unary elementwise ----
     {.id = OpId::kRelu, .name = "relu", .torch = "F.relu({0})", .range = kNonNeg},
     {.id = OpId::kGelu, .name = "gelu", .torch = "F.gelu({0}, approximate='{approximate}')",
      .attrs = kGeluAttrs, .range = kSame, .flops_per_elem = 8},
-    {.id = OpId::kRelu6, .name = "relu6", .torch = "F.relu6({0})", .range = kNonNeg, .flops_per_elem = 2},
+    {.id = OpId::kRelu6, .name = "relu6", .torch = "F.relu6({0})", .range = kNonNeg,
+     .flops_per_elem = 2},
     {.id = OpId::kLeakyRelu, .name = "leaky_relu",
-     .torch = "F.leaky_relu({0}, negative_slope={negative_slope})", .attrs = kSlopeAttrs, .range = kSame,
+     .torch = "F.leaky_relu({0}, negative_slope={negative_slope})", .attrs = kSlopeAttrs,
+     .range = kSame,
      .flops_per_elem = 2},
     {.id = OpId::kElu, .name = "elu", .torch = "F.elu({0}, alpha={alpha})", .attrs = kAlphaAttrs,
      .range = kSame, .flops_per_elem = 5},
-    {.id = OpId::kSelu, .name = "selu", .torch = "F.selu({0})", .range = kSameSign, .flops_per_elem = 6},
+    {.id = OpId::kSelu, .name = "selu", .torch = "F.selu({0})", .range = kSameSign,
+     .flops_per_elem = 6},
     {.id = OpId::kCelu, .name = "celu", .torch = "F.celu({0}, alpha={alpha})", .attrs = kAlphaAttrs,
      .range = kSame, .flops_per_elem = 6},
-    {.id = OpId::kSilu, .name = "silu", .torch = "F.silu({0})", .range = kSame, .flops_per_elem = 5},
-    {.id = OpId::kMish, .name = "mish", .torch = "F.mish({0})", .range = kSame, .flops_per_elem = 12},
+    {.id = OpId::kSilu, .name = "silu", .torch = "F.silu({0})", .range = kSame,
+     .flops_per_elem = 5},
+    {.id = OpId::kMish, .name = "mish", .torch = "F.mish({0})", .range = kSame,
+     .flops_per_elem = 12},
     {.id = OpId::kSigmoid, .name = "sigmoid", .torch = "torch.sigmoid({0})", .range = kUnit,
      .flops_per_elem = 4},
-    {.id = OpId::kHardsigmoid, .name = "hardsigmoid", .torch = "F.hardsigmoid({0})", .range = kNonNeg,
+    {.id = OpId::kHardsigmoid, .name = "hardsigmoid", .torch = "F.hardsigmoid({0})",
+     .range = kNonNeg,
      .flops_per_elem = 3},
     {.id = OpId::kHardswish, .name = "hardswish", .torch = "F.hardswish({0})", .range = kSame,
      .flops_per_elem = 4},
     {.id = OpId::kLogsigmoid, .name = "logsigmoid", .torch = "F.logsigmoid({0})", .range = kAny,
      .flops_per_elem = 6},
-    {.id = OpId::kTanh, .name = "tanh", .torch = "torch.tanh({0})", .range = kSame, .flops_per_elem = 6},
+    {.id = OpId::kTanh, .name = "tanh", .torch = "torch.tanh({0})", .range = kSame,
+     .flops_per_elem = 6},
     {.id = OpId::kHardtanh, .name = "hardtanh",
      .torch = "F.hardtanh({0}, min_val={min_val}, max_val={max_val})", .attrs = kHardtanhAttrs,
      .range = kClamp, .flops_per_elem = 2},
@@ -159,37 +180,48 @@ inline constexpr OpSpec kRegistry[] = {
      .attrs = kClampAttrs, .range = kClamp, .flops_per_elem = 2},
     {.id = OpId::kAbs, .name = "abs", .torch = "torch.abs({0})", .range = kNonNeg},
     {.id = OpId::kNeg, .name = "neg", .torch = "-{0}", .range = kAny},
-    {.id = OpId::kExp, .name = "exp", .torch = "torch.exp({0})", .range = kPositive, .flops_per_elem = 4,
+    {.id = OpId::kExp, .name = "exp", .torch = "torch.exp({0})", .range = kPositive,
+     .flops_per_elem = 4,
      .pad = PadValue::kNegInf},
-    {.id = OpId::kLog, .name = "log", .torch = "torch.log({0})", .domain = {kPos, kAnyR}, .range = kAny,
+    {.id = OpId::kLog, .name = "log", .torch = "torch.log({0})", .domain = {kPos, kAnyR},
+     .range = kAny,
      .flops_per_elem = 4, .pad = PadValue::kOne},
-    {.id = OpId::kSqrt, .name = "sqrt", .torch = "torch.sqrt({0})", .domain = {kNN, kAnyR}, .range = kSame,
+    {.id = OpId::kSqrt, .name = "sqrt", .torch = "torch.sqrt({0})", .domain = {kNN, kAnyR},
+     .range = kSame,
      .flops_per_elem = 2},
     {.id = OpId::kRsqrt, .name = "rsqrt", .torch = "torch.rsqrt({0})", .domain = {kPos, kAnyR},
      .range = kPositive, .flops_per_elem = 2, .pad = PadValue::kOne},
     {.id = OpId::kReciprocal, .name = "reciprocal", .torch = "torch.reciprocal({0})",
      .domain = {kPos, kAnyR}, .range = kPositive, .pad = PadValue::kOne},
     {.id = OpId::kSquare, .name = "square", .torch = "torch.square({0})", .range = kSquare},
-    {.id = OpId::kSin, .name = "sin", .torch = "torch.sin({0})", .range = kAny, .flops_per_elem = 4},
-    {.id = OpId::kCos, .name = "cos", .torch = "torch.cos({0})", .range = kAny, .flops_per_elem = 4},
-    {.id = OpId::kErf, .name = "erf", .torch = "torch.erf({0})", .range = kSame, .flops_per_elem = 6},
+    {.id = OpId::kSin, .name = "sin", .torch = "torch.sin({0})", .range = kAny,
+     .flops_per_elem = 4},
+    {.id = OpId::kCos, .name = "cos", .torch = "torch.cos({0})", .range = kAny,
+     .flops_per_elem = 4},
+    {.id = OpId::kErf, .name = "erf", .torch = "torch.erf({0})", .range = kSame,
+     .flops_per_elem = 6},
     {.id = OpId::kDropout, .name = "dropout", .torch = "F.dropout({0}, p={p}, training=False)",
      .attrs = kDropoutAttrs, .range = kSame, .flops_per_elem = 0},
     // ---- tensor-scalar ----
-    {.id = OpId::kAddScalar, .name = "add_scalar", .torch = "{0} + {other}", .attrs = kAddScalarAttrs,
+    {.id = OpId::kAddScalar, .name = "add_scalar", .torch = "{0} + {other}",
+     .attrs = kAddScalarAttrs,
      .range = kScalarAdd},
-    {.id = OpId::kSubScalar, .name = "sub_scalar", .torch = "{0} - {other}", .attrs = kSubScalarAttrs,
+    {.id = OpId::kSubScalar, .name = "sub_scalar", .torch = "{0} - {other}",
+     .attrs = kSubScalarAttrs,
      .range = kScalarSub},
-    {.id = OpId::kMulScalar, .name = "mul_scalar", .torch = "{0} * {other}", .attrs = kMulScalarAttrs,
+    {.id = OpId::kMulScalar, .name = "mul_scalar", .torch = "{0} * {other}",
+     .attrs = kMulScalarAttrs,
      .range = kScalarMul},
-    {.id = OpId::kDivScalar, .name = "div_scalar", .torch = "{0} / {other}", .attrs = kDivScalarAttrs,
+    {.id = OpId::kDivScalar, .name = "div_scalar", .torch = "{0} / {other}",
+     .attrs = kDivScalarAttrs,
      .range = kScalarDiv},
     {.id = OpId::kPowScalar, .name = "pow_scalar", .torch = "torch.pow({0}, {exponent})",
      .attrs = kPowAttrs, .range = kPow, .flops_per_elem = 4},
     // ---- binary with broadcasting ----
     {.id = OpId::kAdd, .name = "add", .torch = "{0} + {1}", .arity = 2, .shape = kBroadcast,
      .commutative = true, .range = kAddLike},
-    {.id = OpId::kSub, .name = "sub", .torch = "{0} - {1}", .arity = 2, .shape = kBroadcast, .range = kAny},
+    {.id = OpId::kSub, .name = "sub", .torch = "{0} - {1}", .arity = 2, .shape = kBroadcast,
+     .range = kAny},
     {.id = OpId::kMul, .name = "mul", .torch = "{0} * {1}", .arity = 2, .shape = kBroadcast,
      .commutative = true, .range = kMulLike, .pad = PadValue::kOne},
     {.id = OpId::kDiv, .name = "div", .torch = "{0} / {1}", .arity = 2, .shape = kBroadcast,
@@ -203,25 +235,34 @@ inline constexpr OpSpec kRegistry[] = {
      .attrs = kReduceAttrs, .shape = kReduceAxis, .lowering = kReduction, .reduces = true,
      .range = kSameSign},
     {.id = OpId::kMean, .name = "mean", .torch = "torch.mean({0}, dim={dim}, keepdim={keepdim})",
-     .attrs = kReduceAttrs, .shape = kReduceAxis, .lowering = kReduction, .reduces = true, .range = kSame},
+     .attrs = kReduceAttrs, .shape = kReduceAxis, .lowering = kReduction, .reduces = true,
+     .range = kSame},
     {.id = OpId::kAmax, .name = "amax", .torch = "torch.amax({0}, dim={dim}, keepdim={keepdim})",
-     .attrs = kReduceAttrs, .shape = kReduceAxis, .lowering = kReduction, .reduces = true, .range = kSame,
+     .attrs = kReduceAttrs, .shape = kReduceAxis, .lowering = kReduction, .reduces = true,
+     .range = kSame,
      .pad = PadValue::kNegInf},
     {.id = OpId::kAmin, .name = "amin", .torch = "torch.amin({0}, dim={dim}, keepdim={keepdim})",
-     .attrs = kReduceAttrs, .shape = kReduceAxis, .lowering = kReduction, .reduces = true, .range = kSame,
+     .attrs = kReduceAttrs, .shape = kReduceAxis, .lowering = kReduction, .reduces = true,
+     .range = kSame,
      .pad = PadValue::kPosInf},
     {.id = OpId::kProd, .name = "prod", .torch = "torch.prod({0}, dim={dim}, keepdim={keepdim})",
-     .attrs = kReduceAttrs, .shape = kReduceAxis, .lowering = kReduction, .reduces = true, .range = kSame,
+     .attrs = kReduceAttrs, .shape = kReduceAxis, .lowering = kReduction, .reduces = true,
+     .range = kSame,
      .pad = PadValue::kOne},
     {.id = OpId::kLogsumexp, .name = "logsumexp",
      .torch = "torch.logsumexp({0}, dim={dim}, keepdim={keepdim})", .attrs = kReduceAttrs,
-     .shape = kReduceAxis, .lowering = kReduction, .reduces = true, .range = kAny, .flops_per_elem = 6,
+     .shape = kReduceAxis, .lowering = kReduction, .reduces = true, .range = kAny,
+     .flops_per_elem = 6,
      .pad = PadValue::kNegInf},
-    {.id = OpId::kArgmax, .name = "argmax", .torch = "torch.argmax({0}, dim={dim}, keepdim={keepdim})",
-     .attrs = kReduceAttrs, .shape = kReduceAxis, .dtype = DtypeRule::kIndexOut, .lowering = kReduction,
+    {.id = OpId::kArgmax, .name = "argmax",
+     .torch = "torch.argmax({0}, dim={dim}, keepdim={keepdim})",
+     .attrs = kReduceAttrs, .shape = kReduceAxis, .dtype = DtypeRule::kIndexOut,
+     .lowering = kReduction,
      .reduces = true, .range = kNonNeg, .pad = PadValue::kNegInf},
-    {.id = OpId::kArgmin, .name = "argmin", .torch = "torch.argmin({0}, dim={dim}, keepdim={keepdim})",
-     .attrs = kReduceAttrs, .shape = kReduceAxis, .dtype = DtypeRule::kIndexOut, .lowering = kReduction,
+    {.id = OpId::kArgmin, .name = "argmin",
+     .torch = "torch.argmin({0}, dim={dim}, keepdim={keepdim})",
+     .attrs = kReduceAttrs, .shape = kReduceAxis, .dtype = DtypeRule::kIndexOut,
+     .lowering = kReduction,
      .reduces = true, .range = kNonNeg, .pad = PadValue::kPosInf},
     {.id = OpId::kVar, .name = "var", .torch = "torch.var({0}, dim={dim}, keepdim={keepdim})",
      .attrs = kReduceAttrs, .shape = kReduceAxis, .lowering = kReduction, .reduces = true,
@@ -230,15 +271,20 @@ inline constexpr OpSpec kRegistry[] = {
      .attrs = kReduceAttrs, .shape = kReduceAxis, .lowering = kReduction, .reduces = true,
      .min_axis_extent = 2, .range = kNonNeg, .flops_per_elem = 4},
     {.id = OpId::kNorm, .name = "norm",
-     .torch = "torch.linalg.vector_norm({0}, ord=2, dim={dim}, keepdim={keepdim})", .attrs = kReduceAttrs,
-     .shape = kReduceAxis, .lowering = kReduction, .reduces = true, .range = kNonNeg, .flops_per_elem = 2},
+     .torch = "torch.linalg.vector_norm({0}, ord=2, dim={dim}, keepdim={keepdim})",
+     .attrs = kReduceAttrs,
+     .shape = kReduceAxis, .lowering = kReduction, .reduces = true, .range = kNonNeg,
+     .flops_per_elem = 2},
     // ---- scans ----
-    {.id = OpId::kCumsum, .name = "cumsum", .torch = "torch.cumsum({0}, dim={dim})", .attrs = kDimAttrs,
+    {.id = OpId::kCumsum, .name = "cumsum", .torch = "torch.cumsum({0}, dim={dim})",
+     .attrs = kDimAttrs,
      .shape = kSameAlongAxis, .lowering = kScan, .range = kSameSign},
-    {.id = OpId::kCumprod, .name = "cumprod", .torch = "torch.cumprod({0}, dim={dim})", .attrs = kDimAttrs,
+    {.id = OpId::kCumprod, .name = "cumprod", .torch = "torch.cumprod({0}, dim={dim})",
+     .attrs = kDimAttrs,
      .shape = kSameAlongAxis, .lowering = kScan, .range = kSame, .pad = PadValue::kOne},
     // ---- normalizations ----
-    {.id = OpId::kSoftmax, .name = "softmax", .torch = "torch.softmax({0}, dim={dim})", .attrs = kDimAttrs,
+    {.id = OpId::kSoftmax, .name = "softmax", .torch = "torch.softmax({0}, dim={dim})",
+     .attrs = kDimAttrs,
      .shape = kSameAlongAxis, .lowering = kNormalization, .reduces = true, .range = kUnit,
      .flops_per_elem = 6, .pad = PadValue::kNegInf},
     {.id = OpId::kLogSoftmax, .name = "log_softmax", .torch = "torch.log_softmax({0}, dim={dim})",
@@ -249,18 +295,20 @@ inline constexpr OpSpec kRegistry[] = {
      .range = kSameSign, .flops_per_elem = 4},
     {.id = OpId::kLayerNorm, .name = "layer_norm", .torch = "{self}({0})", .module = "nn.LayerNorm",
      .init = "nn.LayerNorm({normalized_shape:0.-1}, eps={eps})", .attrs = kEpsAttrs,
-     .lowering = kNormalization, .reduces = true, .min_rank = 2, .range = kAny, .flops_per_elem = 8},
+     .lowering = kNormalization, .reduces = true, .min_rank = 2, .range = kAny,
+     .flops_per_elem = 8},
     {.id = OpId::kRmsNorm, .name = "rms_norm", .torch = "{self}({0})", .module = "nn.RMSNorm",
      .init = "nn.RMSNorm({normalized_shape:0.-1}, eps={eps})", .attrs = kEpsAttrs,
-     .lowering = kNormalization, .reduces = true, .min_rank = 2, .range = kSameSign, .flops_per_elem = 5},
+     .lowering = kNormalization, .reduces = true, .min_rank = 2, .range = kSameSign,
+     .flops_per_elem = 5},
     {.id = OpId::kGroupNorm, .name = "group_norm", .torch = "{self}({0})", .module = "nn.GroupNorm",
      .init = "nn.GroupNorm({num_groups}, {num_channels:0.1}, eps={eps})", .attrs = kGroupNormAttrs,
      .shape = kGroupNorm, .lowering = kNormalization, .reduces = true, .min_rank = 3, .max_rank = 5,
      .range = kAny, .flops_per_elem = 8},
     // Inference-form batch norm (running statistics) whatever the module's train()/eval() mode.
     {.id = OpId::kBatchNorm, .name = "batch_norm",
-     .torch = "F.batch_norm({0}, {self}.running_mean, {self}.running_var, {self}.weight, {self}.bias, "
-              "training=False, eps={eps})",
+     .torch = "F.batch_norm({0}, {self}.running_mean, {self}.running_var, {self}.weight, "
+              "{self}.bias, training=False, eps={eps})",
      .module = "nn.BatchNorm{nd}d", .init = "nn.BatchNorm{nd}d({num_features:0.1}, eps={eps})",
      .attrs = kEpsAttrs, .lowering = kNormalization, .min_rank = 2, .max_rank = 5, .range = kAny,
      .flops_per_elem = 4},
@@ -270,7 +318,8 @@ inline constexpr OpSpec kRegistry[] = {
     // ---- matmul-like ----
     {.id = OpId::kLinear, .name = "linear", .torch = "{self}({0})", .module = "nn.Linear",
      .init = "nn.Linear({in_features:0.-1}, {out_features}, bias={bias})", .attrs = kLinearAttrs,
-     .shape = kLinear, .lowering = Lowering::kMatmul, .heavy = true, .min_rank = 2, .max_rank = 4, .range = kAny},
+     .shape = kLinear, .lowering = Lowering::kMatmul, .heavy = true, .min_rank = 2, .max_rank = 4,
+     .range = kAny},
     {.id = OpId::kMatmul, .name = "matmul", .torch = "torch.matmul({0}, {1})", .arity = 2,
      .shape = ShapeRule::kMatmul, .lowering = Lowering::kMatmul, .heavy = true, .min_rank = 2,
      .max_rank = 4, .range = kAny},
@@ -294,20 +343,23 @@ inline constexpr OpSpec kRegistry[] = {
      .range = kAny},
     {.id = OpId::kConvTranspose1d, .name = "conv_transpose1d", .torch = "{self}({0})",
      .module = "nn.ConvTranspose1d",
-     .init = "nn.ConvTranspose1d({in_channels:0.1}, {out_channels}, {kernel_size}, stride={stride}, "
-             "padding={padding}, output_padding={output_padding}, groups={groups}, bias={bias})",
+     .init = "nn.ConvTranspose1d({in_channels:0.1}, {out_channels}, {kernel_size}, "
+             "stride={stride}, padding={padding}, output_padding={output_padding}, "
+             "groups={groups}, bias={bias})",
      .attrs = kConvTransposeAttrs, .shape = kConvTranspose, .lowering = kConvolution, .heavy = true,
      .spatial = 1, .range = kAny},
     {.id = OpId::kConvTranspose2d, .name = "conv_transpose2d", .torch = "{self}({0})",
      .module = "nn.ConvTranspose2d",
-     .init = "nn.ConvTranspose2d({in_channels:0.1}, {out_channels}, {kernel_size}, stride={stride}, "
-             "padding={padding}, output_padding={output_padding}, groups={groups}, bias={bias})",
+     .init = "nn.ConvTranspose2d({in_channels:0.1}, {out_channels}, {kernel_size}, "
+             "stride={stride}, padding={padding}, output_padding={output_padding}, "
+             "groups={groups}, bias={bias})",
      .attrs = kConvTransposeAttrs, .shape = kConvTranspose, .lowering = kConvolution, .heavy = true,
      .spatial = 2, .range = kAny},
     {.id = OpId::kConvTranspose3d, .name = "conv_transpose3d", .torch = "{self}({0})",
      .module = "nn.ConvTranspose3d",
-     .init = "nn.ConvTranspose3d({in_channels:0.1}, {out_channels}, {kernel_size}, stride={stride}, "
-             "padding={padding}, output_padding={output_padding}, groups={groups}, bias={bias})",
+     .init = "nn.ConvTranspose3d({in_channels:0.1}, {out_channels}, {kernel_size}, "
+             "stride={stride}, padding={padding}, output_padding={output_padding}, "
+             "groups={groups}, bias={bias})",
      .attrs = kConvTransposeAttrs, .shape = kConvTranspose, .lowering = kConvolution, .heavy = true,
      .spatial = 3, .range = kAny},
     // ---- pooling ----
@@ -330,49 +382,60 @@ inline constexpr OpSpec kRegistry[] = {
      .torch = "F.avg_pool3d({0}, kernel_size={kernel_size}, stride={stride})", .attrs = kPoolAttrs,
      .shape = kPool, .lowering = kPooling, .spatial = 3, .range = kSame},
     {.id = OpId::kAdaptiveAvgPool1d, .name = "adaptive_avg_pool1d",
-     .torch = "F.adaptive_avg_pool1d({0}, {output_size})", .attrs = kAdaptiveAttrs, .shape = kAdaptivePool,
+     .torch = "F.adaptive_avg_pool1d({0}, {output_size})", .attrs = kAdaptiveAttrs,
+     .shape = kAdaptivePool,
      .lowering = kPooling, .reduces = true, .spatial = 1, .range = kSame},
     {.id = OpId::kAdaptiveAvgPool2d, .name = "adaptive_avg_pool2d",
-     .torch = "F.adaptive_avg_pool2d({0}, {output_size})", .attrs = kAdaptiveAttrs, .shape = kAdaptivePool,
+     .torch = "F.adaptive_avg_pool2d({0}, {output_size})", .attrs = kAdaptiveAttrs,
+     .shape = kAdaptivePool,
      .lowering = kPooling, .reduces = true, .spatial = 2, .range = kSame},
     {.id = OpId::kAdaptiveAvgPool3d, .name = "adaptive_avg_pool3d",
-     .torch = "F.adaptive_avg_pool3d({0}, {output_size})", .attrs = kAdaptiveAttrs, .shape = kAdaptivePool,
+     .torch = "F.adaptive_avg_pool3d({0}, {output_size})", .attrs = kAdaptiveAttrs,
+     .shape = kAdaptivePool,
      .lowering = kPooling, .reduces = true, .spatial = 3, .range = kSame},
     // ---- layout ----
     {.id = OpId::kFlatten, .name = "flatten", .torch = "torch.flatten({0}, start_dim={start_dim})",
-     .attrs = kFlattenAttrs, .shape = kFlatten, .lowering = kLayout, .range = kSame, .flops_per_elem = 0},
+     .attrs = kFlattenAttrs, .shape = kFlatten, .lowering = kLayout, .range = kSame,
+     .flops_per_elem = 0},
     {.id = OpId::kUnflatten, .name = "unflatten", .torch = "{0}.unflatten({dim}, ({size}, -1))",
      .attrs = kUnflattenAttrs, .shape = kUnflatten, .lowering = kLayout, .range = kSame,
      .flops_per_elem = 0},
     {.id = OpId::kTranspose, .name = "transpose", .torch = "{0}.transpose({dim0}, {dim1})",
      .attrs = kTransposeAttrs, .shape = kTranspose, .lowering = kLayout, .range = kSame,
      .flops_per_elem = 0},
-    {.id = OpId::kUnsqueeze, .name = "unsqueeze", .torch = "{0}.unsqueeze({dim})", .attrs = kDimAttrs,
+    {.id = OpId::kUnsqueeze, .name = "unsqueeze", .torch = "{0}.unsqueeze({dim})",
+     .attrs = kDimAttrs,
      .shape = kUnsqueeze, .lowering = kLayout, .range = kSame, .flops_per_elem = 0},
     {.id = OpId::kSqueeze, .name = "squeeze", .torch = "{0}.squeeze({dim})", .attrs = kDimAttrs,
      .shape = kSqueeze, .lowering = kLayout, .range = kSame, .flops_per_elem = 0},
     {.id = OpId::kConcat, .name = "concat", .torch = "torch.cat([{0}, {1}], dim={dim})", .arity = 2,
-     .attrs = kDimAttrs, .shape = kConcat, .lowering = kLayout, .range = kWeaker, .flops_per_elem = 0},
+     .attrs = kDimAttrs, .shape = kConcat, .lowering = kLayout, .range = kWeaker,
+     .flops_per_elem = 0},
     // ---- losses and similarities (reduction='mean' unless said) ----
-    {.id = OpId::kMseLoss, .name = "mse_loss", .torch = "F.mse_loss({0}, {1})", .arity = 2, .shape = kLoss,
+    {.id = OpId::kMseLoss, .name = "mse_loss", .torch = "F.mse_loss({0}, {1})", .arity = 2,
+     .shape = kLoss,
      .lowering = kReduction, .reduces = true, .range = kNonNeg, .flops_per_elem = 3},
-    {.id = OpId::kL1Loss, .name = "l1_loss", .torch = "F.l1_loss({0}, {1})", .arity = 2, .shape = kLoss,
+    {.id = OpId::kL1Loss, .name = "l1_loss", .torch = "F.l1_loss({0}, {1})", .arity = 2,
+     .shape = kLoss,
      .lowering = kReduction, .reduces = true, .range = kNonNeg, .flops_per_elem = 3},
-    {.id = OpId::kSmoothL1Loss, .name = "smooth_l1_loss", .torch = "F.smooth_l1_loss({0}, {1}, beta={beta})",
+    {.id = OpId::kSmoothL1Loss, .name = "smooth_l1_loss",
+     .torch = "F.smooth_l1_loss({0}, {1}, beta={beta})",
      .arity = 2, .attrs = kSmoothL1Attrs, .shape = kLoss, .lowering = kReduction, .reduces = true,
      .range = kNonNeg, .flops_per_elem = 5},
     {.id = OpId::kHuberLoss, .name = "huber_loss", .torch = "F.huber_loss({0}, {1}, delta={delta})",
      .arity = 2, .attrs = kHuberAttrs, .shape = kLoss, .lowering = kReduction, .reduces = true,
      .range = kNonNeg, .flops_per_elem = 5},
-    // Input 0 holds log-probabilities, input 1 probabilities (must be positive: target * log(target)).
+    // Input 0 holds log-probabilities, input 1 probabilities (positive: target * log(target)).
     {.id = OpId::kKlDiv, .name = "kl_div", .torch = "F.kl_div({0}, {1}, reduction='batchmean')",
      .arity = 2, .shape = kLoss, .lowering = kReduction, .reduces = true, .min_rank = 1,
      .domain = {kAnyR, kPos}, .range = kAny, .flops_per_elem = 6},
     {.id = OpId::kCosineSimilarity, .name = "cosine_similarity",
      .torch = "F.cosine_similarity({0}, {1}, dim={dim})", .arity = 2, .attrs = kDimAttrs,
-     .shape = kBroadcastReduce, .lowering = kReduction, .reduces = true, .min_rank = 1, .range = kAny,
+     .shape = kBroadcastReduce, .lowering = kReduction, .reduces = true, .min_rank = 1,
+     .range = kAny,
      .flops_per_elem = 6},
 };
+// clang-format on
 
 constexpr bool RowsFollowEnumOrder(std::span<const OpSpec> rows) {
   if (rows.size() != static_cast<size_t>(kNumOps)) return false;
@@ -407,7 +470,8 @@ constexpr bool ModuleOpsHaveInit(std::span<const OpSpec> rows) {
   }
   return true;
 }
-static_assert(ModuleOpsHaveInit(kRegistry), "rows: module<->init, arity in 1..kMaxArity, non-empty choices");
+static_assert(ModuleOpsHaveInit(kRegistry),
+              "rows: module<->init, arity in 1..kMaxArity, non-empty choices");
 
 }  // namespace
 

@@ -1,5 +1,5 @@
-// Shape and dtype rules of the registry (ops::InferOutput): one case per ShapeRule, each checking the
-// constraint it places on its inputs and saying which one failed.
+// Shape and dtype rules of the registry (ops::InferOutput): one case per ShapeRule, each checking
+// the constraint it places on its inputs and saying which one failed.
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -48,13 +48,14 @@ std::optional<Shape> Broadcast(const Shape& a, const Shape& b) {
 }  // namespace
 
 std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::TensorType> inputs,
-                                                   std::span<const double> attrs, std::string* why) {
+                                                   std::span<const double> attrs,
+                                                   std::string* why) {
   if (why) why->clear();
   Checker c{why};
   const OpSpec& spec = Spec(id);
   if (static_cast<int>(inputs.size()) != spec.arity) {
-    return c.Fail(std::string(spec.name) + " takes " + std::to_string(spec.arity) + " tensor input(s), got " +
-                  std::to_string(inputs.size()));
+    return c.Fail(std::string(spec.name) + " takes " + std::to_string(spec.arity) +
+                  " tensor input(s), got " + std::to_string(inputs.size()));
   }
   if (attrs.size() != spec.attrs.size()) {
     return c.Fail(std::string(spec.name) + " takes " + std::to_string(spec.attrs.size()) +
@@ -62,7 +63,8 @@ std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::
   }
   for (const TensorType& t : inputs) {
     if (t.dtype == ir::DType::kInt64) {
-      return c.Fail(std::string(spec.name) + " needs floating inputs, got int64 (argmax/argmin output)");
+      return c.Fail(std::string(spec.name) +
+                    " needs floating inputs, got int64 (argmax/argmin output)");
     }
     for (int64_t d : t.shape) {
       if (d < 1) return c.Fail("every extent must be >= 1, got shape " + ShapeStr(t.shape));
@@ -86,26 +88,28 @@ std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::
     if ((a.kind == AttrKind::kBool && v != 0 && v != 1) ||
         (a.kind == AttrKind::kEnum && (v < 0 || v >= static_cast<double>(a.enum_names.size()))) ||
         (a.kind == AttrKind::kAxis && v < 0)) {
-      return c.Fail(std::string(spec.name) + " attribute " + std::string(a.name) + " is out of range, got " +
-                    std::to_string(v));
+      return c.Fail(std::string(spec.name) + " attribute " + std::string(a.name) +
+                    " is out of range, got " + std::to_string(v));
     }
   }
   const TensorType& x = inputs[0];
   const int rank = x.Rank();
   if (rank < spec.min_rank || rank > spec.max_rank) {
-    return c.Fail(std::string(spec.name) + " needs input rank in [" + std::to_string(spec.min_rank) + ", " +
-                  std::to_string(spec.max_rank) + "], got shape " + ShapeStr(x.shape));
+    return c.Fail(std::string(spec.name) + " needs input rank in [" +
+                  std::to_string(spec.min_rank) + ", " + std::to_string(spec.max_rank) +
+                  "], got shape " + ShapeStr(x.shape));
   }
   auto attr = [&](std::string_view name) -> int64_t {
     return static_cast<int64_t>(attrs[static_cast<size_t>(AttrIndex(id, name))]);
   };
   auto axis_ok = [&](std::string_view name, int limit) -> bool { return attr(name) < limit; };
   auto axis_fail = [&](std::string_view name) {
-    return c.Fail(std::string(spec.name) + " " + std::string(name) + "=" + std::to_string(attr(name)) +
-                  " is out of range for shape " + ShapeStr(x.shape));
+    return c.Fail(std::string(spec.name) + " " + std::string(name) + "=" +
+                  std::to_string(attr(name)) + " is out of range for shape " + ShapeStr(x.shape));
   };
 
-  TensorType out{.shape = x.shape, .dtype = spec.dtype == DtypeRule::kIndexOut ? ir::DType::kInt64 : x.dtype};
+  TensorType out{.shape = x.shape,
+                 .dtype = spec.dtype == DtypeRule::kIndexOut ? ir::DType::kInt64 : x.dtype};
   switch (spec.shape) {
     case ShapeRule::kSameAsInput:
       return out;
@@ -116,16 +120,16 @@ std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::
       int64_t spatial = 1;
       for (int i = 2; i < rank; ++i) spatial *= x.shape[i];
       if (spatial < 2) {
-        return c.Fail(std::string(spec.name) + " needs >= 2 spatial elements per channel, got shape " +
-                      ShapeStr(x.shape));
+        return c.Fail(std::string(spec.name) +
+                      " needs >= 2 spatial elements per channel, got shape " + ShapeStr(x.shape));
       }
       return out;
     }
     case ShapeRule::kGroupNorm: {
       const int64_t groups = attr("num_groups");
       if (groups < 1 || x.shape[1] % groups != 0) {
-        return c.Fail("group_norm channels " + std::to_string(x.shape[1]) + " are not divisible by num_groups=" +
-                      std::to_string(groups));
+        return c.Fail("group_norm channels " + std::to_string(x.shape[1]) +
+                      " are not divisible by num_groups=" + std::to_string(groups));
       }
       return out;
     }
@@ -142,8 +146,9 @@ std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::
       if (!axis_ok("dim", rank)) return axis_fail("dim");
       const int64_t dim = attr("dim");
       if (x.shape[dim] < spec.min_axis_extent) {
-        return c.Fail(std::string(spec.name) + " needs extent >= " + std::to_string(spec.min_axis_extent) +
-                      " along dim " + std::to_string(dim) + ", got shape " + ShapeStr(x.shape));
+        return c.Fail(std::string(spec.name) +
+                      " needs extent >= " + std::to_string(spec.min_axis_extent) + " along dim " +
+                      std::to_string(dim) + ", got shape " + ShapeStr(x.shape));
       }
       if (attr("keepdim")) {
         out.shape[dim] = 1;
@@ -154,8 +159,8 @@ std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::
     }
     case ShapeRule::kLoss:
       if (inputs[1].shape != x.shape) {
-        return c.Fail(std::string(spec.name) + " needs equal shapes, got " + ShapeStr(x.shape) + " and " +
-                      ShapeStr(inputs[1].shape));
+        return c.Fail(std::string(spec.name) + " needs equal shapes, got " + ShapeStr(x.shape) +
+                      " and " + ShapeStr(inputs[1].shape));
       }
       out.shape.clear();
       return out;
@@ -178,15 +183,17 @@ std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::
     case ShapeRule::kBmm: {
       const TensorType& y = inputs[1];
       if (y.Rank() < spec.min_rank || y.Rank() > spec.max_rank) {
-        return c.Fail(std::string(spec.name) + " needs input 1 of rank in [" + std::to_string(spec.min_rank) +
-                      ", " + std::to_string(spec.max_rank) + "], got shape " + ShapeStr(y.shape));
+        return c.Fail(std::string(spec.name) + " needs input 1 of rank in [" +
+                      std::to_string(spec.min_rank) + ", " + std::to_string(spec.max_rank) +
+                      "], got shape " + ShapeStr(y.shape));
       }
       const int64_t k0 = x.shape[rank - 1], k1 = y.shape[y.Rank() - 2];
       if (k0 != k1) {
         return c.Fail(std::string(spec.name) + " inner dims differ: " + ShapeStr(x.shape) + " @ " +
                       ShapeStr(y.shape));
       }
-      Shape batch_x(x.shape.begin(), x.shape.end() - 2), batch_y(y.shape.begin(), y.shape.end() - 2);
+      Shape batch_x(x.shape.begin(), x.shape.end() - 2),
+          batch_y(y.shape.begin(), y.shape.end() - 2);
       std::optional<Shape> batch = batch_x;
       if (spec.shape == ShapeRule::kBmm) {
         if (batch_x != batch_y) {
@@ -195,7 +202,8 @@ std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::
       } else {
         batch = Broadcast(batch_x, batch_y);
         if (!batch) {
-          return c.Fail("matmul batch dims do not broadcast: " + ShapeStr(x.shape) + " @ " + ShapeStr(y.shape));
+          return c.Fail("matmul batch dims do not broadcast: " + ShapeStr(x.shape) + " @ " +
+                        ShapeStr(y.shape));
         }
       }
       out.shape = *batch;
@@ -212,12 +220,14 @@ std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::
       const int64_t out_ch = attr("out_channels"), k = attr("kernel_size"), s = attr("stride"),
                     p = attr("padding"), g = attr("groups");
       if (out_ch < 1 || k < 1 || s < 1 || p < 0 || g < 1) {
-        return c.Fail(std::string(spec.name) + " needs out_channels, kernel_size, stride, groups >= 1 and "
+        return c.Fail(std::string(spec.name) +
+                      " needs out_channels, kernel_size, stride, groups >= 1 and "
                       "padding >= 0");
       }
       if (x.shape[1] % g != 0 || out_ch % g != 0) {
-        return c.Fail(std::string(spec.name) + " groups=" + std::to_string(g) + " must divide in_channels=" +
-                      std::to_string(x.shape[1]) + " and out_channels=" + std::to_string(out_ch));
+        return c.Fail(std::string(spec.name) + " groups=" + std::to_string(g) +
+                      " must divide in_channels=" + std::to_string(x.shape[1]) +
+                      " and out_channels=" + std::to_string(out_ch));
       }
       const bool transpose = spec.shape == ShapeRule::kConvTranspose;
       const int64_t op = transpose ? attr("output_padding") : 0;
@@ -230,8 +240,9 @@ std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::
         const int64_t len = x.shape[i];
         const int64_t o = transpose ? (len - 1) * s - 2 * p + k + op : (len + 2 * p - k) / s + 1;
         if ((!transpose && len + 2 * p < k) || o < 1) {
-          return c.Fail(std::string(spec.name) + " output extent would be < 1 for input " + ShapeStr(x.shape) +
-                        " with kernel_size=" + std::to_string(k) + ", padding=" + std::to_string(p));
+          return c.Fail(std::string(spec.name) + " output extent would be < 1 for input " +
+                        ShapeStr(x.shape) + " with kernel_size=" + std::to_string(k) +
+                        ", padding=" + std::to_string(p));
         }
         out.shape[i] = o;
       }
@@ -243,7 +254,8 @@ std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::
                       " input [N, C, spatial...], got shape " + ShapeStr(x.shape));
       }
       const int64_t k = attr("kernel_size"), s = attr("stride");
-      if (k < 1 || s < 1) return c.Fail(std::string(spec.name) + " needs kernel_size and stride >= 1");
+      if (k < 1 || s < 1)
+        return c.Fail(std::string(spec.name) + " needs kernel_size and stride >= 1");
       for (int i = 2; i < rank; ++i) {
         if (x.shape[i] < k) {
           return c.Fail(std::string(spec.name) + " kernel_size=" + std::to_string(k) +
@@ -289,8 +301,8 @@ std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::
       const int64_t d0 = attr("dim0"), d1 = attr("dim1");
       // dim0 < dim1 keeps one spelling per transposition (transpose(1, 0) == transpose(0, 1)).
       if (d0 >= d1) {
-        return c.Fail("transpose needs dim0 < dim1, got dim0=" + std::to_string(d0) + ", dim1=" +
-                      std::to_string(d1));
+        return c.Fail("transpose needs dim0 < dim1, got dim0=" + std::to_string(d0) +
+                      ", dim1=" + std::to_string(d1));
       }
       std::swap(out.shape[d0], out.shape[d1]);
       return out;
@@ -303,7 +315,8 @@ std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::
       if (!axis_ok("dim", rank)) return axis_fail("dim");
       if (x.shape[attr("dim")] != 1) {
         return c.Fail("squeeze dim=" + std::to_string(attr("dim")) + " has extent " +
-                      std::to_string(x.shape[attr("dim")]) + " in " + ShapeStr(x.shape) + "; it must be 1");
+                      std::to_string(x.shape[attr("dim")]) + " in " + ShapeStr(x.shape) +
+                      "; it must be 1");
       }
       out.shape.erase(out.shape.begin() + attr("dim"));
       return out;
@@ -314,8 +327,9 @@ std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::
       bool same = static_cast<int>(y.size()) == rank;
       for (int i = 0; same && i < rank; ++i) same = i == dim || y[i] == x.shape[i];
       if (!same) {
-        return c.Fail("concat along dim " + std::to_string(dim) + " needs equal other extents, got " +
-                      ShapeStr(x.shape) + " and " + ShapeStr(y));
+        return c.Fail("concat along dim " + std::to_string(dim) +
+                      " needs equal other extents, got " + ShapeStr(x.shape) + " and " +
+                      ShapeStr(y));
       }
       out.shape[dim] += y[dim];
       return out;

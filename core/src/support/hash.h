@@ -1,5 +1,5 @@
-// Hashing helpers: a 64-bit mixer for colours/keys and a 128-bit streaming hash for canonical forms.
-// Not cryptographic; chosen for good avalanche (splitmix64 finalizer) and speed.
+// Hashing helpers: a 64-bit mixer for colours/keys and a 128-bit streaming hash for canonical
+// forms. Not cryptographic; chosen for good avalanche (splitmix64 finalizer) and speed.
 #pragma once
 
 #include <bit>
