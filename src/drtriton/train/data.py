@@ -48,7 +48,7 @@ class SynthSource:
     def draw(self, level: int, seed: int) -> dict:
         kwargs = {"level": level, "n": 1, "seed": seed}
         if self._scale is not None:
-            kwargs["scale"] = self._scale
+            kwargs["shape_scale"] = self._scale
         task = next(iter(self._synth.synthesize(self._synth.SynthConfig(**kwargs))))
         return dict(task)
 
