@@ -61,12 +61,13 @@ def main() -> int:
                                                  "then our fake layout)")
     ap.add_argument("--levels", default="1,2", help="comma-separated levels (default 1,2)")
     ap.add_argument("--proposers", default="rule,search", help="comma-separated proposer specs")
-    ap.add_argument("--per-level", type=int, default=12, help="stratified subset size per level (0: all)")
+    ap.add_argument("--per-level", type=int, default=8, help="stratified subset size per level (0: all)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the subset choice")
-    ap.add_argument("--budget", default="candidates=16,seconds=120", help="search budget per problem")
+    ap.add_argument("--budget", default="candidates=8,seconds=90", help="search budget per problem")
     ap.add_argument("--policy", default="mixed", help="verifier policy (mixed = headline, hybrid = paper)")
-    ap.add_argument("--max-seconds", type=float, default=None,
-                    help="per (level, proposer) run: stop starting new problems after this long")
+    ap.add_argument("--total-seconds", type=float, default=540.0,
+                    help="stop starting new problems after this long overall (default 540: one 10-minute "
+                         "command); run the same command again to resume")
     ap.add_argument("--out", default=os.environ.get("OUT", "out/kernelbench_gpu"), help="output folder")
     args = ap.parse_args()
 
@@ -88,12 +89,19 @@ def main() -> int:
                     "subset": {str(lv): [p.stem for p in s] for lv, s in subsets.items()},
                     "subset_rule": f"stratified by id bins, per_level={args.per_level}, seed={args.seed}",
                     "budget": args.budget, "policy": args.policy, "runs": []}
-    for lv in levels:
-        ids = ",".join(str(p.problem_id) for p in subsets[lv])
-        for spec in proposers:
+    began = time.perf_counter()
+    for spec in proposers:  # proposer-major: the cheap rule-based runs finish before search spends the time
+        for lv in levels:
+            ids = ",".join(str(p.problem_id) for p in subsets[lv])
             start = time.perf_counter()
+            left = args.total_seconds - (start - began)
+            if left <= 0:
+                print(f"\nlevel {lv}  proposer {spec}: not started (--total-seconds {args.total_seconds:g} spent); "
+                      "run the same command again to resume")
+                record["runs"].append({"level": lv, "proposer": spec, "not_started": True})
+                continue
             config = BenchConfig(path=path, level=lv, proposer=spec, problems=ids, budget=args.budget,
-                                 out=out / "runs", policy=args.policy, max_seconds=args.max_seconds)
+                                 out=out / "runs", policy=args.policy, max_seconds=left)
 
             def progress(phase: str, done: int, total: int, key: str, _spec: str = spec) -> None:
                 if key:

@@ -222,7 +222,7 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
     for i, problem in enumerate(problems):
         if config.max_seconds is not None and time.monotonic() - start > config.max_seconds:
             not_run = [p.key for p in problems[i:]]
-            warnings.append(f"stopped after {config.max_seconds:g}s: {len(not_run)} problem(s) not run and "
+            warnings.append(f"stopped after {config.max_seconds:.0f}s: {len(not_run)} problem(s) not run and "
                             "not in any metric; run again to resume")
             break
         if progress:
