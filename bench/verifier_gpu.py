@@ -98,7 +98,7 @@ def part_a(config: VerifyConfig) -> dict:
                 }
             )
             print(
-                f"(a) {f.name:40s} {v.status!s:14s} verifier {ours} ms  do_bench {theirs:.4f} ms  ratio {ratio}"
+                f"(a) {f.name:40s} {v.status!s:14s} ours {ours} ms do_bench {theirs:.4f} ms ratio {ratio}"
             )
     ratios = [r["ratio"] for r in rows if r["ratio"]]
     within = sum(1 for r in ratios if abs(r - 1) <= 0.10)
