@@ -131,9 +131,15 @@ class Emitter {
       os << name << " = " << constants_.value(name) << "\n";
     if (constants_.order().empty()) os << "# (no sizes: every input is a 0-d tensor)\n";
     os << "\n\nclass Model(nn.Module):\n";
-    os << "    def __init__(self";
-    for (const std::string& p : init_params_) os << ", " << Lower(p) << ": int";
-    os << "):\n        super().__init__()\n";
+    std::string signature = "    def __init__(self";
+    for (const std::string& p : init_params_) signature += ", " + Lower(p) + ": int";
+    signature += "):";
+    if (signature.size() > 100) {  // one argument per line, as a formatter would
+      signature = "    def __init__(\n        self,\n";
+      for (const std::string& p : init_params_) signature += "        " + Lower(p) + ": int,\n";
+      signature += "    ):";
+    }
+    os << signature << "\n        super().__init__()\n";
     for (const std::string& line : init_lines) os << "        " << line << "\n";
     os << "\n    def forward(self";
     for (const std::string& name : input_names_) os << ", " << name << ": torch.Tensor";

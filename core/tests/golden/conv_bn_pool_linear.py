@@ -23,7 +23,17 @@ OUT_FEATURES = 16
 
 
 class Model(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, padding: int, groups: int, in_features: int, out_features: int):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int,
+        padding: int,
+        groups: int,
+        in_features: int,
+        out_features: int,
+    ):
         super().__init__()
         self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, groups=groups, bias=True)
         self.batch_norm = nn.BatchNorm2d(out_channels, eps=1e-05)
