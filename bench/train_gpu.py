@@ -71,8 +71,9 @@ def config(args, kind: str, **extra):
     else:
         o.update({"run_dir": str(RUN / f"rl_{extra['algo']}"), "model.path": str(RUN / "sft" / "final"),
                   "rl.algo": extra["algo"], "rl.rollouts": 8, "rl.prompts_per_step": 4, "rl.lr": args.rl_lr,
-                  "rl.steps": args.rl_steps, "rl.updates_per_batch": 2, "rl.max_new_tokens": 1024,
-                  "rl.save_every": 5, "rl.verify_workers": 4, "curriculum.eval_every": 10, "eval_n": 16})
+                  "rl.steps": args.rl_steps, "rl.updates_per_batch": 2, "rl.max_new_tokens": args.max_new_tokens,
+                  "rl.save_every": 5, "rl.verify_workers": 4, "rl.gen_prompts_per_call": 2,
+                  "curriculum.eval_every": 5, "eval_n": 8})
     o.update(extra.get("more", {}))
     return load_config(None, o), src
 
@@ -143,7 +144,7 @@ def phase_eval(args) -> dict:
                 if time.time() - t0 > args.budget_s * 0.9:
                     out["results"].setdefault(name, {})[level] = None  # out of time: unmeasured
                     continue
-                r = eval_model_dir(folder, level, cfg, n=args.eval_n, max_new_tokens=1024, ws=ws)
+                r = eval_model_dir(folder, level, cfg, n=args.eval_n, max_new_tokens=args.max_new_tokens, ws=ws)
                 out["results"].setdefault(name, {})[level] = {k: v for k, v in r.to_json().items()
                                                               if k not in ("records", "provenance")}
                 print(f"{name} level {level}: compile {r.compile_rate:.3f} correct {r.correct_rate:.3f} "
@@ -232,6 +233,7 @@ def main() -> int:
     ap.add_argument("--rl-steps", type=int, default=40)
     ap.add_argument("--rl-lr", type=float, default=1e-5, help="tiny model: 1e-5 (the paper's 1e-6 is for 7B)")
     ap.add_argument("--heldout-n", type=int, default=16)
+    ap.add_argument("--max-new-tokens", type=int, default=1536, help="answer cap for RL rollouts and eval")
     ap.add_argument("--eval-n", type=int, default=16)
     ap.add_argument("--prompt-len", type=int, default=512)
     ap.add_argument("--new-tokens", type=int, default=256)

@@ -62,7 +62,7 @@ def test_sample_returns_n_rollouts_per_prompt_with_group_indices(sft_run, tiny_p
 def test_rl_loop_resumes_with_curriculum_and_stream_state(sft_run):
     sft = run_sft(sft_run(**{"sft.backend": "native", "sft.max_steps": 1}))
     common = {"run_dir": str(sft.final_dir.parent.parent / "rl"), "model.path": str(sft.final_dir), "rl.rollouts": 2,
-              "rl.prompts_per_step": 1, "rl.max_new_tokens": 8, "rl.save_every": 1,
+              "rl.prompts_per_step": 2, "rl.max_new_tokens": 8, "rl.save_every": 1,
               "curriculum.eval_every": 1, "eval_n": 1, "verify.device": "cpu"}
     cfg = sft_run(**common, **{"rl.steps": 2})
     r1 = run_rl(cfg)

@@ -78,6 +78,7 @@ class RLParams:
     drpo: DRPOHyper = field(default_factory=DRPOHyper)
     save_every: int = 20
     log_every: int = 1
+    gen_prompts_per_call: int = 2  # prompts per generate() call: throughput vs overlap with verification
     verify_workers: int = 2  # concurrent verifier calls (one per group) while generation continues
     max_seconds: float | None = None  # native loop: stop (with a checkpoint) past this wall time; resumable
 

@@ -103,18 +103,23 @@ def policy_update(model, optimizer, scored: list[ScoredRollout], algo: str, cfg:
 
 def rollout_step(model, tokenizer, tasks: list[dict], cfg: RunConfig, verify_batch: Callable,
                  pool: ThreadPoolExecutor) -> tuple[list[ScoredRollout], dict]:
-    """Generates per task and hands each finished group to the verifier at once (overlapping generation)."""
+    """Generates `gen_prompts_per_call` prompts per call; each finished group goes to the verifier at once,
+    so verification of earlier groups overlaps generation of later ones."""
     p = cfg.rl
     futures, gen_tokens, gen_s = [], 0, 0.0
-    for i, task in enumerate(tasks):
+    per_call = max(1, p.gen_prompts_per_call)
+    for start in range(0, len(tasks), per_call):
+        chunk = tasks[start:start + per_call]
         t0 = time.perf_counter()
-        rollouts = sample(model, tokenizer, [build_prompt(task["program"])], n=p.rollouts,
+        rollouts = sample(model, tokenizer, [build_prompt(t["program"]) for t in chunk], n=p.rollouts,
                           max_new_tokens=p.max_new_tokens, temperature=p.temperature, top_p=p.top_p)
         gen_s += time.perf_counter() - t0
         gen_tokens += sum(len(r.completion_ids) for r in rollouts)
-        for r in rollouts:
-            r.prompt_index = i
-        futures.append(pool.submit(verify_rollouts, rollouts, task["program"], verify_batch))
+        for j, task in enumerate(chunk):
+            group = [r for r in rollouts if r.prompt_index == j]
+            for r in group:
+                r.prompt_index = start + j
+            futures.append(pool.submit(verify_rollouts, group, task["program"], verify_batch))
     t0 = time.perf_counter()
     scored = [s for f in futures for s in f.result()]
     wait_s = time.perf_counter() - t0
