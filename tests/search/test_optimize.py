@@ -1,6 +1,7 @@
 """optimize() end to end over a stand-in engine (tests/search/_fake_backend.py): real Triton kernels
 under TRITON_INTERPRET=1, in-process verification, scripted timings for the GPU path."""
 
+import json
 import re
 
 import pytest
@@ -147,3 +148,32 @@ def test_refinement_feeds_the_verifier_reason_back_to_the_model(tmp_path):
     assert model.seen[1] and model.seen[1][-1].status == "runtime_error"
     assert model.seen[1][-1].reason
     assert result.source is not None and result.kind == "whole"
+
+
+def test_report_writes_model_new_verdict_markdown_and_plot(tmp_path):
+    from drtriton.search.report import write_outputs
+
+    backend = FakeBackend(gpu=True, timer=_timer, tmpdir=tmp_path)
+    result = optimize(PROGRAM, _cfg(tmp_path, max_fragment_nodes=2, max_candidates=30), backend=backend)
+    paths = write_outputs(result, tmp_path / "out", "chain")
+    assert paths["model_new"].read_text() == result.source
+    assert json.loads(paths["verdict"].read_text())["status"] == "correct"
+    md = paths["report"].read_text()
+    assert "speedup vs eager" in md and f"{result.speedup_vs_eager:.3f}x" in md
+    assert paths["plot"].read_bytes()[:4] == b"\x89PNG"
+    assert json.loads(paths["result"].read_text())["candidates_tried"] == result.candidates_tried
+
+    cpu = optimize(PROGRAM, _cfg(tmp_path), backend=FakeBackend(gpu=False, tmpdir=tmp_path))
+    md = write_outputs(cpu, tmp_path / "cpu", "chain")["report"].read_text()
+    assert "Speed needs a GPU" in md and "not measured" in md
+
+
+def test_cli_usage_errors_exit_2_without_traceback(tmp_path, capsys):
+    from drtriton.cli import main
+
+    assert main(["optimize", str(tmp_path / "missing.py")]) == 2
+    problem = tmp_path / "p.py"
+    problem.write_text(PROGRAM)
+    assert main(["optimize", str(problem), "--max-candidates", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "--max-candidates must be a positive integer, got 0" in err
