@@ -57,7 +57,8 @@ def find_checkout(arg: str | None) -> tuple[Path, bool]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--path", default=None, help="KernelBench checkout (else $KERNELBENCH_PATH, ./KernelBench, "
+    ap.add_argument("--path", default=None, help="KernelBench checkout (else $KERNELBENCH_PATH, "
+                                                 "./KernelBench, "
                                                  "then our fake layout)")
     ap.add_argument("--levels", default="1,2", help="comma-separated levels (default 1,2)")
     ap.add_argument("--proposers", default="rule,search", help="comma-separated proposer specs")
@@ -80,7 +81,8 @@ def main() -> int:
     print(f"device {prov.device}  torch {prov.torch}  triton {prov.triton}  checkout {path}"
           f"{'  (FAKE layout)' if fake else ''}")
     for lv, subset in subsets.items():
-        print(f"level {lv}: subset chosen before running ({len(subset)} problems, per-level {args.per_level}, "
+        print(f"level {lv}: subset chosen before running ({len(subset)} problems, per-level "
+              f"{args.per_level}, "
               f"seed {args.seed}): ids {[p.problem_id for p in subset]}")
     if prov.device == "cpu":
         print("no GPU visible: fast_0 is measured, every speed figure will be 'not measured'")
@@ -96,7 +98,8 @@ def main() -> int:
             start = time.perf_counter()
             left = args.total_seconds - (start - began)
             if left <= 0:
-                print(f"\nlevel {lv}  proposer {spec}: not started (--total-seconds {args.total_seconds:g} spent); "
+                print(f"\nlevel {lv}  proposer {spec}: not started (--total-seconds {args.total_seconds:g} "
+                      "spent); "
                       "run the same command again to resume")
                 record["runs"].append({"level": lv, "proposer": spec, "not_started": True})
                 continue

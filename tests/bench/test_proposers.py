@@ -87,7 +87,8 @@ def test_search_without_a_kernel_is_no_candidate_with_its_stop_reason(monkeypatc
 
     import drtriton.search
 
-    result = types.SimpleNamespace(source=None, kind="none", candidates_tried=3, stop_reason="budget exhausted",
+    result = types.SimpleNamespace(source=None, kind="none", candidates_tried=3, stop_reason="budget "
+                                                                                             "exhausted",
                                    speedup_vs_eager=None, wall_seconds=1.0, notes=["2 fragments unsupported"])
     monkeypatch.setattr(drtriton.search, "optimize", lambda src, cfg: result)
     proposal = make_proposer("search").propose(problem(1, 2))

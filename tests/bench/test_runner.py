@@ -102,7 +102,6 @@ def test_degenerate_problems_are_flagged_and_reported_apart(level2_run):
 
 def test_reports_hold_header_tables_csv_and_plots(level2_run, tmp_path):
     paths = write_reports(level2_run, tmp_path)
-    run = level2_run
     md = paths["markdown"].read_text()
     assert "torch " in md and "triton " in md and "Device:" in md
     assert "| eager | 2 | 50.0% | 50.0% | 50.0% | 50.0% | 3.00x | 1.73x |" in md

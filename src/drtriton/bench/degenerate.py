@@ -140,7 +140,8 @@ def _serve(conn: Any) -> None:
         except BaseException as exc:  # noqa: BLE001 - any failure of the user's reference becomes a reason
             last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
             where = f" at line {last[0].lineno}" if last and last[0].filename == "<problem>" else ""
-            conn.send(("error", f"{type(exc).__name__}{where}: {str(exc).splitlines()[0] if str(exc) else ''}"))
+            conn.send(("error", f"{type(exc).__name__}{where}: "
+                                f"{str(exc).splitlines()[0] if str(exc) else ''}"))
 
 
 class ReferenceChecker:

@@ -76,10 +76,12 @@ def parse_ids(spec: str | None) -> set[int] | None:
         part = part.strip()
         m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
         if not m:
-            raise UsageError(f"--problems part {part!r} is not an id or a range; write e.g. --problems 1-10,23")
+            raise UsageError(f"--problems part {part!r} is not an id or a range; write e.g. --problems "
+                             "1-10,23")
         low, high = int(m.group(1)), int(m.group(2) or m.group(1))
         if high < low:
-            raise UsageError(f"--problems range {part!r} runs backwards; write it low-high, e.g. {high}-{low}")
+            raise UsageError(f"--problems range {part!r} runs backwards; write it low-high, e.g. "
+                             f"{high}-{low}")
         ids.update(range(low, high + 1))
     return ids
 
@@ -93,7 +95,8 @@ def discover(path: str | Path, level: int, ids: str | set[int] | None = None) ->
     root = resolve_root(path)
     level_dir = root / f"level{level}"
     if not level_dir.is_dir():
-        raise UsageError(f"--level {level} has no folder {str(level_dir)!r}; levels here: {available_levels(root)}")
+        raise UsageError(f"--level {level} has no folder {str(level_dir)!r}; levels here: "
+                         f"{available_levels(root)}")
     wanted = parse_ids(ids) if isinstance(ids, str) or ids is None else set(ids)
     by_id: dict[int, Problem] = {}
     for file in sorted(level_dir.iterdir()):
@@ -107,7 +110,8 @@ def discover(path: str | Path, level: int, ids: str | set[int] | None = None) ->
         by_id[pid] = Problem(level=level, problem_id=pid, name=m.group(2), path=file,
                              sha256=hashlib.sha256(file.read_bytes()).hexdigest())
     if not by_id:
-        raise UsageError(f"no NN_Name.py problem files in {str(level_dir)!r}; is this a KernelBench checkout?")
+        raise UsageError(f"no NN_Name.py problem files in {str(level_dir)!r}; is this a KernelBench "
+                         "checkout?")
     if wanted is not None:
         missing = sorted(wanted - by_id.keys())
         if missing:

@@ -51,7 +51,8 @@ def parse_budget(spec: str | None) -> Budget:
         elif m := re.fullmatch(r"(candidates|seconds)=(\d+(?:\.\d+)?)", part):
             values[m.group(1)] = int(float(m.group(2))) if m.group(1) == "candidates" else float(m.group(2))
         else:
-            raise UsageError(f"--budget part {part!r} is not understood; write e.g. --budget 64 (candidates), "
+            raise UsageError(f"--budget part {part!r} is not understood; write e.g. --budget 64 "
+                             "(candidates), "
                              "--budget 300s, or --budget candidates=64,seconds=300")
     budget = Budget(**values)
     if (budget.candidates is not None and budget.candidates < 1) or (budget.seconds is not None
@@ -106,7 +107,8 @@ class RuleProposer:
         try:
             from drtriton.frontend import compile_problem  # noqa: F401
         except ImportError as exc:
-            raise UsageError(f"--proposer rule needs drtriton.frontend.compile_problem, which is not importable "
+            raise UsageError(f"--proposer rule needs drtriton.frontend.compile_problem, which is not "
+                             "importable "
                              f"({exc}); build the engine (scripts/setup.sh) or use solutions:DIR") from None
 
     def fingerprint(self, problem: Problem) -> str:
@@ -236,7 +238,8 @@ class ModelProposer:
     def __post_init__(self) -> None:
         if not (self.model_dir / "config.json").is_file():
             raise UsageError(f"model folder {str(self.model_dir)!r} has no config.json; pass --proposer "
-                             "model:DIR with a local Hugging Face model folder (e.g. a drtriton train checkpoint)")
+                             "model:DIR with a local Hugging Face model folder (e.g. a drtriton train "
+                             "checkpoint)")
         self.spec = self.spec or f"model:{self.model_dir}"
 
     def fingerprint(self, problem: Problem) -> str:

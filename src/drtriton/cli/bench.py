@@ -44,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="run only this part of the held-out split (see drtriton bench split)")
     kb.add_argument("--split-file", type=Path, default=None,
                     help="split file (default OUT/split.json, recorded on first use)")
-    kb.add_argument("--split-fraction", type=float, default=0.3, help="held-out share when a split is recorded")
+    kb.add_argument("--split-fraction", type=float, default=0.3, help="held-out share when a split is "
+                                                                      "recorded")
     kb.add_argument("--split-seed", type=int, default=0, help="seed of a newly recorded split")
     kb.add_argument("--policy", choices=["strict", "mixed", "hybrid"], default="mixed",
                     help="verifier policy: mixed (headline) allows conv/matmul library calls; hybrid = paper")
@@ -56,19 +57,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="skip the degenerate-reference check (rows are then 'unchecked', still reported)")
     kb.add_argument("--max-seconds", type=float, default=None,
                     help="stop starting new problems after this many seconds (a later run resumes)")
-    kb.add_argument("--no-resume", action="store_true", help="recompute every problem instead of reusing the cache")
+    kb.add_argument("--no-resume", action="store_true", help="recompute every problem instead of reusing "
+                                                             "the cache")
     kb.add_argument("--quiet", action="store_true", help="omit the per-problem table")
-    kb.add_argument("--json", action="store_true", help="print one JSON object (the summary) instead of tables")
+    kb.add_argument("--json", action="store_true", help="print one JSON object (the summary) instead of "
+                                                        "tables")
     kb.set_defaults(run=run)
 
     cp = kinds.add_parser("compare", help="one fast_p table over several runs (compare generators)")
-    cp.add_argument("runs", type=Path, nargs="+", help="run folders or summary.json files (searched recursively)")
+    cp.add_argument("runs", type=Path, nargs="+", help="run folders or summary.json files (searched "
+                                                       "recursively)")
     cp.add_argument("--out", type=Path, default=None, help="also write the table as markdown to this file")
     cp.add_argument("--json", action="store_true", help="print the rows as one JSON object")
     cp.set_defaults(run=run)
 
     sp = kinds.add_parser("split", help="record a fixed held-out subset of a checkout (stratified by level)")
-    sp.add_argument("--path", type=Path, required=True, help="KernelBench checkout root or its KernelBench/ folder")
+    sp.add_argument("--path", type=Path, required=True, help="KernelBench checkout root or its "
+                                                             "KernelBench/ folder")
     sp.add_argument("--fraction", type=float, default=0.3, help="share of each level held out (default 0.3)")
     sp.add_argument("--seed", type=int, default=0, help="seed of the selection (default 0)")
     sp.add_argument("--out", type=Path, required=True, help="split file to write (JSON)")

@@ -27,9 +27,11 @@ def find_summaries(paths: list[Path]) -> list[Path]:
         elif path.is_dir():
             found += sorted(path.rglob("summary.json"))
         else:
-            raise UsageError(f"{str(path)!r} does not exist; pass run folders written by drtriton bench kernelbench")
+            raise UsageError(f"{str(path)!r} does not exist; pass run folders written by drtriton bench "
+                             "kernelbench")
     if not found:
-        raise UsageError(f"no summary.json under {[str(p) for p in paths]}; run drtriton bench kernelbench first")
+        raise UsageError(f"no summary.json under {[str(p) for p in paths]}; run drtriton bench kernelbench "
+                         "first")
     return found
 
 

@@ -61,7 +61,8 @@ def status_table(m: Metrics) -> tuple[list[str], list[list[str]]]:
 
 
 def problems_table(rows: Sequence[ProblemResult]) -> tuple[list[str], list[list[str]]]:
-    header = ["level", "id", "name", "status", "vs eager", "vs compile", "kernel ms", "eager ms", "compile ms",
+    header = ["level", "id", "name", "status", "vs eager", "vs compile", "kernel ms", "eager ms", "compile "
+                                                                                                  "ms",
               "degenerate", "reason"]
     body = []
     for r in sorted(rows, key=lambda r: (r.level, r.problem_id)):
@@ -156,13 +157,17 @@ def build_sections(run: Any, images: Sequence[Path]) -> list[Section]:
     intro = Section("Run", header_lines(run.provenance, run.proposer, config.level, run.verify_config,
                                         run.warnings))
     intro.paragraphs.append(
-        f"Problems: {s.overall.n} ({s.headline.n} in the headline, {s.degenerate.n} with a degenerate reference, "
-        f"{s.n_unchecked} not checked for degeneracy)" + (f"; split: {config.split}" if config.split else "") +
+        f"Problems: {s.overall.n} ({s.headline.n} in the headline, {s.degenerate.n} with a degenerate "
+        "reference, "
+        f"{s.n_unchecked} not checked for degeneracy)" + (f"; split: "
+                                                          f"{config.split}" if config.split else "") +
         f". Results reused from the cache: {run.n_cached}.")
     head = Section("fast_p (headline: problems with a non-degenerate reference)", [
-        "fast_p = share of all problems whose kernel is correct and more than p times faster than the baseline "
+        "fast_p = share of all problems whose kernel is correct and more than p times faster than the "
+        "baseline "
         "(strictly greater); fast_0 = share correct. Geomean (all) counts every problem without a correct "
-        "kernel as 1.0x: the user falls back to PyTorch."], [fastp_table(s.headline), status_table(s.headline)])
+        "kernel as 1.0x: the user falls back to "
+        "PyTorch."], [fastp_table(s.headline), status_table(s.headline)])
     sections = [intro, head]
     degenerate = Section("Degenerate problems (reported separately)")
     if s.degenerate.n:

@@ -31,7 +31,8 @@ def render_bench(run: Any, console: Console | None = None, per_problem: bool = T
     console = console or Console()
     s = run.summary
     p = run.provenance
-    console.print(f"[bold]KernelBench level {run.config.level}[/bold]  proposer {run.proposer}  device {p.device}"
+    console.print(f"[bold]KernelBench level {run.config.level}[/bold]  proposer {run.proposer}  device "
+                  f"{p.device}"
                   f"  torch {p.torch}  triton {p.triton}")
     if per_problem:
         console.print(table("Per problem", *problems_table(run.rows),
