@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "drtriton/ir.h"
 
 namespace drtriton::ir {
@@ -31,6 +33,17 @@ TEST(IrJson, ParsesInfersTypesAndRoundTrips) {
   const Graph back = FromJson(ToJson(g));
   EXPECT_EQ(back, g);
   EXPECT_EQ(FromJson(ToJson(g, 2)), g);
+}
+
+TEST(IrJson, InfiniteFloatAttrsRoundTrip) {
+  // Python's json.dumps spells float('-inf') as -Infinity; clamp(x, max=1) has min=-inf.
+  const Graph g = FromJson(R"({"inputs": [{"shape": [3]}], "nodes": [{"op": "clamp", "inputs": [0],
+    "attrs": {"min": -Infinity, "max": 1.0}}], "outputs": [1]})");
+  EXPECT_TRUE(std::isinf(g.nodes[0].attrs[0]) && g.nodes[0].attrs[0] < 0);
+  EXPECT_NE(ToJson(g).find("\"-inf\""), std::string::npos);
+  EXPECT_EQ(FromJson(ToJson(g)), g);
+  EXPECT_THROW(FromJson(R"({"inputs": [{"shape": [3]}], "nodes": [{"op": "clamp", "inputs": [0],
+    "attrs": {"min": NaN, "max": 1.0}}], "outputs": [1]})"), ValueError);
 }
 
 TEST(IrJson, ShapeErrorNamesTheNodeAndTheRule) {

@@ -111,3 +111,14 @@ def test_emitted_program_is_kernelbench_format_and_runs():
     # Deterministic weights under a fixed seed: the program is a reproducible reference.
     again, _ = _run(source)
     assert torch.equal(out, again)
+
+
+def test_one_sided_clamp_from_python_json_runs():
+    # json.dumps writes float("-inf") as -Infinity; the engine reads it and emits float('-inf').
+    text = json.dumps({"inputs": [{"shape": [5, 7]}],
+                       "nodes": [{"op": "clamp", "inputs": [0], "attrs": {"min": float("-inf"), "max": 0.5}}],
+                       "outputs": [1]})
+    source = _core.emit_pytorch(_core.Graph.from_json(text))
+    assert "torch.clamp(x, min=float('-inf'), max=0.5)" in source
+    (out,) = _run(source)
+    assert out.max() <= 0.5 and out.min() < 0

@@ -1,5 +1,6 @@
 // JSON form of the graph IR (ir::FromJson / ir::ToJson), using nlohmann/json.
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "drtriton/ir_json.h"
@@ -27,6 +28,11 @@ std::string ChoicesStr(const ops::AttrSpec& a) {
 double AttrValue(const json& v, const ops::AttrSpec& a, size_t node, std::string_view op) {
   if (v.is_boolean()) return v.get<bool>() ? 1 : 0;
   if (v.is_number()) return v.get<double>();
+  if (v.is_string() && a.kind == ops::AttrKind::kFloat) {
+    const auto text = v.get<std::string>();
+    if (text == "inf" || text == "Infinity") return std::numeric_limits<double>::infinity();
+    if (text == "-inf" || text == "-Infinity") return -std::numeric_limits<double>::infinity();
+  }
   if (v.is_string() && a.kind == ops::AttrKind::kEnum) {
     const auto name = v.get<std::string>();
     for (size_t i = 0; i < a.enum_names.size(); ++i) {
@@ -60,6 +66,40 @@ TensorType ParseTensorType(const json& j, const std::string& where) {
   return t;
 }
 
+// Python's json.dumps writes float('inf') as the bare token Infinity (not JSON); quote such tokens
+// outside strings so they parse, and AttrValue reads them back as +-inf.
+std::string QuoteNonFinite(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) {
+        out += text[++i];
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') in_string = true;
+    bool replaced = false;
+    for (std::string_view token : {"-Infinity", "Infinity", "NaN"}) {
+      if (text.substr(i, token.size()) == token) {
+        out += '"';
+        out += token;
+        out += '"';
+        i += token.size() - 1;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += c;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<DType> ParseDType(std::string_view name) {
@@ -72,7 +112,8 @@ std::optional<DType> ParseDType(std::string_view name) {
 Graph FromJson(std::string_view text) {
   json j;
   try {
-    j = json::parse(text.begin(), text.end());
+    const std::string quoted = QuoteNonFinite(text);
+    j = json::parse(quoted);
   } catch (const json::parse_error& e) {
     DRT_CHECK(false, ValueError,
               "graph JSON does not parse (" << e.what() << "); pass the object from ToJson");
@@ -167,7 +208,9 @@ std::string ToJson(const Graph& graph, int indent) {
     json attrs = json::object();
     for (size_t i = 0; i < spec.attrs.size() && i < node.attrs.size(); ++i) {
       const double v = node.attrs[i];
-      if (spec.attrs[i].kind == ops::AttrKind::kFloat) {
+      if (spec.attrs[i].kind == ops::AttrKind::kFloat && std::isinf(v)) {
+        attrs[std::string(spec.attrs[i].name)] = v > 0 ? "inf" : "-inf";  // valid JSON, read back
+      } else if (spec.attrs[i].kind == ops::AttrKind::kFloat) {
         attrs[std::string(spec.attrs[i].name)] = v;
       } else {
         attrs[std::string(spec.attrs[i].name)] = static_cast<int64_t>(std::llround(v));

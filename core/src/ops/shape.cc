@@ -81,9 +81,10 @@ std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::
     const AttrSpec& a = spec.attrs[i];
     const double v = attrs[i];
     const bool integral = a.kind != AttrKind::kFloat;
-    if (!std::isfinite(v) || (integral && !IsInteger(v))) {
+    // Float attrs may be +-inf (clamp(x, max=1) is clamp(x, -inf, 1)); never NaN.
+    if (std::isnan(v) || (integral && !IsInteger(v))) {
       return c.Fail(std::string(spec.name) + " attribute " + std::string(a.name) + " must be " +
-                    (integral ? "an integer" : "finite") + ", got " + std::to_string(v));
+                    (integral ? "an integer" : "a number (not NaN)") + ", got " + std::to_string(v));
     }
     if ((a.kind == AttrKind::kBool && v != 0 && v != 1) ||
         (a.kind == AttrKind::kEnum && (v < 0 || v >= static_cast<double>(a.enum_names.size()))) ||
