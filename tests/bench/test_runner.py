@@ -165,3 +165,14 @@ def test_max_seconds_stops_starting_problems_and_says_which_were_not_run(tmp_pat
     assert [r.problem_id for r in run.rows] == [1, 2]
     assert run.not_run == ["level1/3_Softmax_Rows", "level1/4_Sum_Over_Dim", "level1/5_Tanh"]
     assert run.summary.overall.n == 2 and "not run" in run.warnings[-1]
+
+
+def test_degenerate_check_uses_the_verifiers_tolerance():
+    from types import SimpleNamespace
+
+    from drtriton.bench.runner import degenerate_config_for
+
+    cfg = BenchConfig(path=FAKE, level=1)
+    loose = degenerate_config_for(cfg, SimpleNamespace(atol=1e-2, rtol=1e-2))
+    assert (loose.atol, loose.rtol) == (1e-2, 1e-2)
+    assert degenerate_config_for(cfg, None) == cfg.degenerate

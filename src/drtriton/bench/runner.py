@@ -17,7 +17,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -126,10 +126,18 @@ def select_problems(config: BenchConfig) -> tuple[list[Problem], list[str]]:
     return chosen, warnings
 
 
-def _check_references(problems: list[Problem], config: BenchConfig, progress: ProgressFn | None
-                      ) -> dict[str, ReferenceCheck]:
+def degenerate_config_for(config: BenchConfig, verify_config: Any) -> DegenerateConfig:
+    """The degenerate check at the verifier's tolerance: "degenerate" means a cheat would pass THIS check."""
+    atol, rtol = getattr(verify_config, "atol", None), getattr(verify_config, "rtol", None)
+    if isinstance(atol, (int, float)) and isinstance(rtol, (int, float)):
+        return replace(config.degenerate, atol=float(atol), rtol=float(rtol))
+    return config.degenerate
+
+
+def _check_references(problems: list[Problem], config: BenchConfig, degenerate: DegenerateConfig,
+                      progress: ProgressFn | None) -> dict[str, ReferenceCheck]:
     ref_dir = config.level_dir / "reference"
-    key_of = {p.key: _config_digest({"sha": p.sha256, "cfg": asdict(config.degenerate)}) for p in problems}
+    key_of = {p.key: _config_digest({"sha": p.sha256, "cfg": asdict(degenerate)}) for p in problems}
     checks: dict[str, ReferenceCheck] = {}
     todo = []
     for p in problems:
@@ -139,7 +147,7 @@ def _check_references(problems: list[Problem], config: BenchConfig, progress: Pr
         else:
             todo.append(p)
     if todo:
-        with ReferenceChecker(config.degenerate) as checker:
+        with ReferenceChecker(degenerate) as checker:
             for i, p in enumerate(todo):
                 if progress:
                     progress("reference", i, len(todo), p.key)
@@ -214,7 +222,8 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
     if verify_fn is None:
         verify_fn, verify_config = _default_verify(config)
     run_dir = config.level_dir / slug(proposer.spec)
-    checks = _check_references(problems, config, progress) if config.check_degenerate else {}
+    degenerate = degenerate_config_for(config, verify_config)
+    checks = _check_references(problems, config, degenerate, progress) if config.check_degenerate else {}
     verify_digest = _config_digest(verify_config)
     rows: list[ProblemResult] = []
     n_cached = 0
