@@ -60,4 +60,5 @@ def test_non_problem_files_are_ignored(tmp_path):
     (level / "3_Thing.py").write_text("x = 1\n")
     (level / "__init__.py").write_text("")
     (level / "notes.txt").write_text("")
-    assert [p.stem for p in discover(tmp_path, 2)] == ["3_Thing"]
+    (level / "12_Conv-Transpose_3D.py").write_text("x = 2\n")
+    assert [p.stem for p in discover(tmp_path, 2)] == ["3_Thing", "12_Conv-Transpose_3D"]

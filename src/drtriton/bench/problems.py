@@ -16,7 +16,7 @@ from pathlib import Path
 
 from drtriton.util.errors import UsageError
 
-_PROBLEM_FILE = re.compile(r"^(\d+)_(\w+)\.py$")
+_PROBLEM_FILE = re.compile(r"^(\d+)_(.+)\.py$")  # any tail: upstream names carry digits, case, dashes
 _LEVEL_DIR = re.compile(r"^level(\d+)$")
 
 
