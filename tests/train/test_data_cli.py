@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from drtriton.cli import main
@@ -58,3 +59,18 @@ def test_cli_rejects_bad_config_values_with_exit_2_and_one_line(tmp_path, capsys
     assert "unknown key(s) ['rollout'] in rl" in capsys.readouterr().err
     assert main(["eval-model", "--model", str(tmp_path), "--level", "1"]) == 2
     assert "has no config.json" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_sft_pairs_from_synthesizer_codegen_and_verifier_are_verified_and_not_heldout(tmp_path):
+    cfg = load_config(None, {"data.source": "synth", "data.scale": "small", "data.levels": [1],
+                             "curriculum.levels": [1], "data.heldout_n": 2, "data.sft_n_per_level": 2,
+                             "run_dir": str(tmp_path), "verify.device": "cpu", "verify.seeds": [0, 1]})
+    ws = Workspace(cfg)
+    try:
+        pairs, counts = ws.build_sft_pairs()
+    finally:
+        ws.close()
+    assert counts[1]["drawn"] == 2 and counts[1]["verified"] == len(pairs)
+    assert pairs, f"no pair survived: {counts}"
+    assert all(p["verified"] and p["hash"] not in ws.excluded and "class ModelNew" in p["completion"] for p in pairs)

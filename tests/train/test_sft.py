@@ -23,6 +23,7 @@ def test_native_sft_changes_parameters_and_saves_a_loadable_model(sft_run):
     after = _weights(cfg.run_dir / "final")
     assert any(not (before[k] == after[k]).all() for k in before)
     assert (cfg.run_dir / "metrics.csv").read_text().count("sft/loss") >= 2
+    assert list((cfg.run_dir / "tb").glob("events.out.tfevents.*"))
     assert (cfg.run_dir / "tokenizer.json").exists() is False and (cfg.run_dir / "final" / "tokenizer.json").exists()
 
 
