@@ -21,16 +21,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from drtriton.search import SearchConfig, optimize  # noqa: E402
-from drtriton.search.backend import EngineBackend  # noqa: E402
-from drtriton.search.optimize import geomean  # noqa: E402
-from drtriton.util.fileio import atomic_write_text  # noqa: E402
-from drtriton.util.provenance import Provenance  # noqa: E402
+from drtriton.search import SearchConfig, optimize
+from drtriton.search.backend import EngineBackend
+from drtriton.search.optimize import geomean
+from drtriton.util.fileio import atomic_write_text
+from drtriton.util.provenance import Provenance
 
 # Size constants that are safe to scale (batch and length-like); kernel sizes, strides, channels of a
 # conv's input, and scalars are left alone.
-_SCALABLE = re.compile(r"^(BATCH|ROWS|N|M|SEQ|LENGTH|COLS)\s*=\s*(\d+)\s*$", re.M)
-_WIDTHS = re.compile(r"^(\w*FEATURES|HIDDEN|INNER)\s*=\s*(\d+)\s*$", re.M)
+_SCALABLE = re.compile(r"^(BATCH|ROWS|N|M|SEQ|LENGTH|COLS)\s*=\s*(\d+)\s*$", re.MULTILINE)
+_WIDTHS = re.compile(r"^(\w*FEATURES|HIDDEN|INNER)\s*=\s*(\d+)\s*$", re.MULTILINE)
 
 
 def scaled(src: str, scale: int, width_scale: int = 16) -> str:

@@ -10,11 +10,10 @@ fragment programs, composite assembly and weights, cover choice, budget and cach
 from __future__ import annotations
 
 import hashlib
-import json
 
 import torch
 
-from drtriton.search.fragments import GraphView, ValueType
+from drtriton.search.fragments import ValueType
 
 _EXPR = {"relu": "torch.relu({0})", "gelu": "torch.nn.functional.gelu({0})", "add": "({0} + {1})",
          "mul": "({0} * {1})"}
@@ -83,7 +82,7 @@ def emit_triton(graph: dict, knobs: dict, policy: str, params=(), problem_src: s
     types = value_types(graph)
     k = len(graph["inputs"])
     block = int(knobs.get("block_size", 128))
-    kernels, init, body = [], [], []
+    kernels, body = [], []
     group: list[int] = []
 
     def flush():
@@ -92,7 +91,7 @@ def emit_triton(graph: dict, knobs: dict, policy: str, params=(), problem_src: s
         gid = len(kernels)
         ins = sorted({v for n in group for v in graph["nodes"][n]["inputs"]} - {k + n for n in group})
         out_v = k + group[-1]
-        lines = [f"@triton.jit", f"def fused_{gid}(" + ", ".join(f"p{v}" for v in ins) +
+        lines = ["@triton.jit", f"def fused_{gid}(" + ", ".join(f"p{v}" for v in ins) +
                  ", out_ptr, n_elements, BLOCK: tl.constexpr):",
                  "    pid = tl.program_id(0)", "    offs = pid * BLOCK + tl.arange(0, BLOCK)",
                  "    mask = offs < n_elements"]
@@ -210,7 +209,7 @@ class FakeBackend:
 
 def chain_graph():
     """PROGRAM as IR: x -> linear(16) -> gelu -> mul(., y) -> relu -> add(., h), with a residual fan-out."""
-    t = lambda *s: {"shape": list(s), "dtype": "float32"}  # noqa: E731
+    t = lambda *s: {"shape": list(s), "dtype": "float32"}
     return {"inputs": [t(5, 12), t(5, 16)],
             "nodes": [{"op": "linear", "inputs": [0], "attrs": {"out_features": 16, "bias": 1}},  # v2
                       {"op": "gelu", "inputs": [2], "attrs": {"approximate": 0}},                 # v3

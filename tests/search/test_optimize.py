@@ -5,8 +5,8 @@ import json
 import re
 
 import pytest
-
 from _fake_backend import PROGRAM, FakeBackend, emit_triton
+
 from drtriton.search import SearchConfig, optimize
 from drtriton.search.proposers.base import Candidate, Proposer
 from drtriton.search.proposers.rule import RuleProposer
@@ -15,11 +15,11 @@ from drtriton.search.proposers.rule import RuleProposer
 def _timer(problem, cand):
     """Scripted GPU: eager costs 1 ms per op; a kernel costs 0.3 ms + 0.2 ms x (ops fused)^2, so fusing
     everything into one kernel is slower than two medium kernels; linear is a 1 ms library call."""
-    forward = re.search(r"def forward\(.*?(?=\n    def |\ndef |\Z)", problem, re.S).group(0)
+    forward = re.search(r"def forward\(.*?(?=\n    def |\ndef |\Z)", problem, re.DOTALL).group(0)
     eager = float(len(re.findall(r"F\.relu|F\.gelu|self\.fc\(| \* | \+ ", forward)))
     ms = 1.0 * cand.count("functional.linear(") + 1.0 * len(re.findall(r"self\.s\d+ = _s\d+_Model\(", cand))
-    for body in re.findall(r"def [\w]*fused_\d+\(.*?tl\.store", cand, re.S):
-        ops = len(re.findall(r"^\s+v\d+ = (?!tl\.load)", body, re.M))
+    for body in re.findall(r"def [\w]*fused_\d+\(.*?tl\.store", cand, re.DOTALL):
+        ops = len(re.findall(r"^\s+v\d+ = (?!tl\.load)", body, re.MULTILINE))
         ms += 0.3 + 0.2 * ops * ops
     return ms, eager
 

@@ -25,7 +25,7 @@ class _Server:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 length = int(self.headers["Content-Length"])
                 req = json.loads(self.rfile.read(length))
                 outer.requests.append({"path": self.path, "body": req, "auth": self.headers.get("Authorization")})
@@ -81,9 +81,8 @@ def test_openai_endpoint_errors_are_recorded_not_raised():
         prop = OpenAIProposer(OpenAIClient(srv.url))
         assert prop.propose(TASK, 1) == []
     assert "HTTP 500" in prop.errors[0]
-    with _Server(body={"nope": 1}) as srv:
-        with pytest.raises(EndpointError, match="choices"):
-            OpenAIClient(srv.url).chat([{"role": "user", "content": "hi"}])
+    with _Server(body={"nope": 1}) as srv, pytest.raises(EndpointError, match="choices"):
+        OpenAIClient(srv.url).chat([{"role": "user", "content": "hi"}])
 
 
 def test_openai_client_rejects_a_non_http_endpoint():

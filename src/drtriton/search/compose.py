@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from drtriton.util.errors import UsageError
 
+
 def _attr_path(name: str) -> str:
     """"fc.weight" -> ".fc.weight"; "layers.0.weight" -> ".layers[0].weight" (static access only: the
     verifier rejects getattr/setattr with computed names)."""
@@ -61,7 +62,7 @@ class _Renamer(ast.NodeTransformer):
             return self.prefix + name
         return name
 
-    def visit_FunctionDef(self, node):  # noqa: N802 - ast visitor naming
+    def visit_FunctionDef(self, node):
         node.decorator_list = [self.visit(d) for d in node.decorator_list]
         if node.returns:
             node.returns = self.visit(node.returns)
@@ -79,14 +80,14 @@ class _Renamer(ast.NodeTransformer):
         node.name = self._rename(node.name)
         return node
 
-    visit_AsyncFunctionDef = visit_FunctionDef  # noqa: N815
+    visit_AsyncFunctionDef = visit_FunctionDef
 
-    def visit_ClassDef(self, node):  # noqa: N802
+    def visit_ClassDef(self, node):
         self.generic_visit(node)
         node.name = self._rename(node.name)
         return node
 
-    def visit_Name(self, node):  # noqa: N802
+    def visit_Name(self, node):
         node.id = self._rename(node.id)
         return node
 

@@ -16,7 +16,7 @@ Costs are tuples compared lexicographically and summed element-wise:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 Cost = tuple[float, ...]
 
@@ -76,7 +76,7 @@ def best_cover(num_nodes: int, options: list[Option], max_states: int = 200_000)
     class _CapHit(Exception):
         pass
 
-    @lru_cache(maxsize=None)
+    @cache
     def solve(cut: int) -> tuple[Cost, Option | None] | None:
         nonlocal visited
         visited += 1

@@ -119,10 +119,13 @@ def fragment_program(problem_src: str, view: GraphView, frag: Fragment, params: 
         raise UsageError("problem source defines no class Model; pass a KernelBench-format program")
     if prefix:
         gen = ["def get_inputs():",
-               "    # Tensors made inside the program: run its prefix in PyTorch on fresh program inputs.",
-               "    xs = _drt_program_inputs()",
+               "    # Tensors made inside the program: run its prefix in PyTorch on fresh program inputs",
+               "    # (on the GPU when there is one: realistic prefixes are slow on a CPU).",
+               "    dev = 'cuda' if torch.cuda.is_available() else 'cpu'",
+               "    xs = [x.to(dev) if isinstance(x, torch.Tensor) else x for x in _drt_program_inputs()]",
                "    with torch.no_grad():",
-               "        return [t.detach() for t in Model(*get_init_inputs())._drt_prefix(*xs)]"]
+               "        model = Model(*get_init_inputs()).to(dev).eval()",
+               "        return [t.detach().cpu() for t in model._drt_prefix(*xs)]"]
     else:
         picks = ", ".join(f"xs[{v}]" for v in frag.entry_values)
         gen = ["def get_inputs():", "    xs = _drt_program_inputs()", f"    return [{picks}]"]

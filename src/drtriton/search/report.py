@@ -62,15 +62,15 @@ def markdown(result, name: str) -> str:
              f"- speedup vs torch.compile: {_fmt(result.speedup_vs_compile)}",
              f"- single-shot rule-based speedup vs eager: {_fmt(result.single_shot_speedup)}",
              f"- searched vs single-shot: {_fmt(result.speedup_vs_single_shot)}",
-             f"- budget used: {result.candidates_tried} candidates, "
-             f"{_fmt(result.gpu_seconds, '.1f', ' GPU-s')}, {result.wall_seconds:.1f} s wall; "
-             f"cache hits {result.cache_hits}",
+             (f"- budget used: {result.candidates_tried} candidates, "
+              f"{_fmt(result.gpu_seconds, '.1f', ' GPU-s')}, {result.wall_seconds:.1f} s wall; "
+              f"cache hits {result.cache_hits}"),
              f"- stopped: {result.stop_reason}" + (" (Ctrl-C)" if result.interrupted else ""),
-             f"- device: {result.provenance.get('device')}; torch {result.provenance.get('torch')}, "
-             f"triton {result.provenance.get('triton')}", ""]
+             (f"- device: {result.provenance.get('device')}; torch {result.provenance.get('torch')}, "
+              f"triton {result.provenance.get('triton')}"), ""]
     if not result.speed_measured:
-        lines += ["> Speed needs a GPU: this run verified correctness only (Triton interpreter); no timing "
-                  "was measured or estimated.", ""]
+        lines += [("> Speed needs a GPU: this run verified correctness only (Triton interpreter); no timing "
+                   "was measured or estimated."), ""]
     if result.plan:
         lines += ["## Plan", "", "| step | nodes | ops | kind | proposer | fragment ms |", "|---|---|---|---|---|---|"]
         for i, s in enumerate(result.plan):
