@@ -52,6 +52,9 @@ def speedup_distribution(rows: Sequence[ProblemResult], path: Path, title: str) 
             ax.hist(vs, bins=bins, alpha=0.55, color=_COLORS[baseline], label=f"vs {baseline} (n={len(vs)})")
     ax.axvline(0.0, color="black", linewidth=1)
     ax.set_xlabel("log2 speedup of correct kernels (0 = same speed, 1 = 2x faster)")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("problems")
     ax.set_title(title)
     ax.legend()
@@ -68,6 +71,7 @@ def per_problem_bars(rows: Sequence[ProblemResult], path: Path, title: str) -> P
         return None
     ordered = sorted(rows, key=lambda r: (r.level, r.problem_id))
     width = 0.4
+    ys_all = [s for r in ordered if r.correct for s in (r.speedup_vs_eager, r.speedup_vs_compile) if s is not None]
     fig, ax = plt.subplots(figsize=(max(7.0, 0.32 * len(ordered) + 2), 4.2))
     for k, baseline in enumerate(("eager", "compile")):
         xs, ys = [], []
@@ -81,7 +85,12 @@ def per_problem_bars(rows: Sequence[ProblemResult], path: Path, title: str) -> P
     for i, r in enumerate(ordered):
         if not r.correct:
             ax.text(i, 1.0, r.status, rotation=90, ha="center", va="bottom", fontsize=6, color="#b22222")
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))  # 0.5x, 1x, 2x rather than 10^0
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_yticks([t for t in (0.25, 0.5, 1, 2, 4, 8, 16) if min(ys_all) / 2 <= t <= max(ys_all) * 2] or [1])
     ax.axhline(1.0, color="black", linewidth=1)
     ax.set_xticks(range(len(ordered)))
     ax.set_xticklabels([f"{r.problem_id}{'*' if r.degenerate else ''}" for r in ordered], fontsize=7,
