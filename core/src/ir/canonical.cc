@@ -16,7 +16,7 @@
 // 3 is capped at kMaxLeaves; past it the first member of each tied class is taken (only graphs with
 // many interchangeable-but-not-automorphic branches could reach it).
 #include <algorithm>
-#include <map>
+#include <array>
 #include <queue>
 
 #include "drtriton/ir.h"
@@ -80,29 +80,32 @@ class Labeller {
     return Combine(h, OperandKey(node, colour));
   }
 
+  // Allocation-free: this runs in the synthesizer's hot loop (arity <= ops::kMaxArity).
   uint64_t OperandKey(const Node& node, const std::vector<uint64_t>& colour) const {
-    std::vector<uint64_t> in;
-    for (int32_t v : node.inputs) in.push_back(colour[static_cast<size_t>(v)]);
-    if (ops::Spec(node.op).commutative) std::sort(in.begin(), in.end());
+    std::array<uint64_t, ops::kMaxArity> in{};
+    const size_t arity = std::min(node.inputs.size(), in.size());
+    for (size_t a = 0; a < arity; ++a) in[a] = colour[static_cast<size_t>(node.inputs[a])];
+    if (ops::Spec(node.op).commutative) std::sort(in.begin(), in.begin() + arity);
     uint64_t h = 0x31415926ULL;
-    for (uint64_t c : in) h = Combine(h, c);
+    for (size_t a = 0; a < arity; ++a) h = Combine(h, in[a]);
     return h;
   }
 
-  static size_t NumClasses(const std::vector<uint64_t>& colour) {
-    std::vector<uint64_t> s = colour;
-    std::sort(s.begin(), s.end());
-    return static_cast<size_t>(std::unique(s.begin(), s.end()) - s.begin());
+  size_t NumClasses(const std::vector<uint64_t>& colour) const {
+    scratch_.assign(colour.begin(), colour.end());
+    std::sort(scratch_.begin(), scratch_.end());
+    return static_cast<size_t>(std::unique(scratch_.begin(), scratch_.end()) - scratch_.begin());
   }
 
   void Refine(std::vector<uint64_t>& colour) const {
     size_t classes = NumClasses(colour);
+    std::vector<uint64_t> next(colour.size());
     for (int round = 0; round <= n_; ++round) {
-      std::vector<uint64_t> next(colour.size());
       for (int32_t v = 0; v < n_; ++v) {
         uint64_t h = colour[static_cast<size_t>(v)];
         if (v >= k_) h = Combine(h, OperandKey(g_.nodes[static_cast<size_t>(v - k_)], colour));
-        std::vector<uint64_t> use_keys;
+        std::vector<uint64_t>& use_keys = use_keys_;
+        use_keys.clear();
         for (const Use& u : uses_[static_cast<size_t>(v)]) {
           use_keys.push_back(
               Combine(colour[static_cast<size_t>(u.consumer)], static_cast<uint64_t>(u.port + 1)));
@@ -122,15 +125,18 @@ class Labeller {
 
   void Search(const std::vector<uint64_t>& colour) {
     // The tied class with the smallest colour (inputs are always distinct).
-    std::map<uint64_t, std::vector<int32_t>> classes;
-    for (int32_t v = k_; v < n_; ++v) classes[colour[static_cast<size_t>(v)]].push_back(v);
-    const std::vector<int32_t>* tied = nullptr;
-    for (const auto& [c, members] : classes) {
-      if (members.size() > 1) {
-        tied = &members;
-        break;
+    std::vector<std::pair<uint64_t, int32_t>> order;
+    order.reserve(static_cast<size_t>(n_ - k_));
+    for (int32_t v = k_; v < n_; ++v) order.emplace_back(colour[static_cast<size_t>(v)], v);
+    std::sort(order.begin(), order.end());
+    std::vector<int32_t> tied_members;
+    for (size_t i = 0; i + 1 < order.size() && tied_members.empty(); ++i) {
+      if (order[i].first != order[i + 1].first) continue;
+      for (size_t j = i; j < order.size() && order[j].first == order[i].first; ++j) {
+        tied_members.push_back(order[j].second);
       }
     }
+    const std::vector<int32_t>* tied = tied_members.empty() ? nullptr : &tied_members;
     if (tied == nullptr) {
       ++leaves_;
       Graph candidate = Emit(colour);
@@ -210,6 +216,8 @@ class Labeller {
   std::vector<std::vector<size_t>> out_pos_;
   std::optional<Graph> best_;
   int leaves_ = 0;
+  mutable std::vector<uint64_t> scratch_;   // NumClasses
+  mutable std::vector<uint64_t> use_keys_;  // Refine
 };
 
 }  // namespace
