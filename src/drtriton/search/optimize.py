@@ -220,7 +220,6 @@ class Search:
     def options(self) -> list[Option]:
         opts = []
         eager_node: dict[int, float] = {}
-        by_key = {f.key: f for f in self.fragments}
         for frag in self.fragments:
             trial = self.best.get(frag.key)
             if trial is None:
@@ -235,9 +234,7 @@ class Search:
                 cost = (0.0, 1.0)
             opts.append(Option(frag.mask, frag.ext_pred_mask, cost, "kernel", frag.key))
         if self.cfg.policy == "hybrid":
-            for frag in self.fragments:
-                if frag.size != 1:
-                    continue
+            for frag in self.singles():
                 n = frag.nodes[0]
                 if self.backend.gpu:
                     if n not in eager_node:
@@ -246,7 +243,6 @@ class Search:
                 else:
                     cost = (1.0, 0.0)
                 opts.append(Option(frag.mask, frag.ext_pred_mask, cost, "torch", frag.key))
-        del by_key
         return opts
 
     def _replan(self) -> bool:
@@ -259,6 +255,14 @@ class Search:
             whole_eager = self._eager_total()
             self.estimate = whole_eager / cover.cost[0] if whole_eager and cover.cost[0] > 0 else None
         return old is None or cover.cost < old.cost
+
+    def singles(self) -> list[Fragment]:
+        """Every node as a one-node fragment (kept even when --max-fragments cut them from proposals)."""
+        if getattr(self, "_singles", None) is None:
+            from drtriton.search.fragments import make_fragment
+
+            self._singles = [make_fragment(self.view, 1 << n) for n in range(self.view.num_nodes)]
+        return self._singles
 
     def _whole_verified(self) -> bool:
         c = self.cover
@@ -297,7 +301,7 @@ class Search:
     # ---- composite ----
 
     def build_composite(self, cover: Cover) -> str:
-        by_mask = {f.mask: f for f in self.fragments}
+        by_mask = {f.mask: f for f in [*self.singles(), *self.fragments]}
         steps = []
         for opt in cover.options:
             frag = by_mask[opt.mask]
@@ -307,14 +311,16 @@ class Search:
                 label = f"nodes {list(frag.nodes)} ({ops}) -> Triton, from {trial.proposer} {trial.meta}"
                 steps.append(Step(trial.source, "ModelNew", frag.entry_values, frag.exit_values, label))
             else:
-                steps.append(Step(self.programs[frag.key], "Model", frag.entry_values, frag.exit_values,
+                program = self.programs.get(frag.key) or fragment_program(
+                    self.src, self.view, frag, self.params, self.backend.op_spec)
+                steps.append(Step(program, "Model", frag.entry_values, frag.exit_values,
                                   f"node {frag.nodes[0]} ({ops}) stays in PyTorch"))
         return compose(self.src, steps, self.view.num_inputs, self.view.outputs, self.backend.state_names(self.src))
 
     def plan_json(self) -> list[dict]:
         if self.cover is None:
             return []
-        by_mask = {f.mask: f for f in self.fragments}
+        by_mask = {f.mask: f for f in [*self.singles(), *self.fragments]}
         out = []
         for opt in self.cover.options:
             frag = by_mask[opt.mask]
