@@ -8,7 +8,7 @@ Default tier: header sanity, the static rule each static cheat must trip (rules.
 a verifier-independent harness (honest files really match the reference at 1e-4 on fresh inputs and launch
 a kernel; `incorrect` cheats really are wrong), and the full verifier on a representative subset (one
 honest file per policy, every dynamic rule, poisoning). The `slow` tier runs every file through the
-verifier (~20 s per candidate under the CPU interpreter, hence slow).
+verifier (measured: 86 files in 775 s on 2 shared CPU cores, hence slow).
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ ALL_FILES = HONEST_FILES + CHEAT_FILES
 TEST_SEEDS = (0, 1, 2)
 # The representative subset the default tier sends through the real verifier.
 DEFAULT_TIER = {
-    "relu__elementwise.py", "conv_relu_add__torch_conv_triton_epilogue.py", "matmul__tl_dot_tiled.py",
-    "launch_kernel_not_launched.py", "policy_torch_compute_strict.py", "policy_torch_compute_mixed.py",
+    "relu__elementwise.py", "conv_relu_add__torch_conv_triton_epilogue.py",
+    "launch_kernel_not_launched.py", "policy_torch_compute_strict.py", "policy_dispatch_mode_escape.py",
     "memo_shape_keyed_cache.py", "memo_same_object_cache.py", "memo_first_output_returned.py",
     "output_aliases_input.py", "output_tensor_subclass.py", "incorrect_uninitialised_output.py",
-    "incorrect_first_block_only.py", "sandbox_runtime_subprocess.py",
+    "sandbox_runtime_subprocess.py",
 }
 
 
