@@ -168,7 +168,10 @@ TEST(SynthCoverage, LevelTwoDrawsCoverEveryLegalOperatorAndMostPairs) {
   Sampler sampler(config);
   for (uint64_t i = 0; i < 100'000; ++i) CountCoverage(sampler.Draw(StreamSeed(3, i)), cov);
   int missing_ops = 0, missing_pairs = 0, legal_pairs = 0;
-  for (int op = 0; op < ops::kNumOps; ++op) missing_ops += cov.op_legal[op] && cov.op_counts[op] == 0;
+  for (int op = 0; op < ops::kNumOps; ++op) {
+    missing_ops += cov.op_legal[op] && cov.op_counts[op] == 0;
+    EXPECT_FALSE(!cov.op_legal[op] && cov.op_counts[op] > 0) << "drew an op marked illegal: " << op;
+  }
   for (size_t pair = 0; pair < cov.pair_legal.size(); ++pair) {
     legal_pairs += cov.pair_legal[pair];
     missing_pairs += cov.pair_legal[pair] && cov.pair_counts[pair] == 0;

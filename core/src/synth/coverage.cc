@@ -120,6 +120,8 @@ Coverage LegalCoverage(const SynthConfig& config) {
         if (legal) break;
       }
       cov.pair_legal[static_cast<int>(pa) * ops::kNumOps + static_cast<int>(cb)] = legal;
+      // An op that only accepts another op's output (no menu shape fits it) is legal through the pair.
+      if (legal) cov.op_legal[static_cast<int>(cb)] = 1;
     }
   }
   return cov;
