@@ -68,7 +68,10 @@ def run(args: argparse.Namespace) -> int:
     if not backend.gpu:
         print("drtriton optimize: no GPU: correctness is verified with the Triton interpreter; speed needs a GPU "
               "and is not measured", file=sys.stderr)
-    result = _search(optimize, args.problem.read_text(encoding="utf-8"), cfg, backend)
+    try:
+        result = _search(optimize, args.problem.read_text(encoding="utf-8"), cfg, backend)
+    finally:
+        backend.close()
     paths = write_outputs(result, out, args.problem.stem)
     if args.json:
         print(json.dumps({**result.to_json(), "trials": len(result.trials),

@@ -377,6 +377,15 @@ def optimize(problem_src: str, config: SearchConfig | None = None, backend: Back
         from drtriton.verify import VerifyConfig
 
         backend = EngineBackend(VerifyConfig(policy=cfg.policy, **cfg.extra))
+        try:
+            return _optimize(problem_src, cfg, backend, proposers, on_progress)
+        finally:
+            backend.close()
+    return _optimize(problem_src, cfg, backend, proposers, on_progress)
+
+
+def _optimize(problem_src: str, cfg: SearchConfig, backend: Backend, proposers: list[Proposer] | None,
+              on_progress: Callable[[dict], None] | None) -> SearchResult:
     search = Search(problem_src, cfg, backend, proposers, on_progress)
     search.prepare()
     interrupted = False
