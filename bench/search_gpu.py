@@ -77,14 +77,15 @@ def main(argv: list[str] | None = None) -> int:
           f"{'vs single':>9s} {'cands':>5s} {'gpu_s':>7s}")
     for name, src in todo:
         cfg = SearchConfig(max_candidates=args.max_candidates, max_seconds=args.max_seconds,
-                           max_fragment_nodes=args.max_fragment_nodes, policy=args.policy, seed=args.seed)
+                           max_fragment_nodes=args.max_fragment_nodes, policy=args.policy, seed=args.seed,
+                           cache_dir=args.out.parent / "search_cache")  # shared: repeated fragments are free
         t0 = time.monotonic()
         try:
             r = optimize(src, cfg, backend=backend)
             row = {"problem": name, "kind": r.kind, "status": (r.verdict or {}).get("status"),
                    "speedup_vs_eager": r.speedup_vs_eager, "speedup_vs_compile": r.speedup_vs_compile,
                    "single_shot_speedup": r.single_shot_speedup, "speedup_vs_single_shot": r.speedup_vs_single_shot,
-                   "candidates": r.candidates_tried, "gpu_seconds": r.gpu_seconds, "wall_seconds": r.wall_seconds,
+                   "candidates": r.candidates_tried, "cache_hits": r.cache_hits, "gpu_seconds": r.gpu_seconds, "wall_seconds": r.wall_seconds,
                    "stop_reason": r.stop_reason, "plan": r.plan, "notes": r.notes[:5], "error": None}
         except Exception as exc:  # noqa: BLE001 - one bad problem is a row with its error, not a crash
             row = {"problem": name, "kind": "error", "status": None, "speedup_vs_eager": None,
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{f(row['single_shot_speedup'], 8)} {f(row['speedup_vs_single_shot'], 9)} "
               f"{row['candidates'] if row['candidates'] is not None else '-':>5} {f(row['gpu_seconds'], 7)}",
               flush=True)
+    backend.close()
     summary = {
         "problems": len(rows),
         "verified": sum(r["status"] == "correct" for r in rows),
