@@ -62,7 +62,7 @@ def honest_solutions() -> dict[str, str]:
 def config(args, kind: str, **extra):
     src = data_source_name()
     o = base_overrides(args)
-    o.update({"data.source": src, "data.scale": "realistic" if src == "synth" else None,
+    o.update({"data.source": src, "data.scale": ("small" if args.smoke else "realistic") if src == "synth" else None,
               "data.folder": str(ROOT / "tests" / "problems") if src == "folder" else None})
     if kind == "sft":
         o.update({"run_dir": str(RUN / "sft"), "model.builtin": "tiny", "model.tokenizer_dir": str(RUN / "tok"),
@@ -77,6 +77,11 @@ def config(args, kind: str, **extra):
                   "rl.save_every": 5, "rl.gen_prompts_per_call": 2,
                   "curriculum.eval_every": 5, "eval_n": 8})
     o.update(extra.get("more", {}))
+    if args.smoke:  # CPU dry run of the whole flow: 2-layer model, one level, a handful of tasks
+        o.update({"model.builtin": "test", "model.vocab_size": 400, "sft.batch_size": 2, "sft.max_len": 1024,
+                  "verify.seeds": [0], "verify.distributions": ["normal"]} if kind == "sft" else
+                 {"rl.rollouts": 2, "rl.prompts_per_step": 1, "verify.seeds": [0],
+                  "verify.distributions": ["normal"], "eval_n": 1, "curriculum.eval_every": 1})
     return load_config(None, o), src
 
 
@@ -241,7 +246,14 @@ def main() -> int:
     ap.add_argument("--new-tokens", type=int, default=256)
     ap.add_argument("--arch", default="qwen2.5-7b", help="scale7b: built-in architecture (test: CPU dry run)")
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "out")))
+    ap.add_argument("--smoke", action="store_true",
+                    help="CPU dry run (2-layer model, level 1, tiny counts) into runs/bench_train_smoke")
     args = ap.parse_args()
+    if args.smoke:
+        global RUN, LEVELS
+        RUN, LEVELS = ROOT / "runs" / "bench_train_smoke", [1]
+        args.pairs_per_level, args.sft_steps, args.rl_steps = 2, 2, 1
+        args.heldout_n, args.eval_n, args.max_new_tokens = 2, 1, 16
     fn = {"sft": phase_sft, "rl": phase_rl, "eval": phase_eval, "scale7b": phase_scale7b}[args.phase]
     result = fn(args)
     result["provenance"] = Provenance.here().to_json()
