@@ -119,7 +119,9 @@ def test_honest_solution_trips_no_static_rule(path):
     assert findings == [], f"{path.name}: {findings}"
 
 
-STATIC_CHEATS = [p for p in CHEAT_FILES if expectation(p)[1] in RULES and RULES[expectation(p)[1]].kind == "static"]
+# Known gaps are excluded here: the verifier tests carry them as strict xfails.
+STATIC_CHEATS = [p for p in CHEAT_FILES if expectation(p)[1] in RULES and RULES[expectation(p)[1]].kind == "static"
+                 and not read_header(p).get("known_gap")]
 
 
 @pytest.mark.parametrize("path", STATIC_CHEATS, ids=_ids)
