@@ -2,6 +2,7 @@
 // programs/s, the acceptance rate and the rejection reasons (emission of the graph JSON included
 // with --emit, so the number compares with the Python API's).
 //   build/synth/core/drtriton_synth --level 5 --n 20000 --seed 0 [--scale small|realistic] [--emit]
+//                                   [--seconds 30]   (stop early; programs/s is then accepted/seconds)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
   long long n = 10000;
   unsigned long long seed = 0;
   bool emit = false;
+  double max_seconds = 1e30;
   auto scale = drtriton::synth::ShapeScale::kSmall;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -74,6 +76,7 @@ int main(int argc, char** argv) {
     if (arg == "--level") level = std::atoi(v);
     else if (arg == "--n") n = std::atoll(v);
     else if (arg == "--seed") seed = std::strtoull(v, nullptr, 10);
+    else if (arg == "--seconds") max_seconds = std::atof(v);
     else if (arg == "--scale") {
       if (std::strcmp(v, "small") == 0) scale = drtriton::synth::ShapeScale::kSmall;
       else if (std::strcmp(v, "realistic") == 0) scale = drtriton::synth::ShapeScale::kRealistic;
@@ -86,17 +89,26 @@ int main(int argc, char** argv) {
     std::string json;
     size_t bytes = 0;
     const auto start = std::chrono::steady_clock::now();
-    for (long long i = 0; i < n; ++i) {
-      auto graph = sampler.Draw(drtriton::synth::StreamSeed(seed, static_cast<uint64_t>(i)));
-      if (emit) bytes += EmitJson(graph, json);
+    auto elapsed = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    long long drawn = 0;
+    // Each proposal has its own stream; accepted ones are uniform, exactly as Sampler::Draw's.
+    for (uint64_t attempt = 0; drawn < n; ++attempt) {
+      if ((attempt & 255) == 0 && elapsed() > max_seconds) break;
+      auto graph = sampler.Propose(drtriton::synth::StreamSeed(seed, attempt));
+      if (!graph) continue;
+      ++drawn;
+      if (emit) bytes += EmitJson(*graph, json);
     }
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double secs = elapsed();
+    n = drawn;
     const auto& st = sampler.stats();
     std::printf("{\"level\": %d, \"n\": %lld, \"seconds\": %.4f, \"programs_per_s\": %.1f, "
                 "\"proposals\": %llu, \"acceptance\": %.6f, \"emit\": %s, \"emitted_bytes\": %zu, "
                 "\"rejected\": {",
                 level, n, secs, n / secs, static_cast<unsigned long long>(st.proposals),
-                static_cast<double>(st.accepted) / st.proposals, emit ? "true" : "false", bytes);
+                st.proposals ? static_cast<double>(st.accepted) / st.proposals : 0.0, emit ? "true" : "false", bytes);
     for (int r = 0; r < static_cast<int>(drtriton::synth::Reject::kCount); ++r) {
       std::printf("%s\"%s\": %llu", r ? ", " : "",
                   std::string(drtriton::synth::RejectName(static_cast<drtriton::synth::Reject>(r))).c_str(),

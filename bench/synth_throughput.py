@@ -1,0 +1,77 @@
+"""Synthesizer throughput: programs/s on one core for levels 1, 2, 5, 20, through the C++ tool
+(core/tools/drtriton_synth, JSON emission included) and through the Python API (Synthesizer.draw_tasks:
+graph JSON + PyTorch program text + hash per row; no torch degenerate check). Prints a table and writes
+JSON to --out (default $OUT/synth_throughput.json when $OUT is set).
+
+    PYTHONPATH=src python bench/synth_throughput.py --tool build/synth/core/drtriton_synth --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from drtriton import _core
+from drtriton.util.provenance import Provenance
+
+
+def cpp_rate(tool: str, level: int, seconds: float, scale: str) -> dict:
+    out = subprocess.run([tool, "--level", str(level), "--n", "1000000000", "--seconds", str(seconds),
+                          "--scale", scale, "--emit"], capture_output=True, text=True, check=True)
+    row = json.loads(out.stdout)
+    row["programs_per_s"] = row["programs_per_s"] if row["n"] > 0 else None  # none drawn: unmeasured
+    return row
+
+
+def python_rate(level: int, seconds: float, scale: str) -> dict:
+    sampler = _core.Synthesizer(level, scale)
+    start, drawn = time.perf_counter(), 0
+    # Batches of 1 would time the Python loop; batches of 16 keep the binding overhead honest.
+    batch = 16 if level < 20 else 1
+    while time.perf_counter() - start < seconds:
+        sampler.draw_tasks(0, drawn, batch)
+        drawn += batch
+        if level >= 20:
+            break  # one level-20 program may take minutes: measure one and stop
+    elapsed = time.perf_counter() - start
+    return {"level": level, "n": drawn, "seconds": elapsed, "programs_per_s": drawn / elapsed,
+            "stats": sampler.stats()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tool", default="build/synth/core/drtriton_synth", help="C++ tool path")
+    parser.add_argument("--levels", default="1,2,5,20")
+    parser.add_argument("--seconds", type=float, default=10.0, help="time budget per level and path")
+    parser.add_argument("--scale", choices=["small", "realistic"], default="small")
+    parser.add_argument("--python-levels", default="1,2,5", help="levels timed through the Python API")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    results = {"cpp": [], "python": [], "scale": args.scale, "seconds_per_level": args.seconds,
+               "provenance": Provenance.here().to_json(), "cores": 1}
+    print(f"{'path':8} {'level':>5} {'programs':>9} {'seconds':>8} {'programs/s/core':>16} {'acceptance':>11}")
+    for level in levels:
+        row = cpp_rate(args.tool, level, args.seconds, args.scale)
+        results["cpp"].append(row)
+        rate = f"{row['programs_per_s']:.1f}" if row["programs_per_s"] else "None"
+        print(f"{'c++':8} {level:>5} {row['n']:>9} {row['seconds']:>8.2f} {rate:>16} {row['acceptance']:>11.6f}")
+    for level in [int(x) for x in args.python_levels.split(",") if x]:
+        row = python_rate(level, args.seconds, args.scale)
+        results["python"].append(row)
+        st = row["stats"]
+        acc = st["accepted"] / st["proposals"] if st["proposals"] else 0.0
+        print(f"{'python':8} {level:>5} {row['n']:>9} {row['seconds']:>8.2f} {row['programs_per_s']:>16.1f} {acc:>11.6f}")
+    out = args.out or (Path(os.environ["OUT"]) / "synth_throughput.json" if os.environ.get("OUT") else None)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2))
+        print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
