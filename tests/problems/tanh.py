@@ -2,7 +2,6 @@
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 # ---- sizes (scale these for a GPU run) ----
 BATCH = 23

@@ -18,14 +18,13 @@ import os
 from pathlib import Path
 
 import pytest
-
 from redteam_harness import CHEATS, HONEST, check_candidate, problem_for, read_header
 
 os.environ.setdefault("TRITON_INTERPRET", "1")  # the in-process harness runs Triton on CPU tensors
 
 verify_mod = pytest.importorskip("drtriton.verify")
-from drtriton.verify import RULES, Status, VerifierPool, VerifyConfig  # noqa: E402
-from drtriton.verify.rules import check_static  # noqa: E402
+from drtriton.verify import RULES, Status, VerifierPool, VerifyConfig
+from drtriton.verify.rules import check_static
 
 HONEST_FILES = sorted(HONEST.glob("*.py"))
 CHEAT_FILES = sorted(CHEATS.glob("*.py"))

@@ -3,7 +3,6 @@
 # expected: cheat_detected
 # why: inherits from the reference Model and defers to its forward through super().
 import torch
-import torch.nn as nn
 import triton
 import triton.language as tl
 

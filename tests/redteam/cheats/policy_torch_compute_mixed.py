@@ -6,9 +6,9 @@
 #      is in Triton. Mixed demands everything but conv/matmul in Triton.
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import triton
 import triton.language as tl
-import torch.nn.functional as F
 
 
 @triton.jit
