@@ -1,6 +1,7 @@
 // Registry rows: names, attribute domains, shape rules (one case per rule), value ranges, cost.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 #include <string>
 
@@ -81,6 +82,51 @@ TEST(OpsRegistry, EveryOperatorAcceptsSomeTypicalInputWithDefaultChoices) {
     }
     EXPECT_TRUE(any) << row.name << " accepts none of the typical shapes";
   }
+}
+
+// Every op x every combination of attr choices (plus hostile values) x shapes of ranks 0..5: the
+// rule never throws, and whatever it accepts has extents >= 1 and a finite, non-negative cost.
+TEST(OpsShape, RulesAreTotalOverChoicesAndHostileValues) {
+  const std::vector<ir::Shape> shapes = {
+      {},        {5},          {1, 7},          {6, 4},       {2, 8, 9},
+      {3, 1, 8}, {2, 4, 6, 6}, {2, 6, 5, 4, 3}, {1, 1, 1, 1}, {2, 3, 1, 4, 1}};
+  const std::vector<double> hostile = {0, -1, 1e9, 7};
+  size_t accepted = 0;
+  for (const OpSpec& row : Registry()) {
+    // Every combination of the choices, then each attr set to each hostile value in turn.
+    std::vector<std::vector<double>> combos;
+    std::vector<size_t> idx(row.attrs.size(), 0);
+    for (bool done = false; !done;) {
+      std::vector<double> attrs;
+      for (size_t i = 0; i < idx.size(); ++i) attrs.push_back(row.attrs[i].choices[idx[i]]);
+      combos.push_back(attrs);
+      size_t i = 0;
+      while (i < idx.size() && ++idx[i] == row.attrs[i].choices.size()) idx[i++] = 0;
+      done = i == idx.size();
+    }
+    for (size_t i = 0; i < row.attrs.size(); ++i) {
+      for (double h : hostile) {
+        combos.push_back(combos.front());
+        combos.back()[i] = h;
+      }
+    }
+    for (const std::vector<double>& attrs : combos) {
+      for (const auto& a : shapes) {
+        for (const auto& b : row.arity == 2 ? shapes : std::vector<ir::Shape>{{}}) {
+          std::vector<TensorType> in = {T(a)};
+          if (row.arity == 2) in.push_back(T(b));
+          std::optional<TensorType> out;
+          ASSERT_NO_THROW(out = InferOutput(row.id, in, attrs)) << row.name;
+          if (!out) continue;
+          ++accepted;
+          for (int64_t d : out->shape) ASSERT_GE(d, 1) << row.name;
+          const Cost c = EstimateCost(row.id, in, attrs, *out);
+          ASSERT_TRUE(std::isfinite(c.flops) && c.flops >= 0 && c.bytes > 0) << row.name;
+        }
+      }
+    }
+  }
+  EXPECT_GT(accepted, 3000u);  // the rules accept plenty, not only reject
 }
 
 TEST(OpsShape, UnaryKeepsShape) {

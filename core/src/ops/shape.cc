@@ -47,9 +47,10 @@ std::optional<Shape> Broadcast(const Shape& a, const Shape& b) {
 
 }  // namespace
 
-std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::TensorType> inputs,
-                                                   std::span<const double> attrs,
-                                                   std::string* why) {
+namespace {
+
+std::optional<ir::TensorType> InferRaw(OpId id, std::span<const ir::TensorType> inputs,
+                                       std::span<const double> attrs, std::string* why) {
   if (why) why->clear();
   Checker c{why};
   const OpSpec& spec = Spec(id);
@@ -84,7 +85,8 @@ std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::
     // Float attrs may be +-inf (clamp(x, max=1) is clamp(x, -inf, 1)); never NaN.
     if (std::isnan(v) || (integral && !IsInteger(v))) {
       return c.Fail(std::string(spec.name) + " attribute " + std::string(a.name) + " must be " +
-                    (integral ? "an integer" : "a number (not NaN)") + ", got " + std::to_string(v));
+                    (integral ? "an integer" : "a number (not NaN)") + ", got " +
+                    std::to_string(v));
     }
     if ((a.kind == AttrKind::kBool && v != 0 && v != 1) ||
         (a.kind == AttrKind::kEnum && (v < 0 || v >= static_cast<double>(a.enum_names.size()))) ||
@@ -337,6 +339,37 @@ std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::
     }
   }
   return c.Fail("unknown shape rule");
+}
+
+// Tensors past 2^40 elements are beyond any device and would overflow int64 cost arithmetic.
+constexpr int64_t kMaxElements = int64_t{1} << 40;
+
+bool TooLarge(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d > kMaxElements || n > kMaxElements / std::max<int64_t>(d, 1)) return true;
+    n *= d;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<ir::TensorType> InferOutputExplained(OpId id, std::span<const ir::TensorType> inputs,
+                                                   std::span<const double> attrs,
+                                                   std::string* why) {
+  Checker c{why};
+  for (const TensorType& t : inputs) {
+    if (TooLarge(t.shape)) {
+      return c.Fail("input shape " + ShapeStr(t.shape) + " has more than 2^40 elements");
+    }
+  }
+  auto out = InferRaw(id, inputs, attrs, why);
+  if (out && TooLarge(out->shape)) {
+    return c.Fail(std::string(Spec(id).name) + " output shape " + ShapeStr(out->shape) +
+                  " has more than 2^40 elements; use smaller attrs");
+  }
+  return out;
 }
 
 std::optional<ir::TensorType> InferOutput(OpId id, std::span<const ir::TensorType> inputs,
