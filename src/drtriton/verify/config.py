@@ -23,8 +23,8 @@ class VerifyConfig:
     # 5 seeds: one lucky seed must not pass a kernel that is wrong on most inputs.
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     # normal: the problem's own get_inputs draw; heavy_tailed: the same values times a log-Laplace
-    # factor (sign kept, so input domains hold, but magnitudes span decades), which exposes kernels
-    # that only work for well-scaled data. uniform_shifted: |x|+0.5 style positive shift, opt-in.
+    # factor (sign kept, so input domains hold, but magnitudes span decades) plus ~1% of elements at
+    # |x| in 90..200 (past fp32 exp overflow), which exposes kernels that only work for well-scaled data. uniform_shifted: |x|+0.5 style positive shift, opt-in.
     distributions: tuple[str, ...] = ("normal", "heavy_tailed")
     # 1e-4 for fp32 (tight enough to catch TF32 / reduced-precision shortcuts); 1e-2 = KernelBench mode.
     atol: float = 1e-4
