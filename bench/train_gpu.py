@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from drtriton.train.config import load_config  # noqa: E402
-from drtriton.util.provenance import Provenance  # noqa: E402
+from drtriton.train.config import load_config
+from drtriton.util.provenance import Provenance
 
 RUN = ROOT / "runs" / "bench_train"
 LEVELS = [1, 2, 5]

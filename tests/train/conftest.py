@@ -1,7 +1,6 @@
 """Shared fixtures for training tests: two tiny problems with hand-written Triton solutions, and a run
 config for the 2-layer hidden-64 "test" model."""
 
-from pathlib import Path
 
 import pytest
 

@@ -4,8 +4,15 @@ import math
 
 import torch
 
-from drtriton.train.losses import (DRPOHyper, drpo_group_objective, drpo_loss, grpo_advantages, grpo_loss,
-                                   kl_k3, sequence_scores)
+from drtriton.train.losses import (
+    DRPOHyper,
+    drpo_group_objective,
+    drpo_loss,
+    grpo_advantages,
+    grpo_loss,
+    kl_k3,
+    sequence_scores,
+)
 
 
 def test_sequence_scores_are_length_normalised_over_the_mask():

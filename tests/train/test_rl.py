@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from drtriton.train.checkpoint import latest_checkpoint, load_state
-from drtriton.train.models import ModelSpec, load_model
+from drtriton.train.models import load_model
 from drtriton.train.policy import Rollout, completion_logps, sample
 from drtriton.train.prompt import build_prompt, format_answer
 from drtriton.train.rewards import Outcome
@@ -35,7 +35,7 @@ def _update_moves_toward_correct(sft_run, tiny_problems, algo):
     stats = policy_update(model, opt, scored, algo, cfg, tok.pad_token_id)
     with torch.no_grad():
         lp1, _ = completion_logps(model, *ids)
-    score = lambda lp: (lp * mask).sum(-1) / mask.sum(-1)  # noqa: E731
+    score = lambda lp: (lp * mask).sum(-1) / mask.sum(-1)
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
     assert score(lp1)[0] > score(lp0)[0]  # the correct answer became more likely
     assert score(lp1)[0] - score(lp1)[1] > score(lp0)[0] - score(lp0)[1]  # ... relative to the wrong one

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     table = Table(title=f"held-out level {args.level}: {args.model}")
     for col in ("n", "compile rate", "correct (pass@1)", "fast_1", "geomean speedup", "format errors"):
         table.add_column(col)
-    fmt = lambda v: "None" if v is None else f"{v:.3f}"  # noqa: E731
+    fmt = lambda v: "None" if v is None else f"{v:.3f}"
     table.add_row(str(result.n), fmt(result.compile_rate), fmt(result.correct_rate), fmt(result.fast_1),
                   fmt(result.geomean_speedup), fmt(result.format_error_rate))
     Console().print(table)

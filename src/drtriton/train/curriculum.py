@@ -71,7 +71,7 @@ class Curriculum:
                 "evals_at_level": self.evals_at_level, "history": list(self.history)}
 
     @classmethod
-    def from_state(cls, config: CurriculumConfig, state: dict) -> "Curriculum":
+    def from_state(cls, config: CurriculumConfig, state: dict) -> Curriculum:
         if list(state.get("levels", [])) != list(config.levels):
             raise UsageError(f"checkpoint curriculum levels {state.get('levels')} differ from the config's "
                              f"{list(config.levels)}; resume with the same curriculum.levels")

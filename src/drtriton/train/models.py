@@ -73,7 +73,7 @@ class ModelSpec:
             raise UsageError(f"model.vocab_size must be >= 300 (256 bytes + merges), got {self.vocab_size}")
 
     @staticmethod
-    def from_dict(d: dict) -> "ModelSpec":
+    def from_dict(d: dict) -> ModelSpec:
         d = dict(d)
         for key in ("path", "tokenizer_dir"):
             if d.get(key) is not None:

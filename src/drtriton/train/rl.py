@@ -28,7 +28,15 @@ from drtriton.train.metrics import MetricsLogger, plot_learning_curves
 from drtriton.train.models import load_model
 from drtriton.train.policy import Rollout, completion_logps, sample
 from drtriton.train.prompt import build_prompt, parse_answer
-from drtriton.train.rewards import FORMAT_ERROR, Outcome, grpo_reward, is_flagged, r_correct, r_speed, status_of
+from drtriton.train.rewards import (
+    FORMAT_ERROR,
+    Outcome,
+    grpo_reward,
+    is_flagged,
+    r_correct,
+    r_speed,
+    status_of,
+)
 from drtriton.train.workspace import Workspace
 from drtriton.util.fileio import atomic_write_text
 from drtriton.util.provenance import Provenance

@@ -18,7 +18,15 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from drtriton.train.prompt import build_prompt, parse_answer
-from drtriton.train.rewards import FORMAT_ERROR, Outcome, grpo_reward, is_flagged, r_correct, r_speed, status_of
+from drtriton.train.rewards import (
+    FORMAT_ERROR,
+    Outcome,
+    grpo_reward,
+    is_flagged,
+    r_correct,
+    r_speed,
+    status_of,
+)
 
 DATA_SOURCE = "drtriton"
 _VERIFY = None  # one verifier pool per reward worker process, made on first use

@@ -13,7 +13,14 @@ from collections.abc import Callable
 from functools import cached_property
 
 from drtriton.train.config import RunConfig
-from drtriton.train.data import FolderSource, SynthSource, TaskStream, build_sft_pairs, hashes_of, heldout_tasks
+from drtriton.train.data import (
+    FolderSource,
+    SynthSource,
+    TaskStream,
+    build_sft_pairs,
+    hashes_of,
+    heldout_tasks,
+)
 
 
 def make_verifier(fields: dict, workers: int = 2) -> Callable[[list[tuple[str, str]]], list]:
