@@ -157,9 +157,18 @@ class Emitter {
  private:
   std::string Title() const {
     if (!options_.title.empty()) return options_.title;
-    std::string t;
-    for (size_t i = 0; i < g_.nodes.size(); ++i)
-      t += (i ? " -> " : "") + std::string(ops::Spec(g_.nodes[i].op).name);
+    // "op -> op -> ...", wrapped before 100 columns so long programs keep a readable docstring.
+    std::string t, line;
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      const std::string piece = (i ? " -> " : "") + std::string(ops::Spec(g_.nodes[i].op).name);
+      if (line.size() + piece.size() > 96) {
+        t += line + "\n";
+        line = piece.substr(1);  // continuation lines start with "-> op"
+      } else {
+        line += piece;
+      }
+    }
+    t += line;
     return t.empty() ? "Identity program" : t;
   }
 
