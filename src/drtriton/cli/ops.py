@@ -67,6 +67,12 @@ def _markdown(rows: list) -> str:
         "domain is the value class each input must lie in (any ⊇ non_neg ⊇ positive ⊇ unit); "
         "range is the rule giving the output class.",
         "",
+        "Spelling placeholders: `{0}`/`{1}` tensor inputs, `{attr}` an attribute, `{self}` the submodule built "
+        "in `__init__` from the row's `init` template (where `{name:i.d}` is extent d of input i, passed as an "
+        "`__init__` argument), `{nd}` the spatial rank. Adding an operator: one line in "
+        "core/include/drtriton/ops.def, one row in core/src/ops/registry.cc, a case in "
+        "core/tests/ops_registry_test.cc, then regenerate this page.",
+        "",
         "| # | name | arity | attrs (synthesis choices) | shape rule | lowering | flags | domain | range | PyTorch |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
