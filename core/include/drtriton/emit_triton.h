@@ -1,0 +1,64 @@
+// The Triton code generator: graph IR -> a readable KernelBench `ModelNew` file with one fused Triton
+// kernel per group (fusion planner in src/emit/fusion.cc, kernels in src/emit/triton.cc).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "drtriton/ir.h"
+
+namespace drtriton::emit {
+
+/// Where operators may run. strict: every operator in Triton. mixed: convolutions may be PyTorch library
+/// calls (their epilogues still fused in Triton). hybrid: any operator without a Triton lowering stays a
+/// PyTorch call.
+enum class Policy : uint8_t { kStrict, kMixed, kHybrid };
+
+/// "strict" | "mixed" | "hybrid"; throws drtriton::ValueError naming the value otherwise.
+Policy ParsePolicy(const std::string& name);
+
+/// Every knob the search can turn. Defaults suit an H100 at KernelBench shapes and the interpreter alike.
+struct TritonKnobs {
+  int block = 1024;           // pointwise kernels: elements per program
+  int reduce_block = 1024;    // reductions/normalizations along a contiguous row: row tile
+  int reduce_block_inner = 32;  // reductions over a non-last axis: inner columns per program
+  int block_m = 64;           // matmul tile rows
+  int block_n = 64;           // matmul tile columns
+  int block_k = 32;           // matmul reduction step
+  int num_warps = 4;
+  int num_stages = 2;
+  bool fuse_epilogue = true;  // fold a pointwise consumer chain into the reduction/matmul feeding it
+  bool fuse_prologue = true;  // inline pointwise producers into the loads of reductions/matmuls
+  bool allow_tf32 = false;    // tl.dot precision; TF32 misses a 1e-4 check (DESIGN §9)
+  std::vector<int32_t> split; // fusion splits: value ids forced to memory (a kernel boundary after them)
+};
+
+/// Everything the generator needs besides the graph.
+struct TritonOptions {
+  TritonKnobs knobs;
+  Policy policy = Policy::kMixed;
+  // Per node (index = node index): parameter role ("weight", "running_mean"...) -> Python expression
+  // ("self.fc.weight"). Required for nodes whose registry row owns a module.
+  std::vector<std::map<std::string, std::string>> params;
+  // Host expressions ("self.bias") of the LAST extra_inputs.size() graph inputs: module tensors the
+  // program uses directly. They are read by the kernels but are not forward arguments.
+  std::vector<std::string> extra_inputs;
+  // The body of ModelNew.__init__ (a full `def __init__(...)` block, 4-space indented) that creates the
+  // same submodules in the same order as Model, so a seeded init gives the same weights.
+  std::string init_source;
+  // Text placed after the imports (module-level constants the __init__ uses).
+  std::string preamble;
+  // Stop after this pass and return its dump instead of source ("" = emit the file).
+  std::string dump_after;
+};
+
+/// Writes the ModelNew file for `graph`. Throws drtriton::ValueError when an operator has no lowering
+/// under the policy (the message names each such node and says which policy would keep it).
+std::string EmitTriton(const ir::Graph& graph, const TritonOptions& options);
+
+/// The plan as JSON: kernels (kind, root, anchor, fused ops), library calls and unsupported nodes.
+std::string TritonPlanJson(const ir::Graph& graph, const TritonOptions& options);
+
+}  // namespace drtriton::emit

@@ -1,0 +1,730 @@
+// Triton emitter: writes one @triton.jit kernel per planned group (fusion.cc) and the host ModelNew.
+// Values inside a kernel are produced by Eval(value, flat index): a stored value is a masked load, an
+// inlined node is its formula over its operands evaluated at broadcast/permuted indices, and the
+// kernel's anchor is the accumulator of the reduction/matmul loop. So producers fuse into loads and a
+// pointwise consumer chain fuses as the epilogue, with no per-pattern templates.
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <sstream>
+
+#include "drtriton/emit_triton.h"
+#include "drtriton/ops.h"
+#include "emit/fusion.h"
+#include "emit/triton_ops.h"
+#include "support/check.h"
+
+namespace drtriton::emit {
+namespace {
+
+int64_t Prod(const ir::Shape& s, size_t from, size_t to) {
+  int64_t p = 1;
+  for (size_t d = from; d < to && d < s.size(); ++d) p *= s[d];
+  return p;
+}
+
+std::vector<int64_t> Strides(const ir::Shape& s) {
+  std::vector<int64_t> st(s.size(), 1);
+  for (int d = static_cast<int>(s.size()) - 2; d >= 0; --d) st[d] = st[d + 1] * s[d + 1];
+  return st;
+}
+
+int64_t Pow2AtLeast(int64_t n) {
+  int64_t p = 1;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+std::string ShapeTuple(const ir::Shape& s) {
+  std::string r = "(";
+  for (size_t d = 0; d < s.size(); ++d) r += (d ? ", " : "") + std::to_string(s[d]);
+  return r + (s.size() == 1 ? ",)" : ")");
+}
+
+std::string TorchDtype(ir::DType d) { return "torch." + std::string(ir::DTypeName(d)); }
+
+std::string OpName(const ir::Graph& g, int32_t v) {
+  return std::string(ops::Spec(g.nodes[v - g.inputs.size()].op).name);
+}
+
+// One kernel argument: the name inside the kernel and the host expression passed for it.
+struct Arg {
+  std::string name;
+  std::string host;
+};
+
+// ---- kernel body writer ----
+class KernelWriter {
+ public:
+  KernelWriter(const ir::Graph& g, const FusionPlan& plan, const TritonOptions& opt, const Kernel& kernel)
+      : g_(g), plan_(plan), opt_(opt), kernel_(kernel), k_(static_cast<int32_t>(g.inputs.size())) {}
+
+  void Line(const std::string& s) { body_ << std::string(indent_ * 4, ' ') << s << "\n"; }
+  void Indent() {
+    ++indent_;
+    cse_.clear();
+  }
+  void Dedent() {
+    --indent_;
+    cse_.clear();
+  }
+  std::string Var(const std::string& prefix) { return prefix + std::to_string(tmp_++); }
+  std::string Assign(const std::string& prefix, const std::string& expr) {
+    auto it = cse_.find("=" + expr);
+    if (it != cse_.end()) return it->second;
+    const std::string v = Var(prefix);
+    Line(v + " = " + expr);
+    cse_["=" + expr] = v;
+    return v;
+  }
+
+  // Kernel pointer argument for a stored value (host name v<id>).
+  std::string Ptr(int32_t v) {
+    const int32_t first_extra = k_ - static_cast<int32_t>(opt_.extra_inputs.size());
+    if (v >= first_extra && v < k_) {
+      std::string name = "p_" + opt_.extra_inputs[v - first_extra];
+      for (char& c : name) c = (std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+      return AddArg(name, opt_.extra_inputs[v - first_extra]);
+    }
+    const std::string host = "v" + std::to_string(v);
+    return AddArg("p_" + host, host);
+  }
+  std::string ParamPtr(int32_t node_value, const std::string& role) {
+    const size_t ni = static_cast<size_t>(node_value - k_);
+    std::string host;
+    if (ni < opt_.params.size()) {
+      auto it = opt_.params[ni].find(role);
+      if (it != opt_.params[ni].end()) host = it->second;
+    }
+    DRT_CHECK(!host.empty(), ValueError,
+              "node " << ni << " (" << OpName(g_, node_value) << ") reads parameter '" << role
+                      << "' but no binding was given; pass params[" << ni << "]['" << role
+                      << "'] (drtriton.frontend.compile_problem does this)");
+    std::string name = "p_" + host;
+    for (char& c : name) c = (std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+    return AddArg(name, host);
+  }
+  std::string AddArg(const std::string& name, const std::string& host) {
+    for (const Arg& a : args_) {
+      if (a.name == name) return name;
+    }
+    args_.push_back({name, host});
+    return name;
+  }
+
+  // Index into `in` (broadcast to `out`) from a flat index into `out`.
+  std::string Broadcast(const std::string& idx, const ir::Shape& out, const ir::Shape& in) {
+    ir::Shape padded(out.size() - std::min(out.size(), in.size()), 1);
+    padded.insert(padded.end(), in.begin(), in.end());
+    if (padded == out) return idx;
+    const auto os = Strides(out);
+    const auto is = Strides(padded);
+    std::string expr;
+    for (size_t d = 0; d < out.size(); ++d) {
+      if (padded[d] == 1 || out[d] == 1) continue;
+      std::string coord = os[d] == 1 ? idx : "(" + idx + " // " + std::to_string(os[d]) + ")";
+      if (Prod(out, 0, d) != 1) coord = "(" + coord + " % " + std::to_string(out[d]) + ")";
+      if (is[d] != 1) coord += " * " + std::to_string(is[d]);
+      expr += (expr.empty() ? "" : " + ") + coord;
+    }
+    if (expr.empty()) return Assign("i", "0 * " + idx);  // a single broadcast element
+    return Assign("i", expr);
+  }
+
+  // Index into the input of a permute/transpose from a flat index into its output.
+  std::string Permuted(const std::string& idx, const ir::Shape& out, const std::vector<int>& perm) {
+    ir::Shape in(out.size());
+    for (size_t d = 0; d < out.size(); ++d) in[perm[d]] = out[d];
+    const auto os = Strides(out);
+    const auto is = Strides(in);
+    std::string expr;
+    for (size_t d = 0; d < out.size(); ++d) {
+      if (out[d] == 1) continue;
+      std::string coord = os[d] == 1 ? idx : "(" + idx + " // " + std::to_string(os[d]) + ")";
+      if (d > 0) coord = "(" + coord + " % " + std::to_string(out[d]) + ")";
+      if (is[perm[d]] != 1) coord += " * " + std::to_string(is[perm[d]]);
+      expr += (expr.empty() ? "" : " + ") + coord;
+    }
+    if (expr.empty()) return Assign("i", "0 * " + idx);
+    return Assign("i", expr);
+  }
+
+  // The fp32 value of `v` at flat index variable `idx` (into v's shape), under mask `mask_`.
+  std::string Eval(int32_t v, const std::string& idx) {
+    const std::string key = std::to_string(v) + "@" + idx + "@" + mask_;
+    if (auto it = cse_.find(key); it != cse_.end()) return it->second;
+    std::string out;
+    if (v == kernel_.anchor && !anchor_var_.empty()) {
+      out = anchor_var_;
+    } else if (plan_.stored[v] && v != kernel_.root) {
+      const std::string load = "tl.load(" + Ptr(v) + " + " + idx + ", mask=" + mask_ + ", other=0.0)";
+      out = Assign("x", g_.TypeOf(v).dtype == ir::DType::kFloat32 ? load : load + ".to(tl.float32)");
+    } else {
+      out = EvalNode(v, idx);
+    }
+    cse_[key] = out;
+    return out;
+  }
+
+  std::string EvalNode(int32_t v, const std::string& idx) {
+    const ir::Node& n = g_.nodes[v - k_];
+    const ir::Shape& shape = n.type.shape;
+    const NodeClass cls = plan_.cls[v - k_];
+    if (cls == NodeClass::kAlias) return Eval(n.inputs[0], idx);
+    if (cls == NodeClass::kPermute) {
+      return Eval(n.inputs[0], Permuted(idx, shape, *Permutation(n, static_cast<int>(shape.size()))));
+    }
+    DRT_ICHECK(cls == NodeClass::kPointwise);
+    const std::string_view op = ops::Spec(n.op).name;
+    if (op == "batch_norm") {
+      // y = (x - mean[c]) * rsqrt(var[c] + eps) * weight[c] + bias[c], c = axis 1.
+      const std::string c = Assign("c", "(" + idx + " // " + std::to_string(Prod(shape, 2, shape.size())) +
+                                            ") % " + std::to_string(shape[1]));
+      const std::string x = Eval(n.inputs[0], idx);
+      auto load = [&](const std::string& role) {
+        return "tl.load(" + ParamPtr(v, role) + " + " + c + ", mask=" + mask_ + ", other=0.0)";
+      };
+      return Assign("t", "(" + x + " - " + load("running_mean") + ") * tl.rsqrt(" + load("running_var") +
+                             " + " + FloatLit(AttrOr(n, "eps", 1e-5)) + ") * " + load("weight") + " + " +
+                             load("bias"));
+    }
+    std::vector<std::string> args;
+    for (int32_t u : n.inputs) args.push_back(Eval(u, Broadcast(idx, shape, g_.TypeOf(u).shape)));
+    auto formula = PointwiseFormula(n, args);
+    DRT_ICHECK(formula.has_value());
+    return Assign("t", *formula);
+  }
+
+  const ir::Graph& g_;
+  const FusionPlan& plan_;
+  const TritonOptions& opt_;
+  const Kernel& kernel_;
+  const int32_t k_;
+  std::ostringstream body_;
+  std::vector<Arg> args_;
+  std::map<std::string, std::string> cse_;
+  std::string mask_ = "mask";
+  std::string anchor_var_;
+  int indent_ = 1;
+  int tmp_ = 0;
+};
+
+// ---- one kernel ----
+struct EmittedKernel {
+  std::string name;
+  std::string source;  // the @triton.jit function
+  std::string launch;  // host lines: allocate + launch
+  std::string summary; // fused ops, for the header
+};
+
+std::string KernelName(const ir::Graph& g, const Kernel& kernel, size_t index) {
+  std::string name = "k" + std::to_string(index);
+  int shown = 0;
+  for (int32_t m : kernel.members) {
+    if (shown++ == 4) {
+      name += "_etc";
+      break;
+    }
+    name += "_" + OpName(g, m);
+  }
+  return name;
+}
+
+std::string Constexpr(const std::vector<std::pair<std::string, int64_t>>& cs) {
+  std::string s;
+  for (const auto& [name, value] : cs) s += ", " + name + "=" + std::to_string(value);
+  return s;
+}
+
+// Reduction accumulator update and finalisation, by op. x is the [BLOCK_R, BLOCK_I] tile.
+struct ReduceSpec {
+  std::string_view op;
+  int64_t count = 1;
+};
+
+EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const TritonOptions& opt,
+                         const Kernel& kernel, size_t index) {
+  const TritonKnobs& kn = opt.knobs;
+  const int32_t k = static_cast<int32_t>(g.inputs.size());
+  KernelWriter w(g, plan, opt, kernel);
+  EmittedKernel ek;
+  ek.name = KernelName(g, kernel, index);
+  const ir::TensorType& root_t = g.TypeOf(kernel.root);
+  const std::string out_ptr = w.AddArg("p_out", "v" + std::to_string(kernel.root));
+  std::vector<std::pair<std::string, int64_t>> constexprs;
+  std::string grid;
+  std::string doc;
+
+  if (kernel.kind == KernelKind::kPointwise) {
+    const int64_t n = root_t.Numel();
+    const int64_t block = std::min<int64_t>(kn.block, Pow2AtLeast(n));
+    constexprs = {{"N", n}, {"BLOCK", block}};
+    grid = "(triton.cdiv(" + std::to_string(n) + ", " + std::to_string(block) + "),)";
+    w.Line("pid = tl.program_id(0)");
+    w.Line("offs = pid * BLOCK + tl.arange(0, BLOCK)");
+    w.Line("mask = offs < N");
+    const std::string r = w.Eval(kernel.root, "offs");
+    w.Line("tl.store(p_out + offs, " + r + ", mask=mask)");
+    doc = "one program per BLOCK elements of the output";
+  } else if (kernel.kind == KernelKind::kReduction || kernel.kind == KernelKind::kNormalization) {
+    const ir::Node& a = g.nodes[kernel.anchor - k];
+    const std::string_view op = ops::Spec(a.op).name;
+    const int32_t src = a.inputs[0];
+    const ir::Shape& in = g.TypeOf(src).shape;
+    const int rank = static_cast<int>(in.size());
+    RowLayout rows;
+    int first = 0, last = rank - 1;
+    if (op.starts_with("adaptive")) {
+      first = 2;
+    } else if (op == "layer_norm" || op == "rms_norm") {
+      first = last = rank - 1;
+    } else if (op == "group_norm") {
+      first = 1;
+    } else if (op == "instance_norm") {
+      first = 2;
+    } else if (auto ax = ReducedAxes(g, a)) {
+      first = ax->first;
+      last = ax->last;
+    }
+    int64_t groups = 1;
+    if (op == "group_norm") groups = static_cast<int64_t>(AttrOr(a, "num_groups", 1));
+    rows.outer = Prod(in, 0, first) * groups;
+    rows.reduce = Prod(in, first, last + 1) / groups;
+    rows.inner = Prod(in, last + 1, in.size());
+    const int64_t R = rows.reduce, I = rows.inner, O = rows.outer;
+    const int64_t block_i = I == 1 ? 1 : std::min<int64_t>(kn.reduce_block_inner, Pow2AtLeast(I));
+    const int64_t block_r =
+        std::min<int64_t>(Pow2AtLeast(R), I == 1 ? kn.reduce_block : std::max<int64_t>(1, 4096 / block_i));
+    constexprs = {{"R", R}, {"I", I}, {"BLOCK_R", block_r}, {"BLOCK_I", block_i}};
+    grid = "(" + std::to_string(O) + ", triton.cdiv(" + std::to_string(I) + ", " + std::to_string(block_i) + "))";
+    doc = "one program per (row o, BLOCK_I columns); the input is viewed as [" + std::to_string(O) + ", R, I]";
+    w.Line("pid_o = tl.program_id(0)");
+    w.Line("offs_i = tl.program_id(1) * BLOCK_I + tl.arange(0, BLOCK_I)");
+    w.Line("mask_i = offs_i < I");
+    const std::string tile_idx = "pid_o * " + std::to_string(R * I) + " + offs_r[:, None] * I + offs_i[None, :]";
+    auto open_loop = [&](const std::string& comment) {
+      w.Line("# " + comment);
+      w.Line("for r0 in range(0, R, BLOCK_R):");
+      w.Indent();
+      w.Line("offs_r = r0 + tl.arange(0, BLOCK_R)");
+      w.Line("mask = (offs_r[:, None] < R) & mask_i[None, :]");
+      w.Line("idx = " + tile_idx);
+      w.mask_ = "mask";
+    };
+    auto close_loop = [&] { w.Dedent(); };
+    std::string result;  // the anchor's value: [BLOCK_I] vector (reduction) or tile (normalization)
+    const std::string Rf = FloatLit(static_cast<double>(R));
+    if (kernel.kind == KernelKind::kReduction) {
+      const bool is_max = op == "amax" || op == "argmax", is_min = op == "amin" || op == "argmin";
+      if (op == "logsumexp") {
+        w.Line("m = tl.full([BLOCK_I], float('-inf'), tl.float32)");
+        w.Line("s = tl.zeros([BLOCK_I], dtype=tl.float32)");
+        open_loop("online max and sum of exp along the reduced axis");
+        const std::string x = w.Eval(src, "idx");
+        w.Line("x = tl.where(mask, " + x + ", float('-inf'))");
+        w.Line("m_new = tl.maximum(m, tl.max(x, axis=0))");
+        w.Line("m_safe = tl.where(m_new == float('-inf'), 0.0, m_new)");
+        w.Line("s = s * tl.exp(m - m_safe) + tl.sum(tl.exp(x - m_safe[None, :]), axis=0)");
+        w.Line("m = m_new");
+        close_loop();
+        w.Line("acc = m + tl.log(s)");
+      } else if (op == "argmax" || op == "argmin") {
+        const std::string inf = is_max ? "float('-inf')" : "float('inf')";
+        w.Line("best = tl.full([BLOCK_I], " + inf + ", tl.float32)");
+        w.Line("arg = tl.zeros([BLOCK_I], dtype=tl.int64)");
+        open_loop("running best value and its first index");
+        const std::string x = w.Eval(src, "idx");
+        w.Line("x = tl.where(mask, " + x + ", " + inf + ")");
+        w.Line(std::string("blk = tl.") + (is_max ? "max" : "min") + "(x, axis=0)");
+        w.Line(std::string("blk_arg = tl.") + (is_max ? "argmax" : "argmin") + "(x, axis=0) + r0");
+        w.Line(std::string("take = blk ") + (is_max ? ">" : "<") + " best");
+        w.Line("best = tl.where(take, blk, best)");
+        w.Line("arg = tl.where(take, blk_arg.to(tl.int64), arg)");
+        close_loop();
+        w.Line("acc = arg");
+      } else if (op == "var" || op == "std") {
+        w.Line("s = tl.zeros([BLOCK_I], dtype=tl.float32)");
+        open_loop("pass 1: mean");
+        w.Line("s += tl.sum(tl.where(mask, " + w.Eval(src, "idx") + ", 0.0), axis=0)");
+        close_loop();
+        w.Line("mean = s / " + Rf);
+        w.Line("q = tl.zeros([BLOCK_I], dtype=tl.float32)");
+        open_loop("pass 2: squared deviations (two passes: no cancellation)");
+        w.Line("d = tl.where(mask, " + w.Eval(src, "idx") + " - mean[None, :], 0.0)");
+        w.Line("q += tl.sum(d * d, axis=0)");
+        close_loop();
+        // Unbiased (correction = 1), as torch.var/std default.
+        w.Line("acc = q / " + FloatLit(static_cast<double>(R - 1)));
+        if (op == "std") w.Line("acc = tl.sqrt(acc)");
+      } else {
+        std::string init = "tl.zeros([BLOCK_I], dtype=tl.float32)";
+        if (is_max) init = "tl.full([BLOCK_I], float('-inf'), tl.float32)";
+        if (is_min) init = "tl.full([BLOCK_I], float('inf'), tl.float32)";
+        w.Line("acc = " + init);
+        open_loop("accumulate in fp32 along the reduced axis");
+        const std::string x = w.Eval(src, "idx");
+        if (is_max) {
+          w.Line("acc = tl.maximum(acc, tl.max(tl.where(mask, " + x + ", float('-inf')), axis=0))");
+        } else if (is_min) {
+          w.Line("acc = tl.minimum(acc, tl.min(tl.where(mask, " + x + ", float('inf')), axis=0))");
+        } else if (op == "norm") {
+          w.Line("acc += tl.sum(tl.where(mask, " + x + " * " + x + ", 0.0), axis=0)");
+        } else {
+          w.Line("acc += tl.sum(tl.where(mask, " + x + ", 0.0), axis=0)");
+        }
+        close_loop();
+        if (op == "mean" || op.starts_with("adaptive")) w.Line("acc = acc / " + Rf);
+        if (op == "norm") w.Line("acc = tl.sqrt(acc)");
+      }
+      result = "acc";
+      // Epilogue over the output row: flat output index o * I + i.
+      w.Line("# epilogue at the output index (fused pointwise consumers, if any)");
+      w.Line("mask = mask_i");
+      w.Line("idx = pid_o * I + offs_i");
+      w.mask_ = "mask";
+      w.anchor_var_ = result;
+      w.cse_.clear();
+      const std::string r = w.Eval(kernel.root, "idx");
+      w.Line("tl.store(p_out + idx, " + r + ", mask=mask)");
+    } else {
+      // Normalizations: statistics pass(es), then a write pass with the epilogue.
+      std::string y;
+      if (op == "softmax" || op == "log_softmax") {
+        w.Line("m = tl.full([BLOCK_I], float('-inf'), tl.float32)");
+        w.Line("s = tl.zeros([BLOCK_I], dtype=tl.float32)");
+        open_loop("pass 1: online max and sum of exp");
+        w.Line("x = tl.where(mask, " + w.Eval(src, "idx") + ", float('-inf'))");
+        w.Line("m_new = tl.maximum(m, tl.max(x, axis=0))");
+        w.Line("m_safe = tl.where(m_new == float('-inf'), 0.0, m_new)");
+        w.Line("s = s * tl.exp(m - m_safe) + tl.sum(tl.exp(x - m_safe[None, :]), axis=0)");
+        w.Line("m = m_new");
+        close_loop();
+        open_loop("pass 2: normalise and write (epilogue fused)");
+        const std::string x = w.Eval(src, "idx");
+        y = op == "softmax" ? "tl.exp(" + x + " - m[None, :]) / s[None, :]"
+                            : x + " - m[None, :] - tl.log(s)[None, :]";
+      } else if (op == "normalize") {
+        w.Line("q = tl.zeros([BLOCK_I], dtype=tl.float32)");
+        open_loop("pass 1: sum of squares");
+        const std::string x = w.Eval(src, "idx");
+        w.Line("q += tl.sum(tl.where(mask, " + x + " * " + x + ", 0.0), axis=0)");
+        close_loop();
+        w.Line("denom = tl.maximum(tl.sqrt(q), 1e-12)");
+        open_loop("pass 2: divide by the L2 norm and write (epilogue fused)");
+        y = w.Eval(src, "idx") + " / denom[None, :]";
+      } else if (op == "rms_norm") {
+        w.Line("q = tl.zeros([BLOCK_I], dtype=tl.float32)");
+        open_loop("pass 1: mean of squares");
+        const std::string x = w.Eval(src, "idx");
+        w.Line("q += tl.sum(tl.where(mask, " + x + " * " + x + ", 0.0), axis=0)");
+        close_loop();
+        // nn.RMSNorm with eps=None uses torch.finfo(float32).eps.
+        const double eps = AttrOr(a, "eps", 1.1920928955078125e-07);
+        w.Line("rstd = tl.rsqrt(q / " + Rf + " + " + FloatLit(eps) + ")");
+        open_loop("pass 2: scale and write (epilogue fused)");
+        y = w.Eval(src, "idx") + " * rstd[None, :]";
+        if (!ParamRoles(a).empty()) {
+          y = "(" + y + ") * tl.load(" + w.ParamPtr(kernel.anchor, "weight") + " + offs_r[:, None], mask=mask, other=0.0)";
+        }
+      } else {
+        // layer_norm, group_norm, instance_norm: mean, then variance (biased), then affine.
+        w.Line("s = tl.zeros([BLOCK_I], dtype=tl.float32)");
+        open_loop("pass 1: mean");
+        w.Line("s += tl.sum(tl.where(mask, " + w.Eval(src, "idx") + ", 0.0), axis=0)");
+        close_loop();
+        w.Line("mean = s / " + Rf);
+        w.Line("q = tl.zeros([BLOCK_I], dtype=tl.float32)");
+        open_loop("pass 2: variance (two passes: no cancellation)");
+        w.Line("d = tl.where(mask, " + w.Eval(src, "idx") + " - mean[None, :], 0.0)");
+        w.Line("q += tl.sum(d * d, axis=0)");
+        close_loop();
+        w.Line("rstd = tl.rsqrt(q / " + Rf + " + " + FloatLit(AttrOr(a, "eps", 1e-5)) + ")");
+        open_loop("pass 3: normalise, affine, write (epilogue fused)");
+        y = "(" + w.Eval(src, "idx") + " - mean[None, :]) * rstd[None, :]";
+        const auto roles = ParamRoles(a);
+        if (!roles.empty()) {
+          std::string pidx = "offs_r[:, None]";  // layer_norm: weight over the normalised axis
+          if (op == "group_norm") {
+            const int64_t per_group = in[1] / groups, spatial = Prod(in, 2, in.size());
+            pidx = w.Assign("ch", "(pid_o % " + std::to_string(groups) + ") * " + std::to_string(per_group) +
+                                      " + offs_r[:, None] // " + std::to_string(spatial));
+          }
+          for (const std::string& role : roles) {
+            const std::string p = "tl.load(" + w.ParamPtr(kernel.anchor, role) + " + " + pidx + ", mask=mask, other=0.0)";
+            y = role == "weight" ? "(" + y + ") * " + p : y + " + " + p;
+          }
+        }
+      }
+      w.Line("y = " + y);
+      w.anchor_var_ = "y";
+      const std::string r = w.Eval(kernel.root, "idx");
+      w.Line("tl.store(p_out + idx, " + r + ", mask=mask)");
+      close_loop();
+      doc += "; statistics in fp32, then one write pass";
+    }
+  } else if (kernel.kind == KernelKind::kMatmul) {
+    const ir::Node& a = g.nodes[kernel.anchor - k];
+    const std::string_view op = ops::Spec(a.op).name;
+    const ir::Shape& out = a.type.shape;
+    const ir::Shape& as = g.TypeOf(a.inputs[0]).shape;
+    const int64_t K = as.back();
+    const int64_t N = out.back();
+    const bool linear = op == "linear";
+    const int64_t M = linear ? g.TypeOf(a.inputs[0]).Numel() / K : out[out.size() - 2];
+    const int64_t batch = linear ? 1 : Prod(out, 0, out.size() - 2);
+    const int64_t bm = std::max<int64_t>(16, std::min<int64_t>(kn.block_m, Pow2AtLeast(M)));
+    const int64_t bn = std::max<int64_t>(16, std::min<int64_t>(kn.block_n, Pow2AtLeast(N)));
+    const int64_t bk = std::max<int64_t>(16, std::min<int64_t>(kn.block_k, Pow2AtLeast(K)));
+    constexprs = {{"M", M}, {"N", N}, {"K", K}, {"BLOCK_M", bm}, {"BLOCK_N", bn}, {"BLOCK_K", bk}};
+    grid = "(triton.cdiv(" + std::to_string(M) + ", " + std::to_string(bm) + "), triton.cdiv(" +
+           std::to_string(N) + ", " + std::to_string(bn) + "), " + std::to_string(batch) + ")";
+    doc = "one program per BLOCK_M x BLOCK_N output tile (and batch); fp32 accumulation with tl.dot";
+    w.Line("pid_m = tl.program_id(0)");
+    w.Line("pid_n = tl.program_id(1)");
+    w.Line("pid_b = tl.program_id(2)");
+    w.Line("offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)");
+    w.Line("offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)");
+    w.Line("acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)");
+    std::string a_base = "0", b_base = "0";
+    if (!linear) {
+      // Batch dims broadcast (torch.matmul): map the output batch index into each operand's batch.
+      const ir::Shape ob(out.begin(), out.end() - 2);
+      const ir::Shape bs = g.TypeOf(a.inputs[1]).shape;
+      const ir::Shape ab(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
+      a_base = "(" + w.Broadcast("pid_b", ob, ab) + ") * " + std::to_string(M * K);
+      b_base = "(" + w.Broadcast("pid_b", ob, bb) + ") * " + std::to_string(K * N);
+    }
+    w.Line("for k0 in range(0, K, BLOCK_K):");
+    w.Indent();
+    w.Line("offs_k = k0 + tl.arange(0, BLOCK_K)");
+    w.Line("mask = (offs_m[:, None] < M) & (offs_k[None, :] < K)");
+    w.Line("idx = " + a_base + " + offs_m[:, None] * K + offs_k[None, :]");
+    w.mask_ = "mask";
+    w.Line("a = tl.where(mask, " + w.Eval(a.inputs[0], "idx") + ", 0.0)");
+    w.Line("mask_b = (offs_k[:, None] < K) & (offs_n[None, :] < N)");
+    w.mask_ = "mask_b";
+    if (linear) {
+      // nn.Linear stores W as [N, K]; read it transposed as a [BLOCK_K, BLOCK_N] tile.
+      w.Line("b = tl.load(" + w.ParamPtr(kernel.anchor, "weight") +
+             " + offs_n[None, :] * K + offs_k[:, None], mask=mask_b, other=0.0)");
+    } else {
+      w.Line("idx_b = " + b_base + " + offs_k[:, None] * N + offs_n[None, :]");
+      w.Line("b = tl.where(mask_b, " + w.Eval(a.inputs[1], "idx_b") + ", 0.0)");
+    }
+    w.Line(std::string("acc += tl.dot(a, b, input_precision=\"") + (kn.allow_tf32 ? "tf32" : "ieee") + "\")");
+    w.Dedent();
+    if (linear && AttrOr(a, "bias", 1) != 0) {
+      w.Line("acc += tl.load(" + w.ParamPtr(kernel.anchor, "bias") + " + offs_n, mask=offs_n < N, other=0.0)[None, :]");
+    }
+    w.Line("# epilogue on the accumulator tile (fused pointwise consumers, if any)");
+    w.Line("mask = (offs_m[:, None] < M) & (offs_n[None, :] < N)");
+    w.Line("idx = pid_b * " + std::to_string(M * N) + " + offs_m[:, None] * N + offs_n[None, :]");
+    w.mask_ = "mask";
+    w.anchor_var_ = "acc";
+    const std::string r = w.Eval(kernel.root, "idx");
+    w.Line("tl.store(p_out + idx, " + r + ", mask=mask)");
+  }
+
+  // ---- assemble the kernel text ----
+  std::ostringstream src;
+  std::vector<std::string> fused;
+  for (int32_t m : kernel.members) fused.push_back(OpName(g, m) + "(v" + std::to_string(m) + ")");
+  std::string fused_s;
+  for (size_t i = 0; i < fused.size(); ++i) fused_s += (i ? " -> " : "") + fused[i];
+  ek.summary = fused_s;
+  std::string reads;
+  for (const Arg& arg : w.args_) {
+    if (arg.name != "p_out") reads += (reads.empty() ? "" : ", ") + arg.host;
+  }
+  src << "@triton.jit\n";
+  src << "def " << ek.name << "(\n";
+  src << "    # pointers: inputs and parameters read, then the output\n    ";
+  for (const Arg& arg : w.args_) {
+    if (arg.name != "p_out") src << arg.name << ", ";
+  }
+  src << "p_out,\n";
+  src << "    # sizes and tiles (compile-time constants: shapes are static)\n    ";
+  for (size_t i = 0; i < constexprs.size(); ++i) {
+    src << constexprs[i].first << ": tl.constexpr" << (i + 1 < constexprs.size() ? ", " : ",\n");
+  }
+  src << "):\n";
+  src << "    # fused: " << fused_s << "\n";
+  src << "    # reads " << (reads.empty() ? "nothing" : reads) << "; writes v" << kernel.root << " "
+      << ShapeTuple(root_t.shape) << " once\n";
+  src << "    # " << doc << "\n";
+  src << w.body_.str();
+  ek.source = src.str();
+
+  std::ostringstream launch;
+  launch << "        v" << kernel.root << " = torch.empty(" << ShapeTuple(root_t.shape) << ", device=dev, dtype="
+         << TorchDtype(root_t.dtype) << ")\n";
+  launch << "        " << ek.name << "[" << grid << "](";
+  for (const Arg& arg : w.args_) {
+    if (arg.name != "p_out") launch << arg.host << ", ";
+  }
+  launch << "v" << kernel.root << Constexpr(constexprs) << ", num_warps=" << kn.num_warps
+         << ", num_stages=" << kn.num_stages << ")\n";
+  ek.launch = launch.str();
+  return ek;
+}
+
+// ---- host library calls (convolutions under mixed; anything without a lowering under hybrid) ----
+std::string RenderTorch(const ir::Graph& g, int32_t v, const TritonOptions& opt) {
+  const int32_t k = static_cast<int32_t>(g.inputs.size());
+  const ir::Node& n = g.nodes[v - k];
+  const ops::OpSpec& spec = ops::Spec(n.op);
+  const size_t ni = static_cast<size_t>(v - k);
+  std::string self;
+  if (!spec.module.empty()) {
+    DRT_CHECK(ni < opt.params.size() && opt.params[ni].count("module"), ValueError,
+              "node " << ni << " (" << spec.name << ") is a module call but no params[" << ni
+                      << "]['module'] binding was given; drtriton.frontend.compile_problem supplies it");
+    self = opt.params[ni].at("module");
+  }
+  std::string out;
+  const std::string_view t = spec.torch;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] != '{') {
+      out += t[i];
+      continue;
+    }
+    const size_t j = t.find('}', i);
+    const std::string key(t.substr(i + 1, j - i - 1));
+    i = j;
+    if (key == "self") {
+      out += self;
+    } else if (!key.empty() && std::isdigit(static_cast<unsigned char>(key[0]))) {
+      out += "v" + std::to_string(n.inputs.at(std::stoi(key)));
+    } else if (key == "nd") {
+      out += std::to_string(std::max(1, g.TypeOf(n.inputs[0]).Rank() - 2));
+    } else {
+      for (size_t ai = 0; ai < spec.attrs.size(); ++ai) {
+        if (spec.attrs[ai].name != key) continue;
+        const double val = n.attrs[ai];
+        switch (spec.attrs[ai].kind) {
+          case ops::AttrKind::kBool: out += val != 0 ? "True" : "False"; break;
+          case ops::AttrKind::kEnum: out += std::string(spec.attrs[ai].enum_names[static_cast<size_t>(val)]); break;
+          case ops::AttrKind::kFloat: out += FloatLit(val); break;
+          default: out += std::to_string(static_cast<int64_t>(val)); break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Policy ParsePolicy(const std::string& name) {
+  if (name == "strict") return Policy::kStrict;
+  if (name == "mixed") return Policy::kMixed;
+  if (name == "hybrid") return Policy::kHybrid;
+  throw ValueError("policy must be strict, mixed or hybrid, got '" + name + "'");
+}
+
+std::string EmitTriton(const ir::Graph& graph, const TritonOptions& options) {
+  ir::Validate(graph);
+  const int32_t k = static_cast<int32_t>(graph.inputs.size());
+  DRT_CHECK(options.extra_inputs.size() <= graph.inputs.size(), ValueError,
+            "extra_inputs names " << options.extra_inputs.size() << " module tensors but the graph has only "
+                                  << k << " inputs; pass at most one per trailing input");
+  const int32_t nargs = k - static_cast<int32_t>(options.extra_inputs.size());
+  const FusionPlan plan = PlanFusion(graph, options, options.dump_after);
+  if (!options.dump_after.empty()) return DumpPlan(graph, plan);
+  std::string unsupported;
+  for (size_t i = 0; i < plan.cls.size(); ++i) {
+    if (plan.cls[i] == NodeClass::kUnsupported) {
+      unsupported += (unsupported.empty() ? "" : "; ") + std::string("node ") + std::to_string(i) + " (" +
+                     std::string(ops::Spec(graph.nodes[i].op).name) + "): " + plan.why[i];
+    }
+  }
+  DRT_CHECK(unsupported.empty(), ValueError, "cannot lower under this policy: " << unsupported);
+
+  std::vector<EmittedKernel> kernels;
+  std::ostringstream host;
+  std::string triton_ops, torch_ops;
+  for (size_t i = 0; i < plan.kernels.size(); ++i) {
+    const Kernel& kernel = plan.kernels[i];
+    if (kernel.kind == KernelKind::kLibrary) {
+      const std::string call = RenderTorch(graph, kernel.root, options);
+      host << "        # library call (PyTorch): " << OpName(graph, kernel.root) << "\n";
+      host << "        v" << kernel.root << " = (" << call << ").contiguous()\n";
+      torch_ops += (torch_ops.empty() ? "" : ", ") + OpName(graph, kernel.root);
+      continue;
+    }
+    EmittedKernel ek = EmitKernel(graph, plan, options, kernel, i);
+    host << "        # " << ek.name << ": " << ek.summary << "\n" << ek.launch;
+    triton_ops += (triton_ops.empty() ? "" : "; ") + ek.name + " [" + ek.summary + "]";
+    kernels.push_back(std::move(ek));
+  }
+
+  std::ostringstream os;
+  const char* policy = options.policy == Policy::kStrict ? "strict" : options.policy == Policy::kMixed ? "mixed" : "hybrid";
+  os << "# Generated by drtriton (rule-based Triton code generator); policy: " << policy << "\n";
+  os << "# Triton kernels: " << (triton_ops.empty() ? "none" : triton_ops) << "\n";
+  os << "# PyTorch library calls: " << (torch_ops.empty() ? "none" : torch_ops) << "\n";
+  os << "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nimport triton\n"
+        "import triton.language as tl\n\n";
+  if (!options.preamble.empty()) os << options.preamble << "\n";
+  for (const EmittedKernel& ek : kernels) os << "\n" << ek.source << "\n";
+  os << "\nclass ModelNew(nn.Module):\n";
+  if (options.init_source.empty()) {
+    os << "    def __init__(self, *args, **kwargs):\n        super().__init__()\n";
+  } else {
+    os << options.init_source;
+    if (options.init_source.back() != '\n') os << "\n";
+  }
+  os << "\n    def forward(self";
+  for (int32_t i = 0; i < nargs; ++i) os << ", v" << i;
+  os << "):\n";
+  // Kernels index inputs as contiguous row-major buffers.
+  for (int32_t i = 0; i < nargs; ++i) os << "        v" << i << " = v" << i << ".contiguous()\n";
+  os << "        dev = " << (nargs > 0 ? "v0.device" : "torch.device('cuda' if torch.cuda.is_available() else 'cpu')")
+     << "\n";
+  os << host.str();
+  os << "        return ";
+  for (size_t i = 0; i < graph.outputs.size(); ++i) {
+    const int32_t v = graph.outputs[i];
+    if (v >= nargs && v < k) {
+      os << (i ? ", " : "") << options.extra_inputs[v - nargs] << ".clone()";
+    } else {
+      os << (i ? ", " : "") << "v" << v << (v < k ? ".clone()" : "");
+    }
+  }
+  os << "\n";
+  return os.str();
+}
+
+std::string TritonPlanJson(const ir::Graph& graph, const TritonOptions& options) {
+  ir::Validate(graph);
+  const int32_t k = static_cast<int32_t>(graph.inputs.size());
+  const FusionPlan plan = PlanFusion(graph, options);
+  auto quote = [](const std::string& s) {
+    std::string q = "\"";
+    for (char c : s) q += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+    return q + "\"";
+  };
+  std::ostringstream os;
+  os << "{\"kernels\": [";
+  for (size_t i = 0; i < plan.kernels.size(); ++i) {
+    const Kernel& kn = plan.kernels[i];
+    os << (i ? ", " : "") << "{\"kind\": " << quote(std::string(KernelKindName(kn.kind)))
+       << ", \"root\": " << kn.root << ", \"anchor\": " << kn.anchor << ", \"ops\": [";
+    for (size_t j = 0; j < kn.members.size(); ++j) {
+      os << (j ? ", " : "") << quote(std::string(ops::Spec(graph.nodes[kn.members[j] - k].op).name));
+    }
+    os << "]}";
+  }
+  os << "], \"unsupported\": [";
+  bool first = true;
+  for (size_t i = 0; i < plan.cls.size(); ++i) {
+    if (plan.cls[i] != NodeClass::kUnsupported) continue;
+    os << (first ? "" : ", ") << "{\"node\": " << i << ", \"op\": "
+       << quote(std::string(ops::Spec(graph.nodes[i].op).name)) << ", \"why\": " << quote(plan.why[i]) << "}";
+    first = false;
+  }
+  os << "]}";
+  return os.str();
+}
+
+}  // namespace drtriton::emit

@@ -1,0 +1,573 @@
+"""FX importer: a KernelBench-format program (Model, get_inputs, get_init_inputs) -> drtriton graph IR JSON.
+
+    from drtriton.frontend import import_program
+    prog = import_program(open("tests/problems/gelu.py").read()); print(prog.graph_json, prog.unsupported)
+
+The source runs in a fresh module namespace; Model(*get_init_inputs()) is built under a fixed seed, traced
+with torch.fx, and every node is run once on get_inputs() so shapes (and Python-int values such as
+x.size(0)) are concrete. Each FX node maps to a registry operator (`_core.ops()` names) with its attributes;
+module parameters become bindings ("self.fc.weight"). Nodes with no mapping are listed, never dropped.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import operator
+import textwrap
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.fx
+import torch.nn as nn
+import torch.nn.functional as F
+
+from drtriton.util.errors import UsageError
+
+SEED = 0  # the verifier builds Model and ModelNew under the same seed; so do we
+
+
+@dataclass
+class Unsupported:
+    node: str  # FX node name
+    target: str  # what it calls
+    why: str
+
+
+@dataclass
+class ImportedProgram:
+    """A program in graph IR form plus what the Triton emitter needs to rebuild ModelNew."""
+
+    graph: dict  # {"inputs": [...], "nodes": [...], "outputs": [...]} (docs/ARCHITECTURE.md)
+    extra_inputs: list[str]  # the last len(extra_inputs) graph inputs are these module tensors
+    params: list[dict[str, str]]  # per node: parameter role -> Python expression ("self.fc.weight")
+    init_source: str  # ModelNew.__init__ (copied from Model.__init__, so seeded init agrees)
+    preamble: str  # module-level constants the __init__ may use
+    unsupported: list[Unsupported] = field(default_factory=list)
+
+    @property
+    def graph_json(self) -> str:
+        return json.dumps(self.graph)
+
+    @property
+    def ok(self) -> bool:
+        return not self.unsupported
+
+
+class _Skip:
+    """Marks an FX node that is a no-op on values (x.contiguous(), nn.Identity, dropout in eval)."""
+
+
+_UNARY = {
+    # callable or method name -> registry op
+    F.relu: "relu", torch.relu: "relu", "relu": "relu", F.relu6: "relu6", F.silu: "silu", F.mish: "mish",
+    torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", "sigmoid": "sigmoid", torch.tanh: "tanh",
+    F.tanh: "tanh", "tanh": "tanh", F.hardsigmoid: "hardsigmoid", F.hardswish: "hardswish",
+    F.logsigmoid: "logsigmoid", F.softsign: "softsign", F.tanhshrink: "tanhshrink", F.selu: "selu",
+    torch.selu: "selu", torch.abs: "abs", "abs": "abs", torch.neg: "neg", "neg": "neg", operator.neg: "neg",
+    torch.exp: "exp", "exp": "exp", torch.log: "log", "log": "log", torch.sqrt: "sqrt", "sqrt": "sqrt",
+    torch.rsqrt: "rsqrt", "rsqrt": "rsqrt", torch.reciprocal: "reciprocal", "reciprocal": "reciprocal",
+    torch.square: "square", "square": "square", torch.sin: "sin", "sin": "sin", torch.cos: "cos",
+    "cos": "cos", torch.erf: "erf", "erf": "erf", F.softplus: "softplus",
+}
+_MODULE_UNARY = {
+    nn.ReLU: "relu", nn.ReLU6: "relu6", nn.SiLU: "silu", nn.Mish: "mish", nn.Sigmoid: "sigmoid",
+    nn.Tanh: "tanh", nn.Hardsigmoid: "hardsigmoid", nn.Hardswish: "hardswish", nn.LogSigmoid: "logsigmoid",
+    nn.Softsign: "softsign", nn.Tanhshrink: "tanhshrink", nn.SELU: "selu",
+}
+_BINARY = {
+    operator.add: "add", torch.add: "add", "add": "add", operator.sub: "sub", torch.sub: "sub", "sub": "sub",
+    operator.mul: "mul", torch.mul: "mul", "mul": "mul", operator.truediv: "div", torch.div: "div",
+    "div": "div", torch.maximum: "maximum", "maximum": "maximum", torch.minimum: "minimum",
+    "minimum": "minimum",
+}
+_SCALAR = {"add": "add_scalar", "sub": "sub_scalar", "mul": "mul_scalar", "div": "div_scalar"}
+_REDUCE = {
+    torch.sum: "sum", "sum": "sum", torch.mean: "mean", "mean": "mean", torch.amax: "amax", "amax": "amax",
+    torch.amin: "amin", "amin": "amin", torch.logsumexp: "logsumexp", "logsumexp": "logsumexp",
+    torch.argmax: "argmax", "argmax": "argmax", torch.argmin: "argmin", "argmin": "argmin",
+    torch.var: "var", "var": "var", torch.std: "std", "std": "std", torch.prod: "prod", "prod": "prod",
+}
+_SOFTMAX = {F.softmax: "softmax", torch.softmax: "softmax", "softmax": "softmax",
+            F.log_softmax: "log_softmax", torch.log_softmax: "log_softmax", "log_softmax": "log_softmax"}
+
+
+def _name(target: Any) -> str:
+    return target if isinstance(target, str) else getattr(target, "__qualname__", None) or repr(target)
+
+
+class _Capture(torch.fx.Interpreter):
+    """Runs the traced graph once, keeping every node's concrete value (tensors and Python ints)."""
+
+    def __init__(self, gm: torch.fx.GraphModule):
+        super().__init__(gm)
+        self.values: dict[torch.fx.Node, Any] = {}
+
+    def run_node(self, n: torch.fx.Node) -> Any:
+        out = super().run_node(n)
+        self.values[n] = out
+        return out
+
+
+class _Builder:
+    def __init__(self, gm: torch.fx.GraphModule, values: dict, registry: set[str] | None):
+        self.gm = gm
+        self.values = values
+        self.registry = registry
+        self.inputs: list[dict] = []
+        self.nodes: list[dict] = []
+        self.params: list[dict[str, str]] = []
+        self.ids: dict[torch.fx.Node, Any] = {}  # fx node -> value id | ("param", expr) | ("const", v)
+        self.unsupported: list[Unsupported] = []
+        self.param_exprs: dict[torch.fx.Node, str] = {}  # get_attr tensors -> "self.bias"
+        self.extra_inputs: list[str] = []  # trailing graph inputs that are module tensors, not arguments
+
+    # ---- helpers ----
+    def add(self, op: str, inputs: list[int], attrs: dict | None = None, params: dict | None = None) -> int:
+        if self.registry is not None and op not in self.registry:
+            raise _NoLowering(f"registry has no operator '{op}'")
+        self.nodes.append({"op": op, "inputs": inputs, "attrs": attrs or {}})
+        self.params.append(params or {})
+        return len(self.inputs) + len(self.nodes) - 1
+
+    def shape_of(self, vid: int) -> list[int]:
+        if vid < len(self.inputs):
+            return self.inputs[vid]["shape"]
+        return self._shapes[vid]
+
+    def tensor(self, arg: Any) -> int:
+        if isinstance(arg, torch.fx.Node):
+            v = self.ids.get(arg)
+            if isinstance(v, int):
+                return v
+        raise _NoLowering(f"operand {arg} is not a tensor computed in the graph")
+
+    def const(self, arg: Any) -> Any:
+        if isinstance(arg, torch.fx.Node):
+            v = self.ids.get(arg)
+            if isinstance(v, tuple) and v[0] == "const":
+                return v[1]
+            raise _NoLowering(f"operand {arg} is not a constant")
+        if isinstance(arg, (list, tuple)):
+            return type(arg)(self.const(a) for a in arg)
+        return arg
+
+    def is_tensor(self, arg: Any) -> bool:
+        return isinstance(arg, torch.fx.Node) and isinstance(self.ids.get(arg), int)
+
+    def param_expr(self, arg: Any) -> str:
+        if isinstance(arg, torch.fx.Node) and arg in self.param_exprs:
+            return self.param_exprs[arg]
+        raise _NoLowering(f"operand {arg} is not a module parameter")
+
+    @staticmethod
+    def axis(dim: int, rank: int) -> int:
+        if dim is None:
+            raise _NoLowering("reduction over all axes given as dim=None")
+        return dim + rank if dim < 0 else dim
+
+
+class _NoLowering(Exception):
+    pass
+
+
+def _arg(n: torch.fx.Node, i: int, key: str, default: Any = None) -> Any:
+    if len(n.args) > i:
+        return n.args[i]
+    return n.kwargs.get(key, default)
+
+
+def _lower(b: _Builder, n: torch.fx.Node, value: Any) -> Any:
+    """Returns the value id (or a marker) for one FX node; raises _NoLowering with a reason."""
+    target = n.target
+    if n.op == "call_module":
+        return _lower_module(b, n, b.gm.get_submodule(target), f"self.{target}")
+    key = target  # functions by identity, methods by name
+    x0 = n.args[0] if n.args else None
+    rank = len(b.shape_of(b.tensor(x0))) if b.is_tensor(x0) else 0
+    if key in ("contiguous", "clone") or target is torch.clone:
+        return b.tensor(x0)
+    if key in _UNARY:
+        op = _UNARY[key]
+        attrs = {}
+        if op == "softplus" and (_arg(n, 1, "beta", 1.0) != 1.0 or _arg(n, 2, "threshold", 20.0) != 20.0):
+            raise _NoLowering("softplus with beta/threshold other than 1/20")
+        return b.add(op, [b.tensor(x0)], attrs)
+    if target is F.gelu or key == "gelu":
+        approx = n.kwargs.get("approximate", "none")
+        return b.add("gelu", [b.tensor(x0)], {"approximate": 1 if approx == "tanh" else 0})
+    if target is F.leaky_relu:
+        return b.add("leaky_relu", [b.tensor(x0)], {"negative_slope": float(_arg(n, 1, "negative_slope", 0.01))})
+    if target in (F.elu, F.celu):
+        return b.add(_name(target).split(".")[-1], [b.tensor(x0)], {"alpha": float(_arg(n, 1, "alpha", 1.0))})
+    if target is F.hardtanh:
+        return b.add("hardtanh", [b.tensor(x0)], {"min_val": float(_arg(n, 1, "min_val", -1.0)),
+                                                  "max_val": float(_arg(n, 2, "max_val", 1.0))})
+    if target in (F.hardshrink, F.softshrink):
+        return b.add(_name(target).split(".")[-1], [b.tensor(x0)], {"lambd": float(_arg(n, 1, "lambd", 0.5))})
+    if target in (torch.clamp, torch.clip) or key in ("clamp", "clip", "clamp_min", "clamp_max"):
+        lo = b.const(_arg(n, 1, "min", None)) if key != "clamp_max" else None
+        hi = b.const(_arg(n, 2, "max", None)) if key != "clamp_min" else b.const(_arg(n, 1, "max", None))
+        if key == "clamp_max":
+            lo, hi = None, b.const(_arg(n, 1, "max", None))
+        if isinstance(lo, torch.fx.Node) or isinstance(hi, torch.fx.Node):
+            raise _NoLowering("clamp with tensor bounds")
+        return b.add("clamp", [b.tensor(x0)], {"min": float("-inf") if lo is None else float(lo),
+                                               "max": float("inf") if hi is None else float(hi)})
+    if target is F.dropout or key == "dropout":
+        training = _arg(n, 2, "training", True)
+        if training and float(_arg(n, 1, "p", 0.5)) > 0:
+            raise _NoLowering("dropout in training mode is random; pass training=False or p=0")
+        return b.tensor(x0)
+    if key in _BINARY or target is operator.pow or target is torch.pow or key == "pow":
+        return _lower_binary(b, n, key)
+    if key in _REDUCE or target in (torch.max, torch.min) or key in ("max", "min"):
+        return _lower_reduce(b, n, key, rank)
+    if key in _SOFTMAX:
+        return b.add(_SOFTMAX[key], [b.tensor(x0)], {"dim": b.axis(b.const(_arg(n, 1, "dim")), rank)})
+    if target is F.normalize:
+        if float(_arg(n, 1, "p", 2.0)) != 2.0:
+            raise _NoLowering("normalize with p != 2")
+        return b.add("normalize", [b.tensor(x0)], {"dim": b.axis(b.const(_arg(n, 2, "dim", 1)), rank)})
+    if target is F.batch_norm:
+        if _arg(n, 5, "training", False):
+            raise _NoLowering("batch_norm with training=True uses batch statistics")
+        exprs = {role: b.param_expr(_arg(n, i, role)) for i, role in
+                 [(1, "running_mean"), (2, "running_var"), (3, "weight"), (4, "bias")]}
+        return b.add("batch_norm", [b.tensor(x0)], {"eps": float(_arg(n, 7, "eps", 1e-5))}, exprs)
+    if target is F.linear:
+        w = b.param_expr(_arg(n, 1, "weight"))
+        bias = _arg(n, 2, "bias")
+        params = {"weight": w}
+        if bias is not None:
+            params["bias"] = b.param_expr(bias)
+        out = b.values[n].shape[-1]
+        return b.add("linear", [b.tensor(x0)], {"out_features": out, "bias": int(bias is not None)}, params)
+    if target in (torch.matmul, operator.matmul, torch.mm) or key in ("matmul", "mm"):
+        return b.add("matmul", [b.tensor(x0), b.tensor(n.args[1])])
+    if target is torch.bmm or key == "bmm":
+        return b.add("bmm", [b.tensor(x0), b.tensor(n.args[1])])
+    if target is torch.flatten or key == "flatten":
+        start = b.axis(b.const(_arg(n, 1, "start_dim", 0)), rank)
+        end = b.axis(b.const(_arg(n, 2, "end_dim", -1)), rank)
+        if end != rank - 1:
+            raise _NoLowering("flatten with end_dim before the last axis")
+        return b.add("flatten", [b.tensor(x0)], {"start_dim": start})
+    if target is torch.t or key == "t":
+        if rank != 2:
+            raise _NoLowering(".t() of a tensor that is not 2-D")
+        return b.add("transpose", [b.tensor(x0)], {"dim0": 0, "dim1": 1})
+    if target is torch.permute or key == "permute":
+        dims = b.const(list(n.args[1:]) if len(n.args) > 2 else _arg(n, 1, "dims"))
+        dims = [b.axis(d, rank) for d in dims]
+        swapped = [d for d in range(rank) if dims[d] != d]
+        if len(swapped) == 2 and dims[swapped[0]] == swapped[1]:
+            return b.add("transpose", [b.tensor(x0)], {"dim0": swapped[0], "dim1": swapped[1]})
+        raise _NoLowering(f"permute {dims} is not a single transposition")
+    if target is torch.transpose or key == "transpose":
+        return b.add("transpose", [b.tensor(x0)], {"dim0": b.axis(b.const(n.args[1]), rank),
+                                                   "dim1": b.axis(b.const(n.args[2]), rank)})
+    if target is torch.unsqueeze or key == "unsqueeze":
+        return b.add("unsqueeze", [b.tensor(x0)], {"dim": b.axis(b.const(n.args[1]), rank + 1)})
+    if (target is torch.squeeze or key == "squeeze") and len(n.args) > 1:
+        return b.add("squeeze", [b.tensor(x0)], {"dim": b.axis(b.const(n.args[1]), rank)})
+    if key in ("view", "reshape") or target is torch.reshape:
+        return _lower_reshape(b, n, b.tensor(x0), list(b.values[n].shape))
+    if target is torch.cat or target is torch.concat:
+        parts = [b.tensor(p) for p in n.args[0]]
+        if len(parts) != 2:
+            raise _NoLowering("concat of other than two tensors")
+        return b.add("concat", parts, {"dim": b.axis(b.const(_arg(n, 1, "dim", 0)), len(b.shape_of(parts[0])))})
+    raise _NoLowering("no mapping to a registry operator")
+
+
+def _lower_binary(b: _Builder, n: torch.fx.Node, key: Any) -> int:
+    x, y = n.args[0], n.args[1] if len(n.args) > 1 else n.kwargs.get("other")
+    if key in (operator.pow, torch.pow, "pow"):
+        if b.is_tensor(y):
+            raise _NoLowering("pow with a tensor exponent")
+        return b.add("pow_scalar", [b.tensor(x)], {"exponent": float(b.const(y))})
+    op = _BINARY[key]
+    alpha = n.kwargs.get("alpha", 1)
+    if alpha != 1:
+        raise _NoLowering("add/sub with alpha != 1")
+    if b.is_tensor(x) and b.is_tensor(y):
+        return b.add(op, [b.tensor(x), b.tensor(y)])
+    if b.is_tensor(x):
+        return b.add(_SCALAR[op], [b.tensor(x)], {"other": float(b.const(y))})
+    c, t = float(b.const(x)), b.tensor(y)  # scalar on the left
+    if op in ("add", "mul"):
+        return b.add(_SCALAR[op], [t], {"other": c})
+    if op == "sub":  # c - t = (-t) + c
+        return b.add("add_scalar", [b.add("neg", [t])], {"other": c})
+    return b.add("mul_scalar", [b.add("reciprocal", [t])], {"other": c})  # c / t
+
+
+def _lower_reduce(b: _Builder, n: torch.fx.Node, key: Any, rank: int) -> Any:
+    x0 = n.args[0]
+    if key in (torch.max, torch.min, "max", "min"):
+        is_max = key in (torch.max, "max")
+        other = _arg(n, 1, "dim", None)
+        if b.is_tensor(other):
+            return b.add("maximum" if is_max else "minimum", [b.tensor(x0), b.tensor(other)])
+        if other is None:
+            raise _NoLowering("max/min over all elements")
+        # torch.max(x, dim) returns (values, indices): lowered at the getitem that picks one.
+        return ("maxmin", is_max, b.tensor(x0), b.axis(b.const(other), rank),
+                bool(_arg(n, 2, "keepdim", False)))
+    op = _REDUCE[key]
+    dim = b.const(_arg(n, 1, "dim", None))
+    keepdim = bool(b.const(_arg(n, 2, "keepdim", False)))
+    if op in ("var", "std"):
+        if n.kwargs.get("correction", 1) != 1 or n.kwargs.get("unbiased", True) is not True:
+            raise _NoLowering(f"{op} with a correction other than 1")
+    src = b.tensor(x0)
+    if isinstance(dim, (list, tuple)):
+        dims = sorted(b.axis(d, rank) for d in dim)
+        if len(dims) == 1:
+            dim = dims[0]
+        elif op in ("sum", "mean", "amax", "amin") and dims == list(range(dims[0], dims[-1] + 1)) and (
+                dims[-1] == rank - 1) and not keepdim:
+            # contiguous trailing axes: flatten them into one, then reduce it
+            src = b.add("flatten", [src], {"start_dim": dims[0]})
+            dim = dims[0]
+        else:
+            raise _NoLowering(f"{op} over several axes {dims}")
+    if dim is None:
+        if keepdim:
+            raise _NoLowering(f"{op} over all axes with keepdim")
+        if rank > 1:
+            src = b.add("flatten", [src], {"start_dim": 0})
+        dim = 0
+    return b.add(op, [src], {"dim": b.axis(dim, rank), "keepdim": int(keepdim)})
+
+
+def _lower_reshape(b: _Builder, n: torch.fx.Node, src: int, out: list[int]) -> int:
+    shape = b.shape_of(src)
+    if out == shape:
+        return src
+    for s in range(len(shape)):  # flatten(start_dim=s)
+        if shape[:s] + [int(torch.tensor(shape[s:]).prod())] == out:
+            return b.add("flatten", [src], {"start_dim": s})
+    for d in range(len(out) + 1):  # unsqueeze(d)
+        if out[:d] + out[d + 1:] == shape and d < len(out) and out[d] == 1:
+            return b.add("unsqueeze", [src], {"dim": d})
+    for d in range(len(shape)):  # squeeze(d)
+        if shape[d] == 1 and shape[:d] + shape[d + 1:] == out:
+            return b.add("squeeze", [src], {"dim": d})
+    for d in range(len(shape)):  # unflatten(d, (size, -1))
+        if len(out) == len(shape) + 1 and out[:d] == shape[:d] and out[d + 2:] == shape[d + 1:] and (
+                out[d] * out[d + 1] == shape[d]):
+            return b.add("unflatten", [src], {"dim": d, "size": out[d]})
+    raise _NoLowering(f"reshape {shape} -> {out} is not a flatten/unflatten/squeeze/unsqueeze")
+
+
+def _lower_module(b: _Builder, n: torch.fx.Node, m: nn.Module, path: str) -> Any:
+    x = b.tensor(n.args[0])
+    rank = len(b.shape_of(x))
+    bind = {"module": path}
+    if isinstance(m, (nn.Identity,)):
+        return x
+    if type(m) in _MODULE_UNARY:
+        return b.add(_MODULE_UNARY[type(m)], [x])
+    if isinstance(m, nn.GELU):
+        return b.add("gelu", [x], {"approximate": 1 if m.approximate == "tanh" else 0})
+    if isinstance(m, nn.LeakyReLU):
+        return b.add("leaky_relu", [x], {"negative_slope": float(m.negative_slope)})
+    if isinstance(m, (nn.ELU, nn.CELU)):
+        return b.add("elu" if isinstance(m, nn.ELU) else "celu", [x], {"alpha": float(m.alpha)})
+    if isinstance(m, nn.Hardtanh) and not isinstance(m, nn.ReLU6):
+        return b.add("hardtanh", [x], {"min_val": float(m.min_val), "max_val": float(m.max_val)})
+    if isinstance(m, nn.Softplus):
+        if m.beta != 1 or m.threshold != 20:
+            raise _NoLowering("Softplus with beta/threshold other than 1/20")
+        return b.add("softplus", [x])
+    if isinstance(m, (nn.Hardshrink, nn.Softshrink)):
+        return b.add("hardshrink" if isinstance(m, nn.Hardshrink) else "softshrink", [x],
+                     {"lambd": float(m.lambd)})
+    if isinstance(m, nn.Dropout):
+        if m.training and m.p > 0:
+            raise _NoLowering("Dropout in training mode is random; call .eval() or use p=0")
+        return x
+    if isinstance(m, (nn.Softmax, nn.LogSoftmax)):
+        op = "softmax" if isinstance(m, nn.Softmax) else "log_softmax"
+        return b.add(op, [x], {"dim": b.axis(m.dim, rank)})
+    if isinstance(m, nn.Flatten):
+        if b.axis(m.end_dim, rank) != rank - 1:
+            raise _NoLowering("Flatten with end_dim before the last axis")
+        return b.add("flatten", [x], {"start_dim": b.axis(m.start_dim, rank)})
+    if isinstance(m, nn.Linear):
+        return b.add("linear", [x], {"out_features": m.out_features, "bias": int(m.bias is not None)},
+                     {**bind, "weight": f"{path}.weight", **({"bias": f"{path}.bias"} if m.bias is not None else {})})
+    if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
+        k, s, p = m.kernel_size, m.stride, m.padding
+        uniform = all(len(set(t)) == 1 for t in (k, s, p)) and isinstance(p, tuple)
+        if not uniform or any(d != 1 for d in m.dilation) or m.padding_mode != "zeros":
+            raise _NoLowering("convolution with non-uniform kernel/stride/padding, dilation or padding_mode")
+        nd = len(k)
+        transposed = isinstance(m, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d))
+        attrs = {"out_channels": m.out_channels, "kernel_size": k[0], "stride": s[0], "padding": p[0]}
+        if transposed:
+            if len(set(m.output_padding)) != 1:
+                raise _NoLowering("conv_transpose with non-uniform output_padding")
+            attrs["output_padding"] = m.output_padding[0]
+        attrs.update(groups=m.groups, bias=int(m.bias is not None))
+        op = f"conv_transpose{nd}d" if transposed else f"conv{nd}d"
+        return b.add(op, [x], attrs, {**bind, "weight": f"{path}.weight",
+                                      **({"bias": f"{path}.bias"} if m.bias is not None else {})})
+    if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
+        if m.training or not m.track_running_stats or not m.affine:
+            raise _NoLowering("BatchNorm in training mode uses batch statistics (the registry's batch_norm is "
+                              "the inference form); call model.eval() in the problem or keep it in PyTorch")
+        return b.add("batch_norm", [x], {"eps": float(m.eps)},
+                     {**bind, **{r: f"{path}.{r}" for r in ("running_mean", "running_var", "weight", "bias")}})
+    if isinstance(m, nn.LayerNorm):
+        if len(m.normalized_shape) != 1 or not m.elementwise_affine or m.bias is None:
+            raise _NoLowering("LayerNorm over more than the last axis or without affine weight and bias")
+        return b.add("layer_norm", [x], {"eps": float(m.eps)},
+                     {**bind, "weight": f"{path}.weight", "bias": f"{path}.bias"})
+    if isinstance(m, nn.RMSNorm):
+        if len(m.normalized_shape) != 1 or not m.elementwise_affine:
+            raise _NoLowering("RMSNorm over more than the last axis or without affine weight")
+        eps = m.eps if m.eps is not None else torch.finfo(torch.float32).eps
+        return b.add("rms_norm", [x], {"eps": float(eps)}, {**bind, "weight": f"{path}.weight"})
+    if isinstance(m, nn.GroupNorm):
+        if not m.affine:
+            raise _NoLowering("GroupNorm without affine parameters")
+        return b.add("group_norm", [x], {"num_groups": m.num_groups, "eps": float(m.eps)},
+                     {**bind, "weight": f"{path}.weight", "bias": f"{path}.bias"})
+    if isinstance(m, (nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)):
+        if m.affine or m.track_running_stats:
+            raise _NoLowering("InstanceNorm with affine parameters or running statistics")
+        return b.add("instance_norm", [x], {"eps": float(m.eps)})
+    if isinstance(m, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)):
+        size = m.output_size if isinstance(m.output_size, int) else (set(m.output_size) == {1} and 1)
+        if size != 1:
+            raise _NoLowering("adaptive pooling to an output size other than 1")
+        return b.add(f"adaptive_avg_pool{rank - 2}d", [x], {"output_size": 1})
+    raise _NoLowering(f"module {type(m).__name__} has no mapping to a registry operator")
+
+
+# ---- source handling ----
+def _load(problem_src: str) -> types.ModuleType:
+    module = types.ModuleType("drtriton_problem")
+    try:
+        exec(compile(problem_src, "<problem>", "exec"), module.__dict__)  # noqa: S102 - the user's program
+    except SyntaxError as exc:
+        raise UsageError(f"problem source does not parse: {exc.msg} at line {exc.lineno}; fix the file") from None
+    for name in ("Model", "get_inputs", "get_init_inputs"):
+        if name not in module.__dict__:
+            raise UsageError(f"problem source defines no `{name}`; a KernelBench program needs Model, "
+                             "get_inputs and get_init_inputs")
+    return module
+
+
+def _init_and_preamble(problem_src: str) -> tuple[str, str]:
+    tree = ast.parse(problem_src)
+    init = ""
+    preamble: list[str] = []
+    for stmt in tree.body:
+        if isinstance(stmt, ast.ClassDef) and stmt.name == "Model":
+            for item in stmt.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                    init = textwrap.dedent(ast.get_source_segment(problem_src, item, padded=True) or "")
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            preamble.append(ast.get_source_segment(problem_src, stmt) or "")
+    init = init.replace("super(Model, self)", "super(ModelNew, self)")
+    return textwrap.indent(init, "    "), "\n".join(p for p in preamble if p)
+
+
+def import_program(problem_src: str, registry: set[str] | None = None) -> ImportedProgram:
+    """Imports a KernelBench-format program into the graph IR.
+
+    Args:
+        problem_src: the program's source text (defines Model, get_inputs, get_init_inputs).
+        registry: operator names to accept (default: `_core.ops()` when the engine is built, else all).
+
+    Returns:
+        ImportedProgram; `.unsupported` names every FX node with no lowering (empty when fully imported).
+
+    Raises:
+        UsageError: the source does not define a KernelBench program, or it cannot be built or traced.
+    """
+    if registry is None:
+        registry = _registry_names()
+    module = _load(problem_src)
+    torch.manual_seed(SEED)
+    try:
+        model = module.Model(*module.get_init_inputs())
+        inputs = module.get_inputs()
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's code is a usage error here
+        raise UsageError(f"building Model(*get_init_inputs()) or get_inputs() failed: {exc!r}; "
+                         "fix the problem file") from None
+    try:
+        gm = torch.fx.symbolic_trace(model)
+    except Exception as exc:  # noqa: BLE001
+        raise UsageError(f"torch.fx cannot trace Model.forward ({type(exc).__name__}: {exc}); "
+                         "data-dependent control flow is not supported") from None
+    cap = _Capture(gm)
+    with torch.no_grad():
+        cap.run(*inputs)
+    b = _Builder(gm, cap.values, registry)
+    b._shapes = {}
+    outputs: list[int] = []
+    # Value ids: forward arguments first, then module tensors used directly (x + self.bias) as inputs.
+    for n in gm.graph.nodes:
+        if n.op == "placeholder":
+            t = cap.values.get(n)
+            if not isinstance(t, torch.Tensor):
+                raise UsageError(f"forward argument {n.name} is a {type(t).__name__}, not a tensor; "
+                                 "drtriton compiles programs whose get_inputs() are all tensors")
+            b.inputs.append({"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")})
+            b.ids[n] = len(b.inputs) - 1
+    for n in gm.graph.nodes:
+        if n.op == "get_attr" and isinstance(cap.values.get(n), torch.Tensor):
+            t = cap.values[n]
+            b.param_exprs[n] = f"self.{n.target}"
+            b.inputs.append({"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")})
+            b.extra_inputs.append(f"self.{n.target}")
+            b.ids[n] = len(b.inputs) - 1
+    for n in gm.graph.nodes:
+        value = cap.values.get(n)
+        try:
+            if n.op == "placeholder" or n in b.param_exprs:
+                continue
+            if n.op == "get_attr":
+                b.ids[n] = ("const", value)
+                continue
+            if n.op == "output":
+                res = n.args[0]
+                outs = list(res) if isinstance(res, (tuple, list)) else [res]
+                outputs = [b.tensor(o) for o in outs]
+                continue
+            if not isinstance(value, torch.Tensor) and not (isinstance(value, tuple) and n.target in (
+                    torch.max, torch.min, "max", "min")):
+                b.ids[n] = ("const", value)  # x.size(0), x.shape, arithmetic on ints
+                continue
+            if n.target in (operator.getitem, getattr) and isinstance(b.ids.get(n.args[0]), tuple) and \
+                    b.ids[n.args[0]][0] == "maxmin":
+                _, is_max, src, dim, keep = b.ids[n.args[0]]
+                values = n.args[1] in (0, "values")
+                op = ("amax" if is_max else "amin") if values else ("argmax" if is_max else "argmin")
+                vid = b.add(op, [src], {"dim": dim, "keepdim": int(keep)})
+            else:
+                vid = _lower(b, n, value)
+            b.ids[n] = vid
+            if isinstance(vid, int) and vid >= len(b.inputs) and vid not in b._shapes:
+                b._shapes[vid] = list(value.shape)
+        except _NoLowering as exc:
+            b.unsupported.append(Unsupported(n.name, _name(n.target), str(exc)))
+            b.ids[n] = ("unsupported", n.name)
+    init, preamble = _init_and_preamble(problem_src)
+    graph = {"inputs": b.inputs, "nodes": b.nodes, "outputs": outputs}
+    return ImportedProgram(graph, b.extra_inputs, b.params, init, preamble, b.unsupported)
+
+
+def _registry_names() -> set[str] | None:
+    try:
+        from drtriton import _core
+    except ImportError:
+        return None
+    return {op.name if hasattr(op, "name") else str(op) for op in _core.ops()}
