@@ -1,6 +1,6 @@
 """The engine's Python surface: registry rows, Graph JSON/hash/cost, error classes.
 
-    PYTHONPATH=src python -m pytest tests/core/test_bindings.py
+PYTHONPATH=src python -m pytest tests/core/test_bindings.py
 """
 
 import json
@@ -39,7 +39,7 @@ def test_registry_lists_at_least_75_operators_with_their_facts():
 
 
 def test_unknown_operator_raises_core_value_error():
-    with pytest.raises(_core.ValueError, match="unknown operator \"nope\""):
+    with pytest.raises(_core.ValueError, match='unknown operator "nope"'):
         _core.op("nope")
 
 

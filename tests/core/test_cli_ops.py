@@ -1,6 +1,6 @@
 """drtriton ops: table, JSON, markdown, usage errors; docs/OPERATORS.md is up to date with the registry.
 
-    PYTHONPATH=src python -m pytest tests/core/test_cli_ops.py
+PYTHONPATH=src python -m pytest tests/core/test_cli_ops.py
 """
 
 import json
@@ -45,4 +45,6 @@ def test_markdown_written_atomically_matches_committed_docs(tmp_path):
     text = out.read_text()
     assert text.count("\n| ") == len(_core.ops()) + 1  # header + one row per operator
     committed = REPO / "docs" / "OPERATORS.md"
-    assert committed.read_text() == text, "docs/OPERATORS.md is stale: run drtriton ops --markdown docs/OPERATORS.md"
+    assert committed.read_text() == text, (
+        "docs/OPERATORS.md is stale: run drtriton ops --markdown docs/OPERATORS.md"
+    )

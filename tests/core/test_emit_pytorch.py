@@ -43,8 +43,11 @@ def _single_node_graph(op) -> tuple[str, list[list[int]], list[float]] | None:
             _core.infer_shape(op.name, shapes, attrs)
         except _core.ShapeError:
             continue
-        node = {"op": op.name, "inputs": list(range(op.arity)),
-                "attrs": {a.name: v for a, v in zip(op.attrs, attrs)}}
+        node = {
+            "op": op.name,
+            "inputs": list(range(op.arity)),
+            "attrs": {a.name: v for a, v in zip(op.attrs, attrs)},
+        }
         graph = {"inputs": [{"shape": s} for s in shapes], "nodes": [node], "outputs": [op.arity]}
         return json.dumps(graph), shapes, attrs
     return None
@@ -84,26 +87,46 @@ def test_output_range_claims_hold_on_random_inputs(name):
 
 
 def test_emitted_program_is_kernelbench_format_and_runs():
-    graph = _core.Graph.from_json(json.dumps({
-        "inputs": [{"shape": [2, 3, 12, 10]}, {"shape": [2, 8, 6, 5]}],
-        "nodes": [
-            {"op": "conv2d", "inputs": [0], "attrs": {"out_channels": 8, "kernel_size": 3, "stride": 2,
-                                                     "padding": 1, "groups": 1, "bias": 1}},
-            {"op": "group_norm", "inputs": [2], "attrs": {"num_groups": 4, "eps": 1e-5}},
-            {"op": "mish", "inputs": [3]},
-            {"op": "add", "inputs": [4, 1]},
-            {"op": "adaptive_avg_pool2d", "inputs": [5], "attrs": {"output_size": 1}},
-            {"op": "flatten", "inputs": [6], "attrs": {"start_dim": 1}},
-            {"op": "linear", "inputs": [7], "attrs": {"out_features": 16, "bias": 1}},
-            {"op": "log_softmax", "inputs": [8], "attrs": {"dim": 1}},
-            {"op": "amax", "inputs": [2], "attrs": {"dim": 1, "keepdim": 1}},
-        ],
-        "outputs": [9, 10],
-    }))
+    graph = _core.Graph.from_json(
+        json.dumps(
+            {
+                "inputs": [{"shape": [2, 3, 12, 10]}, {"shape": [2, 8, 6, 5]}],
+                "nodes": [
+                    {
+                        "op": "conv2d",
+                        "inputs": [0],
+                        "attrs": {
+                            "out_channels": 8,
+                            "kernel_size": 3,
+                            "stride": 2,
+                            "padding": 1,
+                            "groups": 1,
+                            "bias": 1,
+                        },
+                    },
+                    {"op": "group_norm", "inputs": [2], "attrs": {"num_groups": 4, "eps": 1e-5}},
+                    {"op": "mish", "inputs": [3]},
+                    {"op": "add", "inputs": [4, 1]},
+                    {"op": "adaptive_avg_pool2d", "inputs": [5], "attrs": {"output_size": 1}},
+                    {"op": "flatten", "inputs": [6], "attrs": {"start_dim": 1}},
+                    {"op": "linear", "inputs": [7], "attrs": {"out_features": 16, "bias": 1}},
+                    {"op": "log_softmax", "inputs": [8], "attrs": {"dim": 1}},
+                    {"op": "amax", "inputs": [2], "attrs": {"dim": 1, "keepdim": 1}},
+                ],
+                "outputs": [9, 10],
+            }
+        )
+    )
     source = _core.emit_pytorch(graph, title="Conv, norm, residual, head")
     assert source.startswith('"""Conv, norm, residual, head')
-    for needle in ("class Model(nn.Module):", "def get_inputs():", "def get_init_inputs():",
-                   "self.conv2d = nn.Conv2d(", "self.group_norm = nn.GroupNorm(", "self.linear = nn.Linear("):
+    for needle in (
+        "class Model(nn.Module):",
+        "def get_inputs():",
+        "def get_init_inputs():",
+        "self.conv2d = nn.Conv2d(",
+        "self.group_norm = nn.GroupNorm(",
+        "self.linear = nn.Linear(",
+    ):
         assert needle in source
     out, peak = _run(source)
     assert list(out.shape) == graph.shapes[9] == [2, 16]
@@ -115,9 +138,13 @@ def test_emitted_program_is_kernelbench_format_and_runs():
 
 def test_one_sided_clamp_from_python_json_runs():
     # json.dumps writes float("-inf") as -Infinity; the engine reads it and emits float('-inf').
-    text = json.dumps({"inputs": [{"shape": [5, 7]}],
-                       "nodes": [{"op": "clamp", "inputs": [0], "attrs": {"min": float("-inf"), "max": 0.5}}],
-                       "outputs": [1]})
+    text = json.dumps(
+        {
+            "inputs": [{"shape": [5, 7]}],
+            "nodes": [{"op": "clamp", "inputs": [0], "attrs": {"min": float("-inf"), "max": 0.5}}],
+            "outputs": [1],
+        }
+    )
     source = _core.emit_pytorch(_core.Graph.from_json(text))
     assert "torch.clamp(x, min=float('-inf'), max=0.5)" in source
     (out,) = _run(source)
