@@ -80,3 +80,16 @@ def load_optimizer(ckpt: Path, optimizer) -> None:
     path = Path(ckpt) / "optimizer.pt"
     if path.is_file():
         optimizer.load_state_dict(torch.load(path, map_location="cpu", weights_only=False))
+
+
+def save_final(model, tokenizer, folder: Path):
+    """The run's exported model: a standard HF folder (`eval-model --model` loads it). A LoRA policy is
+    saved twice: its adapter in folder/adapter, and merged into the base weights in folder itself (the
+    merge happens in place, so call this only when training is over). Returns the (maybe merged) model."""
+    folder = Path(folder)
+    if hasattr(model, "peft_config"):
+        model.save_pretrained(str(folder / "adapter"))
+        model = model.merge_and_unload()
+    model.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return model

@@ -228,8 +228,7 @@ def run_rl(cfg: RunConfig, ws: Workspace | None = None,
         if own_ws:
             ws.close()
     final = cfg.run_dir / "final"
-    model.save_pretrained(str(final))
-    tokenizer.save_pretrained(str(final))
+    model = ckpt.save_final(model, tokenizer, final)
     atomic_write_text(final / "drtriton_train.json", json.dumps(
         {"kind": "rl", "algo": cfg.rl.algo, "steps": step, "curriculum": curriculum.state_dict(),
          "provenance": Provenance.here().to_json()}))

@@ -77,8 +77,9 @@ def run_rl_trl(cfg: RunConfig, ws: Workspace | None = None) -> RLResult:
         if own_ws:
             ws.close()
     final = cfg.run_dir / "final"
-    trainer.model.save_pretrained(str(final))
-    tokenizer.save_pretrained(str(final))
+    from drtriton.train.checkpoint import save_final
+
+    save_final(trainer.model, tokenizer, final)
     history = [h for h in trainer.state.log_history if "loss" in h]
     atomic_write_text(final / "drtriton_train.json", json.dumps(
         {"kind": "rl", "algo": "grpo", "backend": "trl", "steps": trainer.state.global_step, "level": level,

@@ -227,8 +227,7 @@ def run_sft(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = N
     finally:
         log.close()
     final = cfg.run_dir / "final"
-    model.save_pretrained(str(final))
-    tokenizer.save_pretrained(str(final))
+    model = ckpt.save_final(model, tokenizer, final)
     atomic_write_text(final / "drtriton_train.json", __import__("json").dumps(
         {"kind": "sft", "steps": steps, "backend": backend, "pairs": len(pairs), "final_loss": loss,
          "provenance": Provenance.here().to_json()}))
