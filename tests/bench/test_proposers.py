@@ -77,9 +77,11 @@ def test_slug_is_folder_safe_and_distinguishes_paths():
 
 
 def test_search_budget_and_policy_map_onto_search_config(tmp_path):
-    proposer = make_proposer("search", Budget(candidates=8, seconds=60.0), policy="hybrid", cache_dir=tmp_path)
+    proposer = make_proposer("search", Budget(candidates=8, seconds=60.0), policy="hybrid", cache_dir=tmp_path,
+                             verify_extra={"atol": 1e-2, "rtol": 1e-2})
     cfg = proposer.config()
     assert (cfg.max_candidates, cfg.max_seconds, cfg.policy, cfg.cache_dir) == (8, 60.0, "hybrid", tmp_path)
+    assert cfg.extra == {"atol": 1e-2, "rtol": 1e-2}
 
 
 def test_search_without_a_kernel_is_no_candidate_with_its_stop_reason(monkeypatch):
@@ -113,9 +115,15 @@ def test_model_folder_without_config_is_a_usage_error(tmp_path):
         make_proposer(f"model:{tmp_path}")
 
 
-def test_rule_proposer_compiles_supported_problems_and_explains_unsupported_ones():
+def test_rule_proposer_compiles_supported_problems_and_explains_unsupported_ones(tmp_path):
     proposer = make_proposer("rule", policy="mixed")
     ok = proposer.propose(problem(2, 5))
     assert "class ModelNew" in ok.source and "@triton.jit" in ok.source and ok.seconds is not None
-    refused = proposer.propose(problem(2, 9))  # x - x + bias: the importer reports what it cannot map
-    assert refused.source is None and refused.reason.startswith("cannot import")
+    level = tmp_path / "level1"
+    level.mkdir()
+    (level / "1_Singular_Values.py").write_text(  # no registry operator computes singular values
+        "import torch\n\n\nclass Model(torch.nn.Module):\n    def forward(self, x):\n"
+        "        return torch.linalg.svdvals(x)\n\n\ndef get_inputs():\n    return [torch.randn(6, 5)]\n\n\n"
+        "def get_init_inputs():\n    return []\n")
+    refused = proposer.propose(discover(tmp_path, 1)[0])
+    assert refused.source is None and "svdvals" in refused.reason

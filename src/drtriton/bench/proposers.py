@@ -137,12 +137,13 @@ class SearchProposer:
     budget: Budget = field(default_factory=Budget)
     policy: str = "mixed"  # search optimises for the policy the benchmark verifies under
     cache_dir: Path | None = None  # fragment cache shared by every problem of a run
+    verify_extra: dict = field(default_factory=dict)  # VerifyConfig fields search verifies with (atol, rtol)
     spec: str = "search"
 
     def fingerprint(self, problem: Problem) -> str:
         from drtriton import __version__
 
-        return _digest(self.spec, asdict(self.budget), self.policy, __version__)
+        return _digest(self.spec, asdict(self.budget), self.policy, self.verify_extra, __version__)
 
     def config(self) -> Any:
         from drtriton.search import SearchConfig
@@ -157,7 +158,7 @@ class SearchProposer:
                                  f"{sorted(names)}); drop it from --budget")
             if value is not None:
                 kwargs[target] = value
-        return SearchConfig(policy=self.policy, cache_dir=self.cache_dir, **kwargs)
+        return SearchConfig(policy=self.policy, cache_dir=self.cache_dir, extra=dict(self.verify_extra), **kwargs)
 
     def propose(self, problem: Problem) -> Proposal:
         config = self.config()  # a usage error here stops the run before any problem
@@ -271,7 +272,7 @@ class ModelProposer:
 
 
 def make_proposer(spec: str, budget: Budget | None = None, policy: str = "mixed",
-                  cache_dir: Path | None = None) -> Proposer:
+                  cache_dir: Path | None = None, verify_extra: dict | None = None) -> Proposer:
     """The proposer named by a --proposer spec.
 
     Args:
@@ -279,6 +280,7 @@ def make_proposer(spec: str, budget: Budget | None = None, policy: str = "mixed"
         budget: bounds for search and model proposers.
         policy: the verifier policy candidates must pass (search and model aim for it).
         cache_dir: a folder search may keep its fragment cache in.
+        verify_extra: VerifyConfig fields (atol, rtol) search should verify its own candidates with.
 
     Raises:
         UsageError: unknown spec, or its folder is missing.
@@ -288,7 +290,7 @@ def make_proposer(spec: str, budget: Budget | None = None, policy: str = "mixed"
     if kind == "rule" and not arg:
         return RuleProposer(policy=policy)
     if kind == "search" and not arg:
-        return SearchProposer(budget, policy=policy, cache_dir=cache_dir)
+        return SearchProposer(budget, policy=policy, cache_dir=cache_dir, verify_extra=dict(verify_extra or {}))
     if kind == "solutions" and arg:
         return SolutionsProposer(Path(arg).expanduser())
     if kind == "model" and arg:

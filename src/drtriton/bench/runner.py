@@ -216,11 +216,12 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
     """
     start = time.monotonic()
     problems, warnings = select_problems(config)
-    proposer = proposer or make_proposer(config.proposer, parse_budget(config.budget), config.policy,
-                                         cache_dir=config.out / "search_cache")
     verify_config = config.verify_config
     if verify_fn is None:
         verify_fn, verify_config = _default_verify(config)
+    tolerance = {k: getattr(verify_config, k) for k in ("atol", "rtol") if hasattr(verify_config, k)}
+    proposer = proposer or make_proposer(config.proposer, parse_budget(config.budget), config.policy,
+                                         cache_dir=config.out / "search_cache", verify_extra=tolerance)
     run_dir = config.level_dir / slug(proposer.spec)
     degenerate = degenerate_config_for(config, verify_config)
     checks = _check_references(problems, config, degenerate, progress) if config.check_degenerate else {}
