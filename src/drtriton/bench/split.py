@@ -93,7 +93,7 @@ def split_checkout(path: str | Path, fraction: float, seed: int) -> Split:
 
 def save_split(split: Split, path: Path) -> None:
     record = {**split.to_json(), "provenance": Provenance.here().to_json()}
-    atomic_write_text(path, json.dumps(record, indent=1) + "\n")
+    atomic_write_text(Path(path).resolve(), json.dumps(record, indent=1) + "\n")  # resolved: "a/../b" safe
 
 
 def load_split(path: str | Path) -> Split:
