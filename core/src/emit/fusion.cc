@@ -24,7 +24,8 @@ int64_t Numel(const ir::Graph& g, int32_t v) { return g.TypeOf(v).Numel(); }
 bool SupportedReduction(std::string_view op) {
   return op == "sum" || op == "mean" || op == "amax" || op == "amin" || op == "logsumexp" ||
          op == "argmax" || op == "argmin" || op == "var" || op == "std" || op == "norm" ||
-         op == "adaptive_avg_pool1d" || op == "adaptive_avg_pool2d" || op == "adaptive_avg_pool3d";
+         op == "mse_loss" || op == "l1_loss" || op == "smooth_l1_loss" || op == "huber_loss" ||
+         op == "kl_div" || op == "adaptive_avg_pool1d" || op == "adaptive_avg_pool2d" || op == "adaptive_avg_pool3d";
 }
 
 bool SupportedNormalization(std::string_view op) {
@@ -42,6 +43,7 @@ NodeClass Classify(const ir::Graph& g, const ir::Node& n, Policy policy, std::st
       break;
     case ops::Lowering::kLayout:
       if (IsFlatAlias(n)) return NodeClass::kAlias;
+      if (op == "concat") return NodeClass::kPointwise;
       if (Permutation(n, g.TypeOf(n.inputs[0]).Rank())) return NodeClass::kPermute;
       break;
     case ops::Lowering::kNormalization:
@@ -50,6 +52,9 @@ NodeClass Classify(const ir::Graph& g, const ir::Node& n, Policy policy, std::st
       break;
     case ops::Lowering::kReduction:
     case ops::Lowering::kPooling:
+      if ((op.starts_with("max_pool") || op.starts_with("avg_pool")) && g.TypeOf(n.inputs[0]).Rank() >= 3) {
+        return NodeClass::kPointwise;  // a window fold per output element: inlines like a pointwise op
+      }
       if (SupportedReduction(op)) {
         if (op.starts_with("adaptive") && AttrOr(n, "output_size", 1) != 1) break;
         return NodeClass::kReduction;

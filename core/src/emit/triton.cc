@@ -188,11 +188,75 @@ class KernelWriter {
                              " + " + FloatLit(AttrOr(n, "eps", 1e-5)) + ") * " + load("weight") + " + " +
                              load("bias"));
     }
+    if (op.starts_with("max_pool") || op.starts_with("avg_pool")) return Pool(v, n, idx);
+    if (op == "concat") return Concat(n, idx);
     std::vector<std::string> args;
     for (int32_t u : n.inputs) args.push_back(Eval(u, Broadcast(idx, shape, g_.TypeOf(u).shape)));
     auto formula = PointwiseFormula(n, args);
     DRT_ICHECK(formula.has_value());
     return Assign("t", *formula);
+  }
+
+  // Window pooling without padding: each output element folds a K^d window, unrolled at compile time.
+  std::string Pool(int32_t v, const ir::Node& n, const std::string& idx) {
+    (void)v;
+    const ir::Shape& out = n.type.shape;
+    const ir::Shape& in = g_.TypeOf(n.inputs[0]).shape;
+    const int d = static_cast<int>(in.size()) - 2;
+    const int64_t kk = static_cast<int64_t>(AttrOr(n, "kernel_size", 1));
+    const int64_t st = static_cast<int64_t>(AttrOr(n, "stride", kk));
+    const bool is_max = ops::Spec(n.op).name.starts_with("max");
+    const auto os = Strides(out);
+    const auto is = Strides(in);
+    std::string base = "(" + idx + " // " + std::to_string(os[1]) + ") * " + std::to_string(is[1]);
+    for (int j = 0; j < d; ++j) {
+      base += " + ((" + idx + " // " + std::to_string(os[2 + j]) + ") % " + std::to_string(out[2 + j]) +
+              ") * " + std::to_string(st * is[2 + j]);
+    }
+    const std::string b = Assign("i", base);
+    const std::string acc = Var("pool");
+    Line(acc + " = tl.full(" + b + ".shape, " + (is_max ? "float('-inf')" : "0.0") + ", tl.float32)");
+    int64_t window = 1;
+    for (int j = 0; j < d; ++j) window *= kk;
+    Line("for w in tl.static_range(" + std::to_string(window) + "):");
+    ++indent_;
+    auto saved = cse_;
+    cse_.clear();
+    std::string off;
+    int64_t div = window;
+    for (int j = 0; j < d; ++j) {
+      div /= kk;
+      off += " + ((w // " + std::to_string(div) + ") % " + std::to_string(kk) + ") * " + std::to_string(is[2 + j]);
+    }
+    const std::string wi = Assign("i", b + off);
+    const std::string x = Eval(n.inputs[0], wi);
+    Line(acc + " = " + (is_max ? "tl.maximum(" + acc + ", " + x + ")" : acc + " + " + x));
+    --indent_;
+    cse_ = saved;
+    if (!is_max) return Assign("t", acc + " / " + FloatLit(static_cast<double>(window)));
+    return acc;
+  }
+
+  // concat of two inputs along `dim`: each lane reads the input its coordinate falls in.
+  std::string Concat(const ir::Node& n, const std::string& idx) {
+    const ir::Shape& out = n.type.shape;
+    const int dim = static_cast<int>(AttrOr(n, "dim", 0));
+    const int64_t inner = Prod(out, dim + 1, out.size());
+    const int64_t ea = g_.TypeOf(n.inputs[0]).shape[dim], eb = g_.TypeOf(n.inputs[1]).shape[dim];
+    const std::string c = Assign("c", "(" + idx + " // " + std::to_string(inner) + ") % " + std::to_string(out[dim]));
+    const std::string pre = Assign("i", idx + " // " + std::to_string(inner * out[dim]));
+    const std::string post = Assign("i", idx + " % " + std::to_string(inner));
+    const std::string ia = Assign("i", pre + " * " + std::to_string(ea * inner) + " + " + c + " * " +
+                                           std::to_string(inner) + " + " + post);
+    const std::string ib = Assign("i", pre + " * " + std::to_string(eb * inner) + " + (" + c + " - " +
+                                           std::to_string(ea) + ") * " + std::to_string(inner) + " + " + post);
+    const std::string saved = mask_;
+    mask_ = Assign("m", saved + " & (" + c + " < " + std::to_string(ea) + ")");
+    const std::string va = Eval(n.inputs[0], ia);
+    mask_ = Assign("m", saved + " & (" + c + " >= " + std::to_string(ea) + ")");
+    const std::string vb = Eval(n.inputs[1], ib);
+    mask_ = saved;
+    return Assign("t", "tl.where(" + c + " < " + std::to_string(ea) + ", " + va + ", " + vb + ")");
   }
 
   const ir::Graph& g_;
@@ -356,6 +420,30 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
         // Unbiased (correction = 1), as torch.var/std default.
         w.Line("acc = q / " + FloatLit(static_cast<double>(R - 1)));
         if (op == "std") w.Line("acc = tl.sqrt(acc)");
+      } else if (a.inputs.size() == 2) {
+        // Losses: a full reduction of a per-element formula of the two inputs.
+        w.Line("acc = tl.zeros([BLOCK_I], dtype=tl.float32)");
+        open_loop("accumulate the per-element loss in fp32");
+        const std::string x = w.Eval(a.inputs[0], "idx");
+        const std::string y = w.Eval(a.inputs[1], "idx");
+        std::string e;
+        const std::string d = "tl.abs(" + x + " - " + y + ")";
+        if (op == "mse_loss") e = "(" + x + " - " + y + ") * (" + x + " - " + y + ")";
+        if (op == "l1_loss") e = d;
+        if (op == "smooth_l1_loss") {
+          const std::string beta = FloatLit(AttrOr(a, "beta", 1.0));
+          e = "tl.where(" + d + " < " + beta + ", 0.5 * " + d + " * " + d + " / " + beta + ", " + d + " - 0.5 * " + beta + ")";
+        }
+        if (op == "huber_loss") {
+          const std::string delta = FloatLit(AttrOr(a, "delta", 1.0));
+          e = "tl.where(" + d + " < " + delta + ", 0.5 * " + d + " * " + d + ", " + delta + " * (" + d + " - 0.5 * " + delta + "))";
+        }
+        if (op == "kl_div") e = y + " * (tl.log(" + y + ") - " + x + ")";
+        DRT_ICHECK(!e.empty());
+        w.Line("acc += tl.sum(tl.where(mask, " + e + ", 0.0), axis=0)");
+        close_loop();
+        const double denom = op == "kl_div" ? static_cast<double>(in.empty() ? 1 : in[0]) : static_cast<double>(R);
+        w.Line("acc = acc / " + FloatLit(denom));
       } else {
         std::string init = "tl.zeros([BLOCK_I], dtype=tl.float32)";
         if (is_max) init = "tl.full([BLOCK_I], float('-inf'), tl.float32)";

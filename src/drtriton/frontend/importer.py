@@ -275,6 +275,54 @@ def _lower(b: _Builder, n: torch.fx.Node, value: Any) -> Any:
         return b.add("squeeze", [b.tensor(x0)], {"dim": b.axis(b.const(n.args[1]), rank)})
     if key in ("view", "reshape") or target is torch.reshape:
         return _lower_reshape(b, n, b.tensor(x0), list(b.values[n].shape))
+    if key == "unflatten" or target is torch.unflatten:
+        d = b.axis(b.const(n.args[1]), rank)
+        sizes = list(b.values[n].shape)[d:d + 2]
+        return b.add("unflatten", [b.tensor(x0)], {"dim": d, "size": sizes[0]})
+    if target is torch.linalg.vector_norm or target is torch.norm or key == "norm":
+        ord_ = b.const(_arg(n, 1, "ord" if target is torch.linalg.vector_norm else "p", 2))
+        if float(ord_ if ord_ is not None else 2) != 2.0:
+            raise _NoLowering("vector norm with ord != 2")
+        dim = b.const(_arg(n, 2, "dim", None))
+        if isinstance(dim, (list, tuple)):
+            if len(dim) != 1:
+                raise _NoLowering("vector norm over several axes")
+            dim = dim[0]
+        if dim is None:
+            raise _NoLowering("vector norm over all axes")
+        return b.add("norm", [b.tensor(x0)], {"dim": b.axis(dim, rank),
+                                              "keepdim": int(bool(b.const(_arg(n, 3, "keepdim", False))))})
+    pools = {F.max_pool1d: "max_pool1d", F.max_pool2d: "max_pool2d", F.max_pool3d: "max_pool3d",
+             F.avg_pool1d: "avg_pool1d", F.avg_pool2d: "avg_pool2d", F.avg_pool3d: "avg_pool3d"}
+    if target in pools:
+        k = b.const(_arg(n, 1, "kernel_size"))
+        st = b.const(_arg(n, 2, "stride", None))
+        pad = b.const(_arg(n, 3, "padding", 0))
+        k, st, pad = (v if not isinstance(v, (list, tuple)) else (v[0] if len(set(v)) == 1 else None)
+                      for v in (k, st if st not in (None, []) else k, pad))
+        extra_ok = all(n.kwargs.get(a, d) == d for a, d in [("dilation", 1), ("ceil_mode", False),
+                                                           ("return_indices", False)])
+        if k is None or st is None or pad != 0 or not extra_ok:
+            raise _NoLowering("pooling with padding, dilation, ceil_mode or non-uniform windows")
+        return b.add(pools[target], [b.tensor(x0)], {"kernel_size": int(k), "stride": int(st)})
+    if target in (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d):
+        size = b.const(_arg(n, 1, "output_size"))
+        if (size if isinstance(size, int) else set(size) == {1} and 1) != 1:
+            raise _NoLowering("adaptive pooling to an output size other than 1")
+        return b.add(f"adaptive_avg_pool{rank - 2}d", [b.tensor(x0)], {"output_size": 1})
+    losses = {F.mse_loss: "mse_loss", F.l1_loss: "l1_loss", F.smooth_l1_loss: "smooth_l1_loss",
+              F.huber_loss: "huber_loss", F.kl_div: "kl_div"}
+    if target in losses:
+        op = losses[target]
+        want = "batchmean" if op == "kl_div" else "mean"
+        if n.kwargs.get("reduction", "mean") != want or n.kwargs.get("log_target", False):
+            raise _NoLowering(f"{op} with reduction other than '{want}'")
+        attrs = {}
+        if op == "smooth_l1_loss":
+            attrs["beta"] = float(n.kwargs.get("beta", 1.0))
+        if op == "huber_loss":
+            attrs["delta"] = float(n.kwargs.get("delta", 1.0))
+        return b.add(op, [b.tensor(x0), b.tensor(n.args[1])], attrs)
     if target is torch.cat or target is torch.concat:
         parts = [b.tensor(p) for p in n.args[0]]
         if len(parts) != 2:
