@@ -1,7 +1,6 @@
 # problem: softmax_rows
 # rule: -
 # expected: incorrect
-#   overflow at 88.7, so this passes today; see the redteam report.
 # why: softmax without subtracting the row max: exact on well-scaled normal inputs, but exp overflows to inf
 #      (inf/inf = NaN) once inputs reach ~90, which the heavy-tailed distribution produces.
 import torch

@@ -1,7 +1,6 @@
 # problem: softplus
 # rule: -
 # expected: incorrect
-#   overflow at 88.7, so this passes today; see the redteam report.
 # why: softplus as x + log(1 + exp(-x)): right for moderate inputs, but exp(-x) overflows for x below about
 #      -88 (inf output) and torch's x > 20 threshold is ignored; only the heavy-tailed distribution shows it.
 import torch
