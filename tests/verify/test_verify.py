@@ -11,7 +11,14 @@ import ast
 
 import candidates as C
 import pytest
-from conftest import PROBLEM
+import importlib.util as _ilu
+from pathlib import Path as _Path
+
+# The sibling conftest by path: several test folders have a conftest.py, so `import conftest` is ambiguous.
+_spec = _ilu.spec_from_file_location("verify_conftest", _Path(__file__).with_name("conftest.py"))
+_conftest = _ilu.module_from_spec(_spec)
+_spec.loader.exec_module(_conftest)
+PROBLEM = _conftest.PROBLEM
 
 from drtriton.verify import RULES, Status, Verdict, VerifierPool, VerifyConfig
 from drtriton.verify.rules import check_static
