@@ -1,0 +1,74 @@
+// Fusion planner and Triton emitter: what fuses, what is stored, what each policy refuses.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "drtriton/emit_triton.h"
+#include "drtriton/error.h"
+#include "drtriton/ir_json.h"
+
+namespace drtriton::emit {
+namespace {
+
+TritonOptions LinearOptions() {
+  TritonOptions opt;
+  opt.params = {{{"module", "self.fc"}, {"weight", "self.fc.weight"}, {"bias", "self.fc.bias"}}, {}, {}};
+  return opt;
+}
+
+constexpr const char* kLinearReluSum =
+    R"({"inputs": [{"shape": [8, 16], "dtype": "float32"}],
+        "nodes": [{"op": "linear", "inputs": [0], "attrs": {"out_features": 32, "bias": 1}},
+                  {"op": "relu", "inputs": [1], "attrs": {}},
+                  {"op": "sum", "inputs": [2], "attrs": {"dim": 1, "keepdim": 0}}],
+        "outputs": [3]})";
+
+TEST(EmitTriton, FusesReluIntoTheReductionPrologueAndKeepsIeeeDot) {
+  const std::string src = EmitTriton(ir::FromJson(kLinearReluSum), LinearOptions());
+  EXPECT_NE(src.find("tl.dot(a, b, input_precision=\"ieee\")"), std::string::npos);
+  EXPECT_NE(src.find("def k0_linear("), std::string::npos);
+  EXPECT_NE(src.find("def k1_relu_sum("), std::string::npos);
+  EXPECT_NE(src.find("self.fc.weight"), std::string::npos);
+}
+
+TEST(EmitTriton, FusionSplitMovesTheKernelBoundary) {
+  TritonOptions opt = LinearOptions();
+  opt.knobs.split = {2};
+  const std::string src = EmitTriton(ir::FromJson(kLinearReluSum), opt);
+  EXPECT_NE(src.find("def k0_linear_relu("), std::string::npos);  // relu stored: it becomes the epilogue
+  EXPECT_NE(src.find("def k1_sum("), std::string::npos);
+}
+
+TEST(EmitTriton, DumpAfterClassifyNamesEachNodeClass) {
+  TritonOptions opt = LinearOptions();
+  opt.dump_after = "classify";
+  const std::string dump = EmitTriton(ir::FromJson(kLinearReluSum), opt);
+  EXPECT_NE(dump.find("linear(v0) matmul"), std::string::npos);
+  EXPECT_NE(dump.find("relu(v1) pointwise"), std::string::npos);
+}
+
+TEST(EmitTriton, MissingParameterBindingIsAValueError) {
+  EXPECT_THROW(EmitTriton(ir::FromJson(kLinearReluSum), TritonOptions{}), ValueError);
+}
+
+TEST(EmitTriton, StrictPolicyRefusesConvolutionAndMixedMakesItALibraryCall) {
+  const ir::Graph g = ir::FromJson(
+      R"({"inputs": [{"shape": [2, 3, 8, 8], "dtype": "float32"}],
+          "nodes": [{"op": "conv2d", "inputs": [0], "attrs": {"out_channels": 8, "kernel_size": 3,
+                     "stride": 1, "padding": 1, "groups": 1, "bias": 1}},
+                    {"op": "relu", "inputs": [1], "attrs": {}}],
+          "outputs": [2]})");
+  TritonOptions opt;
+  opt.params = {{{"module", "self.conv"}, {"weight", "self.conv.weight"}, {"bias", "self.conv.bias"}}, {}};
+  opt.policy = Policy::kStrict;
+  EXPECT_THROW(EmitTriton(g, opt), ValueError);
+  opt.policy = Policy::kMixed;
+  const std::string src = EmitTriton(g, opt);
+  EXPECT_NE(src.find("# PyTorch library calls: conv2d"), std::string::npos);
+  EXPECT_NE(src.find("self.conv(v0)"), std::string::npos);
+}
+
+TEST(EmitTriton, UnknownPolicyNameIsAValueError) { EXPECT_THROW(ParsePolicy("fast"), ValueError); }
+
+}  // namespace
+}  // namespace drtriton::emit
