@@ -119,3 +119,10 @@ def test_synthesized_programs_compile_correctly(level, n):
 @pytest.mark.parametrize("level,n", [(1, 700), (2, 700), (5, 600)])
 def test_synthesized_programs_compile_correctly_full(level, n):
     assert _synth(level, n, seed=7) >= n // 2
+
+
+def test_verifier_accepts_compiled_solution():
+    verify_mod = pytest.importorskip("drtriton.verify")
+    src = (PROBLEMS / "conv_bn_silu.py").read_text()
+    verdict = verify_mod.verify(src, compile_problem(src).source, verify_mod.VerifyConfig(device="cpu"))
+    assert verdict.ok, verdict.reason
