@@ -12,11 +12,12 @@ Unmeasured values are null. Needs a CUDA GPU; the lead runs it.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import statistics
 import sys
-import types
+import tempfile
 from pathlib import Path
 
 import torch
@@ -28,9 +29,18 @@ from drtriton.util.fileio import atomic_write_text  # noqa: E402
 from drtriton.util.provenance import Provenance  # noqa: E402
 
 
+_LOAD_DIR = Path(tempfile.mkdtemp(prefix="drt_codegen_gpu_"))
+_LOADED = [0]
+
+
 def _load(src: str, name: str):
-    m = types.ModuleType(name)
-    exec(compile(src, name, "exec"), m.__dict__)  # noqa: S102 - our problems and our compiler's output
+    # From a real file: Triton's @jit reads kernel source with inspect, which needs one.
+    _LOADED[0] += 1
+    path = _LOAD_DIR / f"{name}_{_LOADED[0]}.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
     return m
 
 
