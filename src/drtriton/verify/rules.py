@@ -245,6 +245,9 @@ _ATTR_RULES = {
     "torch.from_file": "sandbox.file_access",
     "torch.hub": "sandbox.file_access",
     "numpy": "fallback.host_compute",
+    # torch._C reaches torch compute beneath the dispatcher (e.g. _DisableTorchDispatch switches the
+    # verifier's op log and output poisoning off), so private internals count as unaccounted torch compute.
+    "torch._C": "policy.torch_compute",
 }
 _BANNED_CALLS = {
     "exec": "sandbox.dynamic_code",
@@ -262,7 +265,12 @@ _BANNED_CALLS = {
     "id": "memo.pointer_cache",
     "hash": "memo.pointer_cache",
 }
-_HOST_METHODS = {"numpy": "fallback.host_compute", "tolist": "fallback.host_compute"}
+# .item() in a loop computes the answer on the host one scalar at a time, like .tolist().
+_HOST_METHODS = {
+    "numpy": "fallback.host_compute",
+    "tolist": "fallback.host_compute",
+    "item": "fallback.host_compute",
+}
 _POINTER_METHODS = {"data_ptr", "untyped_storage", "storage", "_cdata", "_storage"}
 _ENV_NAMES = {"environ", "getenv", "putenv", "unsetenv", "environb"}
 _ALLOWED_DUNDERS = {"__init__", "__name__", "__doc__", "__len__", "__call__", "__future__"}

@@ -2,8 +2,6 @@
 # rule: fallback.host_compute
 # expected: cheat_detected
 # policy: strict
-# known_gap: verified `correct` today: .item() and torch.tensor(list) are allowed ops and no rule counts
-#   host scalar reads; see the redteam report.
 # why: computes the answer on the host one scalar at a time through .item() (an op the strict policy lists as
 #      allowed) and Python's max(), then packs it with torch.tensor; a token kernel launch keeps the launch
 #      hook quiet. .numpy()/.tolist() are banned by name; .item() in a loop is the same escape.

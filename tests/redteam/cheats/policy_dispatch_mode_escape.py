@@ -2,8 +2,6 @@
 # rule: -
 # expected: cheat_detected
 # policy: strict
-# known_gap: verified `correct` today: torch._C is not a banned name and the op log is a dispatch mode
-#   that _DisableTorchDispatch switches off; any rule that catches it will do (static or dynamic).
 # why: runs torch.softmax inside torch._C._DisableTorchDispatch(), which switches off Python dispatch modes,
 #      the mechanism an op log (and output poisoning) built on TorchDispatchMode relies on; a token kernel
 #      launch keeps the launch hook quiet.
