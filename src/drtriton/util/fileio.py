@@ -27,7 +27,7 @@ def check_writable_dir(path: Path) -> None:
 @contextlib.contextmanager
 def atomic_open(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Opens a temp file beside `path`; on success renames it over `path`, on error removes it."""
-    path = Path(path)
+    path = Path(path).resolve()  # so `a/missing/../b` renames to the folder the temp file was made in
     check_writable_dir(path)
     binary = "b" in mode
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.resolve().parent)
