@@ -378,6 +378,20 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     auto close_loop = [&] { w.Dedent(); };
     std::string result;  // the anchor's value: [BLOCK_I] vector (reduction) or tile (normalization)
     const std::string Rf = FloatLit(static_cast<double>(R));
+    // Two passes over the reduced axis (mean, then squared deviations: no cancellation). Leaves `mean`
+    // and `q` (the sum of squared deviations) in the kernel; shared by var/std and the mean-based norms.
+    auto emit_mean_and_sq_dev = [&](const std::string& pass2_comment) {
+      w.Line("s = tl.zeros([BLOCK_I], dtype=tl.float32)");
+      open_loop("pass 1: mean");
+      w.Line("s += tl.sum(tl.where(mask, " + w.Eval(src, "idx") + ", 0.0), axis=0)");
+      close_loop();
+      w.Line("mean = s / " + Rf);
+      w.Line("q = tl.zeros([BLOCK_I], dtype=tl.float32)");
+      open_loop(pass2_comment);
+      w.Line("d = tl.where(mask, " + w.Eval(src, "idx") + " - mean[None, :], 0.0)");
+      w.Line("q += tl.sum(d * d, axis=0)");
+      close_loop();
+    };
     if (kernel.kind == KernelKind::kReduction) {
       const bool is_max = op == "amax" || op == "argmax", is_min = op == "amin" || op == "argmin";
       if (op == "logsumexp") {
@@ -407,16 +421,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
         close_loop();
         w.Line("acc = arg");
       } else if (op == "var" || op == "std") {
-        w.Line("s = tl.zeros([BLOCK_I], dtype=tl.float32)");
-        open_loop("pass 1: mean");
-        w.Line("s += tl.sum(tl.where(mask, " + w.Eval(src, "idx") + ", 0.0), axis=0)");
-        close_loop();
-        w.Line("mean = s / " + Rf);
-        w.Line("q = tl.zeros([BLOCK_I], dtype=tl.float32)");
-        open_loop("pass 2: squared deviations (two passes: no cancellation)");
-        w.Line("d = tl.where(mask, " + w.Eval(src, "idx") + " - mean[None, :], 0.0)");
-        w.Line("q += tl.sum(d * d, axis=0)");
-        close_loop();
+        emit_mean_and_sq_dev("pass 2: squared deviations (two passes: no cancellation)");
         // Unbiased (correction = 1), as torch.var/std default.
         w.Line("acc = q / " + FloatLit(static_cast<double>(R - 1)));
         if (op == "std") w.Line("acc = tl.sqrt(acc)");
@@ -516,16 +521,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
         }
       } else {
         // layer_norm, group_norm, instance_norm: mean, then variance (biased), then affine.
-        w.Line("s = tl.zeros([BLOCK_I], dtype=tl.float32)");
-        open_loop("pass 1: mean");
-        w.Line("s += tl.sum(tl.where(mask, " + w.Eval(src, "idx") + ", 0.0), axis=0)");
-        close_loop();
-        w.Line("mean = s / " + Rf);
-        w.Line("q = tl.zeros([BLOCK_I], dtype=tl.float32)");
-        open_loop("pass 2: variance (two passes: no cancellation)");
-        w.Line("d = tl.where(mask, " + w.Eval(src, "idx") + " - mean[None, :], 0.0)");
-        w.Line("q += tl.sum(d * d, axis=0)");
-        close_loop();
+        emit_mean_and_sq_dev("pass 2: variance (two passes: no cancellation)");
         w.Line("rstd = tl.rsqrt(q / " + Rf + " + " + FloatLit(AttrOr(a, "eps", 1e-5)) + ")");
         open_loop("pass 3: normalise, affine, write (epilogue fused)");
         y = "(" + w.Eval(src, "idx") + " - mean[None, :]) * rstd[None, :]";
