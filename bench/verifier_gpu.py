@@ -4,10 +4,14 @@
     python bench/verifier_gpu.py --part b --workers 16 --n 64
 
 (a) For >= 10 honest solutions in tests/redteam/honest, the verifier's median (CUDA events, L2 flush,
-    interleaved with eager/compile) against do_bench's median on the same module and inputs; target
-    within 10%. (b) 64 distinct small elementwise kernels (8 ops x 8 block sizes, each its own problem
-    constant) through VerifierPool: candidates fully verified per minute and the compile share
-    (worker import/build + first call, which includes Triton JIT) of worker time; target >= 120/min.
+    interleaved with eager) against do_bench's median on the same module and inputs; target within
+    10%. Two sizes: the problems as written (launch-scale, a few microseconds) and scaled up
+    (--agreement-scale: the first size constant x128, the others x32, capped at 2^26 elements).
+(b) 64 distinct small elementwise kernels (8 ops x 8 block sizes) through VerifierPool: candidates
+    fully verified per minute, the compile share (worker import/build + first call, which includes
+    Triton JIT) of worker time and a per-phase breakdown; target >= 120/min. Two batches: every
+    kernel its own problem (64 problems: 64 references and torch.compile baselines), and the RL/search
+    shape (8 problems x 8 candidates).
 Prints what it measures; writes JSON (with provenance) to --out.
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import statistics
 import sys
 import time
@@ -73,15 +78,42 @@ def do_bench_median(problem_path: Path, solution_path: Path, seed: int) -> float
         )
 
 
-def part_a(config: VerifyConfig) -> dict:
+_SIZE = re.compile(r"^([A-Z][A-Z0-9_]*)\s*=\s*(\d+)\s*$", re.MULTILINE)
+
+
+def scale_sizes(src: str, first: int = 128, rest: int = 32, cap: int = 1 << 26) -> str:
+    """Module-level size constants scaled: the first (batch-like) x`first`, the others x`rest`, both
+    halved until the product of all constants is at most `cap`."""
+    sizes = [(m.group(1), int(m.group(2))) for m in _SIZE.finditer(src)]
+    if not sizes:
+        return src
+    while first > 1 or rest > 1:
+        prod = 1
+        for i, (_, v) in enumerate(sizes):
+            prod *= v * (first if i == 0 else rest)
+        if prod <= cap:
+            break
+        first, rest = (max(1, first // 2), rest) if first >= rest else (first, max(1, rest // 2))
+    factors = {name: (first if i == 0 else rest) for i, (name, _) in enumerate(sizes)}
+    return _SIZE.sub(lambda m: f"{m.group(1)} = {int(m.group(2)) * factors[m.group(1)]}", src)
+
+
+def part_a(config: VerifyConfig, scale: bool) -> dict:
+    import tempfile
+
     honest = ROOT / "tests" / "redteam" / "honest"
     files = [honest / f for f in AGREEMENT_FILES if (honest / f).exists()]
     if len(files) < 10:  # fall back to whatever honest files exist
         files = sorted(honest.glob("*.py"))[:12]
     rows = []
+    tmp = Path(tempfile.mkdtemp(prefix="agreement-"))
     with VerifierPool(config, workers=1) as pool:
         for f in files:
             problem = ROOT / "tests" / "problems" / f"{f.stem.split('__')[0]}.py"
+            if scale:
+                scaled_path = tmp / problem.name
+                scaled_path.write_text(scale_sizes(problem.read_text()))
+                problem = scaled_path
             v = pool.verify(problem.read_text(), f.read_text())
             ours = v.timing.candidate_ms if v.timing else None
             theirs = do_bench_median(problem, f, config.init_seed)
@@ -95,10 +127,13 @@ def part_a(config: VerifyConfig) -> dict:
                     "do_bench_ms": theirs,
                     "ratio": ratio,
                     "host_ms": v.timing.host_ms if v.timing else None,
+                    "scaled": scale,
                 }
             )
             print(
-                f"(a) {f.name:40s} {v.status!s:14s} ours {ours} ms do_bench {theirs:.4f} ms ratio {ratio}"
+                f"(a{'-scaled' if scale else ''}) {f.name:40s} {v.status!s:14s} ours {ours} ms "
+                f"do_bench {theirs:.4f} ms ratio {ratio}",
+                flush=True,
             )
     ratios = [r["ratio"] for r in rows if r["ratio"]]
     within = sum(1 for r in ratios if abs(r - 1) <= 0.10)
@@ -168,12 +203,14 @@ class ModelNew(nn.Module):
 """
 
 
-def batch_pairs(n: int) -> list[tuple[str, str]]:
+def batch_pairs(n: int, problems: int | None = None) -> list[tuple[str, str]]:
+    """n distinct kernels (op x block size); `problems` distinct problem constants (None: one each)."""
     pairs = []
     for i in range(n):
         name, (torch_expr, triton_expr) = list(OPS.items())[i % len(OPS)]
         block = BLOCKS[(i // len(OPS)) % len(BLOCKS)]
-        scale, shift = f"{1.0 + 0.01 * i:.2f}", f"{0.001 * i:.3f}"
+        k = i if problems is None else i % problems
+        scale, shift = f"{1.0 + 0.01 * k:.2f}", f"{0.001 * k:.3f}"
         pairs.append(
             (
                 PROBLEM_T.format(scale=scale, shift=shift, torch_expr=torch_expr),
@@ -183,8 +220,8 @@ def batch_pairs(n: int) -> list[tuple[str, str]]:
     return pairs
 
 
-def part_b(config: VerifyConfig, n: int, workers: int) -> dict:
-    pairs = batch_pairs(n)
+def part_b(config: VerifyConfig, n: int, workers: int, problems: int | None) -> dict:
+    pairs = batch_pairs(n, problems)
     with VerifierPool(config, workers=workers) as pool:
         t0 = time.perf_counter()
         verdicts = pool.verify_many(
@@ -214,8 +251,19 @@ def part_b(config: VerifyConfig, n: int, workers: int) -> dict:
         f"statuses {statuses}; compile share of worker time {share}"
     )
     failures = [v.reason for v in verdicts if v.status is not Status.CORRECT][:5]
+    phases = {}
+    for name in ("load_s", "first_call_s", "correctness_s", "timing_prepare_s", "timing_s"):
+        xs = [v.phase_s[name] for v in verdicts if name in v.phase_s]
+        phases[name] = {"median": statistics.median(xs) if xs else None, "sum": sum(xs), "n": len(xs)}
+    print(f"(b) phases (median s): { {k: v['median'] for k, v in phases.items()} }", flush=True)
+    speedups = [v.speedup_vs_compile for v in verdicts if v.speedup_vs_compile]
+    scopes = sorted({v.timing.compile_scope for v in verdicts if v.timing and v.timing.compile_scope})
     return {
         "n": len(verdicts),
+        "problems": problems or len(verdicts),
+        "phases": phases,
+        "compile_scopes": scopes,
+        "with_compile_baseline": len(speedups),
         "workers": workers,
         "wall_s": wall,
         "per_minute": per_min,
@@ -234,6 +282,12 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=64, help="(b) batch size")
     ap.add_argument("--workers", type=int, default=16, help="(b) concurrent workers (CPU cores)")
     ap.add_argument(
+        "--designs",
+        default="8,64",
+        help="(b) comma list of distinct-problem counts for the batch (64 = every kernel its own problem)",
+    )
+    ap.add_argument("--no-scaled", action="store_true", help="(a) skip the scaled-up sizes")
+    ap.add_argument(
         "--out", type=Path, default=None, help="JSON output path (default $OUT/verifier_gpu.json)"
     )
     args = ap.parse_args()
@@ -247,9 +301,17 @@ def main() -> int:
     out = args.out or Path(os.environ.get("OUT", ".")) / "verifier_gpu.json"
     result = {"provenance": Provenance.here().to_json()}
     if args.part in ("a", "both"):
-        result["agreement"] = part_a(VerifyConfig(device="cuda", time_compile_baseline=False))
+        config = VerifyConfig(device="cuda", time_compile_baseline=False)
+        result["agreement"] = part_a(config, scale=False)
+        if not args.no_scaled:
+            result["agreement_scaled"] = part_a(config, scale=True)
+        atomic_write_text(out, json.dumps(result, indent=1))
     if args.part in ("b", "both"):
-        result["throughput"] = part_b(VerifyConfig(device="cuda"), args.n, args.workers)
+        result["throughput"] = {}
+        for problems in [int(x) for x in args.designs.split(",") if x.strip()]:
+            run = part_b(VerifyConfig(device="cuda"), args.n, args.workers, problems)
+            result["throughput"][f"{problems}_problems"] = run
+            atomic_write_text(out, json.dumps(result, indent=1))
     atomic_write_text(out, json.dumps(result, indent=1))
     print(f"wrote {out}")
     return 0

@@ -194,3 +194,30 @@ INFINITE_LOOP = candidate("""
 while True:
     pass
 """)
+
+# ---- faults that only a GPU can produce ----
+GPU_HUGE_ALLOC = candidate("""
+big = torch.empty(1 << 40, dtype=torch.float32, device=x.device)
+return big[: x.numel()].view_as(x)
+""")
+# A Triton kernel that never returns: the GPU spins until the worker is killed, which must free the GPU.
+GPU_HANG = (
+    HEADER
+    + '''
+
+@triton.jit
+def spin_kernel(x_ptr, n):
+    i = tl.load(x_ptr) * 0.0
+    while i < 1.0:
+        i = i * 0.5
+    tl.store(x_ptr, i)
+
+
+class ModelNew(nn.Module):
+    def forward(self, x):
+        y = x.contiguous().clone()
+        spin_kernel[(1,)](y, y.numel())
+        launch(x, y)
+        return y
+'''
+)

@@ -43,3 +43,53 @@ def test_gpu_hybrid_share_rejects_token_kernel():
     ) as pool:
         v = pool.verify(PROBLEM, C.STRICT_TORCH_COMPUTE)
     assert v.status is Status.CHEAT_DETECTED and v.rule == "policy.triton_share"
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_gpu_compile_baseline_is_timed_once_per_problem_in_a_clean_worker():
+    config = VerifyConfig(device="cuda", n_timing=20)
+    other = C.HONEST.replace("BLOCK=256", "BLOCK=128").replace("cdiv(n, 256)", "cdiv(n, 128)")
+    with VerifierPool(config, workers=2) as pool:
+        a, b = pool.verify_many([(PROBLEM, C.HONEST), (PROBLEM, other)])
+    for v in (a, b):
+        assert v.status is Status.CORRECT, v.reason
+        assert v.timing.compile_scope == "problem" and v.timing.compile_ms > 0
+        assert v.speedup_vs_compile is not None and len(v.timing.compile_samples) == 20
+    assert a.timing.compile_samples == b.timing.compile_samples  # one measurement, shared
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_gpu_compile_baseline_per_candidate_still_available():
+    config = VerifyConfig(device="cuda", n_timing=20, compile_scope="candidate")
+    with VerifierPool(config, workers=1) as pool:
+        v = pool.verify(PROBLEM, C.HONEST)
+    assert v.status is Status.CORRECT, v.reason
+    assert v.timing.compile_scope == "candidate" and v.timing.compile_ms > 0
+
+
+GPU_FAULTS = {  # name: (candidate, rules switched off so the fault itself is reached, expected status)
+    "illegal_address": (C.SEGFAULT_INTERPRETED, (), Status.RUNTIME_ERROR),
+    "gpu_out_of_memory": (C.GPU_HUGE_ALLOC, (), Status.RUNTIME_ERROR),
+    "host_out_of_memory": (C.HUGE_ALLOC, (), Status.RUNTIME_ERROR),
+    "os_exit": (C.OS_EXIT, C.FAULT_RULES_OFF, Status.RUNTIME_ERROR),
+    "fork": (C.FORK, C.FAULT_RULES_OFF, Status.CHEAT_DETECTED),
+    "huge_print": (C.HUGE_PRINT, (), Status.RUNTIME_ERROR),
+    "gpu_hang": (C.GPU_HANG, (), Status.TIMEOUT),
+}
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("name", sorted(GPU_FAULTS))
+def test_gpu_fault_gets_a_verdict_and_the_pool_serves_the_next_candidate(name):
+    src, off, expected = GPU_FAULTS[name]
+    config = VerifyConfig(device="cuda", n_timing=10, timeout_s=60, disabled_rules=off)
+    with VerifierPool(config, workers=2) as pool:
+        bad, good = pool.verify_many([(PROBLEM, src), (PROBLEM, C.HONEST)])
+        after = pool.verify(PROBLEM, C.HONEST.replace("BLOCK=256", "BLOCK=512").replace("256)", "512)"))
+    assert bad.status is expected, (bad.status, bad.reason)
+    assert bad.reason
+    assert good.status is Status.CORRECT, good.reason
+    assert after.status is Status.CORRECT, after.reason

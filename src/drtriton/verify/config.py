@@ -45,6 +45,11 @@ class VerifyConfig:
     init_seed: int = 42  # torch.manual_seed before building Model and ModelNew: identical weights
     timing_seed: int = 1_000_003  # timing inputs differ from every correctness input
     time_compile_baseline: bool = True  # also time torch.compile(Model) on a GPU
+    # "problem": torch.compile(Model) is compiled and timed once per problem (and device) in a clean
+    # worker that never ran candidate code, and every candidate of that problem is compared with it;
+    # "candidate": compiled and timed again in every candidate's worker, interleaved with it (seconds of
+    # inductor compilation for every candidate).
+    compile_scope: str = "problem"
     # Rule ids switched off, for tests of defence in depth only (never in reported results).
     disabled_rules: tuple[str, ...] = field(default=())
 
@@ -74,6 +79,8 @@ class VerifyConfig:
             raise UsageError(f"output_cap_mb must be at least 1, got {self.output_cap_mb}")
         if self.n_timing < 1 or self.warmup < 0:
             raise UsageError(f"n_timing must be >= 1 and warmup >= 0, got {self.n_timing} and {self.warmup}")
+        if self.compile_scope not in ("problem", "candidate"):
+            raise UsageError(f"compile_scope must be problem or candidate, got {self.compile_scope!r}")
         if not 0 <= self.min_triton_share <= 1:
             raise UsageError(f"min_triton_share must be in [0, 1], got {self.min_triton_share}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):

@@ -72,6 +72,9 @@ class VerifierPool:
         self._ref_locks: dict[str, threading.Lock] = {}
         self._next_device = 0
         self._closed = False
+        # Per-problem torch.compile baselines run beside the candidates (compile on a CPU core, timing
+        # under the GPU lock); a few at a time so they do not starve candidate compilation.
+        self._baselines = ThreadPoolExecutor(max_workers=max(1, min(4, self.workers // 4)))
 
     # ---- workers ----
     def _spawn(self, device: str) -> WorkerProcess:
@@ -137,11 +140,72 @@ class VerifierPool:
             else:
                 worker.close()
             ref["problem_path"] = str(path)
+            if (
+                ref.get("kind") == "reference"
+                and device.startswith("cuda")
+                and c.time_compile_baseline
+                and c.compile_scope == "problem"
+                and not self._closed
+            ):
+                ref["baseline"] = self._baselines.submit(self._baseline, ref, device)
             with self._lock:
                 self._refs[key] = ref
                 while len(self._refs) > _REF_CACHE_SIZE:
                     self._refs.popitem(last=False)
             return ref
+
+    def _baseline(self, ref: dict, device: str) -> dict:
+        """Eager and torch.compile(Model) timed once for a problem, in a worker that only runs problems."""
+        c = self.config
+        with self._lock:
+            idle = self._idle_refs[device]
+            worker = idle.pop() if idle else None
+        worker = worker if worker is not None and worker.alive() else self._spawn(device)
+        req = {
+            "op": "baseline",
+            "problem_path": ref["problem_path"],
+            "device": device,
+            "init_seed": c.init_seed,
+            "init_inputs": ref["init_inputs"],
+            "case": ref["cases"][0]["inputs"],
+            "timing_seed": c.timing_seed,
+            "timing_config": {
+                "n_timing": c.n_timing,
+                "warmup": c.warmup,
+                "time_compile_baseline": c.time_compile_baseline,
+            },
+        }
+        gpu_lock, held = self._gpu_locks[device], []
+
+        def acquire_gpu():
+            gpu_lock.acquire()
+            held.append(True)
+
+        try:
+            reply = worker.request(req, c.timeout_s * 2, on_need_gpu=acquire_gpu)
+        except WorkerTimeout:
+            reply = {"kind": "error", "reason": f"baseline took longer than {2 * c.timeout_s:g} s"}
+        except WorkerCrash as exc:
+            reply = {"kind": "error", "reason": f"baseline run crashed: {exc}"}
+        finally:
+            if held:
+                gpu_lock.release()
+        with self._lock:
+            keep = worker.alive() and reply.get("kind") == "baseline" and not self._closed
+            if keep:
+                self._idle_refs[device].append(worker)
+        if not keep:
+            worker.close()
+        return reply
+
+    def _problem_baseline(self, ref: dict) -> dict | None:
+        future = ref.get("baseline")
+        if future is None:
+            return None
+        try:
+            return future.result(timeout=self.config.timeout_s * 3)
+        except Exception as exc:  # noqa: BLE001 - a baseline failure is a note, never the candidate's fault
+            return {"kind": "error", "reason": f"{type(exc).__name__}: {exc}"}
 
     # ---- one candidate ----
     def verify(self, problem_src: str, candidate_src: str) -> Verdict:
@@ -201,6 +265,7 @@ class VerifierPool:
                 "n_timing": c.n_timing,
                 "warmup": c.warmup,
                 "time_compile_baseline": c.time_compile_baseline,
+                "compile_scope": c.compile_scope,
                 "policy": c.policy,
             },
         }
@@ -211,9 +276,14 @@ class VerifierPool:
             gpu_lock.acquire()
             held.append(True)
 
+        def release_gpu():
+            if held:
+                held.pop()
+                gpu_lock.release()
+
         worker = self._take_candidate_worker(device)
         try:
-            reply = worker.request(req, c.timeout_s, on_need_gpu=acquire_gpu)
+            reply = worker.request(req, c.timeout_s, on_need_gpu=acquire_gpu, on_gpu_done=release_gpu)
         except WorkerTimeout:
             return self._verdict(
                 Status.TIMEOUT,
@@ -223,9 +293,8 @@ class VerifierPool:
         except WorkerCrash as exc:
             return self._verdict(Status.RUNTIME_ERROR, str(exc))
         finally:
-            if held:
-                gpu_lock.release()
-            worker.close()
+            release_gpu()
+            worker.discard()  # one candidate per worker: nothing to shut down gracefully
             path.unlink(missing_ok=True)
         return self.evaluate(ref, reply)
 
@@ -316,6 +385,24 @@ class VerifierPool:
         if t:
             gpu_notes = tuple(t.pop("notes", ()))
             t.pop("gpu", None)
+            base = self._problem_baseline(ref)
+            if base is not None and base.get("kind") == "baseline":
+                gpu_notes += tuple(base.get("notes", ()))
+                t["compile_ms"] = base["compile_ms"]
+                t["compile_samples"] = base["compile_samples"]
+                t["compile_scope"] = "problem" if base["compile_ms"] is not None else None
+                clean_eager = base.get("eager_ms")
+                # The candidate's worker times eager Model beside the candidate (drift-robust ratio);
+                # a clean worker timed it too. A candidate that slows torch down in its own process
+                # would inflate its speedup: the smaller eager time is the one compared with.
+                if clean_eager and t.get("eager_ms") and t["eager_ms"] > 1.25 * clean_eager + 0.005:
+                    gpu_notes += (
+                        f"eager Model ran {t['eager_ms']:.4f} ms in the candidate's worker but "
+                        f"{clean_eager:.4f} ms in a clean worker; the clean figure is used",
+                    )
+                    t["eager_ms"] = clean_eager
+            elif base is not None:
+                gpu_notes += (f"torch.compile baseline not measured: {base.get('reason')}",)
             timing = Timing.from_json(t)
             if (
                 c.policy == "hybrid"
@@ -392,6 +479,7 @@ class VerifierPool:
 
     def close(self) -> None:
         self._closed = True
+        self._baselines.shutdown(wait=False, cancel_futures=True)  # a running one closes its worker
         with self._lock:
             workers = [w for ws in self._idle_candidates.values() for w in ws]
             workers += [w for ws in self._idle_refs.values() for w in ws]

@@ -146,8 +146,13 @@ class WorkerProcess:
             raise WorkerCrash(f"worker did not start: {self.tail()}")
         self.ready = True
 
-    def request(self, obj: dict, timeout: float, on_need_gpu=None, max_reply_mb: int = 8192) -> dict:
-        """Sends one request; returns the reply. Raises WorkerTimeout or WorkerCrash (worker is then dead)."""
+    def request(
+        self, obj: dict, timeout: float, on_need_gpu=None, on_gpu_done=None, max_reply_mb: int = 8192
+    ) -> dict:
+        """Sends one request; returns the reply. Raises WorkerTimeout or WorkerCrash (worker is then dead).
+
+        `on_need_gpu()` blocks until the GPU timing slot is this worker's; `on_gpu_done()` hands it back
+        as soon as the worker says its timing is over (the rest of the request needs no exclusive GPU)."""
         self.wait_ready(max(timeout, 300.0))
         self._send(obj)
         deadline = time.monotonic() + timeout
@@ -164,6 +169,10 @@ class WorkerProcess:
                 on_need_gpu()  # blocks until this GPU is free; waiting is not the candidate's time
                 deadline = time.monotonic() + timeout
                 self._send({"kind": "go"})
+                continue
+            if isinstance(msg, dict) and msg.get("kind") == "gpu_done":
+                if on_gpu_done is not None:
+                    on_gpu_done()
                 continue
             if not isinstance(msg, dict):
                 self.kill()
@@ -197,6 +206,14 @@ class WorkerProcess:
                 return fh.read().decode(errors="replace")
         except OSError:
             return ""
+
+    def discard(self) -> None:
+        """Kills a worker that will not be reused (a candidate's): no graceful exit to wait for."""
+        self.kill()
+        try:
+            os.unlink(self.capture_path)
+        except OSError:
+            pass
 
     def alive(self) -> bool:
         return self.proc.poll() is None

@@ -1,10 +1,13 @@
 """GPU timing inside a candidate worker: CUDA events, L2 flush, warm-up, interleaved contestants.
 
 Runs only on a GPU (the parent grants one timing slot per GPU at a time); on CPU the verifier reports
-timing as None. Contestants: the candidate, the reference Model in eager mode and torch.compile(Model),
-all built here with the same weights and fed the same timing inputs (a different seed from every
-correctness input). Each sample: queue an L2 flush (zero a buffer of 2x L2), record start, call,
-record end, synchronise; a second call timed by the host clock from an idle device is the cross check.
+timing as None. Contestants: the candidate and the reference Model in eager mode, built in the
+candidate's worker with the same weights and fed the same timing inputs (a different seed from every
+correctness input); torch.compile(Model) is timed once per problem in a clean worker by
+`baseline_in_worker` (compile_scope "problem", the default) or next to every candidate ("candidate").
+Each sample: queue an L2 flush (zero a buffer of 2x L2), record start, call, record end, with no
+synchronisation between samples; a separate pass of synchronised calls timed by the host clock is the
+cross check.
 """
 
 from __future__ import annotations
@@ -29,8 +32,15 @@ def l2_flush_buffer(device):
     return torch.empty(max(2 * l2, 256 << 20), dtype=torch.int8, device=device)
 
 
-def time_interleaved(contestants: dict, n_calls: int, warmup: int, device) -> dict[str, dict]:
-    """Times each callable n_calls times, round-robin so drifts (clocks, thermals) hit all alike."""
+def time_interleaved(contestants: dict, n_calls: int, warmup: int, device, host_calls: int = 20) -> dict:
+    """Times each callable n_calls times, round-robin so drifts (clocks, thermals) hit all alike.
+
+    Every sample is queued as: L2 flush, start event, call, end event, with no host synchronisation
+    between samples (as triton.testing.do_bench does). The host therefore runs ahead of the GPU and the
+    events time the GPU work of each call, not the host's launch latency. (Measured on an H100: syncing
+    after every sample let a ~100 us host-side launch path show up as 5-24x the true kernel time of
+    4 us kernels.) The host-clock cross check is a separate pass of synchronised calls.
+    """
     import torch
 
     flush = l2_flush_buffer(device)
@@ -38,28 +48,27 @@ def time_interleaved(contestants: dict, n_calls: int, warmup: int, device) -> di
         for _ in range(warmup):
             fn()
     torch.cuda.synchronize(device)
-    samples = {name: [] for name in contestants}
-    host = {name: [] for name in contestants}
     names = list(contestants)
+    events = {name: [] for name in names}
     for i in range(n_calls):
         order = names[i % len(names) :] + names[: i % len(names)]
         for name in order:
-            fn = contestants[name]
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            # The flush is queued right before the start event and NOT waited for: while the GPU clears
-            # L2, the host enqueues the call, so the events time the GPU work of the call rather than
-            # the host's launch latency (as triton.testing.do_bench does; measured on an H100: syncing
-            # here inflated 4 us kernels to ~60 us).
             flush.zero_()
             start.record()
-            fn()
+            contestants[name]()
             end.record()
+            events[name].append((start, end))
+    torch.cuda.synchronize(device)
+    samples = {name: [s.elapsed_time(e) for s, e in events[name]] for name in names}
+    # Host-clock cross check from an idle device: wall time of one call, launch latency included.
+    # Work hidden on other streams or on the host (a candidate that computes on the CPU) shows up here.
+    host = {name: [] for name in names}
+    for _ in range(max(1, min(host_calls, n_calls))):
+        for name in names:
             torch.cuda.synchronize(device)
-            samples[name].append(start.elapsed_time(end))
-            # Host-clock cross check on a separate call from an idle device: wall time of the call,
-            # launch latency included. Work hidden on other streams or the host shows up here only.
             t0 = time.perf_counter()
-            fn()
+            contestants[name]()
             torch.cuda.synchronize(device)
             host[name].append((time.perf_counter() - t0) * 1e3)
     return {
@@ -106,19 +115,44 @@ def _timing_inputs(case: list, seed: int, device) -> list:
     return out
 
 
-def prepare(run, model, cases: list, req: dict) -> dict:
-    """Builds the contestants and compiles the torch.compile baseline, before the GPU timing lock is taken
-    (inductor compilation takes seconds and must not serialise the pool)."""
+def _compile_call(reference, inputs, notes: list):
+    """torch.compile(reference) called once (compilation happens here, outside any GPU lock)."""
+    import torch
+
+    try:
+        compiled = torch.compile(reference)
+
+        def compiled_call():
+            with torch.no_grad():
+                return compiled(*inputs)
+
+        compiled_call()
+        return compiled_call
+    except Exception as exc:  # noqa: BLE001 - an uncompilable reference gets compile_ms None, noted
+        notes.append(f"torch.compile baseline failed: {type(exc).__name__}: {str(exc)[:120]}")
+        return None
+
+
+def _build_reference(req: dict, device):
     import torch
 
     from drtriton.verify.worker import _load_module
 
-    device = run.device
-    cfg = req["timing_config"]
     torch.manual_seed(req["init_seed"])
     problem = _load_module(req["problem_path"], "drt_problem_timing")
     torch.manual_seed(req["init_seed"])
-    reference = problem.Model(*req["init_inputs"]).to(device)
+    return problem.Model(*req["init_inputs"]).to(device)
+
+
+def prepare(run, model, cases: list, req: dict) -> dict:
+    """Builds the contestants (and, when the config asks for it per candidate, compiles the
+    torch.compile baseline) before the GPU timing lock is taken: inductor compilation takes seconds and
+    must not serialise the pool."""
+    import torch
+
+    device = run.device
+    cfg = req["timing_config"]
+    reference = _build_reference(req, device)
     inputs = _timing_inputs(cases[0], req["timing_seed"], device)
 
     def candidate():
@@ -130,20 +164,51 @@ def prepare(run, model, cases: list, req: dict) -> dict:
             return reference(*inputs)
 
     contestants = {"candidate": candidate, "eager": eager}
-    notes = []
-    if cfg.get("time_compile_baseline", True):
-        try:
-            compiled = torch.compile(reference)
-
-            def compiled_call():
-                with torch.no_grad():
-                    return compiled(*inputs)
-
-            compiled_call()
+    notes: list[str] = []
+    if cfg.get("time_compile_baseline", True) and cfg.get("compile_scope", "problem") == "candidate":
+        compiled_call = _compile_call(reference, inputs, notes)
+        if compiled_call is not None:
             contestants["compile"] = compiled_call
-        except Exception as exc:  # noqa: BLE001 - an uncompilable reference gets compile_ms None, noted
-            notes.append(f"torch.compile baseline failed: {type(exc).__name__}")
     return {"contestants": contestants, "candidate": candidate, "notes": notes}
+
+
+def baseline_in_worker(req: dict, send, recv) -> dict:
+    """The per-problem baselines, in a worker that never ran candidate code: eager Model and
+    torch.compile(Model) on the timing inputs, the same protocol as a candidate's timing. torch.compile
+    is compiled before the GPU slot is asked for; the slot is held only while timing."""
+    import torch
+
+    device = req["device"]
+    cfg = req["timing_config"]
+    reference = _build_reference(req, device)
+    inputs = _timing_inputs(req["case"], req["timing_seed"], device)
+
+    def eager():
+        with torch.no_grad():
+            return reference(*inputs)
+
+    notes: list[str] = []
+    contestants = {"eager": eager}
+    t0 = time.perf_counter()
+    if cfg.get("time_compile_baseline", True):
+        compiled_call = _compile_call(reference, inputs, notes)
+        if compiled_call is not None:
+            contestants["compile"] = compiled_call
+    compile_s = time.perf_counter() - t0
+    send({"kind": "need_gpu"})
+    if recv().get("kind") != "go":
+        return {"kind": "error", "reason": "parent refused the GPU timing slot"}
+    t1 = time.perf_counter()
+    result = time_interleaved(contestants, cfg["n_timing"], cfg["warmup"], device)
+    return {
+        "kind": "baseline",
+        "eager_ms": result["eager"]["median"],
+        "eager_samples": result["eager"]["samples"],
+        "compile_ms": result["compile"]["median"] if "compile" in result else None,
+        "compile_samples": result["compile"]["samples"] if "compile" in result else [],
+        "notes": notes,
+        "phase_s": {"compile_s": compile_s, "timing_s": time.perf_counter() - t1},
+    }
 
 
 def measure_in_worker(run, prep: dict, req: dict) -> dict:
@@ -184,6 +249,7 @@ def measure_in_worker(run, prep: dict, req: dict) -> dict:
         "candidate_samples": cand["samples"],
         "eager_samples": result["eager"]["samples"],
         "compile_samples": result["compile"]["samples"] if "compile" in result else [],
+        "compile_scope": "candidate" if "compile" in result else None,
         "host_ms": cand["host_median"],
         "host_agrees": host_agrees,
         "triton_share": share,

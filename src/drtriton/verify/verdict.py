@@ -28,6 +28,9 @@ class Timing:
     candidate_ms: float  # median
     eager_ms: float | None = None  # median of the reference Model, same worker, interleaved
     compile_ms: float | None = None  # median of torch.compile(Model); None when compilation failed
+    # Where compile_ms was measured: "problem" (once per problem, in a clean baseline worker, same
+    # protocol) or "candidate" (in the candidate's worker, interleaved with it).
+    compile_scope: str | None = None
     candidate_samples: tuple[float, ...] = ()
     eager_samples: tuple[float, ...] = ()
     compile_samples: tuple[float, ...] = ()

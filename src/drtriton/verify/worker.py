@@ -299,6 +299,7 @@ class CandidateRun:
                 t3 = time.perf_counter()
                 timing = timing_mod.measure_in_worker(self, prep, req)
                 self.phase_s["timing_s"] = time.perf_counter() - t3
+                self.send({"kind": "gpu_done"})  # the parent may hand the timing slot on now
             except _Reject:
                 raise
             except BaseException as exc:  # noqa: BLE001
@@ -405,6 +406,10 @@ def main() -> int:
                 reply = run_reference(req)
             elif op == "candidate":
                 reply = run_candidate(req, guard, launches, send, recv)
+            elif op == "baseline":
+                from drtriton.verify.timing import baseline_in_worker
+
+                reply = baseline_in_worker(req, send, recv)
             else:
                 reply = {"kind": "error", "reason": f"unknown op {op!r}"}
         except BaseException as exc:  # noqa: BLE001 - report, then let the parent retire this worker
