@@ -9,6 +9,6 @@ if ! [ -f /usr/include/gtest/gtest.h ] || ! [ -f /usr/include/nlohmann/json.hpp 
 fi
 python3 -m pip install -q --disable-pip-version-check "torch==2.13.0" "numpy<2.5"
 python3 -m pip install -q --disable-pip-version-check "triton==3.6.0" nanobind scikit-build-core \
-  rich pyarrow pyyaml pytest scipy matplotlib
+  rich pyarrow pyyaml pytest scipy matplotlib ray
 # Non-editable: the `drtriton` command uses this copy; tests import src/ first (scripts/test.sh).
 python3 -m pip install -q --disable-pip-version-check --no-build-isolation .
