@@ -222,11 +222,27 @@ def batch_pairs(n: int, problems: int | None = None) -> list[tuple[str, str]]:
 
 def part_b(config: VerifyConfig, n: int, workers: int, problems: int | None) -> dict:
     pairs = batch_pairs(n, problems)
+    from concurrent.futures import ThreadPoolExecutor
+
+    timeline = []
     with VerifierPool(config, workers=workers) as pool:
         t0 = time.perf_counter()
-        verdicts = pool.verify_many(
-            pairs, progress=lambda d, t: print(f"\r(b) {d}/{t}", end="", file=sys.stderr)
-        )
+
+        def one(i: int):
+            start = time.perf_counter() - t0
+            v = pool.verify(*pairs[i])
+            end = time.perf_counter() - t0
+            timeline.append({"i": i, "start_s": start, "end_s": end, "status": str(v.status), **v.phase_s})
+            print(
+                f"(b) #{i:02d} {start:6.1f}-{end:6.1f} s {v.status!s:14s} "
+                + " ".join(f"{k}={x:.2f}" for k, x in v.phase_s.items()),
+                file=sys.stderr,
+                flush=True,
+            )
+            return v
+
+        with ThreadPoolExecutor(max_workers=workers) as ex:  # as verify_many, with a timeline
+            verdicts = list(ex.map(one, range(len(pairs))))
         wall = time.perf_counter() - t0
     print(file=sys.stderr)
     statuses = {}
@@ -262,6 +278,7 @@ def part_b(config: VerifyConfig, n: int, workers: int, problems: int | None) -> 
         "n": len(verdicts),
         "problems": problems or len(verdicts),
         "phases": phases,
+        "timeline": sorted(timeline, key=lambda r: r["end_s"]),
         "compile_scopes": scopes,
         "with_compile_baseline": len(speedups),
         "workers": workers,
