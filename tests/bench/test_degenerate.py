@@ -73,3 +73,21 @@ def test_checker_times_out_a_hanging_reference():
     with ReferenceChecker(DegenerateConfig(timeout_s=1.0)) as checker:
         check = checker.check("import time\ntime.sleep(30)\n")
     assert check.degenerate is None and "timed out" in check.reason
+
+
+def test_reference_runs_as_built_not_in_eval_mode():
+    # KernelBench and the verifier call Model as constructed (training mode: BatchNorm uses batch
+    # statistics); the check must judge that same function. In training mode this output is all zeros.
+    src = ("import torch\nclass Model(torch.nn.Module):\n    def forward(self, x):\n"
+           "        return x * 0 if self.training else x\n"
+           "def get_init_inputs():\n    return []\n"
+           "def get_inputs():\n    return [torch.randn(4, 5)]\n")
+    with ReferenceChecker(DegenerateConfig(timeout_s=60)) as checker:
+        check = checker.check(src)
+    assert (check.degenerate, check.kind) == (True, "near_constant")
+
+
+def test_streaming_judge_agrees_on_a_large_input_insensitive_output():
+    out = torch.linspace(-3, 3, 1 << 16)
+    check = judge([[out], [out.clone()], [out.clone()]], inputs_differ=True, atol=1e-4, rtol=1e-4)
+    assert check.degenerate is True and check.kind == "input_insensitive"

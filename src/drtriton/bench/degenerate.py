@@ -54,39 +54,70 @@ class ReferenceCheck:
 # ---- pure judgement over computed outputs (unit-tested without a child process) ----
 
 
+class Judge:
+    """Accumulates the reference outputs of successive seeds without holding them all.
+
+    KernelBench outputs reach gigabytes, so per output only its running min and max (for near_constant)
+    and the first seed's tensor (for input_insensitive) are kept, on the device they were computed on.
+    """
+
+    def __init__(self, atol: float, rtol: float) -> None:
+        self.atol, self.rtol = atol, rtol
+        self.first: list[Any] | None = None
+        self.lo: list[float] = []
+        self.hi: list[float] = []
+        self.seeds = 0
+        self.nonfinite = False
+        self.all_same = True  # every later seed's outputs matched the first seed's
+
+    def add(self, outputs: list[Any]) -> None:
+        import torch
+
+        outs = [t.detach() for t in outputs]
+        outs = [t if t.is_floating_point() else t.to(torch.float64) for t in outs]
+        for t in outs:
+            if t.numel() and not bool(torch.isfinite(t).all()):
+                self.nonfinite = True
+        if self.first is None:
+            self.first = outs
+            self.lo = [float(t.min()) if t.numel() else 0.0 for t in outs]
+            self.hi = [float(t.max()) if t.numel() else 0.0 for t in outs]
+        else:
+            for i, t in enumerate(outs):
+                if t.numel():
+                    self.lo[i], self.hi[i] = min(self.lo[i], float(t.min())), max(self.hi[i], float(t.max()))
+            self.all_same = self.all_same and len(outs) == len(self.first) and all(
+                a.shape == b.shape and torch.allclose(a.to(b.dtype), b, atol=self.atol, rtol=self.rtol)
+                for a, b in zip(outs, self.first))
+        self.seeds += 1
+
+    def result(self, inputs_differ: bool) -> ReferenceCheck:
+        if self.nonfinite:
+            return ReferenceCheck(True, "nonfinite", "reference output contains NaN/Inf")
+        # The best single constant a cheat could write is the midpoint; it passes iff every value is
+        # within atol + rtol*|fill| of it, i.e. half the spread is.
+        constant = all((hi - lo) / 2 <= self.atol + self.rtol * abs((hi + lo) / 2)
+                       for lo, hi in zip(self.lo, self.hi))
+        if constant and self.first is not None:
+            spread = max((hi - lo for lo, hi in zip(self.lo, self.hi)), default=0.0)
+            return ReferenceCheck(True, "near_constant",
+                                  f"reference output is one constant within tolerance (spread {spread:.3g}) "
+                                  f"for every seed")
+        if not inputs_differ:
+            return ReferenceCheck(False, None, "get_inputs gave identical inputs for every seed; "
+                                               "input sensitivity untested")
+        if self.all_same and self.seeds > 1:
+            return ReferenceCheck(True, "input_insensitive",
+                                  f"reference output is the same for {self.seeds} different inputs")
+        return ReferenceCheck(False)
+
+
 def judge(outputs: list[list[Any]], inputs_differ: bool, atol: float, rtol: float) -> ReferenceCheck:
     """Decides from the reference outputs of several seeds (outputs[seed] = list of tensors)."""
-    import torch
-
-    flat = [[t.detach().to("cpu", torch.float64).reshape(-1) for t in seed] for seed in outputs]
-    for seed in flat:
-        for t in seed:
-            if not torch.isfinite(t).all():
-                return ReferenceCheck(True, "nonfinite", "reference output contains NaN/Inf")
-    for i in range(len(flat[0])):
-        values = torch.cat([seed[i] for seed in flat])
-        if values.numel() == 0:
-            continue
-        fill = (values.max() + values.min()) / 2  # the best single constant a cheat could write
-        if not torch.all((values - fill).abs() <= atol + rtol * fill.abs()):
-            break
-    else:
-        columns = [torch.cat([seed[i] for seed in flat]) for i in range(len(flat[0]))]
-        spread = max((float(c.max() - c.min()) for c in columns if c.numel()), default=0.0)
-        return ReferenceCheck(True, "near_constant",
-                              f"reference output is one constant within tolerance (spread {spread:.3g}) "
-                              f"for every seed")
-    if not inputs_differ:
-        return ReferenceCheck(False, None, "get_inputs gave identical inputs for every seed; "
-                                           "input sensitivity untested")
-    first = flat[0]
-    same = all(
-        s[i].shape == first[i].shape and torch.allclose(s[i], first[i], atol=atol, rtol=rtol)
-        for s in flat[1:] for i in range(len(first)))
-    if same:
-        return ReferenceCheck(True, "input_insensitive",
-                              f"reference output is the same for {len(flat)} different inputs")
-    return ReferenceCheck(False)
+    j = Judge(atol, rtol)
+    for seed in outputs:
+        j.add(seed)
+    return j.result(inputs_differ)
 
 
 # ---- child process ----
@@ -102,6 +133,18 @@ def _as_tensors(out: Any) -> list[Any]:
     return [torch.as_tensor(out)]
 
 
+def _fingerprint(x: Any) -> tuple:
+    """A cheap summary that tells two input draws apart without keeping them (inputs reach gigabytes)."""
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        return ("value", repr(x))
+    flat = x.detach().reshape(-1)
+    head = flat[:4096].to("cpu", torch.float64).tolist()
+    total = float(flat.to(torch.float64).sum()) if flat.numel() else 0.0
+    return (tuple(x.shape), str(x.dtype), total, tuple(head))
+
+
 def _check_in_child(source: str, config: DegenerateConfig) -> dict:
     import torch
 
@@ -109,21 +152,24 @@ def _check_in_child(source: str, config: DegenerateConfig) -> dict:
     namespace: dict[str, Any] = {"__name__": "kernelbench_problem"}
     exec(compile(source, "<problem>", "exec"), namespace)  # noqa: S102 - the user's own problem file
     torch.manual_seed(0)
-    model = namespace["Model"](*namespace["get_init_inputs"]()).to(device).eval()
-    outputs, inputs_seen = [], []
+    # No .eval(): KernelBench and our verifier call the model as built (training mode), so BatchNorm uses
+    # batch statistics here too; judging another function than the one verified would be wrong.
+    model = namespace["Model"](*namespace["get_init_inputs"]()).to(device)
+    j = Judge(config.atol, config.rtol)
+    prints = []
     with torch.no_grad():
         for seed in range(config.seeds):
             torch.manual_seed(1000 + seed)
             inputs = [x.to(device) if isinstance(x, torch.Tensor) else x for x in namespace["get_inputs"]()]
-            inputs_seen.append([x.detach().cpu() for x in inputs if isinstance(x, torch.Tensor)])
-            outputs.append([t.detach().cpu() for t in _as_tensors(model(*inputs))])
-    inputs_differ = any(
-        not (a.shape == b.shape and torch.equal(a, b)) for other in inputs_seen[1:]
-        for a, b in zip(inputs_seen[0], other))
-    del model
+            prints.append([_fingerprint(x) for x in inputs])
+            j.add(_as_tensors(model(*inputs)))
+            del inputs
+    inputs_differ = any(other != prints[0] for other in prints[1:])
+    result = j.result(inputs_differ).to_json()
+    del model, j
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
-    return judge(outputs, inputs_differ, config.atol, config.rtol).to_json()
+    return result
 
 
 def _serve(conn: Any) -> None:

@@ -32,6 +32,7 @@ from drtriton.util.fileio import atomic_write_text
 from drtriton.util.provenance import Provenance
 
 RECORD_VERSION = 1  # bump when a cached record's meaning changes; old records are then recomputed
+REFERENCE_VERSION = 2  # 2: the reference runs as built (training mode), as KernelBench and the verifier do
 
 VerifyFn = Callable[[str, str, Any], Any]  # (problem_src, candidate_src, config) -> Verdict
 ProgressFn = Callable[[str, int, int, str], None]  # (phase, done, total, problem key)
@@ -137,7 +138,8 @@ def degenerate_config_for(config: BenchConfig, verify_config: Any) -> Degenerate
 def _check_references(problems: list[Problem], config: BenchConfig, degenerate: DegenerateConfig,
                       progress: ProgressFn | None) -> dict[str, ReferenceCheck]:
     ref_dir = config.level_dir / "reference"
-    key_of = {p.key: _config_digest({"sha": p.sha256, "cfg": asdict(degenerate)}) for p in problems}
+    key_of = {p.key: _config_digest({"sha": p.sha256, "cfg": asdict(degenerate), "v": REFERENCE_VERSION})
+              for p in problems}
     checks: dict[str, ReferenceCheck] = {}
     todo = []
     for p in problems:
