@@ -63,11 +63,16 @@ class WorkerProcess:
             "cpu_s": cpu_s,
             "output_cap_mb": output_cap_mb,
             "limit_address_space": device == "cpu",
+            "device": device,
         }
         env = dict(os.environ)
         env["DRT_WORKER"] = json.dumps(settings)
         env["PYTHONPATH"] = os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p)
         env["TORCHINDUCTOR_COMPILE_THREADS"] = "1"  # no compile-worker pools inside a sandboxed worker
+        # One CPU thread per worker: the pool runs one worker per core, and a torch/OpenMP pool of
+        # nproc threads in each (spin-waiting between ops) oversubscribed a 16-core H100 host.
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            env[var] = "1"
         env["PYTHONFAULTHANDLER"] = "1"  # a segfault leaves its Python stack in the capture file
         if device == "cpu":
             env["TRITON_INTERPRET"] = "1"  # Triton kernels on CPU tensors run in the interpreter

@@ -371,6 +371,12 @@ def main() -> int:
     import torch  # noqa: F401 - warm imports before the parent's clock starts
     import triton  # noqa: F401
 
+    torch.set_num_threads(1)  # one worker per core (see process.py)
+    if settings.get("device", "cpu").startswith("cuda"):
+        # Create the CUDA context now, while this worker waits as a spare, not inside the candidate's
+        # first call (where it was measured as part of first_call_s).
+        torch.empty(1, device=settings["device"])
+
     from drtriton.verify.protocol import encode, read_frame
 
     launches = LaunchCounter()
