@@ -92,3 +92,29 @@ def test_multigpu_entry_point_reports_usage_errors_in_one_line(tmp_path, capsys)
     assert main(["--config", str(tmp_path / "missing.yaml")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("drtriton multigpu: error: config file") and "Traceback" not in err
+
+
+def test_one_policy_mode_takes_rewards_from_a_host_pool_over_the_verify_devices(sft_run):
+    from drtriton.train.multigpu import reward_pool
+    from drtriton.verify.multi import HostVerifierPool
+
+    cfg = sft_run(**{"verify.device": "cpu", "verify.seeds": [0]})
+    pool = reward_pool(cfg, MultiGPUConfig(mode="one_policy", verify_devices=("cpu", "cpu"), verify_workers=1))
+    try:
+        assert isinstance(pool, HostVerifierPool) and pool.devices == ["cpu", "cpu"]
+        assert pool.workers_per_device == 1 and pool.config.seeds == (0,)
+    finally:
+        pool.close()
+    with pytest.raises(UsageError, match="ray_address needs multigpu.mode: one_policy"):
+        MultiGPUConfig(ray_address="auto")
+
+
+@pytest.mark.slow  # one rl.py step with its verifier replaced by a 2-group HostVerifierPool
+def test_one_policy_mode_runs_rl_py_with_the_multi_device_pool(sft_run, tiny_problems):
+    cfg = sft_run(**{"rl.rollouts": 2, "rl.prompts_per_step": 1, "rl.max_new_tokens": 8, "rl.steps": 1,
+                     "curriculum.eval_every": 1, "eval_n": 1, "verify.device": "cpu"})
+    load_model(cfg.model, corpus=[p + s for p, s in tiny_problems])
+    summary = run_rl_multigpu(cfg, MultiGPUConfig(mode="one_policy", verify_devices=("cpu", "cpu"),
+                                                  verify_workers=1))
+    assert summary["mode"] == "one_policy" and summary["steps"] == 1
+    assert (cfg.run_dir / "final" / "drtriton_train.json").is_file()

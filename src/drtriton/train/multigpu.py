@@ -4,6 +4,7 @@ its share of each step's prompts; gradients are averaged across the ranks before
     torchrun --nproc-per-node 4 -m drtriton.train.multigpu --config configs/train/tiny_rl_drpo_multigpu.yaml
     accelerate launch --multi_gpu --num_processes 4 -m drtriton.train.multigpu --config <same>
     python -m drtriton.train.multigpu --config <same> --nproc 2          # spawns the ranks itself (CPU: gloo)
+    python -m drtriton.train.multigpu --config <same> --mode one_policy  # rl.py on one GPU, rewards on the others
 
 Every rank draws the same step's tasks (same seed and stream cursor) and keeps tasks[rank::world]; it
 verifies its rollouts in its own VerifierPool on its own GPU (or `multigpu.verify_devices`), so rewards
@@ -45,8 +46,18 @@ class MultiGPUConfig:
     verify_devices: tuple[str, ...] | None = None
     verify_workers: int | None = None  # verifier workers per rank (default rl.verify_workers)
     master_port: int | None = None  # spawned ranks only; None picks a free port
+    # data_parallel: N ranks as above. one_policy: rl.py unchanged in this process (one training device),
+    # its rewards from a multi-device pool: HostVerifierPool over verify_devices (default: every GPU but the
+    # training one), or RayVerifierPool (one actor per GPU of the cluster) when ray_address is set.
+    mode: str = "data_parallel"
+    ray_address: str | None = None  # one_policy: "auto" (a running cluster), "ray://host:10001", or "local"
 
     def __post_init__(self) -> None:
+        if self.mode not in ("data_parallel", "one_policy"):
+            raise UsageError(f"multigpu.mode must be data_parallel or one_policy, got {self.mode!r}")
+        if self.ray_address is not None and self.mode != "one_policy":
+            raise UsageError("multigpu.ray_address needs multigpu.mode: one_policy (data-parallel ranks each own a "
+                             "local VerifierPool)")
         if self.backend not in ("auto", "nccl", "gloo"):
             raise UsageError(f"multigpu.backend must be auto, nccl or gloo, got {self.backend!r}")
         if self.nproc is not None and self.nproc < 1:
@@ -335,6 +346,47 @@ def train_rank(cfg: RunConfig, mg: MultiGPUConfig) -> dict | None:
     return summary
 
 
+# ---- one policy, rewards from a multi-device pool ----
+def reward_pool(cfg: RunConfig, mg: MultiGPUConfig):
+    """The multi-device verifier pool of mode one_policy (a HostVerifierPool or a RayVerifierPool)."""
+    import torch
+
+    from drtriton.verify import VerifyConfig
+    from drtriton.verify.multi import HostVerifierPool, RayVerifierPool
+
+    try:
+        config = VerifyConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.verify.items()})
+    except TypeError as exc:
+        raise UsageError(f"verify: {exc}; the keys are VerifyConfig fields") from None
+    workers = mg.verify_workers or cfg.rl.verify_workers
+    if mg.ray_address is not None:
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=None if mg.ray_address == "local" else mg.ray_address, include_dashboard=False)
+        cpu_actors = max(1, int(ray.cluster_resources().get("CPU", 1) // workers))
+        return RayVerifierPool(config, num_actors=None if config.device != "cpu" else cpu_actors,
+                               workers_per_actor=workers)
+    devices = list(mg.verify_devices or ())
+    if not devices:
+        n = torch.cuda.device_count() if torch.cuda.is_available() and config.device != "cpu" else 0
+        devices = [f"cuda:{i}" for i in range(1, n)] or (["cuda:0"] if n else ["cpu", "cpu"])
+    return HostVerifierPool(config, devices=devices, workers_per_device=workers)
+
+
+def run_rl_one_policy(cfg: RunConfig, mg: MultiGPUConfig):
+    """rl.py's run_rl in this process, its verifier replaced by the multi-device pool; returns its RLResult."""
+    from drtriton.train.rl import run_rl
+    from drtriton.train.workspace import Workspace
+
+    pool = reward_pool(cfg, mg)
+    ws = Workspace(cfg, verifier=pool.verify_many)
+    try:
+        return run_rl(cfg, ws)
+    finally:
+        ws.close()  # closes the pool (Workspace.close calls verify_many.__self__.close)
+
+
 # ---- launching ----
 def _backend(mg: MultiGPUConfig, cfg: RunConfig) -> str:
     import torch
@@ -375,6 +427,11 @@ def run_rl_multigpu(cfg: RunConfig, mg: MultiGPUConfig | None = None) -> dict:
     import torch
 
     mg = mg or MultiGPUConfig()
+    if mg.mode == "one_policy":
+        t0 = time.time()
+        result = run_rl_one_policy(cfg, mg)
+        return {"mode": "one_policy", "world_size": 1, "steps": result.steps, "final_dir": str(result.final_dir),
+                "seconds": time.time() - t0, "level": result.level}
     if "WORLD_SIZE" in os.environ:
         summary = _run_initialised(cfg, mg)
         return summary if summary is not None else {}
@@ -394,13 +451,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", type=Path, required=True, help="run config YAML with a multigpu: section")
     p.add_argument("--nproc", type=int, help="overrides multigpu.nproc (ignored under torchrun/accelerate)")
     p.add_argument("--backend", choices=["auto", "nccl", "gloo"], help="overrides multigpu.backend")
+    p.add_argument("--mode", choices=["data_parallel", "one_policy"], help="overrides multigpu.mode")
     p.add_argument("--run-dir", type=Path, help="overrides run_dir")
     p.add_argument("--model", type=Path, help="overrides model.path (e.g. an SFT run's final/)")
     p.add_argument("--steps", type=int, help="overrides rl.steps")
     p.add_argument("--device", help="overrides device: auto | cpu | cuda")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     args = p.parse_args(argv)
-    overrides = {"multigpu.nproc": args.nproc, "multigpu.backend": args.backend,
+    overrides = {"multigpu.nproc": args.nproc, "multigpu.backend": args.backend, "multigpu.mode": args.mode,
                  "run_dir": args.run_dir and str(args.run_dir), "rl.steps": args.steps, "device": args.device}
     if args.model is not None:
         overrides["model.path"] = str(args.model)
@@ -412,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    if args.json or not summary:
+    if args.json or not summary or summary.get("mode") == "one_policy":
         print(json.dumps(summary))
     else:
         rate = summary.get("samples_per_s")
