@@ -25,7 +25,7 @@ bool SupportedReduction(std::string_view op) {
   return op == "sum" || op == "mean" || op == "amax" || op == "amin" || op == "logsumexp" ||
          op == "argmax" || op == "argmin" || op == "var" || op == "std" || op == "norm" ||
          op == "mse_loss" || op == "l1_loss" || op == "smooth_l1_loss" || op == "huber_loss" ||
-         op == "kl_div" || op == "adaptive_avg_pool1d" || op == "adaptive_avg_pool2d" || op == "adaptive_avg_pool3d";
+         op == "kl_div" || op == "prod" || op == "cosine_similarity" || op == "adaptive_avg_pool1d" || op == "adaptive_avg_pool2d" || op == "adaptive_avg_pool3d";
 }
 
 bool SupportedNormalization(std::string_view op) {
@@ -59,6 +59,10 @@ NodeClass Classify(const ir::Graph& g, const ir::Node& n, Policy policy, std::st
         if (op.starts_with("adaptive") && AttrOr(n, "output_size", 1) != 1) break;
         return NodeClass::kReduction;
       }
+      break;
+    case ops::Lowering::kScan:
+      // A scan is a normalization-shaped anchor: per row, one pass that writes every element.
+      if (op == "cumsum" || op == "cumprod") return NodeClass::kNormalization;
       break;
     case ops::Lowering::kMatmul:
       if (op == "linear") return NodeClass::kMatmul;

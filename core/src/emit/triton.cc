@@ -29,10 +29,28 @@ std::vector<int64_t> Strides(const ir::Shape& s) {
   return st;
 }
 
+// Reduction tiles: at most kMaxTile elements per loop step (registers on a GPU, numpy work in the
+// interpreter); problems of at least kLargeWork elements keep kMinPrograms programs in flight if they can.
+constexpr int64_t kMaxTile = 4096;
+constexpr int64_t kLargeWork = int64_t{1} << 20;
+constexpr int64_t kMinPrograms = 264;
+
 int64_t Pow2AtLeast(int64_t n) {
   int64_t p = 1;
   while (p < n) p <<= 1;
   return p;
+}
+
+// The shape two operands broadcast to (numpy rules, aligned at the last axis).
+ir::Shape BroadcastShape(const ir::Shape& a, const ir::Shape& b) {
+  const size_t n = std::max(a.size(), b.size());
+  ir::Shape out(n, 1);
+  for (size_t d = 0; d < n; ++d) {
+    const int64_t x = d + a.size() >= n ? a[d + a.size() - n] : 1;
+    const int64_t y = d + b.size() >= n ? b[d + b.size() - n] : 1;
+    out[d] = x == 1 ? y : x;
+  }
+  return out;
 }
 
 std::string ShapeTuple(const ir::Shape& s) {
@@ -279,6 +297,7 @@ struct EmittedKernel {
   std::string source;  // the @triton.jit function
   std::string launch;  // host lines: allocate + launch
   std::string summary; // fused ops, for the header
+  bool uses_mul_combine = false;  // needs the module-level _mul_combine (products: prod, cumprod)
 };
 
 std::string KernelName(const ir::Graph& g, const Kernel& kernel, size_t index) {
@@ -300,7 +319,7 @@ std::string Constexpr(const std::vector<std::pair<std::string, int64_t>>& cs) {
   return s;
 }
 
-// Reduction accumulator update and finalisation, by op. x is the [BLOCK_R, BLOCK_I] tile.
+// Reduction accumulator update and finalisation, by op. x is the [BLOCK_R, BLOCK_C] tile.
 struct ReduceSpec {
   std::string_view op;
   int64_t count = 1;
@@ -334,7 +353,9 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     const ir::Node& a = g.nodes[kernel.anchor - k];
     const std::string_view op = ops::Spec(a.op).name;
     const int32_t src = a.inputs[0];
-    const ir::Shape& in = g.TypeOf(src).shape;
+    // cosine_similarity reduces the common broadcast shape of its two inputs; every other anchor its input.
+    const ir::Shape in = op == "cosine_similarity" ? BroadcastShape(g.TypeOf(a.inputs[0]).shape, g.TypeOf(a.inputs[1]).shape)
+                                                   : g.TypeOf(src).shape;
     const int rank = static_cast<int>(in.size());
     RowLayout rows;
     int first = 0, last = rank - 1;
@@ -346,6 +367,8 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
       first = 1;
     } else if (op == "instance_norm") {
       first = 2;
+    } else if (op == "cosine_similarity") {
+      first = last = static_cast<int>(AttrOr(a, "dim", 1));
     } else if (auto ax = ReducedAxes(g, a)) {
       first = ax->first;
       last = ax->last;
@@ -355,38 +378,54 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     rows.outer = Prod(in, 0, first) * groups;
     rows.reduce = Prod(in, first, last + 1) / groups;
     rows.inner = Prod(in, last + 1, in.size());
-    const int64_t R = rows.reduce, I = rows.inner, O = rows.outer;
-    const int64_t block_i = I == 1 ? 1 : std::min<int64_t>(kn.reduce_block_inner, Pow2AtLeast(I));
-    const int64_t block_r =
-        std::min<int64_t>(Pow2AtLeast(R), I == 1 ? kn.reduce_block : std::max<int64_t>(1, 4096 / block_i));
-    constexprs = {{"R", R}, {"I", I}, {"BLOCK_R", block_r}, {"BLOCK_I", block_i}};
-    grid = "(" + std::to_string(O) + ", triton.cdiv(" + std::to_string(I) + ", " + std::to_string(block_i) + "))";
-    doc = "one program per (row o, BLOCK_I columns); the input is viewed as [" + std::to_string(O) + ", R, I]";
-    w.Line("pid_o = tl.program_id(0)");
-    w.Line("offs_i = tl.program_id(1) * BLOCK_I + tl.arange(0, BLOCK_I)");
-    w.Line("mask_i = offs_i < I");
-    const std::string tile_idx = "pid_o * " + std::to_string(R * I) + " + offs_r[:, None] * I + offs_i[None, :]";
+    const int64_t R = rows.reduce, I = rows.inner, O = rows.outer, C = O * I;
+    // Columns c = o * I + i (every (o, i) pair is one independent row of R elements) are tiled together,
+    // so many short rows share a program (one program per short row starves the GPU of work per launch
+    // and makes the interpreter crawl) while long rows loop over R in BLOCK_R chunks.
+    int64_t block_r = 1, block_c = 1;
+    if (I == 1) {
+      block_r = std::min<int64_t>(Pow2AtLeast(R), kn.reduce_block);
+      block_c = std::min<int64_t>(Pow2AtLeast(C), std::max<int64_t>(1, kMaxTile / block_r));
+    } else {
+      // Columns are contiguous in memory: short reduced axes leave room for wide column tiles.
+      block_r = std::min<int64_t>(Pow2AtLeast(R), std::max<int64_t>(1, kMaxTile / kn.reduce_block_inner));
+      block_c = std::min<int64_t>(Pow2AtLeast(C), std::max<int64_t>(kn.reduce_block_inner, kMaxTile / block_r));
+    }
+    // Large problems keep at least kMinPrograms programs (about two per SM on an H100) when the columns allow.
+    while (block_c > 1 && R * C >= kLargeWork && (C + block_c - 1) / block_c < kMinPrograms) block_c /= 2;
+    constexprs = {{"R", R}, {"I", I}, {"C", C}, {"BLOCK_R", block_r}, {"BLOCK_C", block_c}};
+    grid = "(triton.cdiv(" + std::to_string(C) + ", " + std::to_string(block_c) + "),)";
+    doc = "the input is viewed as [" + std::to_string(O) + ", R, I]; one program per BLOCK_C of its " +
+          std::to_string(C) + " independent rows (o, i), looping over R in BLOCK_R chunks";
+    w.Line("offs_c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)");
+    w.Line("mask_c = offs_c < C");
+    // Flat offset of element r = 0 of each column.
+    std::string base = "(offs_c // I) * " + std::to_string(R * I) + " + offs_c % I";
+    if (I == 1) base = "offs_c * R";
+    if (O == 1) base = "offs_c";
+    w.Line("base = " + base);
+    const std::string tile_idx = I == 1 ? "base[None, :] + offs_r[:, None]" : "base[None, :] + offs_r[:, None] * I";
     auto open_loop = [&](const std::string& comment) {
       w.Line("# " + comment);
       w.Line("for r0 in range(0, R, BLOCK_R):");
       w.Indent();
       w.Line("offs_r = r0 + tl.arange(0, BLOCK_R)");
-      w.Line("mask = (offs_r[:, None] < R) & mask_i[None, :]");
+      w.Line("mask = (offs_r[:, None] < R) & mask_c[None, :]");
       w.Line("idx = " + tile_idx);
       w.mask_ = "mask";
     };
     auto close_loop = [&] { w.Dedent(); };
-    std::string result;  // the anchor's value: [BLOCK_I] vector (reduction) or tile (normalization)
+    std::string result;  // the anchor's value: [BLOCK_C] vector (reduction) or tile (normalization)
     const std::string Rf = FloatLit(static_cast<double>(R));
     // Two passes over the reduced axis (mean, then squared deviations: no cancellation). Leaves `mean`
     // and `q` (the sum of squared deviations) in the kernel; shared by var/std and the mean-based norms.
     auto emit_mean_and_sq_dev = [&](const std::string& pass2_comment) {
-      w.Line("s = tl.zeros([BLOCK_I], dtype=tl.float32)");
+      w.Line("s = tl.zeros([BLOCK_C], dtype=tl.float32)");
       open_loop("pass 1: mean");
       w.Line("s += tl.sum(tl.where(mask, " + w.Eval(src, "idx") + ", 0.0), axis=0)");
       close_loop();
       w.Line("mean = s / " + Rf);
-      w.Line("q = tl.zeros([BLOCK_I], dtype=tl.float32)");
+      w.Line("q = tl.zeros([BLOCK_C], dtype=tl.float32)");
       open_loop(pass2_comment);
       w.Line("d = tl.where(mask, " + w.Eval(src, "idx") + " - mean[None, :], 0.0)");
       w.Line("q += tl.sum(d * d, axis=0)");
@@ -395,8 +434,8 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     if (kernel.kind == KernelKind::kReduction) {
       const bool is_max = op == "amax" || op == "argmax", is_min = op == "amin" || op == "argmin";
       if (op == "logsumexp") {
-        w.Line("m = tl.full([BLOCK_I], float('-inf'), tl.float32)");
-        w.Line("s = tl.zeros([BLOCK_I], dtype=tl.float32)");
+        w.Line("m = tl.full([BLOCK_C], float('-inf'), tl.float32)");
+        w.Line("s = tl.zeros([BLOCK_C], dtype=tl.float32)");
         open_loop("online max and sum of exp along the reduced axis");
         const std::string x = w.Eval(src, "idx");
         w.Line("x = tl.where(mask, " + x + ", float('-inf'))");
@@ -408,8 +447,8 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
         w.Line("acc = m + tl.log(s)");
       } else if (op == "argmax" || op == "argmin") {
         const std::string inf = is_max ? "float('-inf')" : "float('inf')";
-        w.Line("best = tl.full([BLOCK_I], " + inf + ", tl.float32)");
-        w.Line("arg = tl.zeros([BLOCK_I], dtype=tl.int64)");
+        w.Line("best = tl.full([BLOCK_C], " + inf + ", tl.float32)");
+        w.Line("arg = tl.zeros([BLOCK_C], dtype=tl.int64)");
         open_loop("running best value and its first index");
         const std::string x = w.Eval(src, "idx");
         w.Line("x = tl.where(mask, " + x + ", " + inf + ")");
@@ -425,9 +464,28 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
         // Unbiased (correction = 1), as torch.var/std default.
         w.Line("acc = q / " + FloatLit(static_cast<double>(R - 1)));
         if (op == "std") w.Line("acc = tl.sqrt(acc)");
+      } else if (op == "cosine_similarity") {
+        w.Line("dot = tl.zeros([BLOCK_C], dtype=tl.float32)");
+        w.Line("q1 = tl.zeros([BLOCK_C], dtype=tl.float32)");
+        w.Line("q2 = tl.zeros([BLOCK_C], dtype=tl.float32)");
+        open_loop("dot product and both squared norms in one sweep (inputs broadcast by index)");
+        const std::string x = w.Eval(a.inputs[0], w.Broadcast("idx", in, g.TypeOf(a.inputs[0]).shape));
+        const std::string y = w.Eval(a.inputs[1], w.Broadcast("idx", in, g.TypeOf(a.inputs[1]).shape));
+        w.Line("dot += tl.sum(tl.where(mask, " + x + " * " + y + ", 0.0), axis=0)");
+        w.Line("q1 += tl.sum(tl.where(mask, " + x + " * " + x + ", 0.0), axis=0)");
+        w.Line("q2 += tl.sum(tl.where(mask, " + y + " * " + y + ", 0.0), axis=0)");
+        close_loop();
+        // torch: x1.x2 / (max(|x1|, eps) * max(|x2|, eps)), eps = 1e-8.
+        w.Line("acc = dot / (tl.maximum(tl.sqrt(q1), 1e-08) * tl.maximum(tl.sqrt(q2), 1e-08))");
+      } else if (op == "prod") {
+        w.Line("acc = tl.full([BLOCK_C], 1.0, tl.float32)");
+        open_loop("running product in fp32 (masked lanes are the identity 1)");
+        w.Line("acc = acc * tl.reduce(tl.where(mask, " + w.Eval(src, "idx") + ", 1.0), 0, _mul_combine)");
+        close_loop();
+        ek.uses_mul_combine = true;
       } else if (a.inputs.size() == 2) {
         // Losses: a full reduction of a per-element formula of the two inputs.
-        w.Line("acc = tl.zeros([BLOCK_I], dtype=tl.float32)");
+        w.Line("acc = tl.zeros([BLOCK_C], dtype=tl.float32)");
         open_loop("accumulate the per-element loss in fp32");
         const std::string x = w.Eval(a.inputs[0], "idx");
         const std::string y = w.Eval(a.inputs[1], "idx");
@@ -450,9 +508,9 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
         const double denom = op == "kl_div" ? static_cast<double>(in.empty() ? 1 : in[0]) : static_cast<double>(R);
         w.Line("acc = acc / " + FloatLit(denom));
       } else {
-        std::string init = "tl.zeros([BLOCK_I], dtype=tl.float32)";
-        if (is_max) init = "tl.full([BLOCK_I], float('-inf'), tl.float32)";
-        if (is_min) init = "tl.full([BLOCK_I], float('inf'), tl.float32)";
+        std::string init = "tl.zeros([BLOCK_C], dtype=tl.float32)";
+        if (is_max) init = "tl.full([BLOCK_C], float('-inf'), tl.float32)";
+        if (is_min) init = "tl.full([BLOCK_C], float('inf'), tl.float32)";
         w.Line("acc = " + init);
         open_loop("accumulate in fp32 along the reduced axis");
         const std::string x = w.Eval(src, "idx");
@@ -472,8 +530,8 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
       result = "acc";
       // Epilogue over the output row: flat output index o * I + i.
       w.Line("# epilogue at the output index (fused pointwise consumers, if any)");
-      w.Line("mask = mask_i");
-      w.Line("idx = pid_o * I + offs_i");
+      w.Line("mask = mask_c");
+      w.Line("idx = offs_c");
       w.mask_ = "mask";
       w.anchor_var_ = result;
       w.cse_.clear();
@@ -482,9 +540,18 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     } else {
       // Normalizations: statistics pass(es), then a write pass with the epilogue.
       std::string y;
-      if (op == "softmax" || op == "log_softmax") {
-        w.Line("m = tl.full([BLOCK_I], float('-inf'), tl.float32)");
-        w.Line("s = tl.zeros([BLOCK_I], dtype=tl.float32)");
+      std::vector<std::string> after_store;  // lines at the end of the write loop (a scan's carry)
+      if (op == "cumsum" || op == "cumprod") {
+        const bool sum = op == "cumsum";
+        w.Line(std::string("carry = ") + (sum ? "tl.zeros([BLOCK_C], dtype=tl.float32)" : "tl.full([BLOCK_C], 1.0, tl.float32)"));
+        open_loop("one pass: scan each chunk, offset by the carry of the chunks before it (epilogue fused)");
+        w.Line("x = tl.where(mask, " + w.Eval(src, "idx") + (sum ? ", 0.0)" : ", 1.0)"));
+        y = sum ? "tl.cumsum(x, axis=0) + carry[None, :]" : "tl.cumprod(x, axis=0) * carry[None, :]";
+        after_store.push_back(sum ? "carry += tl.sum(x, axis=0)" : "carry = carry * tl.reduce(x, 0, _mul_combine)");
+        if (!sum) ek.uses_mul_combine = true;
+      } else if (op == "softmax" || op == "log_softmax") {
+        w.Line("m = tl.full([BLOCK_C], float('-inf'), tl.float32)");
+        w.Line("s = tl.zeros([BLOCK_C], dtype=tl.float32)");
         open_loop("pass 1: online max and sum of exp");
         w.Line("x = tl.where(mask, " + w.Eval(src, "idx") + ", float('-inf'))");
         w.Line("m_new = tl.maximum(m, tl.max(x, axis=0))");
@@ -497,7 +564,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
         y = op == "softmax" ? "tl.exp(" + x + " - m[None, :]) / s[None, :]"
                             : x + " - m[None, :] - tl.log(s)[None, :]";
       } else if (op == "normalize") {
-        w.Line("q = tl.zeros([BLOCK_I], dtype=tl.float32)");
+        w.Line("q = tl.zeros([BLOCK_C], dtype=tl.float32)");
         open_loop("pass 1: sum of squares");
         const std::string x = w.Eval(src, "idx");
         w.Line("q += tl.sum(tl.where(mask, " + x + " * " + x + ", 0.0), axis=0)");
@@ -506,7 +573,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
         open_loop("pass 2: divide by the L2 norm and write (epilogue fused)");
         y = w.Eval(src, "idx") + " / denom[None, :]";
       } else if (op == "rms_norm") {
-        w.Line("q = tl.zeros([BLOCK_I], dtype=tl.float32)");
+        w.Line("q = tl.zeros([BLOCK_C], dtype=tl.float32)");
         open_loop("pass 1: mean of squares");
         const std::string x = w.Eval(src, "idx");
         w.Line("q += tl.sum(tl.where(mask, " + x + " * " + x + ", 0.0), axis=0)");
@@ -530,7 +597,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
           std::string pidx = "offs_r[:, None]";  // layer_norm: weight over the normalised axis
           if (op == "group_norm") {
             const int64_t per_group = in[1] / groups, spatial = Prod(in, 2, in.size());
-            pidx = w.Assign("ch", "(pid_o % " + std::to_string(groups) + ") * " + std::to_string(per_group) +
+            pidx = w.Assign("ch", "(offs_c[None, :] % " + std::to_string(groups) + ") * " + std::to_string(per_group) +
                                       " + offs_r[:, None] // " + std::to_string(spatial));
           }
           for (const std::string& role : roles) {
@@ -543,8 +610,9 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
       w.anchor_var_ = "y";
       const std::string r = w.Eval(kernel.root, "idx");
       w.Line("tl.store(p_out + idx, " + r + ", mask=mask)");
+      for (const std::string& line : after_store) w.Line(line);
       close_loop();
-      doc += "; statistics in fp32, then one write pass";
+      doc += after_store.empty() ? "; statistics in fp32, then one write pass" : "; a carry in fp32 links the chunks";
     }
   } else if (kernel.kind == KernelKind::kMatmul) {
     const ir::Node& a = g.nodes[kernel.anchor - k];
@@ -750,6 +818,10 @@ std::string EmitTriton(const ir::Graph& graph, const TritonOptions& options) {
   os << "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nimport triton\n"
         "import triton.language as tl\n\n";
   if (!options.preamble.empty()) os << options.preamble << "\n";
+  if (std::any_of(kernels.begin(), kernels.end(), [](const EmittedKernel& ek) { return ek.uses_mul_combine; })) {
+    os << "\n@triton.jit\ndef _mul_combine(a, b):\n    # tl.reduce combine: products (Triton has sum/max/min built in, not prod)\n"
+          "    return a * b\n";
+  }
   for (const EmittedKernel& ek : kernels) os << "\n" << ek.source << "\n";
   os << "\nclass ModelNew(nn.Module):\n";
   if (options.init_source.empty()) {

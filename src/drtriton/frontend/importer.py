@@ -323,6 +323,24 @@ def _lower(b: _Builder, n: torch.fx.Node, value: Any) -> Any:
         if op == "huber_loss":
             attrs["delta"] = float(n.kwargs.get("delta", 1.0))
         return b.add(op, [b.tensor(x0), b.tensor(n.args[1])], attrs)
+    if target in (torch.cumsum, torch.cumprod) or key in ("cumsum", "cumprod"):
+        op = key if isinstance(key, str) else _name(target).split(".")[-1]
+        if _arg(n, 2, "dtype", None) is not None:
+            raise _NoLowering(f"{op} with a dtype argument")
+        return b.add(op, [b.tensor(x0)], {"dim": b.axis(b.const(_arg(n, 1, "dim")), rank)})
+    if target in (F.cosine_similarity, torch.cosine_similarity):
+        if float(b.const(_arg(n, 3, "eps", 1e-8))) != 1e-8:
+            raise _NoLowering("cosine_similarity with eps other than 1e-8 (the registry's value)")
+        y = b.tensor(_arg(n, 1, "x2"))
+        common = len(torch.broadcast_shapes(tuple(b.shape_of(b.tensor(x0))), tuple(b.shape_of(y))))
+        return b.add("cosine_similarity", [b.tensor(x0), y], {"dim": b.axis(b.const(_arg(n, 2, "dim", 1)), common)})
+    if target is F.instance_norm:
+        if any(_arg(n, i, role) is not None for i, role in
+               [(1, "running_mean"), (2, "running_var"), (3, "weight"), (4, "bias")]):
+            raise _NoLowering("instance_norm with running statistics or affine parameters")
+        if not _arg(n, 5, "use_input_stats", True):
+            raise _NoLowering("instance_norm with use_input_stats=False")
+        return b.add("instance_norm", [b.tensor(x0)], {"eps": float(b.const(_arg(n, 7, "eps", 1e-5)))})
     if target is torch.cat or target is torch.concat:
         parts = [b.tensor(p) for p in n.args[0]]
         if len(parts) != 2:
@@ -344,8 +362,14 @@ def _lower_binary(b: _Builder, n: torch.fx.Node, key: Any) -> int:
     if b.is_tensor(x) and b.is_tensor(y):
         return b.add(op, [b.tensor(x), b.tensor(y)])
     if b.is_tensor(x):
-        return b.add(_SCALAR[op], [b.tensor(x)], {"other": float(b.const(y))})
-    c, t = float(b.const(x)), b.tensor(y)  # scalar on the left
+        other = b.const(y)  # raises for an operand computed by a node that was not lowered
+        if op not in _SCALAR:
+            raise _NoLowering(f"{op} with a non-tensor operand")
+        return b.add(_SCALAR[op], [b.tensor(x)], {"other": float(other)})
+    c, t = b.const(x), b.tensor(y)  # scalar on the left
+    if op not in _SCALAR:
+        raise _NoLowering(f"{op} with a non-tensor operand")
+    c = float(c)
     if op in ("add", "mul"):
         return b.add(_SCALAR[op], [t], {"other": c})
     if op == "sub":  # c - t = (-t) + c
