@@ -188,7 +188,10 @@ def main() -> int:
         if not torch.cuda.is_available():
             raise UsageError("no CUDA GPU visible; run this on the GPU machine, or pass --smoke for a CPU dry run")
         n_gpus = torch.cuda.device_count()
-    result = {"gpus_visible": n_gpus, "smoke": args.smoke, "provenance": Provenance.here().to_json()}
+    result = {"gpus_visible": None if args.smoke else n_gpus, "smoke": args.smoke,
+              "provenance": Provenance.here().to_json()}
+    if args.smoke:
+        result["note"] = "CPU dry run: 'gpus' are CPU worker groups / gloo ranks; the rates are not GPU figures"
     if n_gpus == 1:
         print("measured 1 GPU only: scaling (efficiency from 1 to N GPUs) is not measured on this host")
         result["note"] = "1 GPU only: scaling not measured"
