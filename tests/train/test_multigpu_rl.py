@@ -118,3 +118,13 @@ def test_one_policy_mode_runs_rl_py_with_the_multi_device_pool(sft_run, tiny_pro
                                                   verify_workers=1))
     assert summary["mode"] == "one_policy" and summary["steps"] == 1
     assert (cfg.run_dir / "final" / "drtriton_train.json").is_file()
+
+
+def test_rank_metrics_average_numbers_only_and_gradient_buckets_cover_every_parameter(monkeypatch):
+    from drtriton.train import multigpu
+
+    merged = multigpu._mean_dicts([{"a": 1.0, "b": None, "c": True}, {"a": 3.0, "b": 2.0, "d": "x"}])
+    assert merged == {"a": 2.0, "b": 2.0, "c": None, "d": None}
+    monkeypatch.setattr(multigpu, "_BUCKET", 10)
+    assert multigpu._buckets([4, 4, 4, 30, 1]) == [(0, 2), (2, 3), (3, 4), (4, 5)]
+    assert multigpu._buckets([3]) == [(0, 1)]

@@ -17,6 +17,7 @@ it; they are reported, not re-run), heterogeneous GPUs (the cache key names ever
 
 from __future__ import annotations
 
+import collections
 import os
 import platform
 import threading
@@ -122,7 +123,7 @@ class RayVerifierPool(MultiPoolBase):
         """
         super().__init__(config, cache_path)
         if not ray_available():
-            raise UsageError("RayVerifierPool needs ray; pip install 'ray[default]' (scripts/setup.sh does)")
+            raise UsageError("RayVerifierPool needs ray; pip install ray (scripts/setup.sh does)")
         import ray
 
         if workers_per_actor < 1 or prefetch < 0 or max_restarts < 0:
@@ -159,7 +160,7 @@ class RayVerifierPool(MultiPoolBase):
         self._slots = [_Slot(self._new_actor()) for _ in range(num_actors)]
         self._wait_for_actors(startup_timeout_s, resources)
         self._lock = threading.Condition()
-        self._pending: list[_Item] = []
+        self._pending: collections.deque[_Item] = collections.deque()
         self._next = 0
         self._thread = threading.Thread(target=self._loop, name="drt-ray-dispatch", daemon=True)
         self._thread.start()
@@ -170,16 +171,25 @@ class RayVerifierPool(MultiPoolBase):
         refs = [s.handle.info.remote() for s in self._slots]
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
         if len(ready) < len(refs):
-            self._kill_all()
+            self._abort()
             raise UsageError(f"only {len(ready)} of {len(refs)} verifier actors started within {timeout_s:g} s "
                              f"(cluster resources {dict(resources)}); lower num_actors or workers_per_actor")
         try:
             for slot, info in zip(self._slots, ray.get(refs)):
                 slot.info = info
         except ray.exceptions.RayError as exc:
-            self._kill_all()
+            self._abort()
             raise UsageError(f"a verifier actor failed to start: {str(exc).splitlines()[0]}; is drtriton "
                              "installed on every Ray node?") from None
+
+    def _abort(self) -> None:
+        """Undoes a failed start: actors, the cache, and Ray itself if this pool started it."""
+        import ray
+
+        self._kill_all()
+        super().close()
+        if self._own_ray:
+            ray.shutdown()
 
     def _cache_extra(self) -> str:
         return ",".join(sorted({str((s.info or {}).get("gpu")) for s in self._slots}))
@@ -213,7 +223,7 @@ class RayVerifierPool(MultiPoolBase):
                           [item.key in s.seen for s in self._slots], self._next)
             if k is None:
                 return
-            self._pending.pop(0)
+            self._pending.popleft()
             slot = self._slots[k]
             self._next = (k + 1) % len(self._slots)
             if not slot.in_flight:
@@ -229,7 +239,7 @@ class RayVerifierPool(MultiPoolBase):
             except Exception as exc:  # noqa: BLE001 - a dispatcher bug must not leave callers waiting forever
                 with self._lock:
                     why = f"verifier internal error (please report): dispatcher: {type(exc).__name__}: {exc}"
-                    for item in [i for s in self._slots for i in s.in_flight.values()] + self._pending:
+                    for item in [i for s in self._slots for i in s.in_flight.values()] + list(self._pending):
                         if not item.future.done():
                             item.future.set_result((self.verdict(Status.RUNTIME_ERROR, why), False))
                     for s in self._slots:
