@@ -20,10 +20,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from drtriton.bench.coverage import COVERAGE_VERSION, CoverageChecker, CoverageRow, reason_key, root_causes  # noqa: E402
-from drtriton.bench.problems import available_levels, discover, resolve_root  # noqa: E402
-from drtriton.util.fileio import atomic_write_text  # noqa: E402
-from drtriton.util.provenance import Provenance  # noqa: E402
+from drtriton.bench.coverage import COVERAGE_VERSION, CoverageChecker, CoverageRow, reason_key, root_causes
+from drtriton.bench.problems import available_levels, discover, resolve_root
+from drtriton.util.fileio import atomic_write_text
+from drtriton.util.provenance import Provenance
 
 
 def main(argv: list[str] | None = None) -> int:

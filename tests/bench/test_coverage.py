@@ -28,10 +28,10 @@ def get_inputs():
 def get_init_inputs():
     return [1 << 14]
 """
-_CUMSUM = _HEADER + """
+_BESSEL = _HEADER + """
 class Model(nn.Module):
     def forward(self, x):
-        return torch.cumsum(x, dim=1).relu()
+        return torch.special.bessel_j0(x).relu()  # an operator no code generator lowers
 
 def get_inputs():
     return [torch.randn(4, 8)]
@@ -55,7 +55,7 @@ _NO_MODEL = "import torch\n\ndef get_inputs():\n    return []\n"
 
 @pytest.fixture(scope="module")
 def rows():
-    sources = {"huge": _HUGE_RELU, "cumsum": _CUMSUM, "scalar": _SCALAR_ARG, "no_model": _NO_MODEL}
+    sources = {"huge": _HUGE_RELU, "bessel": _BESSEL, "scalar": _SCALAR_ARG, "no_model": _NO_MODEL}
     with CoverageChecker(policy="mixed", timeout_s=120) as checker:
         return {k: checker.check(k, src) for k, src in sources.items()}
 
@@ -67,11 +67,11 @@ def test_huge_problem_compiles_on_meta_shapes_without_allocating(rows):
 
 
 def test_unmapped_operator_is_named_as_the_root_cause(rows):
-    row = rows["cumsum"]
+    row = rows["bessel"]
     assert row.outcome == "unsupported_op"
-    assert any("cumsum" in u["target"] for u in row.unsupported)
-    assert root_causes(row) and "cumsum" in root_causes(row)[0]
-    assert "cumsum" in reason_key(row)
+    assert any("bessel" in u["target"] for u in row.unsupported)
+    assert root_causes(row) and "bessel" in root_causes(row)[0]
+    assert "bessel" in reason_key(row)
 
 
 def test_non_tensor_forward_argument_has_its_own_outcome(rows):
@@ -95,14 +95,14 @@ def test_cascaded_unmapped_operands_are_not_root_causes():
 def test_coverage_script_reports_fake_layout_and_resumes(tmp_path):
     out = tmp_path / "cov.json"
     cmd = [sys.executable, str(REPO / "bench" / "kernelbench_coverage.py"), "--path", str(FAKE), "--levels", "1",
-           "--problems", "1-2", "--out", str(out)]
+           "--problems", "2", "--out", str(out)]
     env = {"PYTHONPATH": str(REPO / "src"), "TRITON_INTERPRET": "1", "PATH": "/usr/bin:/bin"}
-    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    first = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=300)
     assert first.returncode == 0, first.stderr[-2000:]
     record = json.loads(out.read_text())
-    assert [r["outcome"] for r in record["rows"]] == ["ok", "ok"]
-    assert record["summary"]["by_level"]["1"] == {"problems": 2, "ok": 2, "outcomes": {"ok": 2}}
+    assert [r["outcome"] for r in record["rows"]] == ["ok"]
+    assert record["summary"]["by_level"]["1"] == {"problems": 1, "ok": 1, "outcomes": {"ok": 1}}
     rows_before = record["rows"]
-    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    second = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=300)
     assert second.returncode == 0
     assert json.loads(out.read_text())["rows"] == rows_before  # rows kept, not recomputed (same seconds)

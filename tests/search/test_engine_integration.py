@@ -44,3 +44,16 @@ def test_hybrid_composite_of_kernels_and_pytorch_steps_passes_the_real_verifier(
         assert verdict["status"] == "correct", verdict["reason"]
     finally:
         backend.close()
+
+
+def test_single_shot_kernel_of_a_program_reading_a_module_tensor_verifies():
+    # (x + self.bias) * y: self.bias is a graph input the emitter reads from the module, not a forward
+    # argument. Search used to emit a forward expecting it as an argument (no verified result on the GPU).
+    from drtriton.search.config import SearchConfig
+    from drtriton.search.optimize import optimize
+
+    src = (ROOT / "tests" / "problems" / "channel_bias_add.py").read_text()
+    result = optimize(src, SearchConfig(max_candidates=2, policy="hybrid", extra={"device": "cpu",
+                                                                                  "seeds": (0, 1)}))
+    assert result.kind == "whole" and result.verdict["status"] == "correct", result.trials[0].reason
+    assert result.trials[0].meta == {"knobs": {}}  # the single-shot output is the first candidate

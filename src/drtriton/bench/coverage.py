@@ -16,11 +16,12 @@ meta_unsupported | timeout | crash. `unsupported` lists every (operator, why) th
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Self
 
 COVERAGE_VERSION = 2  # bump when classification changes; saved rows of another version are recomputed
 OUTCOMES = ("ok", "load_error", "build_error", "non_tensor_input", "trace_error", "unsupported_op",
@@ -89,12 +90,11 @@ def _input_elements(problem_src: str) -> int | None:
     except Exception:  # noqa: BLE001 - the size is unknown
         return None
     total = sum(x.numel() for x in inputs if isinstance(x, torch.Tensor))
-    try:
+    # a model that needs real values at construction (x.item()) leaves its parameters uncounted
+    with contextlib.suppress(Exception):
         with torch.device("meta"):
             model = namespace["Model"](*namespace["get_init_inputs"]())
         total += sum(p.numel() for p in model.parameters())
-    except Exception:  # noqa: BLE001 - a model that needs real values (x.item()) at construction
-        pass
     return total
 
 
@@ -261,7 +261,7 @@ class CoverageChecker:
                 pass
         self._kill()
 
-    def __enter__(self) -> "CoverageChecker":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

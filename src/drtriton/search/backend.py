@@ -22,6 +22,7 @@ class ImportedGraph:
     types: list[ValueType]           # every value id's shape and dtype (inputs, then nodes)
     params: list[dict]               # per node: parameter role -> the user's attribute ("self.fc.weight")
     unsupported: list[str]           # operators the importer could not map (they block fragments)
+    extra_inputs: tuple[str, ...] = ()  # the last graph inputs are these module tensors ("self.bias")
 
 
 class Backend(Protocol):
@@ -78,7 +79,7 @@ class EngineBackend:
         shapes, dtypes = core.shapes, core.dtypes
         types = [ValueType(tuple(int(d) for d in s), str(t)) for s, t in zip(shapes, dtypes, strict=True)]
         unsupported = [f"{u.node} ({u.target}): {u.why}" for u in prog.unsupported]
-        return ImportedGraph(graph, types, list(prog.params), unsupported)
+        return ImportedGraph(graph, types, list(prog.params), unsupported, tuple(prog.extra_inputs))
 
     def op_spec(self, op: str):
         from drtriton import _core
@@ -90,9 +91,26 @@ class EngineBackend:
         from drtriton import _core
 
         init_source, preamble = self._init[problem_src]
-        graph = dict(task.graph, nodes=[{k: v for k, v in n.items() if k != "params"} for n in task.graph["nodes"]])
+        graph = {k: v for k, v in task.graph.items() if k != "extra_inputs"}
+        graph["nodes"] = [{k: v for k, v in n.items() if k != "params"} for n in task.graph["nodes"]]
+        extra = list(task.graph.get("extra_inputs", []))  # module tensors: the last graph inputs
         return _core.emit_triton(json.dumps(graph), knobs, task.policy, [dict(p) for p in task.params],
-                                 init_source, preamble)
+                                 init_source, preamble, "", extra)
+
+    def describe_kernels(self, task: FragmentTask) -> list:
+        """The generator's kernel plan for the task, with sizes (what the knob proposer tunes for)."""
+        from drtriton import _core
+        from drtriton.search.proposers.rule import kernel_shapes
+
+        graph = {k: v for k, v in task.graph.items() if k != "extra_inputs"}
+        graph["nodes"] = [{k: v for k, v in n.items() if k != "params"} for n in task.graph["nodes"]]
+        text = json.dumps(graph)
+        plan = json.loads(_core.triton_plan(text, {}, task.policy))
+        return kernel_shapes(graph, [list(s) for s in _core.Graph.from_json(text).shapes], plan)
+
+    def tf32_ok(self) -> bool:
+        """TF32 matmuls (about 1e-3 off, DESIGN §9) can pass only a loose tolerance (KernelBench's 1e-2)."""
+        return min(getattr(self.config, "atol", 0.0) or 0.0, getattr(self.config, "rtol", 0.0) or 0.0) >= 1e-3
 
     def state_names(self, problem_src: str) -> list[str]:
         return state_names(problem_src)

@@ -32,7 +32,7 @@ class Step:
 
     source: str                      # a full file defining `cls`, whose __init__ is the user's
     cls: str                         # "ModelNew" for a kernel, "Model" for a fragment kept in PyTorch
-    entry_values: tuple[int, ...]    # global value ids passed in, in order
+    entry_values: tuple[int, ...]    # global value ids passed in, in order (module tensors excluded)
     exit_values: tuple[int, ...]     # global value ids it returns (a tuple when more than one)
     label: str                       # shown in the file's header comment
 
@@ -159,7 +159,8 @@ def compose(problem_src: str, steps: list[Step], num_inputs: int, outputs: list[
     Args:
         problem_src: the user's program (its Model, minus forward, holds the weights).
         steps: the cover's steps in execution order.
-        num_inputs: graph inputs (values 0..num_inputs-1 are forward's arguments).
+        num_inputs: forward's arguments (values 0..num_inputs-1); module tensors the program reads
+            directly are not among them (each step reads its own, assigned from the program's weights).
         outputs: value ids returned by forward.
         state_names: the user's Model's parameter and buffer names ("fc.weight"), each handed to every step.
     """

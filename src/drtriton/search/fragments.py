@@ -43,6 +43,13 @@ class GraphView:
                                  "pass the IR JSON of docs/ARCHITECTURE.md")
         self.graph = graph
         self.num_inputs = len(graph["inputs"])
+        # Module tensors the program reads directly (x + self.bias) are its last graph inputs, named here;
+        # they are not forward arguments: fragments and composites read them from the module.
+        self.extra_inputs: list[str] = [str(e) for e in graph.get("extra_inputs", [])]
+        self.num_args = self.num_inputs - len(self.extra_inputs)
+        if self.num_args < 0:
+            raise UsageError(f"graph names {len(self.extra_inputs)} extra inputs but has only "
+                             f"{self.num_inputs} inputs; extra inputs are the last graph inputs")
         self.num_nodes = len(graph["nodes"])
         self.outputs = [int(v) for v in graph["outputs"]]
         # preds[i]: node indices feeding node i; succs[i]: node indices consuming node i's value.
@@ -111,6 +118,12 @@ class Fragment:
     exit_values: tuple[int, ...]      # global value ids produced inside and used outside / returned
     ext_pred_mask: int                # nodes outside the fragment that feed it
     graph: dict = field(hash=False, compare=False)  # the fragment as IR JSON (inputs renumbered)
+    num_extra: int = 0                # the last entries are module tensors (graph["extra_inputs"])
+
+    @property
+    def arg_values(self) -> tuple[int, ...]:
+        """Entry values passed as forward arguments (module tensors excluded: the module reads them)."""
+        return self.entry_values[:len(self.entry_values) - self.num_extra]
 
     @property
     def size(self) -> int:
@@ -137,13 +150,15 @@ def _bits(mask: int) -> list[int]:
 
 
 def make_fragment(view: GraphView, mask: int) -> Fragment:
-    """Builds the fragment for a connected convex node set (checked).
+    """Builds the fragment for a connected convex node set (checked); the whole program is always
+    accepted (connected or not: one file computes it, as the single-shot code generator does).
 
     Raises:
         UsageError: the set is empty, not connected, or not convex.
     """
     nodes = tuple(_bits(mask))
-    if not nodes or not view.is_connected(mask) or not view.is_convex(mask):
+    whole = mask == (1 << view.num_nodes) - 1
+    if not nodes or not (whole or view.is_connected(mask)) or not view.is_convex(mask):
         raise UsageError(f"nodes {list(nodes)} do not form a connected convex fragment; "
                          "pick a set with no path leaving and re-entering it")
     k = view.num_inputs
@@ -154,7 +169,9 @@ def make_fragment(view: GraphView, mask: int) -> Fragment:
             inside = v >= k and mask >> (v - k) & 1
             if not inside and v not in entry:
                 entry.append(v)
-    entry.sort()
+    # Forward arguments and inner values first, module tensors last (the emitter's extra_inputs order).
+    entry.sort(key=lambda v: (view.num_args <= v < k, v))
+    extras = [view.extra_inputs[v - view.num_args] for v in entry if view.num_args <= v < k]
     exits = []
     for n in nodes:
         used_outside = any(not mask >> s & 1 for s in view.succs[n]) or (k + n) in view.outputs
@@ -182,11 +199,13 @@ def make_fragment(view: GraphView, mask: int) -> Fragment:
         "nodes": frag_nodes,
         "outputs": [local[v] for v in exits],
     }
+    if extras:
+        graph["extra_inputs"] = extras
     ext_pred = 0
     for n in nodes:
         ext_pred |= view.pred_mask[n]
     ext_pred &= ~mask
-    return Fragment(nodes, mask, tuple(entry), tuple(exits), ext_pred, graph)
+    return Fragment(nodes, mask, tuple(entry), tuple(exits), ext_pred, graph, len(extras))
 
 
 def connected_convex_sets(view: GraphView, max_nodes: int) -> Iterator[int]:
@@ -218,7 +237,8 @@ def enumerate_fragments(view: GraphView, max_nodes: int = 4, max_fragments: int 
                         include_whole: bool = True) -> list[Fragment]:
     """All connected convex fragments up to `max_nodes` nodes, plus the whole program.
 
-    Order is the order search spends budget in: the whole program first (the single-shot plan), then
+    Order is the order search spends budget in: the whole program first (the single-shot plan, always
+    present so search never ends worse than the single-shot kernel when that verifies), then
     single nodes (so a full cover exists early), then larger fragments, biggest first (more fusion).
     A non-convex set whose convex closure is small is not added: its closure is enumerated on its own.
 
@@ -233,7 +253,7 @@ def enumerate_fragments(view: GraphView, max_nodes: int = 4, max_fragments: int 
     masks = list(connected_convex_sets(view, max_nodes))
     full = (1 << view.num_nodes) - 1
     ordered: list[int] = []
-    if include_whole and view.num_nodes and view.is_connected(full):
+    if include_whole and view.num_nodes:  # even when disconnected: the single-shot plan is one file
         ordered.append(full)
     ordered += [m for m in masks if m.bit_count() == 1 and m != full]
     ordered += sorted((m for m in masks if m.bit_count() > 1 and m != full),

@@ -111,7 +111,8 @@ class Search:
         if proposers is None:
             from drtriton.search.proposers import build
 
-            proposers = build(cfg, self.emit_rule, backend.gpu)
+            tf32 = getattr(backend, "tf32_ok", lambda: False)()
+            proposers = build(cfg, self.emit_rule, backend.gpu, getattr(backend, "describe_kernels", None), tf32)
         self.proposers = proposers
         self.trials: list[Trial] = []
         self.best: dict[str, Trial] = {}          # fragment key -> best correct trial
@@ -134,6 +135,8 @@ class Search:
         graph = dict(imported.graph)
         graph["nodes"] = [dict(n, params=self.params[i]) if i < len(self.params) and self.params[i] else n
                           for i, n in enumerate(graph["nodes"])]
+        if imported.extra_inputs:
+            graph["extra_inputs"] = list(imported.extra_inputs)
         self.view = GraphView(graph, imported.types)
         if imported.unsupported:
             # Nodes the importer could not map are missing from the graph, so no fragment program would be
@@ -309,13 +312,13 @@ class Search:
             if opt.kind == "kernel":
                 trial = self.best[frag.key]
                 label = f"nodes {list(frag.nodes)} ({ops}) -> Triton, from {trial.proposer} {trial.meta}"
-                steps.append(Step(trial.source, "ModelNew", frag.entry_values, frag.exit_values, label))
+                steps.append(Step(trial.source, "ModelNew", frag.arg_values, frag.exit_values, label))
             else:
                 program = self.programs.get(frag.key) or fragment_program(
                     self.src, self.view, frag, self.params, self.backend.op_spec)
-                steps.append(Step(program, "Model", frag.entry_values, frag.exit_values,
+                steps.append(Step(program, "Model", frag.arg_values, frag.exit_values,
                                   f"node {frag.nodes[0]} ({ops}) stays in PyTorch"))
-        return compose(self.src, steps, self.view.num_inputs, self.view.outputs, self.backend.state_names(self.src))
+        return compose(self.src, steps, self.view.num_args, self.view.outputs, self.backend.state_names(self.src))
 
     def plan_json(self) -> list[dict]:
         if self.cover is None:

@@ -95,15 +95,19 @@ def fragment_program(problem_src: str, view: GraphView, frag: Fragment, params: 
             out.append(f"v{k + n} = {expr}")
         return out
 
+    n_args = view.num_args
+    # module tensors the program reads directly (self.bias): read from the module, never passed in
+    extra_lines = [f"v{n_args + i} = {expr}" for i, expr in enumerate(view.extra_inputs)]
     exits = [f"v{v}" for v in frag.exit_values]
     ret = exits[0] if len(exits) == 1 else "(" + ", ".join(exits) + ",)"
-    forward = _method("forward", [f"v{v}" for v in frag.entry_values], [*lines_for(list(frag.nodes)),
-                                                                          f"return {ret}"])
-    inner = [v for v in frag.entry_values if v >= k]
+    forward = _method("forward", [f"v{v}" for v in frag.arg_values],
+                      [*[ln for i, ln in enumerate(extra_lines) if n_args + i in frag.entry_values],
+                       *lines_for(list(frag.nodes)), f"return {ret}"])
+    inner = [v for v in frag.arg_values if v >= k]
     prefix_nodes = _ancestors(view, inner)
-    entries = ", ".join(f"v{v}" for v in frag.entry_values)
-    prefix = _method("_drt_prefix", [f"v{i}" for i in range(k)],
-                     [*lines_for(prefix_nodes), f"return [{entries}]"]) if inner else None
+    entries = ", ".join(f"v{v}" for v in frag.arg_values)
+    prefix = _method("_drt_prefix", [f"v{i}" for i in range(n_args)],
+                     [*extra_lines, *lines_for(prefix_nodes), f"return [{entries}]"]) if inner else None
 
     tree = ast.parse(problem_src)
     found = False
@@ -127,7 +131,7 @@ def fragment_program(problem_src: str, view: GraphView, frag: Fragment, params: 
                "        model = Model(*get_init_inputs()).to(dev).eval()",
                "        return [t.detach().cpu() for t in model._drt_prefix(*xs)]"]
     else:
-        picks = ", ".join(f"xs[{v}]" for v in frag.entry_values)
+        picks = ", ".join(f"xs[{v}]" for v in frag.arg_values)
         gen = ["def get_inputs():", "    xs = _drt_program_inputs()", f"    return [{picks}]"]
     header = (f'"""Fragment of a drtriton program: nodes {list(frag.nodes)} '
               f'({", ".join(view.op(n) for n in frag.nodes)})."""')

@@ -15,18 +15,20 @@ __all__ = ["Candidate", "Feedback", "FragmentTask", "ModelProposer", "Proposer",
            "extract_code"]
 
 
-def build(config, emit_rule, gpu: bool) -> list[Proposer]:
+def build(config, emit_rule, gpu: bool, describe=None, tf32: bool = False) -> list[Proposer]:
     """The proposers named in `config.proposers`, in that order.
 
     Args:
         config: SearchConfig.
         emit_rule: `(task, knobs) -> source`, the rule-based generator for one fragment.
         gpu: speed is measured (only then does tuning knobs beyond the defaults make sense).
+        describe: `task -> [KernelShape]` (the backend's kernel plan); the rule proposer tunes for it.
+        tf32: the verifier's tolerance admits TF32 matmuls.
     """
     out: list[Proposer] = []
     for name in config.proposers:
         if name == "rule":
-            out.append(RuleProposer(emit_rule, tune=gpu))
+            out.append(RuleProposer(emit_rule, tune=gpu, describe=describe, tf32=tf32))
         elif name == "hf":
             from drtriton.search.proposers.hf import HFProposer
 

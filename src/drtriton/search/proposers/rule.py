@@ -1,28 +1,201 @@
-"""The rule-based proposer: the code generator over its knob space (block sizes, warps, stages).
+"""The rule-based proposer: the code generator over its knob space (tiles, warps, stages, fusion splits).
 
-Fusion splits are explored by search itself (every fragment is a split); this proposer tunes how one
-fragment is lowered. The first candidate is always the generator's default knobs (the single-shot
-output). Without a GPU no knob can be told apart by speed, so only the defaults are proposed.
+The first candidate is always the generator's default knobs (the single-shot output). After it come
+knob settings chosen for the fragment's kernels and shapes (`knob_plan`): matmul tiles from the Triton
+tutorial's fp32-safe configurations clamped to M/N/K, row tiles that cover a whole row (one pass) or loop
+in large chunks, wide pointwise blocks with more warps for large tensors, and fusion splits (no
+epilogue or prologue fusion) where a kernel fuses several operators. Without a GPU no knob can be told
+apart by speed, so only the defaults are proposed.
+
+    RuleProposer(emit, tune=True, describe=backend.describe_kernels).propose(task, n=4)
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from drtriton.search.proposers.base import Candidate, Feedback, FragmentTask, Proposer
 
-# Knob names of `_core.emit_triton` (TritonKnobs); block sizes, warps and stages a Triton tutorial kernel
-# would sweep. Values the generator does not use for a fragment's kernels simply leave its output alone.
+# A static, spread-out space for fragments the proposer cannot describe (no kernel plan available).
 DEFAULT_SPACE: dict[str, tuple] = {
     "block": (1024, 256, 2048, 512, 128),
     "num_warps": (4, 8, 2),
     "num_stages": (2, 3, 4),
 }
 
+# Matmul tiles (block_m, block_n, block_k, num_warps, num_stages), best-first for large fp32 problems.
+# fp32 operands take twice the shared memory of fp16: every entry keeps (BM*BK + BK*BN)*4*stages under
+# ~150 KB, inside an H100's 228 KB (the fp16 tutorial's 128x256x64x3 would not fit).
+MATMUL_TILES: tuple[tuple[int, int, int, int, int], ...] = (
+    (128, 128, 32, 8, 3),
+    (128, 64, 32, 4, 4),
+    (64, 128, 32, 4, 4),
+    (128, 256, 32, 8, 3),
+    (64, 64, 32, 4, 4),
+    (128, 128, 64, 8, 2),
+    (256, 128, 32, 8, 3),
+    (64, 256, 32, 8, 3),
+    (32, 64, 32, 2, 5),
+    (64, 32, 32, 2, 5),
+)
+MAX_ROW_TILE = 16384  # one-pass rows up to this length; the emitter caps the tile area anyway
+LARGE = 1 << 20       # elements past which a tensor is "large" (wider blocks, more warps pay off)
+
+
+@dataclass(frozen=True, slots=True)
+class KernelShape:
+    """One kernel of a fragment's plan, with the sizes that decide its knobs."""
+
+    kind: str            # matmul | reduction | normalization | pointwise | library
+    ops: int = 1         # operators fused into it (more than 1: a fusion split is a real alternative)
+    m: int = 0           # matmul: rows, columns, reduction depth, batch
+    n: int = 0
+    k: int = 0
+    batch: int = 1
+    row: int = 0         # reduction/normalization: length of the reduced axis
+    inner: int = 1       # elements after the reduced axis (1: rows are contiguous)
+    numel: int = 0       # elements written
+
+    @property
+    def work(self) -> float:
+        """A rough time estimate (arbitrary units) to find the kernel that dominates the fragment."""
+        if self.kind == "matmul":
+            return 2.0 * self.m * self.n * self.k * self.batch / 20.0  # fp32 FLOPs are ~20x cheaper than bytes
+        return float(max(self.numel, self.row * self.inner))
+
+
+def _pow2(x: int) -> int:
+    return 1 << max(0, int(x) - 1).bit_length()
+
+
+def _matmul_knobs(ks: KernelShape) -> list[dict]:
+    out, seen = [], set()
+    for bm, bn, bk, w, s in MATMUL_TILES:
+        tile = (max(16, min(bm, _pow2(ks.m))), max(16, min(bn, _pow2(ks.n))), max(16, min(bk, _pow2(ks.k))))
+        if tile in seen:
+            continue  # clamped to the same tile as an earlier entry: same kernel
+        seen.add(tile)
+        out.append({"block_m": tile[0], "block_n": tile[1], "block_k": tile[2], "num_warps": w, "num_stages": s})
+    return out
+
+
+def _row_knobs(ks: KernelShape) -> list[dict]:
+    if ks.inner > 1:  # reduced axis is strided: tune how many contiguous columns a program takes
+        return [{"reduce_block_inner": c, "num_warps": w} for c, w in ((64, 4), (128, 8), (16, 4), (32, 8))]
+    whole = min(_pow2(ks.row), MAX_ROW_TILE)
+    warps = 16 if whole >= 8192 else 8 if whole >= 2048 else 4
+    out = [{"reduce_block": whole, "num_warps": warps}, {"reduce_block": whole, "num_warps": max(2, warps // 2)},
+           {"reduce_block": 2048, "num_warps": 8}, {"reduce_block": 4096, "num_warps": 8},
+           {"reduce_block": whole, "num_warps": min(16, warps * 2)}, {"reduce_block": 512, "num_warps": 4}]
+    return [k for k in out if k["reduce_block"] <= max(whole, 512)]
+
+
+def _pointwise_knobs(ks: KernelShape) -> list[dict]:
+    if ks.numel >= LARGE:
+        pairs = ((2048, 8), (4096, 8), (1024, 8), (4096, 16), (512, 4))
+    else:
+        pairs = ((256, 2), (512, 4), (2048, 8), (128, 1))
+    return [{"block": b, "num_warps": w} for b, w in pairs]
+
+
+def knob_plan(kernels: Sequence[KernelShape], tf32: bool = False, limit: int = 24) -> list[dict]:
+    """Knob settings for a fragment, best guesses first, after the defaults ({} is always first).
+
+    The kernel that dominates the estimated time picks the tiles, warps and stages; every other kind of
+    kernel in the fragment gets its own size-based choice (knobs are per program, shared by its kernels).
+    Fusion splits (fuse_epilogue / fuse_prologue off) come third and fifth when the dominant kernel fuses
+    several operators; TF32 variants only when the verifier's tolerance admits them (`tf32`).
+    """
+    compute = [k for k in kernels if k.kind != "library"]
+    if not compute:
+        return [{}]
+    dom = max(compute, key=lambda k: (k.work, k.ops))  # on a tie, the kernel with more to split
+    by_kind = {"matmul": _matmul_knobs, "reduction": _row_knobs, "normalization": _row_knobs,
+               "pointwise": _pointwise_knobs}
+    primary = by_kind.get(dom.kind, _pointwise_knobs)(dom)
+    # the other kernels' own best choice, without warps/stages (the dominant kernel sets those)
+    others: dict = {}
+    for k in compute:
+        if k is dom or k.kind == dom.kind or (k.kind in ("reduction", "normalization")
+                                              and dom.kind in ("reduction", "normalization")):
+            continue
+        first = by_kind.get(k.kind, _pointwise_knobs)(k)[0]
+        others.update({n: v for n, v in first.items() if n not in ("num_warps", "num_stages")})
+    plan: list[dict] = [{}]
+    splits = []
+    if dom.ops > 1 and dom.kind != "pointwise":
+        splits = [{"fuse_epilogue": False}, {"fuse_prologue": False}]
+    for i, knobs in enumerate(primary):
+        plan.append({**others, **knobs})
+        if i == 0 and splits:
+            plan.append({**others, **knobs, **splits[0]})
+        if i == 1 and splits:
+            plan.append({**others, **knobs, **splits[1]})
+        if i == 0 and tf32 and dom.kind == "matmul":
+            plan.append({**others, **knobs, "allow_tf32": True})
+    unique: list[dict] = []
+    for knobs in plan:
+        if knobs not in unique:
+            unique.append(knobs)
+    return unique[:limit]
+
+
+def _prod(xs: Sequence[int]) -> int:
+    out = 1
+    for x in xs:
+        out *= int(x)
+    return out
+
+
+def kernel_shapes(graph: dict, shapes: Sequence[Sequence[int]], plan: dict) -> list[KernelShape]:
+    """The kernels of a code-generator plan (`_core.triton_plan`) with their sizes.
+
+    Args:
+        graph: the fragment's IR JSON (value ids: inputs first, then nodes).
+        shapes: every value id's shape (`_core.Graph.shapes`).
+        plan: the plan JSON: {"kernels": [{"kind", "ops", "root", "anchor"}, ...]}.
+    """
+    n_in = len(graph["inputs"])
+    out: list[KernelShape] = []
+    for k in plan.get("kernels", []):
+        kind, ops = str(k.get("kind")), len(k.get("ops") or []) or 1
+        root, anchor = int(k.get("root", -1)), int(k.get("anchor", -1))
+        numel = _prod(shapes[root]) if 0 <= root < len(shapes) else 0
+        if anchor < n_in or anchor - n_in >= len(graph["nodes"]) or kind not in ("matmul", "reduction",
+                                                                                  "normalization"):
+            out.append(KernelShape(kind, ops, numel=numel))
+            continue
+        node = graph["nodes"][anchor - n_in]
+        a_shape = list(shapes[int(node["inputs"][0])])
+        o_shape = list(shapes[anchor])
+        if kind == "matmul":
+            kdim = a_shape[-1] if a_shape else 1
+            n = o_shape[-1] if o_shape else 1
+            if node.get("op") == "linear":
+                m, batch = _prod(a_shape) // max(kdim, 1), 1
+            else:
+                m, batch = (o_shape[-2] if len(o_shape) > 1 else 1), _prod(o_shape[:-2])
+            out.append(KernelShape(kind, ops, m=m, n=n, k=kdim, batch=batch, numel=numel))
+            continue
+        rank, attrs, op = len(a_shape), node.get("attrs", {}), str(node.get("op"))
+        groups = 1
+        if "dim" in attrs:
+            first = last = int(attrs["dim"]) % max(rank, 1)
+        elif op == "group_norm":
+            first, last, groups = 1, rank - 1, int(attrs.get("num_groups", 1)) or 1
+        elif op == "instance_norm":
+            first, last = 2, rank - 1
+        else:
+            first = last = rank - 1
+        row = _prod(a_shape[first:last + 1]) // groups
+        out.append(KernelShape(kind, ops, row=row, inner=_prod(a_shape[last + 1:]), numel=max(numel, _prod(a_shape))))
+    return out
+
 
 def knob_grid(space: dict[str, tuple] | None = None) -> list[dict]:
-    """[{}] (the defaults) followed by every combination of the space, in a spread-out order."""
+    """[{}] (the defaults) followed by every combination of a static space, in a spread-out order."""
     space = space or DEFAULT_SPACE
     keys = sorted(space)
     combos = [dict(zip(keys, vals, strict=True)) for vals in itertools.product(*(space[k] for k in keys))]
@@ -39,23 +212,45 @@ class RuleProposer(Proposer):
         emit: the code generator (Backend.emit_triton); a failing emit yields no candidate and is
             recorded in `errors`.
         tune: propose knob variations beyond the defaults (only useful where speed is measured).
-        space: knob space; DEFAULT_SPACE when None.
+        space: a static knob space (used when `describe` is None or cannot describe a fragment).
+        describe: `task -> [KernelShape]`, the fragment's kernel plan with sizes; knobs then follow it.
+        tf32: the verifier's tolerance admits TF32 matmuls (about 1e-3 off), so propose them too.
     """
 
     name = "rule"
 
-    def __init__(self, emit: Callable[[FragmentTask, dict], str], tune: bool, space: dict | None = None):
+    def __init__(self, emit: Callable[[FragmentTask, dict], str], tune: bool, space: dict | None = None,
+                 describe: Callable[[FragmentTask], list[KernelShape]] | None = None, tf32: bool = False):
         self.emit = emit
-        self.grid = knob_grid(space) if tune else [{}]
+        self.tune, self.space, self.describe, self.tf32 = tune, space, describe, tf32
+        self.grids: dict[str, list[dict]] = {}
         self.cursor: dict[str, int] = {}
+        self.seen: dict[str, set[str]] = {}
         self.errors: list[str] = []
+
+    def grid(self, task: FragmentTask) -> list[dict]:
+        if task.key not in self.grids:
+            grid = [{}]
+            if self.tune:
+                grid = knob_grid(self.space)
+                if self.describe is not None and self.space is None:
+                    try:
+                        kernels = self.describe(task)
+                    except Exception as exc:  # noqa: BLE001 - fall back to the static space, say why
+                        self.errors.append(f"kernel plan unavailable ({type(exc).__name__}: {exc}); static knobs")
+                        kernels = []
+                    if kernels:
+                        grid = knob_plan(kernels, tf32=self.tf32)
+            self.grids[task.key] = grid
+        return self.grids[task.key]
 
     def propose(self, task: FragmentTask, n: int, feedback: Sequence[Feedback] = ()) -> list[Candidate]:
         out: list[Candidate] = []
-        start = self.cursor.get(task.key, 0)
-        i = start
-        while len(out) < n and i < len(self.grid):
-            knobs = self.grid[i]
+        grid = self.grid(task)
+        seen = self.seen.setdefault(task.key, set())
+        i = self.cursor.get(task.key, 0)
+        while len(out) < n and i < len(grid):
+            knobs = grid[i]
             i += 1
             try:
                 source = self.emit(task, knobs)
@@ -64,8 +259,9 @@ class RuleProposer(Proposer):
                 if not knobs:
                     break  # the defaults do not lower: no knob will
                 continue
-            if any(c.source == source for c in out):
+            if source in seen:
                 continue  # a knob this fragment's kernels do not use: same file, nothing to verify
+            seen.add(source)
             out.append(Candidate(source, self.name, {"knobs": knobs}))
         self.cursor[task.key] = i
         return out
