@@ -15,7 +15,8 @@
 namespace drtriton::synth {
 
 /// Written into every task: bump when the same seed and config can give a different program.
-inline constexpr std::string_view kGeneratorVersion = "csp-dag/1";
+// 2: rank-class DP with a rank-priority traversal, tensors of rank <= 6, coverage-seeded streams.
+inline constexpr std::string_view kGeneratorVersion = "csp-dag/2";
 
 /// Input shapes of the level tables: small ones for CPU tests, KernelBench-like ones for GPU runs.
 enum class ShapeScale : uint8_t { kSmall, kRealistic };
@@ -31,6 +32,10 @@ struct SynthConfig {
   int reductions_min = 0;            // operators with OpSpec::reduces
   int reductions_max = 2;
   int max_fanout = 3;                // most consumer edges out of one operator node
+  // The counting DP tracks the rank of every pending value (a much tighter superset, far fewer
+  // rejections; its state grows fast with the node count); false: one class, the first design's DP.
+  // Both sample exactly uniformly; the program space is the same.
+  bool rank_classes = true;
   std::vector<ir::Shape> shape_menu;  // every graph input's shape is one of these (float32)
   double max_flops = 1e9;            // whole-program budgets (ops::EstimateCost summed)
   double max_bytes = 1e9;
@@ -54,6 +59,14 @@ enum class Reject : uint8_t {
 };
 
 std::string_view RejectName(Reject reason);
+
+/// A stratum of the coverage-seeded stream: the valid programs whose output node applies `consumer`
+/// and whose second-materialized node (always an argument of the output) applies `producer`, or,
+/// with producer == OpId::kCount, every valid program whose output node applies `consumer`.
+struct Stratum {
+  ops::OpId producer = ops::OpId::kCount;
+  ops::OpId consumer = ops::OpId::kCount;
+};
 
 /// Counts over every proposal a sampler made.
 struct SynthStats {
@@ -79,13 +92,24 @@ class Sampler {
   /// Size of the proposal superset (structural sequences x attrs x input shapes), as a double.
   double SupersetSize() const;
 
-  /// One proposal from the uniform superset, drawn with a fresh generator seeded by `seed`: the
-  /// program if valid and canonical, else nullopt (the reason is counted in stats()).
-  std::optional<ir::Graph> Propose(uint64_t seed);
+  /// One proposal from the uniform superset (of `stratum`, -1: the whole space), drawn with a fresh
+  /// generator seeded by `seed`: the program if valid and canonical, else nullopt (the reason is
+  /// counted in stats()).
+  std::optional<ir::Graph> Propose(uint64_t seed, int stratum = -1);
 
-  /// Draws until a proposal is accepted (at most `max_attempts`; InfeasibleError after that).
+  /// Draws until a proposal is accepted (at most `max_attempts`; InfeasibleError after that): exactly
+  /// uniform over the valid programs of the space, or of `stratum` when it is >= 0.
   /// Deterministic: the same seed gives the same program on every machine.
-  ir::Graph Draw(uint64_t seed, uint64_t max_attempts = 1'000'000);
+  ir::Graph Draw(uint64_t seed, uint64_t max_attempts = 1'000'000, int stratum = -1);
+
+  /// The coverage strata of the space (docs/SYNTH.md): one per legal operator pair (level >= 2), then
+  /// one per legal operator that no legal pair contains. Computed on first use.
+  const std::vector<Stratum>& Strata();
+
+  /// The stratum row `index` of base seed `seed` is drawn from in the coverage-seeded stream: rows
+  /// 0..Strata().size()-1 visit every stratum once in a seeded random order; later rows, and every
+  /// row when `strict_uniform`, return -1 (the whole space).
+  int RowStratum(uint64_t seed, uint64_t index, bool strict_uniform = false);
 
   const SynthStats& stats() const;
   void ResetStats();

@@ -28,14 +28,16 @@ std::string_view RejectName(Reject reason) {
 namespace {
 
 // ---- canonical sequence ----
-// The sequence the walk would make for this ordered DAG: Kahn's algorithm from the sink with a FIFO
-// ready queue, arguments in slot order; a producer is new at its first reference and closed at its
-// last; inputs are numbered by first use. `flip[i]` swaps the operands of node i (commutative only).
-// `emit(token)` returns false to stop early.
+// The sequence the walk would make for this ordered DAG: Kahn's algorithm from the sink, popping the
+// ready node of the lowest class (output rank; the sink first) and FIFO within a class, arguments in
+// slot order; a producer is new at its first reference and closed at its last; inputs are numbered
+// by first use. `flip[i]` swaps the operands of node i (commutative only). `emit(token)` returns
+// false to stop early. Node types must be inferred (Check does it first).
 enum Token : int64_t { kNewClosed = -1, kNewOpen = -2, kKeep = -3, kClose = -4, kOldIn = -5, kNewIn = -6 };
 
 template <class Emit>
-void Encode(const ir::Graph& graph, const std::vector<uint8_t>& flip, Emit&& emit) {
+void Encode(const ir::Graph& graph, const std::vector<uint8_t>& flip, bool rank_classes,
+            Emit&& emit) {
   const int k = static_cast<int>(graph.inputs.size());
   const int n = static_cast<int>(graph.nodes.size());
   std::vector<int> refs(n, 0), input_index(k, -1);
@@ -45,14 +47,24 @@ void Encode(const ir::Graph& graph, const std::vector<uint8_t>& flip, Emit&& emi
       if (v >= k) ++refs[v - k];
     }
   }
-  std::vector<int> queue, open;
-  queue.reserve(n);
   DRT_ICHECK(graph.outputs.size() == 1 && graph.outputs[0] >= k);
-  queue.push_back(graph.outputs[0] - k);
-  seen[graph.outputs[0] - k] = 1;
+  const int sink = graph.outputs[0] - k;
+  auto cls = [&](int i) {
+    if (i == sink) return kSinkClass;
+    return rank_classes ? std::min(graph.nodes[i].type.Rank(), kMaxRank) : 0;
+  };
+  std::vector<int> ready, open;
+  ready.reserve(n);
+  ready.push_back(sink);
+  seen[sink] = 1;
   int inputs_used = 0;
-  for (size_t head = 0; head < queue.size(); ++head) {
-    const int i = queue[head];
+  while (!ready.empty()) {
+    size_t pick = 0;
+    for (size_t j = 1; j < ready.size(); ++j) {
+      if (cls(ready[j]) < cls(ready[pick])) pick = j;
+    }
+    const int i = ready[pick];
+    ready.erase(ready.begin() + static_cast<std::ptrdiff_t>(pick));
     const ir::Node& node = graph.nodes[i];
     if (!emit(static_cast<int64_t>(node.op))) return;
     for (double a : node.attrs) {
@@ -77,11 +89,12 @@ void Encode(const ir::Graph& graph, const std::vector<uint8_t>& flip, Emit&& emi
       const int p = v - k;
       if (!seen[p]) {
         seen[p] = 1;
+        // The class of a new node decides when it is materialized, so it is part of the sequence.
         if (--refs[p] == 0) {
-          if (!emit(kNewClosed)) return;
-          queue.push_back(p);
+          if (!emit(kNewClosed) || !emit(cls(p))) return;
+          ready.push_back(p);
         } else {
-          if (!emit(kNewOpen)) return;
+          if (!emit(kNewOpen) || !emit(cls(p))) return;
           open.push_back(p);
         }
         continue;
@@ -91,7 +104,7 @@ void Encode(const ir::Graph& graph, const std::vector<uint8_t>& flip, Emit&& emi
       if (--refs[p] == 0) {
         if (!emit(kClose) || !emit(pos)) return;
         open.erase(open.begin() + pos);
-        queue.push_back(p);
+        ready.push_back(p);
       } else {
         if (!emit(kKeep) || !emit(pos)) return;
       }
@@ -99,9 +112,10 @@ void Encode(const ir::Graph& graph, const std::vector<uint8_t>& flip, Emit&& emi
   }
 }
 
-std::vector<int64_t> Tokens(const ir::Graph& graph, const std::vector<uint8_t>& flip) {
+std::vector<int64_t> Tokens(const ir::Graph& graph, const std::vector<uint8_t>& flip,
+                            bool rank_classes) {
   std::vector<int64_t> tokens;
-  Encode(graph, flip, [&](int64_t t) {
+  Encode(graph, flip, rank_classes, [&](int64_t t) {
     tokens.push_back(t);
     return true;
   });
@@ -119,18 +133,18 @@ std::vector<int> FlippableNodes(const ir::Graph& graph) {
 }
 
 // True when some operand order gives a sequence smaller than the identity's.
-bool HasSmallerFlip(const ir::Graph& graph) {
+bool HasSmallerFlip(const ir::Graph& graph, bool rank_classes) {
   const std::vector<int> flippable = FlippableNodes(graph);
   if (flippable.empty()) return false;
   DRT_ICHECK(flippable.size() < 31);
   const std::vector<uint8_t> none(graph.nodes.size(), 0);
-  const std::vector<int64_t> reference = Tokens(graph, none);
+  const std::vector<int64_t> reference = Tokens(graph, none, rank_classes);
   std::vector<uint8_t> flip(graph.nodes.size(), 0);
   for (uint32_t mask = 1; mask < (1u << flippable.size()); ++mask) {
     for (size_t b = 0; b < flippable.size(); ++b) flip[flippable[b]] = (mask >> b) & 1;
     int order = 0;  // sign of (flipped - reference) at the first difference
     size_t at = 0;
-    Encode(graph, flip, [&](int64_t t) {
+    Encode(graph, flip, rank_classes, [&](int64_t t) {
       if (at >= reference.size() || t != reference[at]) {
         order = at >= reference.size() ? 1 : (t < reference[at] ? -1 : 1);
         return false;
@@ -166,7 +180,7 @@ std::optional<Reject> SamplerImpl::Check(ir::Graph& graph) const {
     args.clear();
     for (int32_t v : node.inputs) args.push_back(graph.TypeOf(v));
     auto out = ops::InferOutput(node.op, args, node.attrs);
-    if (!out) return Reject::kShape;
+    if (!out || out->Rank() > kMaxRank) return Reject::kShape;  // ranks above 6: not in the space
     node.type = std::move(*out);
     const int arity = static_cast<int>(node.inputs.size());
     for (int a = 0; a < arity; ++a) {
@@ -201,19 +215,27 @@ std::optional<Reject> SamplerImpl::Check(ir::Graph& graph) const {
       if (SameNode(graph.nodes[i], graph.nodes[j])) return Reject::kDuplicate;
     }
   }
-  if (HasSmallerFlip(graph)) return Reject::kNonCanonical;
+  if (HasSmallerFlip(graph, cfg.rank_classes)) return Reject::kNonCanonical;
   return std::nullopt;
 }
 
-std::string ProgramKey(const ir::Graph& graph) {
+std::string ProgramKey(const ir::Graph& given) {
+  // The traversal orders ready nodes by rank: infer the types (left as given where a rule fails).
+  ir::Graph graph = given;
+  std::vector<ir::TensorType> args;
+  for (auto& node : graph.nodes) {
+    args.clear();
+    for (int32_t v : node.inputs) args.push_back(graph.TypeOf(v));
+    if (auto out = ops::InferOutput(node.op, args, node.attrs)) node.type = std::move(*out);
+  }
   const std::vector<int> flippable = FlippableNodes(graph);
   DRT_CHECK(flippable.size() < 24, ValueError,
             "ProgramKey: " << flippable.size() << " commutative nodes, too many to canonicalize");
   std::vector<uint8_t> flip(graph.nodes.size(), 0);
-  std::vector<int64_t> best = Tokens(graph, flip);
+  std::vector<int64_t> best = Tokens(graph, flip, true);
   for (uint32_t mask = 1; mask < (1u << flippable.size()); ++mask) {
     for (size_t b = 0; b < flippable.size(); ++b) flip[flippable[b]] = (mask >> b) & 1;
-    std::vector<int64_t> tokens = Tokens(graph, flip);
+    std::vector<int64_t> tokens = Tokens(graph, flip, true);
     if (tokens < best) best = std::move(tokens);
   }
   std::string key(best.size() * sizeof(int64_t), '\0');

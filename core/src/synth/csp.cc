@@ -1,7 +1,8 @@
 // The CSP-DAG sampler: an exact count of structural sequences (DP), a walk that draws one sequence
 // proportionally to its weight, and the program it spells. docs/SYNTH.md has the derivation.
 #include <algorithm>
-#include <deque>
+#include <map>
+#include <tuple>
 #include <utility>
 
 #include "support/check.h"
@@ -67,19 +68,70 @@ bool OdometerChooser::Advance() {
   return true;
 }
 
-// ---- config validation and op classes ----
+// ---- rank rules ----
+
+std::optional<int> RankOut(ops::OpId id, std::span<const double> attrs, int r0, int r1) {
+  using ops::ShapeRule;
+  const ops::OpSpec& spec = ops::Spec(id);
+  if (r0 < spec.min_rank || r0 > spec.max_rank) return std::nullopt;
+  auto attr = [&](std::string_view name) {
+    return static_cast<int64_t>(attrs[static_cast<size_t>(ops::AttrIndex(id, name))]);
+  };
+  auto when = [](bool ok, int rank) -> std::optional<int> {
+    return ok ? std::optional<int>(rank) : std::nullopt;
+  };
+  switch (spec.shape) {
+    case ShapeRule::kSameAsInput:
+      return r0;
+    case ShapeRule::kSameAlongAxis:
+      return when(attr("dim") < r0, r0);
+    case ShapeRule::kSpatialStats:
+      return when(r0 >= 3, r0);  // rank <= 2 has one spatial element per channel
+    case ShapeRule::kGroupNorm:
+      return when(r0 >= 2, r0);
+    case ShapeRule::kBroadcast:
+      return std::max(r0, r1);
+    case ShapeRule::kReduceAxis:
+      return when(attr("dim") < r0, attr("keepdim") ? r0 : r0 - 1);
+    case ShapeRule::kLoss:
+      return when(r0 == r1, 0);
+    case ShapeRule::kBroadcastReduce:
+      return when(attr("dim") < std::max(r0, r1), std::max(r0, r1) - 1);
+    case ShapeRule::kLinear:
+      return when(r0 >= 1, r0);
+    case ShapeRule::kMatmul:
+      return when(r1 >= spec.min_rank && r1 <= spec.max_rank && r0 >= 2 && r1 >= 2,
+                  std::max(r0, r1));
+    case ShapeRule::kBmm:
+      return when(r1 >= spec.min_rank && r1 <= spec.max_rank && r0 >= 2 && r0 == r1, r0);
+    case ShapeRule::kConvTranspose:  // output_padding < stride, whatever the shapes
+      return when(r0 == spec.spatial + 2 && attr("output_padding") < attr("stride"), r0);
+    case ShapeRule::kConv:
+    case ShapeRule::kPool:
+    case ShapeRule::kAdaptivePool:
+      return when(r0 == spec.spatial + 2, r0);
+    case ShapeRule::kFlatten:
+      return when(attr("start_dim") < r0, static_cast<int>(attr("start_dim")) + 1);
+    case ShapeRule::kUnflatten:
+      return when(attr("dim") < r0, r0 + 1);
+    case ShapeRule::kTranspose:
+      return when(attr("dim0") < r0 && attr("dim1") < r0 && attr("dim0") < attr("dim1"), r0);
+    case ShapeRule::kUnsqueeze:
+      return when(attr("dim") <= r0, r0 + 1);
+    case ShapeRule::kSqueeze:
+      return when(attr("dim") < r0, r0 - 1);
+    case ShapeRule::kConcat:
+      return when(attr("dim") < r0 && r1 == r0, r0);
+  }
+  return std::nullopt;
+}
+
+// ---- config validation and the (class, op, attrs, input classes) table ----
 
 namespace {
 
 constexpr int kMaxNodes = 32;
 constexpr int kMaxInputs = 15;
-constexpr int kMaxArity = 6;
-
-uint64_t AttrCombos(const ops::OpSpec& spec) {
-  uint64_t combos = 1;
-  for (const auto& attr : spec.attrs) combos *= attr.choices.size();
-  return combos;
-}
 
 }  // namespace
 
@@ -102,10 +154,15 @@ SamplerImpl::SamplerImpl(SynthConfig config) : config_(std::move(config)) {
   DRT_CHECK(c.max_fanout >= 1, ValueError,
             "max_fanout must be at least 1, got " << c.max_fanout << "; pass --max-fanout 2 or more");
   DRT_CHECK(!c.shape_menu.empty(), ValueError, "shape menu is empty; give at least one input shape");
-  for (const auto& shape : c.shape_menu) {
+  for (size_t i = 0; i < c.shape_menu.size(); ++i) {
+    const auto& shape = c.shape_menu[i];
+    DRT_CHECK(static_cast<int>(shape.size()) <= kMaxRank, ValueError,
+              "shape menu entry " << i << " has rank " << shape.size() << ", above the limit "
+                                  << kMaxRank << "; use tensors of rank <= " << kMaxRank);
     for (int64_t dim : shape) {
       DRT_CHECK(dim > 0, ValueError, "shape menu has a non-positive extent " << dim << "; use >= 1");
     }
+    menu_of_rank_[c.rank_classes ? shape.size() : 0].push_back(static_cast<int>(i));
   }
   DRT_CHECK(c.max_flops > 0 && c.max_bytes > 0, ValueError,
             "FLOP and byte budgets must be positive, got " << c.max_flops << " and " << c.max_bytes);
@@ -118,23 +175,57 @@ SamplerImpl::SamplerImpl(SynthConfig config) : config_(std::move(config)) {
 
   track_heavy_ = !(c.heavy_min == 0 && c.heavy_max >= c.max_nodes);
   track_reduce_ = !(c.reductions_min == 0 && c.reductions_max >= c.max_nodes);
+  // Group every (op, attrs, input ranks) by (output class, heavy, reduce, input classes): the DP only
+  // needs each group's size; the walk picks uniformly inside the chosen group. Ops are in id order
+  // inside a group (stratum counts use binary search on it).
+  // Without rank classes every value is class 0 and each (op, attrs) joins its group once.
+  const auto cls = [&](int rank) { return c.rank_classes ? rank : 0; };
+  using GroupKey = std::tuple<int, int, int, int, int>;
+  std::map<GroupKey, std::vector<Choice>> table;
+  auto add = [&](const GroupKey& key, Choice choice) {
+    auto& list = table[key];
+    if (c.rank_classes || list.empty() || list.back().op != choice.op ||
+        list.back().attrs != choice.attrs) {
+      list.push_back(choice);
+    }
+  };
   for (ops::OpId id : config_.ops) {
     const ops::OpSpec& spec = ops::Spec(id);
-    DRT_ICHECK(spec.arity >= 1 && spec.arity <= kMaxArity);
+    DRT_ICHECK(spec.arity >= 1 && spec.arity <= ops::kMaxArity);
     DRT_ICHECK(!spec.commutative || spec.arity == 2);
-    const uint64_t combos = AttrCombos(spec);
-    DRT_ICHECK(combos > 0);
     const int heavy = track_heavy_ && spec.heavy;
     const int reduce = track_reduce_ && spec.reduces;
-    auto it = std::find_if(classes_.begin(), classes_.end(), [&](const OpClass& k) {
-      return k.arity == spec.arity && k.heavy == heavy && k.reduce == reduce;
-    });
-    if (it == classes_.end()) {
-      classes_.push_back(OpClass{.arity = spec.arity, .heavy = heavy, .reduce = reduce});
-      it = classes_.end() - 1;
+    std::vector<size_t> idx(spec.attrs.size(), 0);
+    while (true) {
+      const auto offset = static_cast<uint32_t>(attr_pool_.size());
+      for (size_t j = 0; j < idx.size(); ++j) attr_pool_.push_back(spec.attrs[j].choices[idx[j]]);
+      const std::span<const double> attrs(attr_pool_.data() + offset, idx.size());
+      for (int r0 = 0; r0 <= kMaxRank; ++r0) {
+        for (int r1 = 0; r1 <= (spec.arity == 2 ? kMaxRank : 0); ++r1) {
+          const auto out = RankOut(id, attrs, r0, spec.arity == 2 ? r1 : 0);
+          if (!out || *out < 0 || *out > kMaxRank) continue;
+          const int in0 = cls(r0), in1 = spec.arity == 2 ? cls(r1) : 0;
+          // int64 outputs (argmax) feed no operator: they can only be the program's output.
+          if (spec.dtype != ops::DtypeRule::kIndexOut) add({cls(*out), heavy, reduce, in0, in1}, {id, offset});
+          add({kSinkClass, heavy, reduce, in0, in1}, {id, offset});
+        }
+      }
+      size_t j = 0;
+      while (j < idx.size() && ++idx[j] == spec.attrs[j].choices.size()) idx[j++] = 0;
+      if (j == idx.size()) break;
     }
-    it->combos += combos;
-    it->ops.push_back({id, combos});
+  }
+  for (const auto& [key, list] : table) {
+    const auto [cls, heavy, reduce, r0, r1] = key;
+    Group g;
+    g.arity = ops::Spec(list.front().op).arity;
+    g.heavy = heavy;
+    g.reduce = reduce;
+    g.in = {static_cast<int8_t>(r0), static_cast<int8_t>(r1)};
+    g.first = static_cast<uint32_t>(choices_.size());
+    g.count = static_cast<uint32_t>(list.size());
+    choices_.insert(choices_.end(), list.begin(), list.end());
+    groups_[cls].push_back(g);
   }
   DRT_CHECK(SupersetSize() > 0, InfeasibleError,
             "no program has " << c.min_nodes << ".." << c.max_nodes << " operators, <= "
@@ -145,178 +236,370 @@ SamplerImpl::SamplerImpl(SynthConfig config) : config_(std::move(config)) {
 }
 
 // ---- the counting DP ----
-// F: weighted number of completions when the next ready node is about to be materialized.
-// G: the same inside a node, with s argument slots of the current node still to fill.
-// State: c nodes created, m materialized, q ready (closed, waiting), u inputs, h heavy, d reductions;
-// open nodes (created, still taking references) are o = c - m - q.
+// F: weighted number of completions when the next ready value is about to be materialized (the
+// lowest class first, FIFO within a class). G: the same inside a node, with s argument slots of
+// classes slots[0..s) still to fill. A stratum tag forces the operator of the first two nodes, so it
+// only enters the key while m <= 1.
 
-uint64_t SamplerImpl::Key(int s, int c, int m, int q, int u, int h, int d) const {
-  return static_cast<uint64_t>(s) | static_cast<uint64_t>(c) << 3 | static_cast<uint64_t>(m) << 9 |
-         static_cast<uint64_t>(q) << 15 | static_cast<uint64_t>(u) << 21 |
-         static_cast<uint64_t>(h) << 25 | static_cast<uint64_t>(d) << 31;
+SamplerImpl::Key SamplerImpl::MakeKey(int s, const int8_t* slots, const DpState& st, int tag) const {
+  Key k{0, 0, 0};
+  for (int i = 0; i < kNumClasses; ++i) k.a |= static_cast<uint64_t>(st.ready[i]) << (6 * i);
+  k.a |= static_cast<uint64_t>(st.m) << 48 | static_cast<uint64_t>(s) << 54;
+  if (s >= 1 && s <= 2) k.a |= static_cast<uint64_t>(slots[0]) << 56;
+  if (s == 2) k.a |= static_cast<uint64_t>(slots[1]) << 59;
+  for (int i = 0; i < kRankClasses; ++i) k.b |= static_cast<uint64_t>(st.open[i]) << (6 * i);
+  k.b |= static_cast<uint64_t>(st.c) << 42 | static_cast<uint64_t>(st.h) << 48 |
+         static_cast<uint64_t>(st.d) << 54;
+  for (int i = 0; i < kRankClasses; ++i) k.c |= static_cast<uint64_t>(st.inputs[i]) << (4 * i);
+  k.c |= static_cast<uint64_t>(st.m <= 1 ? tag : 0) << 32;
+  return k;
 }
 
-double SamplerImpl::F(int c, int m, int q, int u, int h, int d) {
+bool SamplerImpl::CanCreate(const DpState& st) const { return st.c < config_.max_nodes; }
+
+int SamplerImpl::ForcedOp(int m, int tag) const {
+  if (tag == 0 || m > 1) return -1;
+  const Stratum& s = strata_[tag - 1];
+  if (m == 0) return static_cast<int>(s.consumer);
+  return s.producer == ops::OpId::kCount ? -1 : static_cast<int>(s.producer);
+}
+
+double SamplerImpl::Allowed(const Group& g, int m, int tag) const {
+  const int forced = ForcedOp(m, tag);
+  if (forced < 0) return g.count;
+  const Choice* begin = choices_.data() + g.first;
+  const Choice* end = begin + g.count;
+  const auto by_op = [](const Choice& a, const Choice& b) { return a.op < b.op; };
+  const Choice probe{static_cast<ops::OpId>(forced), 0};
+  const auto range = std::equal_range(begin, end, probe, by_op);
+  return static_cast<double>(range.second - range.first);
+}
+
+double SamplerImpl::F(const DpState& st, int tag) {
   const SynthConfig& cfg = config_;
-  if (q == 0) {
-    if (c != m || c < cfg.min_nodes) return 0;  // open nodes never closed, or too few operators
-    if (track_heavy_ && h < cfg.heavy_min) return 0;
-    if (track_reduce_ && d < cfg.reductions_min) return 0;
+  int r = 0;
+  while (r < kNumClasses && st.ready[r] == 0) ++r;
+  if (r == kNumClasses) {
+    for (uint8_t o : st.open) {
+      if (o) return 0;  // open values never closed
+    }
+    if (st.c < cfg.min_nodes) return 0;
+    if (track_heavy_ && st.h < cfg.heavy_min) return 0;
+    if (track_reduce_ && st.d < cfg.reductions_min) return 0;
     return 1;
   }
-  const uint64_t key = Key(7, c, m, q, u, h, d);
+  const Key key = MakeKey(3, nullptr, st, tag);
   if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+  DpState next = st;
+  --next.ready[r];
+  ++next.m;
   double total = 0;
-  for (const OpClass& k : classes_) {
-    if (track_heavy_ && h + k.heavy > cfg.heavy_max) continue;
-    if (track_reduce_ && d + k.reduce > cfg.reductions_max) continue;
-    total += static_cast<double>(k.combos) * G(k.arity, c, m + 1, q - 1, u, h + k.heavy, d + k.reduce);
+  for (const Group& g : groups_[r]) {
+    next.h = st.h + g.heavy;
+    next.d = st.d + g.reduce;
+    if (track_heavy_ && next.h > cfg.heavy_max) continue;
+    if (track_reduce_ && next.d > cfg.reductions_max) continue;
+    const double n = Allowed(g, st.m, tag);
+    if (n == 0) continue;
+    total += n * G(g.arity, g.in.data(), next, tag);
   }
   memo_.emplace(key, total);
   return total;
 }
 
-double SamplerImpl::G(int s, int c, int m, int q, int u, int h, int d) {
-  if (s == 0) return F(c, m, q, u, h, d);
-  const uint64_t key = Key(s, c, m, q, u, h, d);
+double SamplerImpl::G(int s, const int8_t* slots, const DpState& st, int tag) {
+  if (s == 0) return F(st, tag);
+  const Key key = MakeKey(s, slots, st, tag);
   if (auto it = memo_.find(key); it != memo_.end()) return it->second;
   const SynthConfig& cfg = config_;
-  const int o = c - m - q;
+  const int t = slots[0];
+  const int8_t* rest = slots + 1;
   double total = 0;
-  if (c < cfg.max_nodes) {
-    total += G(s - 1, c + 1, m, q + 1, u, h, d);  // a new node, referenced only here
-    total += G(s - 1, c + 1, m, q, u, h, d);      // a new node that will be referenced again
+  DpState next = st;
+  if (CanCreate(st)) {
+    ++next.c;
+    ++next.ready[t];
+    total += G(s - 1, rest, next, tag);  // a new node, referenced only here
+    --next.ready[t];
+    ++next.open[t];
+    total += G(s - 1, rest, next, tag);  // a new node that will be referenced again
+    next = st;
   }
-  if (o > 0) {
-    total += o * G(s - 1, c, m, q, u, h, d);      // an open node, still open after
-    total += o * G(s - 1, c, m, q + 1, u, h, d);  // an open node, this is its last reference
+  if (st.open[t] > 0) {
+    const double o = st.open[t];
+    total += o * G(s - 1, rest, st, tag);  // an open value of this class, still open after
+    --next.open[t];
+    ++next.ready[t];
+    total += o * G(s - 1, rest, next, tag);  // an open value, this is its last reference
+    next = st;
   }
-  if (u > 0) total += u * G(s - 1, c, m, q, u, h, d);  // a graph input already used
-  if (u < cfg.max_inputs) {
-    total += static_cast<double>(cfg.shape_menu.size()) * G(s - 1, c, m, q, u + 1, h, d);
+  if (st.inputs[t] > 0) total += st.inputs[t] * G(s - 1, rest, st, tag);  // a used graph input
+  if (st.u < cfg.max_inputs && !menu_of_rank_[t].empty()) {
+    ++next.inputs[t];
+    ++next.u;
+    total += static_cast<double>(menu_of_rank_[t].size()) * G(s - 1, rest, next, tag);
   }
   memo_.emplace(key, total);
   return total;
+}
+
+double SamplerImpl::StratumSize(int stratum) {
+  DpState st;
+  st.ready[kSinkClass] = 1;
+  st.c = 1;
+  return F(st, stratum + 1);
+}
+
+const std::vector<Stratum>& SamplerImpl::strata() {
+  if (strata_ready_) return strata_;
+  const Coverage legal = LegalCoverage(config_);
+  std::vector<uint8_t> in_pair(ops::kNumOps, 0);
+  std::vector<Stratum> candidates;
+  for (int a = 0; a < ops::kNumOps; ++a) {
+    for (int b = 0; b < ops::kNumOps; ++b) {
+      if (!legal.pair_legal[static_cast<size_t>(a) * ops::kNumOps + b]) continue;
+      candidates.push_back({static_cast<ops::OpId>(a), static_cast<ops::OpId>(b)});
+      in_pair[a] = in_pair[b] = 1;
+    }
+  }
+  for (int a = 0; a < ops::kNumOps; ++a) {
+    if (legal.op_legal[a] && !in_pair[a]) candidates.push_back({ops::OpId::kCount, static_cast<ops::OpId>(a)});
+  }
+  // Keep the strata the superset can reach (a legal pair whose producer is never the second node
+  // materialized, e.g. at level 1, has an empty stratum).
+  strata_ = candidates;
+  strata_ready_ = true;
+  std::vector<Stratum> kept;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (StratumSize(static_cast<int>(i)) > 0) kept.push_back(candidates[i]);
+  }
+  // Tags index strata_: forget the memo entries of the candidate numbering before renumbering.
+  std::erase_if(memo_, [](const auto& kv) { return (kv.first.c >> 32) != 0; });
+  strata_ = std::move(kept);
+  return strata_;
 }
 
 // ---- the walk ----
 
-Proto SamplerImpl::Walk(Chooser& chooser) {
+// The groups of positive weight when the value of class r is materialized from state `before`
+// (the lowest ready class is r), with their weights: cached per state, since summing them means one DP
+// lookup per group. Returns [offset, len) in pick_weights_/pick_groups_.
+std::pair<uint32_t, uint32_t> SamplerImpl::Picks(const DpState& before, int r, int tag) {
   const SynthConfig& cfg = config_;
-  Proto proto;
-  proto.nodes.emplace_back();  // the sink
-  std::deque<int> ready = {0};
-  std::vector<int> open;
-  int c = 1, m = 0, u = 0, h = 0, d = 0;
-  std::vector<double> weights(classes_.size());
-  while (!ready.empty()) {
-    const int v = ready.front();
-    ready.pop_front();
-    ++m;
-    proto.order.push_back(v);
-    const int q = static_cast<int>(ready.size());
-    for (size_t i = 0; i < classes_.size(); ++i) {
-      const OpClass& k = classes_[i];
-      const bool fits = (!track_heavy_ || h + k.heavy <= cfg.heavy_max) &&
-                        (!track_reduce_ || d + k.reduce <= cfg.reductions_max);
-      weights[i] = fits ? static_cast<double>(k.combos) *
-                              G(k.arity, c, m, q, u, h + k.heavy, d + k.reduce)
-                        : 0;
-    }
-    const OpClass& k = classes_[chooser.Weighted(weights.data(), static_cast<int>(weights.size()))];
-    h += k.heavy;
-    d += k.reduce;
-    // (op, attrs) uniform over the class's combinations: each combination has the same completions.
-    uint64_t index = chooser.Uniform(k.combos);
-    ProtoNode node;
-    for (const OpChoice& choice : k.ops) {
-      if (index >= choice.combos) {
-        index -= choice.combos;
-        continue;
-      }
-      node.op = choice.op;
-      for (const auto& attr : ops::Spec(choice.op).attrs) {
-        node.attrs.push_back(attr.choices[index % attr.choices.size()]);
-        index /= attr.choices.size();
-      }
-      break;
-    }
-    for (int slot = 0; slot < k.arity; ++slot) {
-      const int rest = k.arity - slot - 1;
-      const int qn = static_cast<int>(ready.size());
-      const int o = static_cast<int>(open.size());
-      double w[6] = {
-          c < cfg.max_nodes ? G(rest, c + 1, m, qn + 1, u, h, d) : 0,
-          c < cfg.max_nodes ? G(rest, c + 1, m, qn, u, h, d) : 0,
-          o > 0 ? o * G(rest, c, m, qn, u, h, d) : 0,
-          o > 0 ? o * G(rest, c, m, qn + 1, u, h, d) : 0,
-          u > 0 ? u * G(rest, c, m, qn, u, h, d) : 0,
-          u < cfg.max_inputs
-              ? static_cast<double>(cfg.shape_menu.size()) * G(rest, c, m, qn, u + 1, h, d)
-              : 0,
-      };
-      Ref ref;
-      switch (chooser.Weighted(w, 6)) {
-        case 0:  // new node, closed at once
-          ref = {false, c++};
-          proto.nodes.emplace_back();
-          ready.push_back(ref.id);
-          break;
-        case 1:  // new node, open
-          ref = {false, c++};
-          proto.nodes.emplace_back();
-          open.push_back(ref.id);
-          break;
-        case 2:  // open node, keep open
-          ref = {false, open[chooser.Uniform(o)]};
-          break;
-        case 3: {  // open node, close
-          const auto pos = chooser.Uniform(o);
-          ref = {false, open[pos]};
-          open.erase(open.begin() + static_cast<std::ptrdiff_t>(pos));
-          ready.push_back(ref.id);
-          break;
-        }
-        case 4:  // graph input already used
-          ref = {true, static_cast<int>(chooser.Uniform(u))};
-          break;
-        default:  // new graph input
-          ref = {true, u++};
-          proto.input_shapes.push_back(static_cast<int>(chooser.Uniform(cfg.shape_menu.size())));
-          break;
-      }
-      node.args.push_back(ref);
-    }
-    proto.nodes[v] = std::move(node);
+  const Key key = MakeKey(3, nullptr, before, tag);  // the state before the pop decides r
+  if (auto it = pick_cache_.find(key); it != pick_cache_.end()) return it->second;
+  if (pick_weights_.size() > kMaxCachedPicks) {  // bound the memory: start the cache afresh
+    pick_cache_.clear();
+    pick_weights_.clear();
+    pick_groups_.clear();
   }
-  DRT_ICHECK(open.empty() && c == m);
+  const auto offset = static_cast<uint32_t>(pick_weights_.size());
+  const int m = before.m;
+  DpState after_pop = before;
+  --after_pop.ready[r];
+  ++after_pop.m;
+  DpState next = after_pop;
+  const auto& groups = groups_[r];
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const Group& g = groups[i];
+    next.h = after_pop.h + g.heavy;
+    next.d = after_pop.d + g.reduce;
+    if (track_heavy_ && next.h > cfg.heavy_max) continue;
+    if (track_reduce_ && next.d > cfg.reductions_max) continue;
+    const double n = Allowed(g, m, tag);
+    if (n <= 0) continue;
+    const double w = n * G(g.arity, g.in.data(), next, tag);
+    if (w <= 0) continue;
+    pick_weights_.push_back(w);
+    pick_groups_.push_back(static_cast<uint32_t>(i));
+  }
+  const std::pair<uint32_t, uint32_t> range{offset,
+                                            static_cast<uint32_t>(pick_weights_.size()) - offset};
+  DRT_ICHECK(range.second > 0);
+  pick_cache_.emplace(key, range);
+  return range;
+}
+
+Proto SamplerImpl::Walk(Chooser& chooser, int stratum) {
+  Proto proto;
+  WalkInto(chooser, stratum, proto);
   return proto;
 }
 
+void SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto) {
+  const SynthConfig& cfg = config_;
+  const int tag = stratum + 1;
+  DRT_ICHECK(stratum < 0 || (strata_ready_ && stratum < static_cast<int>(strata_.size())));
+  proto.Clear();
+  proto.nodes.emplace_back();
+  proto.nodes[0].cls = kSinkClass;
+  std::array<int, kMaxNodes> ready{}, open{};  // creation ids, in push order
+  int n_ready = 1, n_open = 0;
+  std::array<int8_t, kMaxInputs> input_rank{};
+  DpState st;
+  st.ready[kSinkClass] = 1;
+  st.c = 1;
+  while (n_ready > 0) {
+    int r = 0;
+    while (st.ready[r] == 0) ++r;
+    int pos = 0;
+    while (proto.nodes[ready[pos]].cls != r) ++pos;
+    const int v = ready[pos];
+    std::copy(ready.begin() + pos + 1, ready.begin() + n_ready, ready.begin() + pos);
+    --n_ready;
+    const int m = st.m;
+    const auto [offset, len] = Picks(st, r, tag);
+    --st.ready[r];
+    ++st.m;
+    proto.order.push_back(v);
+    DpState next = st;
+    const int pick = chooser.Weighted(pick_weights_.data() + offset, static_cast<int>(len));
+    const Group& g = groups_[r][pick_groups_[offset + pick]];
+    st.h += g.heavy;
+    st.d += g.reduce;
+    // (op, attrs) uniform inside the group: every member has the same completions.
+    const Choice* choice = nullptr;
+    if (const int forced = ForcedOp(m, tag); forced < 0) {
+      choice = &choices_[g.first + chooser.Uniform(g.count)];
+    } else {
+      const Choice* begin = choices_.data() + g.first;
+      const Choice probe{static_cast<ops::OpId>(forced), 0};
+      const Choice* lo = std::lower_bound(begin, begin + g.count, probe,
+                                          [](const Choice& a, const Choice& b) { return a.op < b.op; });
+      choice = lo + chooser.Uniform(static_cast<uint64_t>(Allowed(g, m, tag)));
+    }
+    ProtoNode node;
+    node.op = choice->op;
+    node.attrs = std::span<const double>(attr_pool_.data() + choice->attrs,
+                                         ops::Spec(choice->op).attrs.size());
+    node.arity = g.arity;
+    node.cls = r;
+    for (int slot = 0; slot < g.arity; ++slot) {
+      const int t = g.in[slot];
+      const int rest = g.arity - slot - 1;
+      const int8_t* rest_slots = g.in.data() + slot + 1;
+      const double o = st.open[t], used = st.inputs[t];
+      const auto menu = static_cast<double>(menu_of_rank_[t].size());
+      double w[6] = {0, 0, 0, 0, 0, 0};
+      next = st;
+      if (CanCreate(st)) {
+        ++next.c;
+        ++next.ready[t];
+        w[0] = G(rest, rest_slots, next, tag);
+        --next.ready[t];
+        ++next.open[t];
+        w[1] = G(rest, rest_slots, next, tag);
+        next = st;
+      }
+      if (o > 0) {
+        w[2] = o * G(rest, rest_slots, st, tag);
+        --next.open[t];
+        ++next.ready[t];
+        w[3] = o * G(rest, rest_slots, next, tag);
+        next = st;
+      }
+      if (used > 0) w[4] = used * G(rest, rest_slots, st, tag);
+      if (st.u < cfg.max_inputs && menu > 0) {
+        ++next.inputs[t];
+        ++next.u;
+        w[5] = menu * G(rest, rest_slots, next, tag);
+      }
+      Ref ref;
+      // The k-th open value of class t (open values are kept in opening order).
+      auto open_of_class = [&](uint64_t k) {
+        for (int i = 0; i < n_open; ++i) {
+          if (proto.nodes[open[i]].cls == t && k-- == 0) return i;
+        }
+        DRT_ICHECK(false);
+        return -1;
+      };
+      const int pick = chooser.Weighted(w, 6);
+      switch (pick) {
+        case 0:    // new node, closed at once: it is ready
+        case 1: {  // new node, open: it takes more references
+          ref = {false, st.c++};
+          proto.nodes.emplace_back();
+          proto.nodes.back().cls = t;
+          if (pick == 0) {
+            ready[n_ready++] = ref.id;
+            ++st.ready[t];
+          } else {
+            open[n_open++] = ref.id;
+            ++st.open[t];
+          }
+          break;
+        }
+        case 2:  // open value, keep open
+          ref = {false, open[open_of_class(chooser.Uniform(st.open[t]))]};
+          break;
+        case 3: {  // open value, close
+          const int i = open_of_class(chooser.Uniform(st.open[t]));
+          ref = {false, open[i]};
+          std::copy(open.begin() + i + 1, open.begin() + n_open, open.begin() + i);
+          --n_open;
+          --st.open[t];
+          ++st.ready[t];
+          ready[n_ready++] = ref.id;
+          break;
+        }
+        case 4: {  // graph input already used: the k-th of rank t
+          uint64_t k = chooser.Uniform(st.inputs[t]);
+          int i = 0;
+          while (input_rank[i] != t || k-- > 0) ++i;
+          ref = {true, i};
+          break;
+        }
+        default:  // new graph input of rank t
+          ref = {true, st.u};
+          input_rank[st.u++] = static_cast<int8_t>(t);
+          ++st.inputs[t];
+          proto.input_shapes.push_back(menu_of_rank_[t][chooser.Uniform(menu_of_rank_[t].size())]);
+          break;
+      }
+      node.args[slot] = ref;
+    }
+    proto.nodes[v] = node;
+  }
+  DRT_ICHECK(n_open == 0 && st.c == st.m);
+}
+
 ir::Graph SamplerImpl::Build(const Proto& proto) const {
+  ir::Graph graph;
+  BuildInto(proto, graph);
+  return graph;
+}
+
+void SamplerImpl::BuildInto(const Proto& proto, ir::Graph& graph) const {
   const int k = static_cast<int>(proto.input_shapes.size());
   const int n = static_cast<int>(proto.nodes.size());
-  std::vector<int> value_of(n);  // creation id -> value id; reverse materialization is topological
+  // creation id -> value id; reverse materialization order is topological.
+  std::array<int, kMaxNodes> value_of{};
   for (int pos = 0; pos < n; ++pos) value_of[proto.order[pos]] = k + (n - 1 - pos);
-  ir::Graph graph;
-  for (int shape : proto.input_shapes) {
-    graph.inputs.push_back({config_.shape_menu[shape], ir::DType::kFloat32});
+  graph.inputs.resize(k);
+  for (int i = 0; i < k; ++i) {
+    graph.inputs[i].shape = config_.shape_menu[proto.input_shapes[i]];
+    graph.inputs[i].dtype = ir::DType::kFloat32;
   }
   graph.nodes.resize(n);
   for (int pos = 0; pos < n; ++pos) {
     const ProtoNode& src = proto.nodes[proto.order[pos]];
     ir::Node& dst = graph.nodes[n - 1 - pos];
     dst.op = src.op;
-    dst.attrs = src.attrs;
-    for (const Ref& ref : src.args) dst.inputs.push_back(ref.is_input ? ref.id : value_of[ref.id]);
+    dst.attrs.assign(src.attrs.begin(), src.attrs.end());
+    dst.inputs.resize(src.arity);
+    for (int a = 0; a < src.arity; ++a) {
+      const Ref& ref = src.args[a];
+      dst.inputs[a] = ref.is_input ? ref.id : value_of[ref.id];
+    }
   }
-  graph.outputs = {k + n - 1};
-  return graph;
+  graph.outputs.assign(1, k + n - 1);
 }
 
-std::optional<ir::Graph> SamplerImpl::Propose(Rng& rng) {
+std::optional<ir::Graph> SamplerImpl::Propose(Rng& rng, int stratum) {
   RngChooser chooser(rng);
-  ir::Graph graph = Build(Walk(chooser));
+  WalkInto(chooser, stratum, proto_);
+  ir::Graph graph;
+  BuildInto(proto_, graph);
   ++stats.proposals;
   if (auto reason = Check(graph)) {
     ++stats.rejected[static_cast<int>(*reason)];
@@ -341,20 +624,43 @@ double Sampler::SupersetSize() const { return impl_->SupersetSize(); }
 const SynthStats& Sampler::stats() const { return impl_->stats; }
 void Sampler::ResetStats() { impl_->stats = {}; }
 
-std::optional<ir::Graph> Sampler::Propose(uint64_t seed) {
+std::optional<ir::Graph> Sampler::Propose(uint64_t seed, int stratum) {
   Rng rng(seed);
-  return impl_->Propose(rng);
+  return impl_->Propose(rng, stratum);
 }
 
-ir::Graph Sampler::Draw(uint64_t seed, uint64_t max_attempts) {
+ir::Graph Sampler::Draw(uint64_t seed, uint64_t max_attempts, int stratum) {
+  if (stratum >= 0) {
+    DRT_CHECK(stratum < static_cast<int>(impl_->strata().size()), ValueError,
+              "stratum " << stratum << " is out of range (" << impl_->strata().size()
+                         << " strata); pass -1 for the whole space");
+  }
   Rng rng(seed);
   for (uint64_t attempt = 0; attempt < max_attempts; ++attempt) {
-    if (auto graph = impl_->Propose(rng)) return std::move(*graph);
+    if (auto graph = impl_->Propose(rng, stratum)) return std::move(*graph);
   }
   DRT_CHECK(false, InfeasibleError,
             "no valid program in " << max_attempts << " proposals (level " << config().level
                                    << "); widen the shape menu, budgets or operator set");
   return {};
+}
+
+const std::vector<Stratum>& Sampler::Strata() { return impl_->strata(); }
+
+int Sampler::RowStratum(uint64_t seed, uint64_t index, bool strict_uniform) {
+  if (strict_uniform) return -1;
+  const auto& strata = impl_->strata();
+  if (index >= strata.size()) return -1;
+  if (impl_->stratum_order_seed != seed) {
+    // Fisher-Yates on a generator of its own (rows use StreamSeed(seed, i) for i >= 0).
+    auto& order = impl_->stratum_order;
+    order.resize(strata.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+    Rng rng(StreamSeed(seed ^ 0x636F766572616765ULL, ~0ULL));
+    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.Below(i)]);
+    impl_->stratum_order_seed = seed;
+  }
+  return impl_->stratum_order[index];
 }
 
 std::vector<ir::Graph> EnumerateValid(const SynthConfig& config, uint64_t max_points) {

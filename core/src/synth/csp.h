@@ -1,10 +1,12 @@
-// Internal machinery of the sampler (core/src/synth): the counting DP over structural sequences, the
-// walk that turns choices into a program, and the validity/canonicity check. Tests include it to
-// drive the walk with their own chooser (exhaustive enumeration, a deliberately biased sampler).
+// Internal machinery of the sampler (core/src/synth): the rank-class counting DP over structural
+// sequences, the walk that turns choices into a program, and the validity/canonicity check. Tests
+// include it to drive the walk with their own chooser (exhaustive enumeration, a biased sampler).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -14,6 +16,18 @@
 #include "synth/rng.h"
 
 namespace drtriton::synth {
+
+/// Tensor ranks 0..kMaxRank are the classes of pending values; the sink has its own class (any rank,
+/// any dtype), always materialized first. Programs with a tensor of rank > kMaxRank are invalid.
+inline constexpr int kMaxRank = 6;
+inline constexpr int kRankClasses = kMaxRank + 1;
+inline constexpr int kSinkClass = kRankClasses;
+inline constexpr int kNumClasses = kRankClasses + 1;
+
+/// The output rank InferOutput gives `id` with `attrs` on inputs of ranks r0 (and r1 when binary),
+/// or nullopt when the rank rule alone rejects them (rank limits, an axis attr >= rank, conv/pool
+/// rank, equal ranks of loss/concat/bmm). Mirrors core/src/ops/shape.cc; a property test checks it.
+std::optional<int> RankOut(ops::OpId id, std::span<const double> attrs, int r0, int r1);
 
 /// Source of the walk's decisions.
 class Chooser {
@@ -59,15 +73,30 @@ struct Ref {
 
 struct ProtoNode {
   ops::OpId op{};
-  std::vector<double> attrs;
-  std::vector<Ref> args;
+  std::span<const double> attrs;  // into the sampler's attr table (no allocation per proposal)
+  std::array<Ref, ops::kMaxArity> args{};
+  int arity = 0;
+  int cls = 0;  // demanded class: the output rank, or kSinkClass
 };
 
 /// A drawn structural sequence with its attrs and input shapes.
 struct Proto {
-  std::vector<ProtoNode> nodes;  // by creation id; 0 is the sink
-  std::vector<int> order;        // creation ids in materialization order (sink first)
+  std::vector<ProtoNode> nodes;   // by creation id; 0 is the sink
+  std::vector<int> order;         // creation ids in materialization order (sink first)
   std::vector<int> input_shapes;  // shape-menu index of each graph input, by first-use index
+  void Clear() {
+    nodes.clear();
+    order.clear();
+    input_shapes.clear();
+  }
+};
+
+/// Counters of the DP: how many values of each class are ready, open, or graph inputs already used.
+struct DpState {
+  std::array<uint8_t, kNumClasses> ready{};
+  std::array<uint8_t, kRankClasses> open{};
+  std::array<uint8_t, kRankClasses> inputs{};
+  int c = 0, m = 0, u = 0, h = 0, d = 0;  // created, materialized, inputs, heavy, reductions
 };
 
 class SamplerImpl {
@@ -75,42 +104,85 @@ class SamplerImpl {
   explicit SamplerImpl(SynthConfig config);
 
   const SynthConfig& config() const { return config_; }
-  double SupersetSize() { return F(1, 0, 1, 0, 0, 0); }
+  double SupersetSize() { return StratumSize(-1); }
 
-  /// One walk through the superset driven by `chooser`.
-  Proto Walk(Chooser& chooser);
+  /// One walk through the superset driven by `chooser`; stratum -1 is the whole space, otherwise an
+  /// index into strata(): the sink's operator (and the second node's) is forced.
+  Proto Walk(Chooser& chooser, int stratum = -1);
+  void WalkInto(Chooser& chooser, int stratum, Proto& proto);
   /// The program of a walk: nodes in topological order (reverse materialization), types inferred
-  /// lazily by Check.
+  /// by Check.
   ir::Graph Build(const Proto& proto) const;
+  void BuildInto(const Proto& proto, ir::Graph& graph) const;
   /// Infers types and checks every constraint; nullopt when the program is valid and canonical.
   std::optional<Reject> Check(ir::Graph& graph) const;
 
-  std::optional<ir::Graph> Propose(Rng& rng);
+  std::optional<ir::Graph> Propose(Rng& rng, int stratum = -1);
+
+  /// Weighted size of the superset restricted to a stratum (-1: all).
+  double StratumSize(int stratum);
+  /// The coverage strata (computed on first use): one per legal pair (level >= 2), then one per
+  /// legal operator no pair contains. Order: producer-major, as in Coverage.
+  const std::vector<Stratum>& strata();
+
+  size_t MemoSize() const { return memo_.size(); }
 
   SynthStats stats;
+  // The seeded order of strata of the last base seed asked for (Sampler::RowStratum).
+  std::vector<int> stratum_order;
+  std::optional<uint64_t> stratum_order_seed;
 
  private:
-  struct OpChoice {
+  struct Choice {
     ops::OpId op;
-    uint64_t combos;  // product of the attr domain sizes
+    uint32_t attrs;  // offset into attr_pool_
   };
-  struct OpClass {
+  // Every (op, attrs) whose rank rule maps input classes `in` to the group's output class.
+  struct Group {
     int arity = 1;
-    int heavy = 0;   // counted in the DP state (0 when the heavy knob is not tracked)
+    int heavy = 0;  // counted in the DP state (0 when the heavy knob is not tracked)
     int reduce = 0;
-    uint64_t combos = 0;  // sum over its ops
-    std::vector<OpChoice> ops;
+    std::array<int8_t, ops::kMaxArity> in{};
+    uint32_t first = 0, count = 0;  // range of choices_
+  };
+  struct Key {
+    uint64_t a, b, c;
+    friend bool operator==(const Key&, const Key&) = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      uint64_t h = k.a * 0x9E3779B97F4A7C15ULL ^ (k.b + 0x632BE59BD9B4E019ULL);
+      h = (h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ULL ^ k.c;
+      return static_cast<size_t>(h ^ (h >> 32));
+    }
   };
 
-  double F(int c, int m, int q, int u, int h, int d);
-  double G(int s, int c, int m, int q, int u, int h, int d);
-  uint64_t Key(int s, int c, int m, int q, int u, int h, int d) const;
+  double F(const DpState& st, int tag);
+  double G(int s, const int8_t* slots, const DpState& st, int tag);
+  Key MakeKey(int s, const int8_t* slots, const DpState& st, int tag) const;
+  // Choices of group g allowed at materialization step m of stratum tag-1 (all when unforced).
+  double Allowed(const Group& g, int m, int tag) const;
+  int ForcedOp(int m, int tag) const;
+  // A new node may be created (node budget).
+  bool CanCreate(const DpState& st) const;
 
   SynthConfig config_;
-  std::vector<OpClass> classes_;
+  std::array<std::vector<Group>, kNumClasses> groups_;
+  std::vector<Choice> choices_;
+  std::vector<double> attr_pool_;
+  std::array<std::vector<int>, kRankClasses> menu_of_rank_;  // shape-menu indices per class
   bool track_heavy_ = false;
   bool track_reduce_ = false;
-  std::unordered_map<uint64_t, double> memo_;
+  std::vector<Stratum> strata_;
+  bool strata_ready_ = false;
+  std::unordered_map<Key, double, KeyHash> memo_;
+  std::pair<uint32_t, uint32_t> Picks(const DpState& before, int r, int tag);
+  static constexpr size_t kMaxCachedPicks = size_t{1} << 24;  // 16M picks, ~200 MB at most
+  std::unordered_map<Key, std::pair<uint32_t, uint32_t>, KeyHash> pick_cache_;
+  std::vector<double> pick_weights_;
+  std::vector<uint32_t> pick_groups_;
+  // Scratch of the walk (reused: no allocation per proposal once warm).
+  Proto proto_;
 };
 
 }  // namespace drtriton::synth
