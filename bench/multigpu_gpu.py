@@ -2,6 +2,7 @@
 
     python bench/multigpu_gpu.py --out $OUT/multigpu.json                  # both parts, GPU counts 1, 2, 4, .., N
     python bench/multigpu_gpu.py --part verify --gpus 1,2 --per-gpu 16     # one part, chosen counts
+    python bench/multigpu_gpu.py --part verify --pool ray                  # through Ray actors (one per GPU)
     python bench/multigpu_gpu.py --part rl --steps 3 --model runs/bench_train/sft/final
     python bench/multigpu_gpu.py --smoke                                   # CPU dry run (2 CPU groups, toy sizes)
 
@@ -63,7 +64,7 @@ def part_verify(args, n_gpus: int, smoke: bool) -> dict:
     from verifier_gpu import batch_pairs
 
     from drtriton.verify import Status, VerifyConfig
-    from drtriton.verify.multi import HostVerifierPool
+    from drtriton.verify.multi import HostVerifierPool, RayVerifierPool
 
     counts = gpu_counts(n_gpus, args.gpus)
     workers = args.workers_per_gpu or max(1, (os.cpu_count() or 2) // max(counts))
@@ -83,7 +84,12 @@ def part_verify(args, n_gpus: int, smoke: bool) -> dict:
         cache_dir = tempfile.mkdtemp(prefix="drt-triton-cache-")
         os.environ["TRITON_CACHE_DIR"] = cache_dir  # workers inherit it: no kernel compiled by an earlier count
         try:
-            with HostVerifierPool(config, devices=devices, workers_per_device=workers) as pool:
+            if args.pool == "ray":  # one actor per GPU; the actors get the fresh Triton cache through Ray
+                pool = RayVerifierPool(config, num_actors=k, workers_per_actor=workers,
+                                       runtime_env={"env_vars": {"TRITON_CACHE_DIR": cache_dir}})
+            else:
+                pool = HostVerifierPool(config, devices=devices, workers_per_device=workers)
+            with pool:
                 t0 = time.perf_counter()
                 verdicts = pool.verify_many(pairs, progress=lambda d, t, k=k: print(
                     f"\r(verify) {k} GPU(s): {d}/{t}", end="", file=sys.stderr))
@@ -103,7 +109,7 @@ def part_verify(args, n_gpus: int, smoke: bool) -> dict:
         print(f"(verify) {k} GPU(s) x {workers} workers: {len(pairs)} candidates in {wall:.1f} s = "
               f"{row['per_minute']:.1f}/min ({correct} correct; per device {per_device})")
     efficiency(rows, "per_minute")
-    return {"rows": rows, "workers_per_gpu": workers, "per_gpu": args.per_gpu,
+    return {"rows": rows, "pool": args.pool, "workers_per_gpu": workers, "per_gpu": args.per_gpu,
             "time_compile_baseline": args.compile_baseline}
 
 
@@ -170,6 +176,8 @@ def main() -> int:
     ap.add_argument("--gpus", help="comma-separated GPU counts (default 1, 2, 4, .., all)")
     ap.add_argument("--per-gpu", type=int, default=16, help="verify: candidates per GPU (weak scaling)")
     ap.add_argument("--workers-per-gpu", type=int, help="verify: sandboxed workers per GPU (default cores / N)")
+    ap.add_argument("--pool", choices=["host", "ray"], default="host",
+                    help="verify: HostVerifierPool, or RayVerifierPool on a local Ray cluster (one actor per GPU)")
     ap.add_argument("--compile-baseline", action="store_true", help="verify: also time torch.compile baselines")
     ap.add_argument("--steps", type=int, default=3, help="rl: steps per GPU count (the first is warm-up)")
     ap.add_argument("--max-new-tokens", type=int, default=256, help="rl: answer cap")
@@ -196,6 +204,11 @@ def main() -> int:
         print("measured 1 GPU only: scaling (efficiency from 1 to N GPUs) is not measured on this host")
         result["note"] = "1 GPU only: scaling not measured"
     if args.part in ("verify", "both"):
+        if args.pool == "ray":
+            import ray
+
+            ray.init(num_cpus=os.cpu_count(), num_gpus=0 if args.smoke else n_gpus, include_dashboard=False,
+                     log_to_driver=False)
         result["verify"] = part_verify(args, n_gpus, args.smoke)
     if args.part in ("rl", "both"):
         result["rl"] = part_rl(args, n_gpus, args.smoke)

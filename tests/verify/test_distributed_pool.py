@@ -158,3 +158,42 @@ def test_ray_pool_refuses_a_gpu_config_on_a_cluster_without_gpus(ray_pool):
 
     with pytest.raises(UsageError, match="the Ray cluster has no GPU"):
         RayVerifierPool(VerifyConfig(device="cuda"))
+
+
+# ---- GPU (the lead's machine: pytest -m gpu) ----
+@pytest.mark.gpu
+def test_host_pool_verifies_and_times_on_every_gpu(pairs):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    n = torch.cuda.device_count()
+    config = VerifyConfig(device="auto", time_compile_baseline=False)
+    with HostVerifierPool(config, workers_per_device=2) as pool:
+        verdicts = pool.verify_many([pairs[0]] * (2 * n) + [pairs[2]])
+        stats = pool.stats()
+    assert [s["device"] for s in stats] == [f"cuda:{i}" for i in range(n)]
+    assert all(v.status is Status.CORRECT and v.timing is not None for v in verdicts[:-1]), [v.reason for v in verdicts]
+    assert verdicts[-1].status is Status.CHEAT_DETECTED and all(s["done"] > 0 for s in stats)
+
+
+@pytest.mark.gpu
+def test_ray_pool_runs_one_gpu_actor_per_gpu(pairs):
+    import torch
+
+    if not torch.cuda.is_available() or not ray_available():
+        pytest.skip("needs a CUDA GPU and ray")
+    import ray
+
+    from drtriton.verify.multi import RayVerifierPool
+
+    n = torch.cuda.device_count()
+    ray.init(num_gpus=n, include_dashboard=False, log_to_driver=False)
+    try:
+        with RayVerifierPool(VerifyConfig(device="cuda", time_compile_baseline=False), workers_per_actor=2) as pool:
+            verdicts = pool.verify_many([pairs[0]] * (2 * n))
+            stats = pool.stats()
+    finally:
+        ray.shutdown()
+    assert len(stats) == n and all(s["gpu"] not in (None, "cpu") for s in stats)
+    assert all(v.status is Status.CORRECT and v.timing is not None for v in verdicts), [v.reason for v in verdicts]
