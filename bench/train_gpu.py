@@ -1,13 +1,12 @@
-"""GPU evidence for training (issue 6): the tiny model from scratch (SFT -> DRPO/GRPO -> held-out eval on
-levels 1, 2, 5) and one RL step of a 7B-class model. Each phase fits one 10-minute command; the run folder
-(runs/bench_train, git-ignored) carries state between phases, and every phase resumes if killed.
+"""GPU evidence for training (issue 6), for the lead: the tiny model from scratch, end to end in one command
+(data -> SFT -> held-out eval -> DRPO and GRPO on the same prompts -> eval of both, levels 1, 2, 5), and
+one RL step of a 7B-class model.
 
-    python bench/train_gpu.py sft   --budget-s 480          # pairs (synth + codegen + verifier), tokenizer, SFT
-    python bench/train_gpu.py rl    --algo drpo --budget-s 420
-    python bench/train_gpu.py rl    --algo grpo --budget-s 420
-    python bench/train_gpu.py eval  --budget-s 540          # sft / drpo / grpo models on levels 1, 2, 5
-    python bench/train_gpu.py scale7b                       # Qwen2.5-7B arch, random bf16, LoRA, grad ckpt
-Each phase prints what it measured and writes $OUT/train_<phase>.json (or --out DIR).
+    python3 bench/train_gpu.py pipeline --out $OUT/train            # ~8.5 min on one H100, 16 CPU cores
+    python3 bench/train_gpu.py pipeline --out /tmp/p --smoke         # CPU dry run (TRITON_INTERPRET=1)
+    python3 bench/train_gpu.py scale7b --out $OUT                   # Qwen2.5-7B arch, random bf16, LoRA
+The pipeline writes --out/results.json after every phase (plus plots, metrics CSV, TensorBoard events and
+eval_answers.jsonl); models and checkpoints go to --work (git-ignored runs/). It prints the comparison.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,141 +25,28 @@ sys.path.insert(0, str(ROOT / "src"))
 from drtriton.train.config import load_config
 from drtriton.util.provenance import Provenance
 
-RUN = ROOT / "runs" / "bench_train"
-LEVELS = [1, 2, 5]
 
+def phase_pipeline(args) -> dict:
+    from drtriton.train.pipeline import PipelineConfig, run_pipeline
 
-def base_overrides(args) -> dict:
-    return {"device": "auto", "seed": 0, "data.levels": LEVELS, "data.heldout_n": args.heldout_n,
-            "curriculum.levels": LEVELS, "verify.device": "auto", "verify.policy": "mixed",
-            # fast_1 here is vs eager; compiling every reference with inductor would eat the budget.
-            "verify.time_compile_baseline": False, "rl.verify_workers": 4}
-
-
-def data_source_name() -> str:
-    """synth when the synthesizer imports, else the repo's problem folder (recorded in every JSON)."""
-    try:
-        from drtriton import synth
-
-        synth.SynthConfig  # noqa: B018 - the attribute the training data source uses
-        return "synth"
-    except Exception:  # noqa: BLE001 - record the fallback instead of failing the bench
-        return "folder"
-
-
-def honest_solutions() -> dict[str, str]:
-    """Fallback reference solutions when the code generator cannot compile a problem: tests/redteam/honest."""
-    from drtriton.train.data import text_hash
-
-    out = {}
-    for sol in sorted((ROOT / "tests" / "redteam" / "honest").glob("*__*.py")):
-        prob = ROOT / "tests" / "problems" / (sol.name.split("__")[0] + ".py")
-        if prob.is_file():
-            out.setdefault(text_hash(prob.read_text()), sol.read_text())
-    return out
-
-
-def config(args, kind: str, **extra):
-    src = data_source_name()
-    o = base_overrides(args)
-    o.update({"data.source": src, "data.scale": ("small" if args.smoke else "realistic") if src == "synth" else None,
-              "data.folder": str(ROOT / "tests" / "problems") if src == "folder" else None})
-    if kind == "sft":
-        o.update({"run_dir": str(RUN / "sft"), "model.builtin": "tiny", "model.tokenizer_dir": str(RUN / "tok"),
-                  "model.vocab_size": 8192, "data.sft_pairs": str(RUN / "sft_pairs.jsonl"),
-                  "data.sft_n_per_level": args.pairs_per_level, "sft.backend": "native", "sft.lr": 1e-3,
-                  "sft.batch_size": 16, "sft.max_len": 3072, "sft.max_steps": args.sft_steps,
-                  "sft.save_every": 100, "sft.log_every": 5})
-    else:
-        o.update({"run_dir": str(RUN / f"rl_{extra['algo']}"), "model.path": str(RUN / "sft" / "final"),
-                  "rl.algo": extra["algo"], "rl.rollouts": 8, "rl.prompts_per_step": 4, "rl.lr": args.rl_lr,
-                  "rl.steps": args.rl_steps, "rl.updates_per_batch": 2, "rl.max_new_tokens": args.max_new_tokens,
-                  "rl.save_every": 5, "rl.gen_prompts_per_call": 2,
-                  "curriculum.eval_every": 5, "eval_n": 8})
-    o.update(extra.get("more", {}))
-    if args.smoke:  # CPU dry run of the whole flow: 2-layer model, one level, a handful of tasks
-        o.update({"model.builtin": "test", "model.vocab_size": 400, "sft.batch_size": 2, "sft.max_len": 1024,
-                  "verify.seeds": [0], "verify.distributions": ["normal"]} if kind == "sft" else
-                 {"rl.rollouts": 2, "rl.prompts_per_step": 1, "verify.seeds": [0],
-                  "verify.distributions": ["normal"], "eval_n": 1, "curriculum.eval_every": 1})
-    return load_config(None, o), src
-
-
-def phase_sft(args) -> dict:
-    from drtriton.train import data as data_mod
-    from drtriton.train.sft import run_sft
-
-    cfg, src = config(args, "sft", more={"sft.max_seconds": args.budget_s * 0.6})
-    fallback = honest_solutions()
-    used = {"codegen": 0, "honest": 0}
-
-    def solve(program: str) -> str | None:
-        sol = data_mod.reference_solution(program)
-        if sol is not None:
-            used["codegen"] += 1
-            return sol
-        sol = fallback.get(data_mod.text_hash(program))
-        used["honest"] += sol is not None
-        return sol
-
-    from drtriton.train.workspace import Workspace
-
-    t0 = time.time()
-    ws = Workspace(cfg, solve=solve)
-    try:
-        result = run_sft(cfg, ws=ws)
-    finally:
-        ws.close()
-    counts_path = cfg.run_dir / "sft_pairs_counts.json"
-    return {"phase": "sft", "data_source": src, "solutions_from": used, "pairs": result.n_pairs,
-            "pair_counts": json.loads(counts_path.read_text()) if counts_path.is_file() else None,
-            "params": result.params, "steps": result.steps, "final_loss": result.final_loss,
-            "backend": result.backend, "seconds": time.time() - t0, "final_dir": str(result.final_dir)}
-
-
-def phase_rl(args) -> dict:
-    from drtriton.train.rl import run_rl
-
-    cfg, src = config(args, "rl", algo=args.algo, more={"rl.max_seconds": args.budget_s * 0.85})
-    t0 = time.time()
-    r = run_rl(cfg)
-    from drtriton.train.metrics import read_metrics
-
-    series = read_metrics(cfg.run_dir / "metrics.csv")
-    last = {k: v[-1][1] for k, v in series.items()}
-    return {"phase": f"rl_{args.algo}", "data_source": src, "steps": r.steps, "level": r.level,
-            "curriculum": r.curriculum, "seconds": time.time() - t0, "last": last,
-            "correct_rate_curve": series.get("rollout/correct_rate"),
-            "pass_at_1_curve": series.get("eval/pass_at_1"), "final_dir": str(r.final_dir)}
-
-
-def phase_eval(args) -> dict:
-    from drtriton.train.evaluate import eval_model_dir
-    from drtriton.train.workspace import Workspace
-
-    cfg, src = config(args, "rl", algo="drpo")
-    ws = Workspace(cfg)
-    out = {"phase": "eval", "data_source": src, "n_per_level": args.eval_n, "results": {}}
-    t0 = time.time()
-    try:
-        for name in ("sft", "rl_drpo", "rl_grpo"):
-            folder = RUN / name / "final"
-            if not (folder / "config.json").is_file():
-                out["results"][name] = None  # that phase has not run
-                continue
-            for level in LEVELS:
-                if time.time() - t0 > args.budget_s * 0.9:
-                    out["results"].setdefault(name, {})[level] = None  # out of time: unmeasured
-                    continue
-                r = eval_model_dir(folder, level, cfg, n=args.eval_n, max_new_tokens=args.max_new_tokens, ws=ws)
-                out["results"].setdefault(name, {})[level] = {k: v for k, v in r.to_json().items()
-                                                              if k not in ("records", "provenance")}
-                print(f"{name} level {level}: compile {r.compile_rate:.3f} correct {r.correct_rate:.3f} "
-                      f"fast_1 {r.fast_1}", flush=True)
-    finally:
-        ws.close()
-    out["seconds"] = time.time() - t0
-    return out
+    out = args.out
+    work = args.work or ROOT / "runs" / ("pipeline_smoke" if args.smoke else "pipeline")
+    cfg = PipelineConfig.smoke(out, work) if args.smoke else PipelineConfig(out=out, work=work)
+    changes = {"budget_s": args.budget_s, "heldout_n": args.heldout_n, "rl_lr": args.rl_lr,
+               "workers": args.workers, "seed": args.seed}
+    if args.budget:
+        budgets = dict(cfg.budgets)
+        for item in args.budget:
+            phase, _, secs = item.partition("=")
+            try:
+                budgets[phase] = float(secs)
+            except ValueError:
+                raise SystemExit(f"--budget takes PHASE=SECONDS, got {item!r}; e.g. --budget sft=120") from None
+        changes["budgets"] = budgets
+    cfg = replace(cfg, **{k: v for k, v in changes.items() if v is not None})
+    results = run_pipeline(cfg)
+    return {"phase": "pipeline", "out": str(out), "phases": results["phases"],
+            "comparison": results.get("comparison"), "seconds": results.get("seconds")}
 
 
 def phase_scale7b(args) -> dict:
@@ -232,37 +119,40 @@ def phase_scale7b(args) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("phase", choices=["sft", "rl", "eval", "scale7b"])
-    ap.add_argument("--algo", choices=["drpo", "grpo"], default="drpo")
-    ap.add_argument("--budget-s", type=float, default=480.0, help="wall-time budget of this phase")
-    ap.add_argument("--pairs-per-level", type=int, default=60)
-    ap.add_argument("--sft-steps", type=int, default=400)
-    ap.add_argument("--rl-steps", type=int, default=40)
-    ap.add_argument("--rl-lr", type=float, default=1e-5, help="tiny model: 1e-5 (the paper's 1e-6 is for 7B)")
-    ap.add_argument("--heldout-n", type=int, default=16)
-    ap.add_argument("--max-new-tokens", type=int, default=1536, help="answer cap for RL rollouts and eval")
-    ap.add_argument("--eval-n", type=int, default=16)
-    ap.add_argument("--prompt-len", type=int, default=512)
-    ap.add_argument("--new-tokens", type=int, default=256)
+    ap.add_argument("phase", choices=["pipeline", "scale7b"])
+    ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "out")),
+                    help="pipeline: results folder (default $OUT); scale7b: folder of train_scale7b.json")
+    ap.add_argument("--work", type=Path, help="pipeline: models and checkpoints (default runs/pipeline)")
+    ap.add_argument("--smoke", action="store_true", help="pipeline: CPU dry run of every phase at toy sizes")
+    ap.add_argument("--budget-s", type=float, help="pipeline: wall-time budget of the whole run (default 510)")
+    ap.add_argument("--budget", action="append", metavar="PHASE=S",
+                    help="pipeline: one phase's budget in seconds (data, sft, eval_sft, rl_drpo, rl_grpo, eval_rl)")
+    ap.add_argument("--heldout-n", type=int, help="pipeline: held-out tasks per level (default 16)")
+    ap.add_argument("--rl-lr", type=float, help="pipeline: RL learning rate (default 5e-5)")
+    ap.add_argument("--workers", type=int, help="pipeline: synthesizer/verifier processes (default CPUs - 2)")
+    ap.add_argument("--seed", type=int, help="pipeline: seed of data, init and sampling (default 0)")
+    ap.add_argument("--prompt-len", type=int, default=512, help="scale7b: prompt tokens")
+    ap.add_argument("--new-tokens", type=int, default=256, help="scale7b: generated tokens per rollout")
     ap.add_argument("--arch", default="qwen2.5-7b", help="scale7b: built-in architecture (test: CPU dry run)")
-    ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "out")))
-    ap.add_argument("--smoke", action="store_true",
-                    help="CPU dry run (2-layer model, level 1, tiny counts) into runs/bench_train_smoke")
     args = ap.parse_args()
     if args.smoke:
-        global RUN, LEVELS
-        RUN, LEVELS = ROOT / "runs" / "bench_train_smoke", [1]
-        args.pairs_per_level, args.sft_steps, args.rl_steps = 2, 2, 1
-        args.heldout_n, args.eval_n, args.max_new_tokens = 2, 1, 16
-    fn = {"sft": phase_sft, "rl": phase_rl, "eval": phase_eval, "scale7b": phase_scale7b}[args.phase]
-    result = fn(args)
+        os.environ.setdefault("TRITON_INTERPRET", "1")
+    t0 = time.time()
+    result = {"pipeline": phase_pipeline, "scale7b": phase_scale7b}[args.phase](args)
+    result.setdefault("seconds", time.time() - t0)
     result["provenance"] = Provenance.here().to_json()
-    args.out.mkdir(parents=True, exist_ok=True)
-    name = f"train_{args.phase}{'_' + args.algo if args.phase == 'rl' else ''}.json"
-    (args.out / name).write_text(json.dumps(result, indent=1, default=str))
-    print(json.dumps({k: v for k, v in result.items() if not k.endswith("_curve")}, indent=1, default=str))
+    if args.phase == "scale7b":
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "train_scale7b.json").write_text(json.dumps(result, indent=1, default=str))
+    print(json.dumps(result, indent=1, default=str))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from drtriton.util.errors import UsageError
+
+    try:
+        sys.exit(main())
+    except UsageError as exc:
+        print(f"train_gpu.py: error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -24,6 +24,9 @@ class CurriculumConfig:
     demote_below: float = 0.05  # a collapse: almost nothing passes any more
     patience: int = 3  # evaluations at a level before a collapse can demote it
     eval_every: int = 50  # RL steps between held-out evaluations
+    # Where a fresh run starts (default the first level): a policy already past the threshold at the
+    # first levels (measured before RL) need not spend RL steps re-proving it.
+    start_level: int | None = None
 
     def __post_init__(self) -> None:
         levels = tuple(int(x) for x in self.levels)
@@ -35,6 +38,9 @@ class CurriculumConfig:
             raise UsageError(f"curriculum.promote_above must be in (0, 1], got {self.promote_above}; use 0.5")
         if not 0.0 <= self.demote_below < self.promote_above:
             raise UsageError(f"curriculum.demote_below must be in [0, promote_above), got {self.demote_below}")
+        if self.start_level is not None and self.start_level not in levels:
+            raise UsageError(f"curriculum.start_level must be one of the levels {list(levels)}, "
+                             f"got {self.start_level}")
         if self.patience < 1 or self.eval_every < 1:
             raise UsageError(f"curriculum.patience and eval_every must be >= 1, got {self.patience}, "
                              f"{self.eval_every}")
@@ -46,6 +52,12 @@ class Curriculum:
     index: int = 0  # position in config.levels
     evals_at_level: int = 0
     history: list[dict] = field(default_factory=list)  # every observation: step, level, pass@1, event
+
+    @classmethod
+    def start(cls, config: CurriculumConfig) -> Curriculum:
+        """A fresh curriculum at config.start_level (or the first level)."""
+        index = config.levels.index(config.start_level) if config.start_level is not None else 0
+        return cls(config, index)
 
     @property
     def level(self) -> int:

@@ -121,6 +121,36 @@ class TaskStream:
         return [self.next(level) for _ in range(n)]
 
 
+class ListStream:
+    """A fixed, ordered list of training tasks per level (drawn up front, e.g. in parallel): `next(level)`
+    gives them in order and cycles once a level runs out. Same interface as TaskStream (`cursor`, `seen`
+    and `batch`), so two runs given equal lists train on the same prompts in the same order."""
+
+    def __init__(self, tasks_by_level: dict[int, list[dict]]):
+        self.tasks = {int(k): list(v) for k, v in tasks_by_level.items()}
+        self.cursor = 0
+        self.seen: set[str] = set()
+        self._pos: dict[int, int] = {}
+
+    def next(self, level: int) -> dict:
+        pool = self.tasks.get(level) or []
+        if not pool:
+            raise UsageError(f"no training tasks were drawn for level {level}; draw some for every "
+                             f"curriculum level (have levels {sorted(k for k, v in self.tasks.items() if v)})")
+        # Restored `seen` (a resumed run) skips tasks already used, until the level wraps around.
+        start = self._pos.get(level, 0) % len(pool)
+        i = next((j for j in range(start, len(pool)) if pool[j]["hash"] not in self.seen), None)
+        if i is None:
+            i = start  # every task of the level was used: go round again, in the same order
+        self._pos[level] = i + 1
+        self.cursor += 1
+        self.seen.add(pool[i]["hash"])
+        return pool[i]
+
+    def batch(self, level: int, n: int) -> list[dict]:
+        return [self.next(level) for _ in range(n)]
+
+
 def reference_solution(program: str) -> str | None:
     """The code generator's ModelNew for a program, or None when it cannot compile it."""
     from drtriton.frontend import CompileConfig, compile_problem

@@ -72,23 +72,34 @@ def _speed_measurable(verdicts: list) -> bool:
     return False
 
 
-def evaluate_tasks(model, tokenizer, tasks: list[dict], verify_batch: Callable, max_new_tokens: int,
-                   batch_size: int = 8) -> EvalResult:
-    """Greedy pass@1 on `tasks`: generate, parse (format errors scored, not raised), verify, summarize."""
+def generate_answers(model, tokenizer, tasks: list[dict], max_new_tokens: int, batch_size: int = 8) -> list[str]:
+    """One greedy answer per task (batched, left-padded generation with the KV cache)."""
     from drtriton.train.policy import sample
 
-    t0 = time.time()
-    answers = []
-    for i in range(0, len(tasks), batch_size):
+    answers: list[str] = []
+    for i in range(0, len(tasks), max(1, batch_size)):
         chunk = tasks[i:i + batch_size]
         rollouts = sample(model, tokenizer, [build_prompt(t["program"]) for t in chunk], n=1,
                           max_new_tokens=max_new_tokens, greedy=True)
         answers.extend(r.text for r in rollouts)
+    return answers
+
+
+def verify_answers(tasks: list[dict], answers: list[str], verify_batch: Callable) -> EvalResult:
+    """Parses (format errors scored, not raised), verifies the rest in one batch, summarizes."""
     parsed = [parse_answer(a) for a in answers]
     todo = [(t["program"], p.code) for t, p in zip(tasks, parsed) if p.ok]
     verdicts = iter(verify_batch(todo) if todo else [])
     all_verdicts = [next(verdicts) if p.ok else Outcome(FORMAT_ERROR, p.error) for p in parsed]
-    result = summarize(tasks, all_verdicts)
+    return summarize(tasks, all_verdicts)
+
+
+def evaluate_tasks(model, tokenizer, tasks: list[dict], verify_batch: Callable, max_new_tokens: int,
+                   batch_size: int = 8) -> EvalResult:
+    """Greedy pass@1 on `tasks`: generate, parse, verify, summarize."""
+    t0 = time.time()
+    answers = generate_answers(model, tokenizer, tasks, max_new_tokens, batch_size)
+    result = verify_answers(tasks, answers, verify_batch)
     result.seconds = time.time() - t0
     return result
 
@@ -103,6 +114,6 @@ def eval_model_dir(model_dir: Path, level: int, cfg, n: int | None = None, max_n
     model, tokenizer = load_model(ModelSpec(path=Path(model_dir), dtype=cfg.model.dtype),
                                   device=cfg.resolved_device())
     tasks = ws.heldout(level)[: n or cfg.data.heldout_n]
-    result = evaluate_tasks(model, tokenizer, tasks, ws.verify_batch, max_new_tokens or cfg.rl.max_new_tokens)
+    result = evaluate_tasks(model, tokenizer, tasks, ws.verify_batch, max_new_tokens or cfg.rl.new_tokens_for(level))
     result.level, result.model = level, str(model_dir)
     return result

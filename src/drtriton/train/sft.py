@@ -65,7 +65,8 @@ def _encode(tokenizer, pair: dict, max_len: int) -> tuple[list[int], list[int]]:
 
 
 def _native_sft(cfg: RunConfig, model, tokenizer, pairs: list[dict], log: MetricsLogger, device: str,
-                on_step: Callable[[int, float], None] | None) -> tuple[int, float | None]:
+                on_step: Callable[[int, float], None] | None,
+                more_pairs: Callable[[], list[dict]] | None = None) -> tuple[int, float | None]:
     import torch
 
     p = cfg.sft
@@ -73,8 +74,16 @@ def _native_sft(cfg: RunConfig, model, tokenizer, pairs: list[dict], log: Metric
     params = [q for q in model.parameters() if q.requires_grad]
     opt = torch.optim.AdamW(params, lr=p.lr, weight_decay=p.weight_decay)
 
-    def lr_at(s: int) -> float:  # linear warmup, cosine decay to 0 at max_steps
-        return p.lr * min(1.0, (s + 1) / max(1, p.warmup_steps)) * 0.5 * (1 + math.cos(math.pi * s / p.max_steps))
+    t_start = time.time()
+
+    def lr_at(s: int) -> float:
+        """Linear warmup, then cosine decay to 0 at max_steps or, when sft.max_seconds is set, at whichever
+        of the step and time budgets comes first (a time-bound run still ends on a decayed lr)."""
+        done = s / p.max_steps
+        if p.max_seconds is not None:
+            done = max(done, (time.time() - t_start) / p.max_seconds)
+        warm = min(1.0, (s + 1) / max(1, p.warmup_steps))
+        return p.lr * warm * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
 
     step, order_epoch = 0, 0
     last = ckpt.latest_checkpoint(cfg.run_dir)
@@ -86,14 +95,18 @@ def _native_sft(cfg: RunConfig, model, tokenizer, pairs: list[dict], log: Metric
     model.train()
     per_step = p.batch_size * p.grad_accum
     loss_value = None
-    t_start = time.time()
     while step < p.max_steps:
+        if more_pairs is not None and step % p.log_every == 0:
+            new = more_pairs()  # pairs still being made while we train (a budgeted run)
+            encoded += [_encode(tokenizer, pair, p.max_len) for pair in new]
+            pairs.extend(new)
         order = list(range(len(encoded)))
         random.Random(cfg.seed * 7919 + order_epoch).shuffle(order)
         start = (step * per_step) % max(1, len(order))
         idx = (order * (per_step // max(1, len(order)) + 2))[start: start + per_step]
+        lr_now = lr_at(step)
         for group in opt.param_groups:
-            group["lr"] = lr_at(step)
+            group["lr"] = lr_now
         opt.zero_grad(set_to_none=True)
         total_tokens = sum(len(encoded[i][1]) for i in idx)
         loss_sum = 0.0
@@ -123,7 +136,7 @@ def _native_sft(cfg: RunConfig, model, tokenizer, pairs: list[dict], log: Metric
         loss_value = loss_sum / total_tokens
         if step % p.log_every == 0 or step == p.max_steps:
             log.log(step, {"sft/loss": loss_value, "sft/grad_norm": float(grad_norm),
-                           "sft/lr": lr_at(step - 1)})
+                           "sft/lr": lr_now, "sft/pairs": len(encoded)})
         if on_step:
             on_step(step, loss_value)
         out_of_time = p.max_seconds is not None and time.time() - t_start > p.max_seconds
@@ -187,11 +200,13 @@ def _trl_sft(cfg: RunConfig, model, tokenizer, pairs: list[dict], log: MetricsLo
 
 
 def run_sft(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = None,
-            ws: Workspace | None = None) -> SFTResult:
+            ws: Workspace | None = None, more_pairs: Callable[[], list[dict]] | None = None) -> SFTResult:
     """Builds/reads SFT pairs, builds/loads the model, trains, writes run_dir/final and learning curves.
 
     Args:
         progress: called as progress(phase, done, total) for "data" and "train".
+        more_pairs: native loop only: polled every `sft.log_every` steps for pairs made since (a run that
+            keeps drawing data while it trains); they join the training set. SFTResult.n_pairs counts them.
     """
     import torch
 
@@ -223,7 +238,7 @@ def run_sft(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = N
         if backend == "trl":
             steps, loss = _trl_sft(cfg, model, tokenizer, pairs, log, on_step)
         else:
-            steps, loss = _native_sft(cfg, model, tokenizer, pairs, log, device, on_step)
+            steps, loss = _native_sft(cfg, model, tokenizer, pairs, log, device, on_step, more_pairs)
     finally:
         log.close()
     final = cfg.run_dir / "final"

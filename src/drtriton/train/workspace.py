@@ -40,18 +40,75 @@ def make_verifier(fields: dict, workers: int = 2) -> Callable[[list[tuple[str, s
     return pool.verify_many  # bound method: pool.close() via verify_many.__self__
 
 
+class CachedVerifier:
+    """A batch verifier over a thread-safe `verify_one(problem, candidate)` that verifies each distinct pair
+    once (rollouts of one prompt often repeat an answer; models evaluated on the same tasks often agree)
+    and can stop at a deadline: pairs not verified by then come back as None (unmeasured, never guessed).
+
+        verify = CachedVerifier(pool.verify, workers=14, close=pool.close)
+        verdicts = verify(pairs)                       # all verified
+        verdicts = verify(pairs, deadline=t)           # None where time ran out
+    """
+
+    def __init__(self, verify_one: Callable[[str, str], object], workers: int, close: Callable | None = None):
+        import threading
+
+        self._verify_one = verify_one
+        self.workers = max(1, int(workers))
+        self._close = close
+        self._cache: dict[tuple[str, str], object] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.verified = 0
+
+    def _one(self, pair: tuple[str, str]):
+        try:
+            return self._verify_one(*pair)
+        except Exception as exc:  # noqa: BLE001 - a verifier bug still yields a verdict, named as such
+            from drtriton.train.rewards import Outcome
+
+            return Outcome("runtime_error", f"verifier internal error: {type(exc).__name__}: {exc}"[:300])
+
+    def __call__(self, pairs: list[tuple[str, str]], deadline: float | None = None) -> list:
+        import time
+        from concurrent.futures import ThreadPoolExecutor, wait
+
+        with self._lock:
+            todo = list(dict.fromkeys(p for p in pairs if p not in self._cache))
+            self.hits += len(pairs) - len(todo)
+        if todo:
+            ex = ThreadPoolExecutor(max_workers=min(self.workers, len(todo)))
+            futures = {ex.submit(self._one, p): p for p in todo}
+            timeout = None if deadline is None else max(0.0, deadline - time.time())
+            done, _ = wait(futures, timeout=timeout)
+            ex.shutdown(wait=deadline is None, cancel_futures=True)
+            with self._lock:
+                for f in done:
+                    self._cache[futures[f]] = f.result()
+                self.verified += len(done)
+        with self._lock:
+            return [self._cache.get(p) for p in pairs]
+
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
+
+
 class Workspace:
     def __init__(self, cfg: RunConfig, source=None, verifier: Callable | None = None,
-                 solve: Callable[[str], str | None] | None = None):
-        """`solve` maps a program to its reference ModelNew (default: the code generator)."""
+                 solve: Callable[[str], str | None] | None = None, heldout: dict[int, list[dict]] | None = None,
+                 stream=None):
+        """`solve` maps a program to its reference ModelNew (default: the code generator); `heldout` gives
+        held-out sets drawn elsewhere (same reserved seeds, e.g. in parallel); `stream` replaces the online
+        TaskStream (e.g. a data.ListStream of tasks drawn up front)."""
         self.cfg = cfg
         self.solve = solve
-        if source is None:
+        if source is None and (heldout is None or stream is None):
             source = FolderSource(cfg.data.folder) if cfg.data.source == "folder" else SynthSource(cfg.data.scale)
         self.source = source
         self._verifier = verifier
-        self._heldout: dict[int, list[dict]] = {}
-        self.stream = TaskStream(source, seed=cfg.seed, exclude=self.excluded)
+        self._heldout: dict[int, list[dict]] = {int(k): list(v) for k, v in (heldout or {}).items()}
+        self.stream = stream if stream is not None else TaskStream(source, seed=cfg.seed, exclude=self.excluded)
 
     def heldout(self, level: int) -> list[dict]:
         if level not in self._heldout:
@@ -74,7 +131,7 @@ class Workspace:
 
     def close(self) -> None:
         """Stops the verifier pool's workers (if this workspace started one)."""
-        pool = getattr(self._verifier, "__self__", None)
+        pool = getattr(self._verifier, "__self__", self._verifier)
         if pool is not None and hasattr(pool, "close"):
             pool.close()
         self._verifier = None

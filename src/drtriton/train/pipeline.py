@@ -1,0 +1,587 @@
+"""The whole training story in one command under a wall-clock budget: draw data (held-out sets, checked SFT
+pairs, RL prompts), train a tokenizer and the tiny model from scratch (SFT), evaluate it, run DRPO and GRPO
+from it on the same prompts for the same number of steps, evaluate both, write results.json and plots.
+
+    python bench/train_gpu.py pipeline --out $OUT/train            # one H100, about 8.5 minutes
+    python bench/train_gpu.py pipeline --out /tmp/p --smoke         # CPU dry run (Triton interpreter)
+
+Each phase has a time budget; at it the phase stops (training keeps its last state and exports a final
+model) and the next one starts. A failed phase is recorded with its error line, phases that need it are
+skipped, and results.json is rewritten after every phase. Models and checkpoints live in `work`; `out`
+gets only small files (JSON, CSV, TensorBoard events, PNG).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from drtriton.train.data import HELDOUT_SEED_BASE, ListStream, write_jsonl
+from drtriton.train.datagen import Job, ParallelDraws
+from drtriton.train.prompt import build_prompt, format_answer
+from drtriton.util.errors import UsageError
+from drtriton.util.fileio import atomic_write_text
+from drtriton.util.provenance import Provenance
+
+PHASES = ("data", "sft", "eval_sft", "rl_drpo", "rl_grpo", "eval_rl")
+MARKER = ".drtriton_pipeline"  # a work folder we made (and so may clear)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every knob of the run; the defaults are the H100 run (16 CPU cores, 10-minute command limit)."""
+
+    out: Path = Path("out/train")  # results.json, plots, CSV and TensorBoard logs
+    work: Path = Path("runs/pipeline")  # models and checkpoints (large: never under out)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda (the policy and the verifier)
+    levels: tuple[int, ...] = (1, 2, 5)  # held-out sets and SFT data; the RL curriculum climbs them
+    scale: str = "realistic"  # synthesizer shapes: KernelBench-like on the GPU, small for CPU runs
+    heldout_n: int = 16  # tasks per level, the same for every model evaluated
+    eval_teacher: bool = True  # also verify the code generator's answers to the held-out tasks (the ceiling)
+    sft_tasks: int = 900  # most SFT programs drawn; the data budget usually stops earlier
+    sft_level_weights: tuple[float, ...] = (0.4, 0.35, 0.25)  # share of SFT programs per level (of `levels`)
+    rl_tasks_per_level: int = 40  # RL prompts drawn per level, shared by DRPO and GRPO
+    draw_during_sft: bool = True  # keep drawing SFT pairs on the CPU cores while the GPU trains on them
+    model: str = "tiny"  # built-in architecture (models.BUILTIN_MODELS)
+    vocab_size: int = 8192  # BPE trained here on the SFT pairs
+    sft_lr: float = 1e-3  # from scratch: a large lr (cosine to 0 at the time budget)
+    sft_batch_size: int = 16
+    sft_max_len: int = 3072  # prompt + answer tokens; longer pairs are dropped, not truncated
+    sft_warmup_steps: int = 30
+    sft_max_steps: int = 100_000  # the time budget ends SFT first
+    rl_rollouts: int = 8  # the paper's group size
+    rl_prompts_per_step: int = 4
+    rl_lr: float = 5e-5  # tiny model, about ten updates: far above the paper's 1e-6 for 7B, or RL cannot move it
+    rl_updates_per_batch: int = 2  # the second update meets DRPO's KL trust region
+    rl_temperature: float = 0.8  # below 1: samples stay near the greedy answer that evaluation scores
+    rl_max_steps: int = 60  # the time budget usually ends RL first; GRPO then runs as many as DRPO did
+    rl_eval_every: int = 4  # curriculum evaluations (held-out pass@1 at the current level)
+    rl_eval_n: int = 8
+    max_new_tokens: int = 2048  # cap on any answer
+    answer_slack: float = 1.15  # per-level answer cap = slack x the longest SFT answer at that level
+    verify: dict = field(default_factory=lambda: {
+        "policy": "mixed", "device": "auto", "seeds": [0, 1, 2], "distributions": ["normal", "heavy_tailed"],
+        # fast_1 is against eager; torch.compile baselines would cost more than the whole RL phase.
+        "time_compile_baseline": False, "n_timing": 20, "warmup": 3,
+        "timeout_s": 30.0})  # a hung rollout must not stall an RL step for long
+    workers: int | None = None  # synthesizer and verifier processes; None: CPU count - 2
+    budget_s: float = 510.0  # the whole run (8.5 min: the 10-minute command keeps 1.5 min of slack)
+    budgets: dict = field(default_factory=lambda: {
+        "data": 75.0, "sft": 110.0, "eval_sft": 50.0, "rl_drpo": 80.0, "rl_grpo": 80.0, "eval_rl": 85.0})
+
+    def __post_init__(self) -> None:
+        if len(self.sft_level_weights) != len(self.levels):
+            raise UsageError(f"sft_level_weights needs one weight per level {list(self.levels)}, got "
+                             f"{list(self.sft_level_weights)}")
+        unknown = sorted(set(self.budgets) - set(PHASES))
+        if unknown:
+            raise UsageError(f"budgets has unknown phase(s) {unknown}; phases are {list(PHASES)}")
+        if self.budget_s <= 0 or self.heldout_n < 1:
+            raise UsageError(f"budget_s and heldout_n must be positive, got {self.budget_s}, {self.heldout_n}")
+
+    @staticmethod
+    def smoke(out: Path, work: Path) -> PipelineConfig:
+        """A CPU dry run of every phase: 2-layer model, small shapes, one task per held-out set."""
+        return PipelineConfig(
+            out=out, work=work, device="cpu", scale="small", heldout_n=1, sft_tasks=6, rl_tasks_per_level=2,
+            model="test", vocab_size=600, sft_batch_size=2, sft_max_len=2048, sft_warmup_steps=1,
+            sft_max_steps=4, rl_rollouts=2, rl_prompts_per_step=1, rl_max_steps=2, rl_eval_every=1,
+            rl_eval_n=1, max_new_tokens=24, workers=2,
+            verify={"policy": "mixed", "device": "cpu", "seeds": [0], "distributions": ["normal"],
+                    "time_compile_baseline": False, "timeout_s": 120.0},
+            budget_s=420.0, budgets={"data": 120.0, "sft": 30.0, "eval_sft": 90.0, "rl_drpo": 40.0,
+                                     "rl_grpo": 40.0, "eval_rl": 60.0})
+
+
+def _log(t0: float, msg: str) -> None:
+    print(f"[{time.time() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+class Pipeline:
+    def __init__(self, cfg: PipelineConfig):
+        self.cfg = cfg
+        self.t0 = time.time()
+        self.workers = cfg.workers or max(2, (os.cpu_count() or 4) - 2)
+        self.results: dict = {"config": _jsonable(asdict(cfg)), "workers": self.workers, "phases": {},
+                              "provenance": Provenance.here().to_json()}
+        self.heldout: dict[int, list[dict]] = {}
+        self.teacher: dict[str, str] = {}  # held-out hash -> the code generator's answer
+        self.rl_tasks: dict[int, list[dict]] = {}
+        self.pairs: list[dict] = []
+        self.caps: dict[int, int] = {}
+        self.pool = None
+        self.draws = None  # the data phase's process pool; SFT keeps taking pairs from it
+        self.excluded: set[str] = set()  # held-out and RL task hashes, then every SFT program taken
+        self.sft_counts: dict = {}
+        self.eval_verify = None
+        self.answers: list[dict] = []  # every evaluated answer (eval_answers.jsonl)
+        self.statuses: dict[tuple, dict] = {}  # (model, level, hash) -> its verdict record
+
+    # ---- bookkeeping ----
+    def log(self, msg: str) -> None:
+        _log(self.t0, msg)
+
+    def budget(self, phase: str) -> float:
+        """The phase's own budget, cut so every later phase keeps half of its own."""
+        later = PHASES[PHASES.index(phase) + 1:]
+        reserve = sum(0.5 * self.cfg.budgets.get(p, 0.0) for p in later)
+        left = self.cfg.budget_s - (time.time() - self.t0) - reserve
+        return max(0.0, min(self.cfg.budgets.get(phase, 0.0), left))
+
+    def save(self) -> None:
+        self.results["seconds"] = time.time() - self.t0
+        self.cfg.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.cfg.out / "results.json", json.dumps(_jsonable(self.results), indent=1))
+
+    def run_phase(self, name: str, fn: Callable[[float], dict], needs: tuple[str, ...] = ()) -> None:
+        rec = {"status": "skipped", "budget_s": None, "seconds": None, "error": None}
+        self.results["phases"][name] = rec
+        missing = [n for n in needs if self.results["phases"].get(n, {}).get("status") != "ok"]
+        budget = self.budget(name)
+        rec["budget_s"] = budget
+        if missing:
+            rec["error"] = f"needs phase(s) {missing}, which did not finish"
+        elif budget <= 1.0:
+            rec["error"] = "no time left in the run's budget"
+        else:
+            self.log(f"{name}: start (budget {budget:.0f} s)")
+            t = time.time()
+            try:
+                self.results[name] = fn(budget)
+                rec["status"] = "ok"
+            except Exception as exc:  # noqa: BLE001 - one failed phase must not lose the others' results
+                rec["status"] = "failed"
+                rec["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:400]
+                rec["traceback_tail"] = traceback.format_exc().splitlines()[-6:]
+            rec["seconds"] = time.time() - t
+            self.log(f"{name}: {rec['status']} in {rec['seconds']:.1f} s {rec['error'] or ''}")
+        self.save()
+
+    # ---- phases ----
+    def phase_data(self, budget: float) -> dict:
+        c = self.cfg
+        n_held = c.heldout_n + c.heldout_n // 2 + 2  # spare seeds: duplicates are dropped by hash
+        jobs = [Job("heldout", lv, HELDOUT_SEED_BASE + lv * 1_000_003 + i, solve=c.eval_teacher, check=False)
+                for lv in c.levels for i in range(n_held)]
+        jobs += [Job("rl", lv, c.seed * 1_000_000_007 + lv * 100_003 + k)
+                 for k in range(1, c.rl_tasks_per_level + 1) for lv in c.levels]
+        total_w = sum(c.sft_level_weights)
+        per_level = {lv: max(1, round(c.sft_tasks * w / total_w)) for lv, w in zip(c.levels, c.sft_level_weights)}
+        sft_jobs = {lv: [Job("sft", lv, (c.seed + 1) * 1_000_000_007 + lv * 100_003 + k, solve=True)
+                         for k in range(1, n + 1)] for lv, n in per_level.items()}
+        # Interleave levels by weight, so a budget cut keeps the mix.
+        order = sorted((k / per_level[lv], lv, k) for lv in per_level for k in range(per_level[lv]))
+        jobs += [sft_jobs[lv][k] for _, lv, k in order]
+        done_n = [0]
+
+        def on_done(_):
+            done_n[0] += 1
+            if done_n[0] % 50 == 0:
+                self.log(f"data: {done_n[0]} of {len(jobs)} draws")
+
+        self.draws = ParallelDraws(jobs, c.scale, self.workers, self._device())
+        drawn = self.draws.collect(time.time() + budget, on_done)
+        counts: dict = {"jobs": len(jobs), "finished": len(drawn), "errors": sum(d.error is not None for d in drawn)}
+        for lv in c.levels:
+            got = [d for d in drawn if d.job.kind == "heldout" and d.job.level == lv and d.task]
+            seen: dict[str, dict] = {}
+            for d in sorted(got, key=lambda d: d.job.seed):
+                if len(seen) < c.heldout_n:
+                    seen.setdefault(d.task["hash"], d.task)
+                    if d.solution and d.task["hash"] not in self.teacher:
+                        self.teacher[d.task["hash"]] = d.solution
+            self.heldout[lv] = list(seen.values())
+        self.excluded = {t["hash"] for ts in self.heldout.values() for t in ts}
+        for lv in c.levels:
+            uniq: dict[str, dict] = {}
+            for d in drawn:
+                if d.job.kind == "rl" and d.job.level == lv and d.task and d.task["hash"] not in self.excluded:
+                    uniq.setdefault(d.task["hash"], d.task)
+            self.rl_tasks[lv] = list(uniq.values())
+        self.excluded |= {t["hash"] for ts in self.rl_tasks.values() for t in ts}  # RL prompts stay unseen
+        self.pairs = self._sft_pairs(drawn)
+        counts.update({"heldout": {lv: len(v) for lv, v in self.heldout.items()},
+                       "teacher_answers": len(self.teacher),
+                       "rl_tasks": {lv: len(v) for lv, v in self.rl_tasks.items()}, "sft": self.sft_counts,
+                       "sft_pairs": len(self.pairs), "sft_jobs_left": self.draws.pending,
+                       "draw_seconds_mean": _mean([d.seconds for d in drawn])})
+        if not c.draw_during_sft:
+            self.draws.close()
+        if not self.pairs:
+            raise RuntimeError(f"no SFT pair passed its check in {budget:.0f} s ({self.sft_counts}); "
+                               "raise the data budget")
+        return counts
+
+    def _sft_pairs(self, drawn: list) -> list[dict]:
+        """SFT pairs from finished draws: checked, never a held-out or RL task, one per program."""
+        out = []
+        for d in drawn:
+            if d.job.kind != "sft":
+                continue
+            row = self.sft_counts.setdefault(d.job.level, {"drawn": 0, "compiled": 0, "checked": 0, "excluded": 0,
+                                                           "failures": {}})
+            row["drawn"] += d.task is not None
+            row["compiled"] += d.solution is not None
+            if d.task is None or d.solution is None or d.check is not None:
+                key = (d.error or d.check or "unknown").split(":")[0][:60]
+                row["failures"][key] = row["failures"].get(key, 0) + 1
+                continue
+            h = d.task["hash"]
+            if h in self.excluded:
+                row["excluded"] += 1
+                continue
+            self.excluded.add(h)
+            row["checked"] += 1
+            out.append({"hash": h, "level": d.job.level, "prompt": build_prompt(d.task["program"]),
+                        "completion": format_answer(d.solution), "verified": "inprocess"})
+        return out
+
+    def phase_sft(self, budget: float) -> dict:
+        import torch
+
+        from drtriton.train.models import load_tokenizer, train_tokenizer
+        from drtriton.train.sft import run_sft
+
+        c = self.cfg
+        t = time.time()
+        tok_dir = c.work / "tok"
+        tok = (load_tokenizer(tok_dir) if (tok_dir / "tokenizer.json").is_file() else
+               train_tokenizer([p["prompt"] + p["completion"] for p in self.pairs], c.vocab_size, tok_dir))
+        lengths: dict[int, list[int]] = {}
+        dropped = [0]
+
+        def fits(pairs: list[dict]) -> list[dict]:
+            kept = []
+            for p in pairs:
+                n_p = len(tok(p["prompt"], add_special_tokens=False).input_ids)
+                n_c = len(tok(p["completion"], add_special_tokens=False).input_ids) + 1
+                if n_p + n_c <= c.sft_max_len:
+                    kept.append(p)
+                    lengths.setdefault(p["level"], []).append(n_c)
+                else:
+                    dropped[0] += 1
+            return kept
+
+        added = [0]
+
+        def more_pairs() -> list[dict]:
+            if self.draws is None:
+                return []
+            new = fits(self._sft_pairs(self.draws.poll()))
+            added[0] += len(new)
+            return new
+
+        kept = fits(self.pairs)
+        pairs_path = c.work / "sft_pairs.jsonl"
+        write_jsonl(pairs_path, kept)
+        cfg = self._run_config("sft", {
+            "model.builtin": c.model, "model.tokenizer_dir": str(tok_dir), "model.vocab_size": c.vocab_size,
+            "data.sft_pairs": str(pairs_path), "sft.backend": "native", "sft.lr": c.sft_lr,
+            "sft.batch_size": c.sft_batch_size, "sft.max_len": c.sft_max_len, "sft.max_steps": c.sft_max_steps,
+            "sft.warmup_steps": c.sft_warmup_steps, "sft.save_every": 10**9, "sft.log_every": 10,
+            "sft.max_seconds": max(1.0, budget - (time.time() - t) - 8.0)})  # 8 s: final export
+        ws = self._workspace(cfg)
+        try:
+            r = run_sft(cfg, ws=ws, more_pairs=more_pairs if c.draw_during_sft else None)
+        finally:
+            if self.draws is not None:
+                self.draws.close()  # the CPU cores go to the verifier from here on
+        self._copy_logs(cfg.run_dir, "sft")
+        self.sft_dir = r.final_dir
+        # Answer caps: the longest SFT answer of the level, with slack (no held-out answer is cut shorter
+        # than the code generator's would be, unless it is the longest of all).
+        self.caps = {lv: min(c.max_new_tokens, math.ceil(max(v) * c.answer_slack)) for lv, v in lengths.items()}
+        for lv in c.levels:
+            self.caps.setdefault(lv, c.max_new_tokens)
+        tokens = sum(sum(v) for v in lengths.values())
+        return {"pairs": r.n_pairs, "pairs_added_while_training": added[0], "dropped_too_long": dropped[0],
+                "data_counts": self.sft_counts, "params": r.params,
+                "steps": r.steps, "final_loss": r.final_loss, "backend": r.backend, "seconds": r.seconds,
+                "answer_tokens": {lv: {"max": max(v), "mean": _mean(v)} for lv, v in lengths.items()},
+                "answer_caps": self.caps, "answer_tokens_total": tokens,
+                "epochs": (r.steps * c.sft_batch_size / r.n_pairs) if r.n_pairs else None,
+                "device": torch.cuda.get_device_name(0) if self._device() == "cuda" else "cpu"}
+
+    def phase_eval_sft(self, budget: float) -> dict:
+        deadline = time.time() + budget
+        out = {"models": self._evaluate_models({"sft": self.sft_dir}, deadline, teacher=self.cfg.eval_teacher)}
+        sft = out["models"].get("sft") or {}
+        # The curriculum starts at the first level SFT alone has not passed (the threshold RL promotes at).
+        start = next((lv for lv in self.cfg.levels if (sft.get(lv) or {}).get("correct_rate") is None
+                      or sft[lv]["correct_rate"] <= 0.5), self.cfg.levels[-1])
+        self.start_level = start
+        out["rl_start_level"] = start
+        return out
+
+    def phase_rl(self, algo: str, budget: float) -> dict:
+        from drtriton.train.metrics import read_metrics
+        from drtriton.train.rl import run_rl
+        from drtriton.train.workspace import CachedVerifier
+
+        c = self.cfg
+        steps = c.rl_max_steps
+        drpo = self.results.get("rl_drpo")
+        if algo == "grpo" and drpo and drpo.get("steps"):
+            steps = drpo["steps"]  # same data, same number of updates as DRPO
+        cfg = self._run_config(f"rl_{algo}", {
+            "model.path": str(self.sft_dir), "rl.algo": algo, "rl.rollouts": c.rl_rollouts,
+            "rl.prompts_per_step": c.rl_prompts_per_step, "rl.gen_prompts_per_call": c.rl_prompts_per_step,
+            "rl.lr": c.rl_lr, "rl.steps": steps, "rl.updates_per_batch": c.rl_updates_per_batch,
+            "rl.temperature": c.rl_temperature, "rl.max_new_tokens": c.max_new_tokens,
+            "rl.max_new_tokens_by_level": self.caps, "rl.overlap": True, "rl.save_every": 10**9,
+            "rl.verify_workers": self.workers, "rl.max_seconds": max(1.0, budget - 12.0),  # 12 s: load + export
+            "curriculum.eval_every": c.rl_eval_every, "curriculum.start_level": getattr(self, "start_level", None),
+            "eval_n": c.rl_eval_n})
+        verify = CachedVerifier(self._pool().verify, self.workers)  # own cache: no free verdicts across runs
+        ws = self._workspace(cfg, verify, ListStream(self.rl_tasks))
+        r = run_rl(cfg, ws=ws)
+        self._copy_logs(cfg.run_dir, f"rl_{algo}")
+        setattr(self, f"{algo}_dir", r.final_dir)
+        series = read_metrics(cfg.run_dir / "metrics.csv") if (cfg.run_dir / "metrics.csv").is_file() else {}
+        curve = lambda k: [v for _, v in series.get(k, [])]
+        return {"steps": r.steps, "steps_allowed": steps, "seconds": r.seconds, "level": r.level,
+                "curriculum": r.curriculum, "candidates_verified": verify.verified, "verifier_cache_hits": verify.hits,
+                "rollouts": r.steps * c.rl_rollouts * c.rl_prompts_per_step,
+                "rollout_correct_rate": curve("rollout/correct_rate"),
+                "rollout_format_error_rate": curve("rollout/format_error_rate"),
+                "mixed_groups": curve("rollout/mixed_groups"), "eval_pass_at_1": curve("eval/pass_at_1"),
+                "step_s": curve("perf/step_s"), "gen_tokens_per_s": curve("perf/gen_tokens_per_s"),
+                "verify_s": curve("perf/verify_s"), "last_stats": r.last_stats}
+
+    def phase_eval_rl(self, budget: float) -> dict:
+        models = {a: getattr(self, f"{a}_dir") for a in ("drpo", "grpo") if hasattr(self, f"{a}_dir")}
+        if not models:
+            raise RuntimeError("neither RL run produced a model to evaluate")
+        return {"models": self._evaluate_models(models, time.time() + budget, teacher=False)}
+
+    # ---- helpers ----
+    def _device(self) -> str:
+        if self.cfg.device != "auto":
+            return self.cfg.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def _pool(self):
+        if self.pool is None:
+            from drtriton.verify import VerifierPool, VerifyConfig
+
+            fields = {k: tuple(v) if isinstance(v, list) else v for k, v in self.cfg.verify.items()}
+            self.pool = VerifierPool(VerifyConfig(**fields), workers=self.workers)
+        return self.pool
+
+    def _workspace(self, cfg, verify=None, stream=None):
+        from drtriton.train.workspace import Workspace
+
+        return Workspace(cfg, verifier=verify, heldout=self.heldout, stream=stream or ListStream(self.rl_tasks))
+
+    def _run_config(self, name: str, overrides: dict):
+        from drtriton.train.config import load_config
+
+        c = self.cfg
+        base = {"run_dir": str(c.work / name), "seed": c.seed, "device": c.device, "data.source": "synth",
+                "data.scale": c.scale, "data.levels": list(c.levels), "data.heldout_n": c.heldout_n,
+                "curriculum.levels": list(c.levels), "verify": dict(c.verify)}
+        base.update(overrides)
+        return load_config(None, base)
+
+    def _copy_logs(self, run_dir: Path, name: str) -> None:
+        dest = self.cfg.out / name
+        dest.mkdir(parents=True, exist_ok=True)
+        for f in ("metrics.csv", "curves.png"):
+            if (run_dir / f).is_file():
+                shutil.copy2(run_dir / f, dest / f)
+        if (run_dir / "tb").is_dir():
+            shutil.copytree(run_dir / "tb", dest / "tb", dirs_exist_ok=True)
+
+    def _evaluate_models(self, models: dict[str, Path], deadline: float, teacher: bool) -> dict:
+        """Greedy answers of every model on every held-out set, then one verifier pass (with a deadline:
+        a level whose answers were not all verified in time is reported as None, not as a partial rate)."""
+        from drtriton.train.evaluate import generate_answers, summarize
+        from drtriton.train.models import ModelSpec, load_model
+        from drtriton.train.prompt import ParsedAnswer, parse_answer
+        from drtriton.train.rewards import COMPILE_ERROR, FORMAT_ERROR, Outcome
+        from drtriton.train.workspace import CachedVerifier
+
+        if self.eval_verify is None:  # shared by every evaluation: identical answers get one verdict
+            self.eval_verify = CachedVerifier(self._pool().verify, self.workers)
+        rows: dict[tuple[str, int], tuple[list[dict], list]] = {}
+        for name, folder in models.items():
+            model, tok = load_model(ModelSpec(path=Path(folder)), device=self._device())
+            for lv in self.cfg.levels:
+                tasks = self.heldout.get(lv) or []
+                if tasks and time.time() < deadline:
+                    t = time.time()
+                    answers = generate_answers(model, tok, tasks, self.caps.get(lv, self.cfg.max_new_tokens),
+                                               batch_size=len(tasks))
+                    rows[(name, lv)] = (tasks, [parse_answer(a) for a in answers])
+                    self.log(f"eval: {name} level {lv}: {len(tasks)} answers in {time.time() - t:.1f} s")
+                    self.answers += [{"model": name, "level": lv, "hash": tk["hash"], "answer": a}
+                                     for tk, a in zip(tasks, answers)]
+            del model
+        if teacher:  # the code generator's own answers; a program it could not compile counts as not compiled
+            for lv in self.cfg.levels:
+                tasks = self.heldout.get(lv) or []
+                if tasks:
+                    rows[("teacher", lv)] = (tasks, [
+                        parse_answer(format_answer(self.teacher[tk["hash"]])) if tk["hash"] in self.teacher
+                        else Outcome(COMPILE_ERROR, "the code generator could not compile the program")
+                        for tk in tasks])
+        # Level by level: a deadline then cuts whole levels (reported None), not a few answers of each.
+        todo = [(tk["program"], p.code) for (_, lv), (tasks, items) in sorted(rows.items(), key=lambda kv: kv[0][1])
+                for tk, p in zip(tasks, items) if isinstance(p, ParsedAnswer) and p.ok]
+        self.log(f"eval: verifying {len(set(todo))} distinct answers")
+        verdicts = dict(zip(todo, self.eval_verify(todo, deadline=deadline)))
+        out: dict = {}
+        for (name, lv), (tasks, items) in rows.items():
+            vs = [p if isinstance(p, Outcome) else
+                  verdicts.get((tk["program"], p.code)) if p.ok else Outcome(FORMAT_ERROR, p.error)
+                  for tk, p in zip(tasks, items)]
+            if any(v is None for v in vs):
+                out.setdefault(name, {})[lv] = None  # not every answer verified in time: unmeasured
+                continue
+            r = summarize(tasks, vs)
+            out.setdefault(name, {})[lv] = {k: v for k, v in asdict(r).items() if k != "provenance"}
+            self.statuses.update({(name, lv, rec["hash"]): rec for rec in r.records})
+        for name in models:
+            out.setdefault(name, {lv: None for lv in self.cfg.levels})
+        rows_out = [dict(a, **{k: v for k, v in self.statuses.get((a["model"], a["level"], a["hash"]), {}).items()
+                               if k in ("status", "reason", "speedup_vs_eager")}) for a in self.answers]
+        if rows_out:
+            write_jsonl(self.cfg.out / "eval_answers.jsonl", rows_out)
+        return out
+
+    # ---- the run ----
+    def prepare_dirs(self) -> None:
+        work = self.cfg.work
+        if work.exists() and any(work.iterdir()) and not (work / MARKER).is_file():
+            raise UsageError(f"work folder {work} is not empty and was not made by the pipeline; "
+                             "pass an empty or new --work folder")
+        if work.exists():
+            shutil.rmtree(work)  # a fresh run: models and checkpoints of an earlier one would be resumed
+        work.mkdir(parents=True)
+        (work / MARKER).write_text("made by drtriton.train.pipeline; cleared at the start of each run\n")
+        self.cfg.out.mkdir(parents=True, exist_ok=True)
+
+    def run(self) -> dict:
+        import torch
+
+        self.prepare_dirs()
+        torch.manual_seed(self.cfg.seed)
+        if torch.cuda.is_available():
+            torch.backends.cuda.matmul.allow_tf32 = True  # the policy's matmuls (verifier workers are separate)
+            torch.backends.cudnn.allow_tf32 = True
+        try:
+            self.run_phase("data", self.phase_data)
+            self.run_phase("sft", self.phase_sft, needs=("data",))
+            self.run_phase("eval_sft", self.phase_eval_sft, needs=("sft",))
+            self.run_phase("rl_drpo", lambda b: self.phase_rl("drpo", b), needs=("sft",))
+            self.run_phase("rl_grpo", lambda b: self.phase_rl("grpo", b), needs=("sft",))
+            self.run_phase("eval_rl", self.phase_eval_rl, needs=("sft",))
+        finally:
+            if self.draws is not None:
+                self.draws.close()
+            if self.pool is not None:
+                self.pool.close()
+        self.results["comparison"] = compare_results(self.results)
+        self._plots()
+        self.save()
+        return self.results
+
+    def _plots(self) -> None:
+        from drtriton.train.metrics import plot_eval_bars, plot_runs_compared
+
+        out = self.cfg.out
+        plots = {}
+        csvs = {a: out / f"rl_{a}" / "metrics.csv" for a in ("drpo", "grpo")}
+        p = plot_runs_compared(csvs, ["rollout/correct_rate", "rollout/grpo_reward", "rollout/format_error_rate",
+                                      "rollout/mixed_groups", "eval/pass_at_1", "curriculum/level"],
+                               out / "rl_compare.png")
+        plots["rl_compare"] = p and p.name
+        evals = _all_evals(self.results)
+        p = plot_eval_bars(evals, ["compile_rate", "correct_rate", "fast_1"], out / "eval_compare.png")
+        plots["eval_compare"] = p and p.name
+        for name in ("sft", "rl_drpo", "rl_grpo"):
+            plots[f"{name}_curves"] = f"{name}/curves.png" if (out / name / "curves.png").is_file() else None
+        self.results["plots"] = plots
+
+
+def compare_results(results: dict) -> dict:
+    """SFT alone vs SFT+DRPO vs SFT+GRPO on the held-out sets: per level and pooled over levels, in points
+    (100 x rate); None wherever either side was not measured. The target: RL raises the pooled correct
+    rate or fast_1 by >= 10 points over SFT alone."""
+    evals = _all_evals(results)
+    sft = evals.get("sft") or {}
+
+    def pooled(by_level: dict, metric: str) -> float | None:
+        rows = [r for r in (by_level or {}).values()]
+        if not rows or any(r is None or r.get(metric) is None for r in rows):
+            return None
+        return sum(r[metric] * r["n"] for r in rows) / sum(r["n"] for r in rows)
+
+    def delta(a, b):
+        return None if a is None or b is None else round(100 * (a - b), 2)
+
+    out: dict = {"metrics_in": "points (100 x rate)", "pooled": {}, "per_level": {}}
+    for name in ("sft", "drpo", "grpo", "teacher"):
+        if evals.get(name):
+            out["pooled"][name] = {m: pooled(evals[name], m) for m in ("compile_rate", "correct_rate", "fast_1")}
+    for algo in ("drpo", "grpo"):
+        if not evals.get(algo):
+            continue
+        per = {}
+        for lv, r in evals[algo].items():
+            s = sft.get(lv)
+            per[lv] = {m: delta(r and r.get(m), s and s.get(m)) for m in ("correct_rate", "fast_1", "compile_rate")}
+        out["per_level"][f"{algo}_minus_sft"] = per
+        d = {m: delta(pooled(evals[algo], m), pooled(sft, m)) for m in ("correct_rate", "fast_1", "compile_rate")}
+        out[f"{algo}_minus_sft"] = d
+        measured = [v for v in (d["correct_rate"], d["fast_1"]) if v is not None]
+        out[f"{algo}_meets_target"] = (max(measured) >= 10.0) if measured else None
+    if evals.get("drpo") and evals.get("grpo"):
+        out["drpo_minus_grpo"] = {m: delta(pooled(evals["drpo"], m), pooled(evals["grpo"], m))
+                                  for m in ("correct_rate", "fast_1", "compile_rate")}
+    hits = [a for a in ("drpo", "grpo") if out.get(f"{a}_meets_target")]
+    out["summary"] = (f"target (RL >= +10 points pooled correct rate or fast_1 over SFT) met by {hits}" if hits else
+                      "target (RL >= +10 points pooled correct rate or fast_1 over SFT) not met"
+                      + ("" if any(f"{a}_minus_sft" in out for a in ("drpo", "grpo")) else ": RL was not evaluated"))
+    return out
+
+
+def _all_evals(results: dict) -> dict:
+    """model -> level -> metrics, over both evaluation phases."""
+    evals = dict((results.get("eval_sft") or {}).get("models") or {})
+    evals.update((results.get("eval_rl") or {}).get("models") or {})
+    return evals
+
+
+def _mean(xs: list) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, Path):
+        return str(x)
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def run_pipeline(cfg: PipelineConfig) -> dict:
+    """Runs every phase within cfg.budget_s; returns (and writes to cfg.out/results.json) the results."""
+    return Pipeline(cfg).run()
+
+

@@ -1,0 +1,209 @@
+"""The one-command training pipeline and its parts: compact reference answers, the fixed RL task stream, the
+deduplicating verifier with a deadline, per-level answer caps, the curriculum's start level, phase
+bookkeeping (a failed phase is recorded and its dependants skipped), the comparison, overlapped RL, and
+(slow) the whole --smoke run on CPU."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from drtriton.train.config import load_config
+from drtriton.train.curriculum import Curriculum, CurriculumConfig
+from drtriton.train.data import ListStream
+from drtriton.train.datagen import check_solution, compact_solution
+from drtriton.train.pipeline import Pipeline, PipelineConfig, compare_results, run_pipeline
+from drtriton.train.workspace import CachedVerifier
+from drtriton.util.errors import UsageError
+
+
+def test_compact_solution_drops_comment_lines_but_keeps_code_and_strings():
+    code = ('# header\nimport torch\n\n\n\n# a comment line\nx = 1  # trailing stays\n'
+            's = """\n# inside a string\n"""\n    \ndef f():\n    # indented comment\n    return x\n')
+    out = compact_solution(code)
+    assert "# header" not in out and "# a comment line" not in out and "# indented comment" not in out
+    assert "x = 1  # trailing stays" in out and "# inside a string" in out
+    assert "\n\n\n" not in out
+    scope: dict = {}
+    exec(compile(out, "<t>", "exec"), scope)  # noqa: S102 - our own test code
+    assert scope["f"]() == 1 and scope["s"] == "\n# inside a string\n"
+
+
+def test_compact_solution_returns_unparsable_code_unchanged():
+    assert compact_solution("def f(:\n  # c\n") == "def f(:\n  # c\n"
+
+
+def test_check_solution_accepts_the_reference_and_names_a_wrong_answer(tiny_problems):
+    (relu, relu_solution), (_, scale_solution) = tiny_problems
+    assert check_solution(relu, relu_solution, "cpu") is None
+    why = check_solution(relu, scale_solution, "cpu")
+    assert why is not None and why.startswith("seed 0")
+
+
+def test_list_stream_gives_tasks_in_order_skips_restored_seen_and_wraps():
+    tasks = {1: [{"hash": h} for h in "abc"], 2: [{"hash": "z"}]}
+    s = ListStream(tasks)
+    assert [t["hash"] for t in s.batch(1, 4)] == ["a", "b", "c", "a"]
+    assert s.cursor == 4 and s.seen == {"a", "b", "c"}
+    resumed = ListStream(tasks)
+    resumed.seen = {"a"}
+    assert [t["hash"] for t in resumed.batch(1, 3)] == ["b", "c", "a"]
+    with pytest.raises(UsageError, match="no training tasks were drawn for level 5"):
+        s.next(5)
+
+
+def test_cached_verifier_verifies_each_distinct_pair_once():
+    calls = []
+    lock = threading.Lock()
+
+    def verify_one(problem, candidate):
+        with lock:
+            calls.append((problem, candidate))
+        return f"{problem}:{candidate}"
+
+    v = CachedVerifier(verify_one, workers=3)
+    pairs = [("p", "a"), ("p", "b"), ("p", "a"), ("q", "a")]
+    assert v(pairs) == ["p:a", "p:b", "p:a", "q:a"]
+    assert v([("p", "b")]) == ["p:b"]
+    assert sorted(calls) == [("p", "a"), ("p", "b"), ("q", "a")] and v.hits == 2 and v.verified == 3
+
+
+def test_cached_verifier_returns_none_for_pairs_not_verified_by_the_deadline():
+    def verify_one(problem, candidate):
+        time.sleep(0.05 if candidate == "fast" else 3.0)
+        return "ok"
+
+    v = CachedVerifier(verify_one, workers=2)
+    t = time.time()
+    assert v([("p", "fast"), ("p", "slow")], deadline=time.time() + 0.5) == ["ok", None]
+    assert time.time() - t < 2.0
+
+
+def test_cached_verifier_turns_a_verifier_exception_into_a_runtime_error_verdict():
+    def verify_one(problem, candidate):
+        raise RuntimeError("boom")
+
+    (verdict,) = CachedVerifier(verify_one, workers=1)([("p", "c")])
+    assert verdict.status == "runtime_error" and "boom" in verdict.reason
+
+
+def test_rl_answer_caps_per_level_override_the_default_and_reject_bad_values():
+    cfg = load_config(None, {"rl.max_new_tokens": 100, "rl.max_new_tokens_by_level": {"1": 20, 5: 300}})
+    assert (cfg.rl.new_tokens_for(1), cfg.rl.new_tokens_for(2), cfg.rl.new_tokens_for(5)) == (20, 100, 300)
+    with pytest.raises(UsageError, match="max_new_tokens_by_level"):
+        load_config(None, {"rl.max_new_tokens_by_level": {1: 0}})
+
+
+def test_curriculum_starts_at_the_configured_level_and_rejects_an_unknown_one():
+    cur = Curriculum.start(CurriculumConfig(levels=(1, 2, 5), start_level=2))
+    assert cur.level == 2 and cur.observe(0.9) == "promote" and cur.level == 5
+    assert Curriculum.start(CurriculumConfig()).level == 1
+    with pytest.raises(UsageError, match="start_level"):
+        CurriculumConfig(levels=(1, 2), start_level=3)
+
+
+def _row(n, correct, fast=None, compiled=1.0):
+    return {"n": n, "correct_rate": correct, "fast_1": fast, "compile_rate": compiled}
+
+
+def test_compare_results_reports_pooled_and_per_level_deltas_in_points_and_none_when_unmeasured():
+    results = {"eval_sft": {"models": {"sft": {1: _row(10, 0.2), 2: _row(10, 0.0)}}},
+               "eval_rl": {"models": {"drpo": {1: _row(10, 0.5), 2: _row(10, 0.1)},
+                                      "grpo": {1: _row(10, 0.2), 2: None}}}}
+    c = compare_results(results)
+    assert c["drpo_minus_sft"]["correct_rate"] == 20.0  # pooled: 6/20 vs 2/20
+    assert c["per_level"]["drpo_minus_sft"][1]["correct_rate"] == 30.0
+    assert c["drpo_minus_sft"]["fast_1"] is None and c["drpo_meets_target"] is True
+    assert c["grpo_minus_sft"]["correct_rate"] is None and c["grpo_meets_target"] is None  # level 2 unmeasured
+    assert c["per_level"]["grpo_minus_sft"][2]["correct_rate"] is None
+    assert "met by ['drpo']" in c["summary"]
+
+
+def test_a_failed_phase_is_recorded_and_its_dependants_are_skipped(tmp_path):
+    p = Pipeline(PipelineConfig(out=tmp_path / "out", work=tmp_path / "work", budget_s=1000.0))
+    p.run_phase("data", lambda budget: 1 / 0)
+    p.run_phase("sft", lambda budget: {"never": True}, needs=("data",))
+    p.run_phase("eval_sft", lambda budget: {"budget": budget})
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert saved["phases"]["data"]["status"] == "failed"
+    assert saved["phases"]["data"]["error"].startswith("ZeroDivisionError")
+    assert saved["phases"]["sft"]["status"] == "skipped" and "data" in saved["phases"]["sft"]["error"]
+    assert "sft" not in saved and saved["phases"]["eval_sft"]["status"] == "ok"
+    assert saved["eval_sft"]["budget"] == saved["phases"]["eval_sft"]["budget_s"] == 50.0  # its own budget
+
+
+def test_phase_budget_never_exceeds_its_own_and_a_phase_without_time_is_skipped(tmp_path):
+    p = Pipeline(PipelineConfig(out=tmp_path / "o", work=tmp_path / "w", budget_s=10.0))
+    assert p.budget("eval_rl") <= 10.0 and p.budget("data") == 0.0  # later phases' reserve eats it all
+    p.run_phase("data", lambda budget: {})
+    assert p.results["phases"]["data"]["status"] == "skipped"
+    assert p.results["phases"]["data"]["error"] == "no time left in the run's budget"
+
+
+def test_pipeline_refuses_a_work_folder_it_did_not_make(tmp_path):
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "precious.txt").write_text("keep")
+    with pytest.raises(UsageError, match="not made by the pipeline"):
+        Pipeline(PipelineConfig(out=tmp_path / "o", work=tmp_path / "w")).prepare_dirs()
+    assert (tmp_path / "w" / "precious.txt").is_file()
+
+
+def test_pipeline_config_rejects_mismatched_level_weights_and_unknown_phases():
+    with pytest.raises(UsageError, match="one weight per level"):
+        PipelineConfig(levels=(1, 2), sft_level_weights=(1.0,))
+    with pytest.raises(UsageError, match="unknown phase"):
+        PipelineConfig(budgets={"train": 3.0})
+
+
+@pytest.mark.slow  # ~50 s under load (two RL runs with model export and plots)
+def test_overlapped_rl_runs_the_requested_steps_and_stops_early_at_its_time_budget(sft_run, tiny_problems):
+    from drtriton.train.checkpoint import save_final
+    from drtriton.train.models import load_model
+    from drtriton.train.rewards import Outcome
+    from drtriton.train.rl import run_rl
+    from drtriton.train.workspace import Workspace
+
+    base = sft_run()
+    model, tok = load_model(base.model, corpus=[p + s for p, s in tiny_problems])
+    start = base.run_dir / "start"
+    save_final(model, tok, start)  # an untrained policy is enough for the loop's mechanics
+    def verify(pairs):
+        return [Outcome("incorrect", "fake")] * len(pairs)
+
+    def go(run_dir, **kw):
+        cfg = sft_run(**{"run_dir": str(run_dir), "model.path": str(start), "rl.rollouts": 2,
+                         "rl.prompts_per_step": 1, "rl.max_new_tokens": 6, "rl.overlap": True,
+                         "curriculum.eval_every": 100, "eval_n": 1, **kw})
+        ws = Workspace(cfg, verifier=verify, heldout={1: []}, stream=ListStream(
+            {1: [{"hash": "r", "program": tiny_problems[0][0], "level": 1}]}))
+        return cfg, run_rl(cfg, ws=ws)
+
+    cfg, r = go(base.run_dir / "rl_a", **{"rl.steps": 3})
+    assert r.steps == 3 and (r.final_dir / "config.json").is_file()
+    assert "perf/verify_wait_s" in (cfg.run_dir / "metrics.csv").read_text()
+    _, r2 = go(base.run_dir / "rl_b", **{"rl.steps": 50, "rl.max_seconds": 0.01})
+    assert 1 <= r2.steps < 50 and (r2.final_dir / "config.json").is_file()
+
+
+@pytest.mark.slow  # ~3 minutes on the 2-core dev machine: synthesizer pool, SFT, verifier (interpreter), RL
+def test_smoke_pipeline_runs_every_phase_and_writes_results_plots_and_logs(tmp_path):
+    out = tmp_path / "out"
+    results = run_pipeline(PipelineConfig.smoke(out, tmp_path / "work"))
+    assert {k: v["status"] for k, v in results["phases"].items()} == {
+        "data": "ok", "sft": "ok", "eval_sft": "ok", "rl_drpo": "ok", "rl_grpo": "ok", "eval_rl": "ok"}
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["data"]["sft_pairs"] >= 1 and saved["sft"]["steps"] >= 1
+    assert saved["rl_grpo"]["steps_allowed"] == saved["rl_drpo"]["steps"]  # same number of updates
+    models = {**saved["eval_sft"]["models"], **saved["eval_rl"]["models"]}
+    assert set(models) == {"sft", "teacher", "drpo", "grpo"} and set(models["sft"]) == {"1", "2", "5"}
+    teacher = models["teacher"]["1"]
+    assert teacher["n"] == 1 and teacher["correct_rate"] == 1.0  # the code generator's answer, verified
+    assert teacher["fast_1"] is None  # CPU: no timing, so no speed claim
+    assert "drpo_minus_sft" in saved["comparison"] and "drpo_minus_grpo" in saved["comparison"]
+    for f in ("rl_compare.png", "eval_compare.png", "sft/metrics.csv", "sft/curves.png", "rl_drpo/metrics.csv",
+              "rl_grpo/curves.png", "eval_answers.jsonl"):
+        assert (out / f).is_file(), f
+    assert len((out / "eval_answers.jsonl").read_text().splitlines()) == 9  # 3 models x 3 levels x 1 task
