@@ -1,5 +1,6 @@
 """Proposer specs, the solutions:DIR layouts, and --budget parsing."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -89,10 +90,15 @@ def test_search_without_a_kernel_is_no_candidate_with_its_stop_reason(monkeypatc
 
     import drtriton.search
 
+    from drtriton.bench.proposers import SearchProposer
+
     result = types.SimpleNamespace(source=None, kind="none", candidates_tried=3, stop_reason="budget "
                                                                                              "exhausted",
-                                   speedup_vs_eager=None, wall_seconds=1.0, notes=["2 fragments unsupported"])
-    monkeypatch.setattr(drtriton.search, "optimize", lambda src, cfg: result)
+                                   speedup_vs_eager=None, wall_seconds=1.0, notes=["2 fragments unsupported"],
+                                   cache_hits=0, single_shot_speedup=None, speedup_vs_single_shot=None,
+                                   gpu_seconds=None, plan=[])
+    monkeypatch.setattr(drtriton.search, "optimize", lambda src, cfg, **kw: result)
+    monkeypatch.setattr(SearchProposer, "backend", lambda self: None)  # no verifier pool for a stand-in
     proposal = make_proposer("search").propose(problem(1, 2))
     assert proposal.source is None
     assert proposal.reason == "search found no verified kernel (budget exhausted; 2 fragments unsupported)"
@@ -101,11 +107,13 @@ def test_search_without_a_kernel_is_no_candidate_with_its_stop_reason(monkeypatc
 
 def test_a_proposer_crash_on_one_problem_becomes_that_problems_reason(monkeypatch):
     import drtriton.search
+    from drtriton.bench.proposers import SearchProposer
 
-    def boom(src, cfg):
+    def boom(src, cfg, **kw):
         raise RuntimeError("fragment enumeration blew up\nsecond line")
 
     monkeypatch.setattr(drtriton.search, "optimize", boom)
+    monkeypatch.setattr(SearchProposer, "backend", lambda self: None)
     proposal = make_proposer("search").propose(problem(1, 2))
     assert proposal.source is None and proposal.reason == "proposer raised RuntimeError: fragment enumeration blew up"
 
@@ -127,3 +135,28 @@ def test_rule_proposer_compiles_supported_problems_and_explains_unsupported_ones
         "def get_init_inputs():\n    return []\n")
     refused = proposer.propose(discover(tmp_path, 1)[0])
     assert refused.source is None and "svdvals" in refused.reason
+
+
+def test_search_reuses_the_runs_verified_single_shot_only_under_the_same_problem_and_verifier(tmp_path):
+    from drtriton.bench.runner import config_digest
+    from drtriton.verify import VerifyConfig
+
+    p = problem(1, 2)
+    vc = VerifyConfig(policy="mixed")
+    rule_dir = tmp_path / "rule"
+    (rule_dir / "cache").mkdir(parents=True)
+    (rule_dir / "candidates").mkdir()
+    (rule_dir / "candidates" / f"{p.stem}.py").write_text("class ModelNew: pass\n")
+    verdict = {"status": "correct", "reason": ""}
+
+    def record(sha, verify):
+        (rule_dir / "cache" / f"{p.stem}.json").write_text(json.dumps(
+            {"key": {"problem": sha, "verify": verify}, "verdict": verdict}))
+
+    proposer = make_proposer("search", verify_config=vc, rule_dir=rule_dir)
+    record(p.sha256, config_digest(vc))
+    assert proposer.known_verdicts(p) == {"class ModelNew: pass\n": verdict}
+    record("another problem text", config_digest(vc))
+    assert proposer.known_verdicts(p) == {}
+    record(p.sha256, config_digest(VerifyConfig(policy="strict")))
+    assert proposer.known_verdicts(p) == {}

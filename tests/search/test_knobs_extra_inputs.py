@@ -179,3 +179,13 @@ def test_disconnected_program_still_has_its_whole_program_fragment_first():
          "outputs": [2, 3]}
     frags = enumerate_fragments(GraphView(g), max_nodes=2)
     assert frags[0].size == 2 and frags[0].exit_values == (2, 3)
+
+
+def test_rule_proposer_spends_nothing_on_a_fragment_that_is_only_a_library_call():
+    task = FragmentTask("conv", "src", {}, "hybrid")
+    prop = RuleProposer(lambda t, k: "class ModelNew: pass\n", tune=True,
+                        describe=lambda t: [KernelShape("library", numel=100)])
+    assert prop.propose(task, 4) == []
+    cpu = RuleProposer(lambda t, k: "class ModelNew: pass\n", tune=False,
+                       describe=lambda t: [KernelShape("pointwise", numel=100)])
+    assert [c.meta for c in cpu.propose(task, 4)] == [{"knobs": {}}]

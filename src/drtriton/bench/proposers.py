@@ -138,7 +138,10 @@ class SearchProposer:
     policy: str = "mixed"  # search optimises for the policy the benchmark verifies under
     cache_dir: Path | None = None  # fragment cache shared by every problem of a run
     verify_extra: dict = field(default_factory=dict)  # VerifyConfig fields search verifies with (atol, rtol)
+    verify_config: Any = None  # the benchmark's own VerifyConfig: search verifies exactly as the bench does
+    rule_dir: Path | None = None  # the same run's rule results: a verified single-shot kernel is not re-run
     spec: str = "search"
+    _backend: Any = None
 
     def fingerprint(self, problem: Problem) -> str:
         from drtriton import __version__
@@ -160,16 +163,47 @@ class SearchProposer:
                 kwargs[target] = value
         return SearchConfig(policy=self.policy, cache_dir=self.cache_dir, extra=dict(self.verify_extra), **kwargs)
 
+    def backend(self) -> Any:
+        """One verifier pool for every problem of the run (starting workers per problem costs seconds)."""
+        if self._backend is None:
+            from drtriton.search.backend import EngineBackend
+            from drtriton.verify import VerifyConfig
+
+            vc = self.verify_config or VerifyConfig(policy=self.policy, **self.verify_extra)
+            self._backend = EngineBackend(vc)
+        return self._backend
+
+    def known_verdicts(self, problem: Problem) -> dict[str, dict]:
+        """The rule proposer's verified candidate for this problem under the same verifier settings."""
+        if self.rule_dir is None or self.verify_config is None:
+            return {}
+        from drtriton.bench.runner import config_digest
+
+        try:
+            record = json.loads((self.rule_dir / "cache" / f"{problem.stem}.json").read_text(encoding="utf-8"))
+            source = (self.rule_dir / "candidates" / f"{problem.stem}.py").read_text(encoding="utf-8")
+        except (OSError, json.JSONDecodeError):
+            return {}
+        key = record.get("key") or {}
+        if key.get("problem") != problem.sha256 or key.get("verify") != config_digest(self.verify_config) or \
+                not isinstance(record.get("verdict"), dict):
+            return {}
+        return {source: record["verdict"]}
+
     def propose(self, problem: Problem) -> Proposal:
         config = self.config()  # a usage error here stops the run before any problem
 
         def go() -> Proposal:
             from drtriton.search import optimize
 
-            result = optimize(problem.source(), config)
+            known = self.known_verdicts(problem)
+            result = optimize(problem.source(), config, backend=self.backend(), known_verdicts=known)
             extra = {"kind": result.kind, "candidates_tried": result.candidates_tried,
-                     "stop_reason": result.stop_reason, "search_speedup_vs_eager": result.speedup_vs_eager,
-                     "wall_seconds": result.wall_seconds}
+                     "cache_hits": result.cache_hits, "stop_reason": result.stop_reason,
+                     "search_speedup_vs_eager": result.speedup_vs_eager,
+                     "single_shot_speedup_vs_eager": result.single_shot_speedup,
+                     "speedup_vs_single_shot": result.speedup_vs_single_shot, "gpu_seconds": result.gpu_seconds,
+                     "wall_seconds": result.wall_seconds, "plan": result.plan, "single_shot_reused": bool(known)}
             if result.source:
                 return Proposal(result.source, "", extra=extra)
             notes = "; ".join(result.notes[:2])
@@ -177,6 +211,11 @@ class SearchProposer:
                                   f"{'; ' + notes if notes else ''})", extra=extra)
 
         return _timed(go)
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
 
 
 # ---- solutions:DIR: saved kernels ----
@@ -272,7 +311,8 @@ class ModelProposer:
 
 
 def make_proposer(spec: str, budget: Budget | None = None, policy: str = "mixed",
-                  cache_dir: Path | None = None, verify_extra: dict | None = None) -> Proposer:
+                  cache_dir: Path | None = None, verify_extra: dict | None = None, verify_config: Any = None,
+                  rule_dir: Path | None = None) -> Proposer:
     """The proposer named by a --proposer spec.
 
     Args:
@@ -281,6 +321,8 @@ def make_proposer(spec: str, budget: Budget | None = None, policy: str = "mixed"
         policy: the verifier policy candidates must pass (search and model aim for it).
         cache_dir: a folder search may keep its fragment cache in.
         verify_extra: VerifyConfig fields (atol, rtol) search should verify its own candidates with.
+        verify_config: the run's VerifyConfig; search then verifies exactly as the benchmark does.
+        rule_dir: the run's rule-proposer folder; search reuses its verified single-shot verdicts.
 
     Raises:
         UsageError: unknown spec, or its folder is missing.
@@ -290,7 +332,8 @@ def make_proposer(spec: str, budget: Budget | None = None, policy: str = "mixed"
     if kind == "rule" and not arg:
         return RuleProposer(policy=policy)
     if kind == "search" and not arg:
-        return SearchProposer(budget, policy=policy, cache_dir=cache_dir, verify_extra=dict(verify_extra or {}))
+        return SearchProposer(budget, policy=policy, cache_dir=cache_dir, verify_extra=dict(verify_extra or {}),
+                              verify_config=verify_config, rule_dir=rule_dir)
     if kind == "solutions" and arg:
         return SolutionsProposer(Path(arg).expanduser())
     if kind == "model" and arg:

@@ -88,7 +88,7 @@ class BenchRun:
     verify_config: Any = None  # the VerifyConfig every candidate was checked under
 
 
-def _config_digest(config: Any) -> str:
+def config_digest(config: Any) -> str:
     if config is None:
         data: Any = None
     elif hasattr(config, "to_json"):
@@ -138,7 +138,7 @@ def degenerate_config_for(config: BenchConfig, verify_config: Any) -> Degenerate
 def _check_references(problems: list[Problem], config: BenchConfig, degenerate: DegenerateConfig,
                       progress: ProgressFn | None) -> dict[str, ReferenceCheck]:
     ref_dir = config.level_dir / "reference"
-    key_of = {p.key: _config_digest({"sha": p.sha256, "cfg": asdict(degenerate), "v": REFERENCE_VERSION})
+    key_of = {p.key: config_digest({"sha": p.sha256, "cfg": asdict(degenerate), "v": REFERENCE_VERSION})
               for p in problems}
     checks: dict[str, ReferenceCheck] = {}
     todo = []
@@ -223,39 +223,45 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
         verify_fn, verify_config = _default_verify(config)
     tolerance = {k: getattr(verify_config, k) for k in ("atol", "rtol") if hasattr(verify_config, k)}
     proposer = proposer or make_proposer(config.proposer, parse_budget(config.budget), config.policy,
-                                         cache_dir=config.out / "search_cache", verify_extra=tolerance)
+                                         cache_dir=config.out / "search_cache", verify_extra=tolerance,
+                                         verify_config=verify_config if hasattr(verify_config, "hash") else None,
+                                         rule_dir=config.level_dir / slug("rule"))
     run_dir = config.level_dir / slug(proposer.spec)
     degenerate = degenerate_config_for(config, verify_config)
     checks = _check_references(problems, config, degenerate, progress) if config.check_degenerate else {}
-    verify_digest = _config_digest(verify_config)
+    verify_digest = config_digest(verify_config)
     rows: list[ProblemResult] = []
     n_cached = 0
     not_run: list[str] = []
-    for i, problem in enumerate(problems):
-        if config.max_seconds is not None and time.monotonic() - start > config.max_seconds:
-            not_run = [p.key for p in problems[i:]]
-            warnings.append(f"stopped after {config.max_seconds:.0f}s: {len(not_run)} problem(s) not run and "
-                            "not in any metric; run again to resume")
-            break
-        if progress:
-            progress("verify", i, len(problems), problem.key)
-        key = {"version": RECORD_VERSION, "problem": problem.sha256, "proposer": proposer.fingerprint(problem),
-               "verify": verify_digest}
-        cache_path = run_dir / "cache" / f"{problem.stem}.json"
-        record = _read_json(cache_path) if config.resume else None
-        check = checks.get(problem.key)
-        if record and record.get("key") == key:
-            row = ProblemResult.from_json(record["result"])
-            if check is not None:  # a later reference check refines the flag without re-verifying
-                row = ProblemResult.from_json({**row.to_json(), "degenerate": check.degenerate,
-                                               "degenerate_reason": _describe(check)})
-            n_cached += 1
-        else:
-            row, kept = _run_one(problem, proposer, verify_fn, verify_config, check, run_dir)
-            atomic_write_text(cache_path, json.dumps({"key": key, "result": row.to_json(), **kept,
-                                                      "provenance": Provenance.here().to_json()},
-                                                     indent=1, default=str))
-        rows.append(row)
+    try:
+        for i, problem in enumerate(problems):
+            if config.max_seconds is not None and time.monotonic() - start > config.max_seconds:
+                not_run = [p.key for p in problems[i:]]
+                warnings.append(f"stopped after {config.max_seconds:.0f}s: {len(not_run)} problem(s) not run and "
+                                "not in any metric; run again to resume")
+                break
+            if progress:
+                progress("verify", i, len(problems), problem.key)
+            key = {"version": RECORD_VERSION, "problem": problem.sha256, "proposer": proposer.fingerprint(problem),
+                   "verify": verify_digest}
+            cache_path = run_dir / "cache" / f"{problem.stem}.json"
+            record = _read_json(cache_path) if config.resume else None
+            check = checks.get(problem.key)
+            if record and record.get("key") == key:
+                row = ProblemResult.from_json(record["result"])
+                if check is not None:  # a later reference check refines the flag without re-verifying
+                    row = ProblemResult.from_json({**row.to_json(), "degenerate": check.degenerate,
+                                                   "degenerate_reason": _describe(check)})
+                n_cached += 1
+            else:
+                row, kept = _run_one(problem, proposer, verify_fn, verify_config, check, run_dir)
+                atomic_write_text(cache_path, json.dumps({"key": key, "result": row.to_json(), **kept,
+                                                          "provenance": Provenance.here().to_json()},
+                                                         indent=1, default=str))
+            rows.append(row)
+    finally:
+        if hasattr(proposer, "close"):
+            proposer.close()  # e.g. search's verifier pool
     if progress:
         progress("verify", len(problems), len(problems), "")
     return BenchRun(config=config, proposer=proposer.spec, rows=rows, summary=summarize(rows), run_dir=run_dir,

@@ -103,8 +103,12 @@ class Search:
     """One search over one program (see `optimize`)."""
 
     def __init__(self, problem_src: str, cfg: SearchConfig, backend: Backend,
-                 proposers: list[Proposer] | None = None, on_progress: Callable[[dict], None] | None = None):
+                 proposers: list[Proposer] | None = None, on_progress: Callable[[dict], None] | None = None,
+                 known_verdicts: dict[str, dict] | None = None):
         self.src, self.cfg, self.backend = problem_src, cfg, backend
+        # whole-program candidate source -> verdict JSON already measured under the same verifier settings
+        # (e.g. a benchmark's single-shot run): such a candidate is a free cache hit, not re-verified
+        self.known = dict(known_verdicts or {})
         self.cache = VerdictCache(cfg.cache_dir)
         self.budget = _Budget(cfg, backend.gpu)
         self.on_progress = on_progress or (lambda _: None)
@@ -172,6 +176,10 @@ class Search:
     def _verify(self, frag: Fragment, cands: list[Candidate]) -> None:
         settings = self.backend.settings()
         keys = [candidate_key(frag.key, c.source, settings) for c in cands]
+        if frag is self.whole and self.known:
+            for k, c in zip(keys, cands):
+                if c.source in self.known and k not in self.cache._mem:
+                    self.cache.put(k, self.known[c.source])
         todo = [(i, c) for i, (k, c) in enumerate(zip(keys, cands)) if self.cache.get(k) is None]
         room = None if self.cfg.max_candidates is None else self.cfg.max_candidates - self.budget.spent
         if room is not None:
@@ -360,7 +368,8 @@ def _final_verdict(search: Search, source: str) -> dict:
 
 def optimize(problem_src: str, config: SearchConfig | None = None, backend: Backend | None = None,
              proposers: list[Proposer] | None = None,
-             on_progress: Callable[[dict], None] | None = None) -> SearchResult:
+             on_progress: Callable[[dict], None] | None = None,
+             known_verdicts: dict[str, dict] | None = None) -> SearchResult:
     """Searches for a verified, faster ModelNew for a KernelBench-format program.
 
     Args:
@@ -369,6 +378,8 @@ def optimize(problem_src: str, config: SearchConfig | None = None, backend: Back
         backend: importer, emitters and verifier; EngineBackend(VerifyConfig(policy=config.policy)) when None.
         proposers: proposers to use; when None, built from config (see drtriton.search.proposers.build).
         on_progress: called after each verified batch with {"spent", "best_estimate", "cache_hits", ...}.
+        known_verdicts: whole-program candidate source -> verdict JSON measured under the backend's own
+            verifier settings (a benchmark's single-shot result); such candidates cost nothing.
 
     Returns:
         SearchResult; `source` is None when nothing verified. Ctrl-C during proposals stops them and the
@@ -381,15 +392,16 @@ def optimize(problem_src: str, config: SearchConfig | None = None, backend: Back
 
         backend = EngineBackend(VerifyConfig(policy=cfg.policy, **cfg.extra))
         try:
-            return _optimize(problem_src, cfg, backend, proposers, on_progress)
+            return _optimize(problem_src, cfg, backend, proposers, on_progress, known_verdicts)
         finally:
             backend.close()
-    return _optimize(problem_src, cfg, backend, proposers, on_progress)
+    return _optimize(problem_src, cfg, backend, proposers, on_progress, known_verdicts)
 
 
 def _optimize(problem_src: str, cfg: SearchConfig, backend: Backend, proposers: list[Proposer] | None,
-              on_progress: Callable[[dict], None] | None) -> SearchResult:
-    search = Search(problem_src, cfg, backend, proposers, on_progress)
+              on_progress: Callable[[dict], None] | None, known_verdicts: dict[str, dict] | None = None
+              ) -> SearchResult:
+    search = Search(problem_src, cfg, backend, proposers, on_progress, known_verdicts)
     search.prepare()
     interrupted = False
     try:

@@ -230,17 +230,22 @@ class RuleProposer(Proposer):
 
     def grid(self, task: FragmentTask) -> list[dict]:
         if task.key not in self.grids:
-            grid = [{}]
-            if self.tune:
+            kernels: list[KernelShape] = []
+            if self.describe is not None:
+                try:
+                    kernels = self.describe(task)
+                except Exception as exc:  # noqa: BLE001 - fall back to the static space, say why
+                    self.errors.append(f"kernel plan unavailable ({type(exc).__name__}: {exc}); static knobs")
+            if kernels and all(k.kind == "library" for k in kernels):
+                # e.g. a lone convolution under mixed/hybrid: the file would hold no Triton kernel, which the
+                # verifier rejects (launch.no_triton_kernel); spend no candidate on it
+                grid: list[dict] = []
+            elif not self.tune:
+                grid = [{}]
+            elif kernels and self.space is None:
+                grid = knob_plan(kernels, tf32=self.tf32)
+            else:
                 grid = knob_grid(self.space)
-                if self.describe is not None and self.space is None:
-                    try:
-                        kernels = self.describe(task)
-                    except Exception as exc:  # noqa: BLE001 - fall back to the static space, say why
-                        self.errors.append(f"kernel plan unavailable ({type(exc).__name__}: {exc}); static knobs")
-                        kernels = []
-                    if kernels:
-                        grid = knob_plan(kernels, tf32=self.tf32)
             self.grids[task.key] = grid
         return self.grids[task.key]
 
