@@ -2,6 +2,7 @@
 // biased sampler), the DP count, canonical keys, determinism, difficulty ranges, coverage, bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -162,26 +163,158 @@ TEST(SynthDifficulty, CountsStayInTheLevelRanges) {
   }
 }
 
-TEST(SynthCoverage, LevelTwoDrawsCoverEveryLegalOperatorAndMostPairs) {
-  const SynthConfig config = LevelConfig(2);
-  Coverage cov = LegalCoverage(config);
-  Sampler sampler(config);
-  for (uint64_t i = 0; i < 100'000; ++i) CountCoverage(sampler.Draw(StreamSeed(3, i)), cov);
-  int missing_ops = 0, missing_pairs = 0, legal_pairs = 0;
+// Counts legal ops and pairs never drawn, and fails on any illegal op or pair drawn.
+void ExpectOnlyLegal(const Coverage& cov, int* missing_ops, int* missing_pairs, int* legal_pairs) {
+  *missing_ops = *missing_pairs = *legal_pairs = 0;
   for (int op = 0; op < ops::kNumOps; ++op) {
-    missing_ops += cov.op_legal[op] && cov.op_counts[op] == 0;
+    *missing_ops += cov.op_legal[op] && cov.op_counts[op] == 0;
     EXPECT_FALSE(!cov.op_legal[op] && cov.op_counts[op] > 0) << "drew an op marked illegal: " << op;
   }
   for (size_t pair = 0; pair < cov.pair_legal.size(); ++pair) {
-    legal_pairs += cov.pair_legal[pair];
-    missing_pairs += cov.pair_legal[pair] && cov.pair_counts[pair] == 0;
+    *legal_pairs += cov.pair_legal[pair];
+    *missing_pairs += cov.pair_legal[pair] && cov.pair_counts[pair] == 0;
     EXPECT_FALSE(!cov.pair_legal[pair] && cov.pair_counts[pair] > 0) << "drew an illegal pair " << pair;
   }
+}
+
+TEST(SynthCoverage, SeededStreamCoversEveryLegalOperatorAndPairIn100kDraws) {
+  const SynthConfig config = LevelConfig(2);
+  Coverage cov = LegalCoverage(config);
+  Sampler sampler(config);
+  const uint64_t seed = 3;
+  ASSERT_LT(sampler.Strata().size(), 100'000u);
+  for (uint64_t i = 0; i < 100'000; ++i) {
+    CountCoverage(sampler.Draw(StreamSeed(seed, i), 1'000'000, sampler.RowStratum(seed, i)), cov);
+  }
+  int missing_ops, missing_pairs, legal_pairs;
+  ExpectOnlyLegal(cov, &missing_ops, &missing_pairs, &legal_pairs);
   EXPECT_EQ(missing_ops, 0);
-  // Uniform over programs is not uniform over pairs: 100k draws reached 5,576 of 6,538 legal pairs
-  // (85%) when this was written; every legal pair has positive probability (the DP never zeroes
-  // an op), but rare ones need more draws. This guards against coverage regressions.
-  EXPECT_LE(missing_pairs, legal_pairs / 5) << "of " << legal_pairs << " legal pairs";
+  EXPECT_EQ(missing_pairs, 0) << "of " << legal_pairs << " legal pairs";
+  EXPECT_GT(legal_pairs, 1000);
+}
+
+TEST(SynthCoverage, StrictUniformStreamDrawsOnlyLegalOperatorsAndPairs) {
+  const SynthConfig config = LevelConfig(2);
+  Coverage cov = LegalCoverage(config);
+  Sampler sampler(config);
+  for (uint64_t i = 0; i < 20'000; ++i) {
+    EXPECT_EQ(sampler.RowStratum(3, i, /*strict_uniform=*/true), -1);
+    CountCoverage(sampler.Draw(StreamSeed(3, i)), cov);
+  }
+  int missing_ops, missing_pairs, legal_pairs;
+  ExpectOnlyLegal(cov, &missing_ops, &missing_pairs, &legal_pairs);
+  EXPECT_LT(missing_pairs, legal_pairs);  // uniform over programs: rare pairs stay unseen
+}
+
+TEST(SynthCoverage, RowStrataVisitEveryStratumOnceInASeededOrder) {
+  Sampler sampler(LevelConfig(2));
+  const size_t n = sampler.Strata().size();
+  std::vector<int> seen(n, 0);
+  std::vector<int> first, other;
+  for (uint64_t i = 0; i < n; ++i) {
+    const int s = sampler.RowStratum(5, i);
+    ASSERT_GE(s, 0);
+    ++seen[s];
+    first.push_back(s);
+    other.push_back(sampler.RowStratum(6, i));
+  }
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), static_cast<long>(n));
+  EXPECT_EQ(sampler.RowStratum(5, n), -1);
+  EXPECT_NE(first, other);
+  for (uint64_t i = 0; i < n; ++i) ASSERT_EQ(sampler.RowStratum(5, i), first[i]);  // cached order
+}
+
+// Inside a stratum the draws are exactly uniform too: enumerate the stratum with the odometer and
+// chi-square the draws against it (and check every program has the stratum's output and producer).
+TEST(SynthUniformity, StratumDrawsAreUniformInsideTheStratum) {
+  const SynthConfig config = SmallSpace();
+  SamplerImpl impl(config);
+  const auto& strata = impl.strata();
+  const ops::OpId relu = *ops::FindOp("relu"), add = *ops::FindOp("add");
+  int stratum = -1;
+  for (size_t i = 0; i < strata.size(); ++i) {
+    if (strata[i].producer == relu && strata[i].consumer == add) stratum = static_cast<int>(i);
+  }
+  ASSERT_GE(stratum, 0);
+  std::map<std::string, int> index;
+  OdometerChooser odometer;
+  do {
+    ir::Graph graph = impl.Build(impl.Walk(odometer, stratum));
+    if (!impl.Check(graph)) index.emplace(ProgramKey(graph), index.size());
+  } while (odometer.Advance());
+  ASSERT_GT(index.size(), 50u);
+  Rng rng(99);
+  RngChooser chooser(rng);
+  std::vector<double> counts(index.size(), 0);
+  const int samples = 50'000;
+  for (int drawn = 0; drawn < samples;) {
+    ir::Graph graph = impl.Build(impl.Walk(chooser, stratum));
+    if (impl.Check(graph)) continue;
+    ASSERT_EQ(graph.nodes.back().op, add);
+    bool fed_by_relu = false;
+    for (int32_t v : graph.nodes.back().inputs) {
+      fed_by_relu |= v >= static_cast<int>(graph.inputs.size()) &&
+                     graph.nodes[v - graph.inputs.size()].op == relu;
+    }
+    ASSERT_TRUE(fed_by_relu);
+    auto it = index.find(ProgramKey(graph));
+    ASSERT_NE(it, index.end());
+    ++counts[it->second];
+    ++drawn;
+  }
+  const double expected = static_cast<double>(samples) / counts.size();
+  double chi2 = 0;
+  for (double c : counts) chi2 += (c - expected) * (c - expected) / expected;
+  EXPECT_GT(ChiSquarePValue(chi2, counts.size() - 1.0), 0.001);
+}
+
+TEST(SynthRanks, RankRuleAgreesWithInferOutput) {
+  // Whenever the registry accepts an application, its output rank is the one RankOut predicts (the
+  // DP's classes would otherwise count programs under the wrong class and break uniformity).
+  const std::vector<ir::Shape> shapes = {{}, {1}, {16}, {8, 16}, {1, 16}, {4, 8, 16}, {2, 8, 8, 8},
+                                         {2, 4, 6, 6, 6}, {1, 2, 3, 4, 5, 6}, {3, 1, 2}};
+  int checked = 0;
+  for (const auto& spec : ops::Registry()) {
+    std::vector<size_t> idx(spec.attrs.size(), 0);
+    std::vector<double> attrs(spec.attrs.size());
+    while (true) {
+      for (size_t j = 0; j < idx.size(); ++j) attrs[j] = spec.attrs[j].choices[idx[j]];
+      for (const auto& a : shapes) {
+        for (const auto& b : shapes) {
+          std::vector<ir::TensorType> in = {{a}, {b}};
+          in.resize(spec.arity);
+          auto out = ops::InferOutput(spec.id, in, attrs);
+          if (!out) continue;
+          auto rank = RankOut(spec.id, attrs, in[0].Rank(), spec.arity == 2 ? in[1].Rank() : 0);
+          ASSERT_TRUE(rank.has_value()) << spec.name;
+          ASSERT_EQ(*rank, out->Rank()) << spec.name;
+          ++checked;
+        }
+      }
+      size_t j = 0;
+      while (j < idx.size() && ++idx[j] == spec.attrs[j].choices.size()) idx[j++] = 0;
+      if (j == idx.size()) break;
+    }
+  }
+  EXPECT_GT(checked, 1000);
+}
+
+TEST(SynthSampler, OneClassDpIsAlsoExactAndCountsEveryPoint) {
+  SynthConfig config = SmallSpace();
+  config.rank_classes = false;
+  SamplerImpl impl(config);
+  OdometerChooser chooser;
+  uint64_t points = 0;
+  do {
+    impl.Walk(chooser);
+    ++points;
+  } while (chooser.Advance());
+  EXPECT_EQ(static_cast<double>(points), impl.SupersetSize());
+  // Same valid programs with either DP (the space does not depend on the knob).
+  std::set<std::string> one, ranked;
+  for (const auto& g : EnumerateValid(config)) one.insert(ProgramKey(g));
+  for (const auto& g : EnumerateValid(SmallSpace())) ranked.insert(ProgramKey(g));
+  EXPECT_EQ(one, ranked);
 }
 
 TEST(SynthConfig, BadInputSaysWhatToChange) {

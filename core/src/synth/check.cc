@@ -165,6 +165,13 @@ bool SameNode(const ir::Node& a, const ir::Node& b) {
 
 }  // namespace
 
+bool DegenerateOnOneValue(ops::OpId op) {
+  const ops::OpSpec& spec = ops::Spec(op);
+  if (spec.arity != 2 || spec.commutative) return false;
+  return spec.shape == ops::ShapeRule::kBroadcast || spec.shape == ops::ShapeRule::kLoss ||
+         spec.shape == ops::ShapeRule::kBroadcastReduce;
+}
+
 std::optional<Reject> SamplerImpl::Check(ir::Graph& graph) const {
   const SynthConfig& cfg = config_;
   const int k = static_cast<int>(graph.inputs.size());
@@ -192,12 +199,8 @@ std::optional<Reject> SamplerImpl::Check(ir::Graph& graph) const {
     range[k + i] = ops::OutputRange(node.op, std::span(arg_ranges.data(), arity), node.attrs);
     // Static degeneracy: a non-commutative binary rule fed one value twice is constant
     // (x - x, x / x, mse_loss(x, x), cosine_similarity(x, x)); docs/SYNTH.md lists the rules.
-    if (arity == 2 && node.inputs[0] == node.inputs[1] && !ops::Spec(node.op).commutative) {
-      const ops::ShapeRule rule = ops::Spec(node.op).shape;
-      if (rule == ops::ShapeRule::kBroadcast || rule == ops::ShapeRule::kLoss ||
-          rule == ops::ShapeRule::kBroadcastReduce) {
-        return Reject::kDegenerate;
-      }
+    if (arity == 2 && node.inputs[0] == node.inputs[1] && DegenerateOnOneValue(node.op)) {
+      return Reject::kDegenerate;
     }
     const ops::Cost cost = ops::EstimateCost(node.op, args, node.attrs, node.type);
     total.flops += cost.flops;

@@ -107,7 +107,7 @@ Coverage LegalCoverage(const SynthConfig& config) {
             return out.has_value() && fits(*out);
           }
           std::vector<Typed> others = leaves;
-          others.push_back(x);  // b(x, x)
+          if (!DegenerateOnOneValue(cb)) others.push_back(x);  // b(x, x)
           for (const Typed& y : others) {
             for (int slot = 0; slot < 2; ++slot) {
               std::array<Typed, 2> args = slot == 0 ? std::array<Typed, 2>{x, y} : std::array<Typed, 2>{y, x};

@@ -180,7 +180,7 @@ SamplerImpl::SamplerImpl(SynthConfig config) : config_(std::move(config)) {
   // inside a group (stratum counts use binary search on it).
   // Without rank classes every value is class 0 and each (op, attrs) joins its group once.
   const auto cls = [&](int rank) { return c.rank_classes ? rank : 0; };
-  using GroupKey = std::tuple<int, int, int, int, int>;
+  using GroupKey = std::tuple<int, int, int, int, int, int>;  // class, heavy, reduce, arity, in0, in1
   std::map<GroupKey, std::vector<Choice>> table;
   auto add = [&](const GroupKey& key, Choice choice) {
     auto& list = table[key];
@@ -206,8 +206,10 @@ SamplerImpl::SamplerImpl(SynthConfig config) : config_(std::move(config)) {
           if (!out || *out < 0 || *out > kMaxRank) continue;
           const int in0 = cls(r0), in1 = spec.arity == 2 ? cls(r1) : 0;
           // int64 outputs (argmax) feed no operator: they can only be the program's output.
-          if (spec.dtype != ops::DtypeRule::kIndexOut) add({cls(*out), heavy, reduce, in0, in1}, {id, offset});
-          add({kSinkClass, heavy, reduce, in0, in1}, {id, offset});
+          if (spec.dtype != ops::DtypeRule::kIndexOut) {
+            add({cls(*out), heavy, reduce, spec.arity, in0, in1}, {id, offset});
+          }
+          add({kSinkClass, heavy, reduce, spec.arity, in0, in1}, {id, offset});
         }
       }
       size_t j = 0;
@@ -216,9 +218,9 @@ SamplerImpl::SamplerImpl(SynthConfig config) : config_(std::move(config)) {
     }
   }
   for (const auto& [key, list] : table) {
-    const auto [cls, heavy, reduce, r0, r1] = key;
+    const auto [cls, heavy, reduce, arity, r0, r1] = key;
     Group g;
-    g.arity = ops::Spec(list.front().op).arity;
+    g.arity = arity;
     g.heavy = heavy;
     g.reduce = reduce;
     g.in = {static_cast<int8_t>(r0), static_cast<int8_t>(r1)};
@@ -284,6 +286,7 @@ double SamplerImpl::F(const DpState& st, int tag) {
       if (o) return 0;  // open values never closed
     }
     if (st.c < cfg.min_nodes) return 0;
+    if (st.m < 2 && ForcedOp(1, tag) >= 0) return 0;  // a pair stratum needs a second node
     if (track_heavy_ && st.h < cfg.heavy_min) return 0;
     if (track_reduce_ && st.d < cfg.reductions_min) return 0;
     return 1;

@@ -29,6 +29,10 @@ inline constexpr int kNumClasses = kRankClasses + 1;
 /// rank, equal ranks of loss/concat/bmm). Mirrors core/src/ops/shape.cc; a property test checks it.
 std::optional<int> RankOut(ops::OpId id, std::span<const double> attrs, int r0, int r1);
 
+/// True when the binary operator applied to one value twice is statically degenerate (x - x, x / x,
+/// mse_loss(x, x), cosine_similarity(x, x)): such programs are invalid (docs/SYNTH.md).
+bool DegenerateOnOneValue(ops::OpId op);
+
 /// Source of the walk's decisions.
 class Chooser {
  public:
