@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -59,8 +60,8 @@ def test_synced_optimizer_averages_over_stepping_ranks_and_joins_a_rank_without_
     assert (r0["joined"], r1["joined"]) == (0, 1) and r0["rounds"] == r1["rounds"] == 2
 
 
-@pytest.mark.slow  # ~30 s on an idle 2-core machine, over a minute under load: two ranks import transformers
-def test_two_rank_rl_step_on_gloo_keeps_replicas_in_sync_and_exports(sft_run, tiny_problems, tmp_path):
+@pytest.mark.slow  # two launches of two ranks (each imports transformers): minutes on a loaded 2-core machine
+def test_two_rank_rl_step_on_gloo_keeps_replicas_in_sync_exports_and_resumes(sft_run, tiny_problems, tmp_path):
     cfg = sft_run(**{"rl.rollouts": 2, "rl.prompts_per_step": 2, "rl.max_new_tokens": 8, "rl.steps": 1,
                      "rl.save_every": 1, "rl.verify_workers": 1, "curriculum.eval_every": 1, "eval_n": 2,
                      "verify.device": "cpu", "verify.seeds": [0], "verify.distributions": ["normal"]})
@@ -74,6 +75,11 @@ def test_two_rank_rl_step_on_gloo_keeps_replicas_in_sync_and_exports(sft_run, ti
     assert latest_checkpoint(cfg.run_dir) is not None
     metrics = (cfg.run_dir / "metrics.csv").read_text()
     assert "multigpu/world_size" in metrics and "eval/pass_at_1" in metrics
+    # Resume: a second run to 2 steps starts from rank 0's checkpoint (curriculum and stream included).
+    again = run_rl_multigpu(replace(cfg, rl=replace(cfg.rl, steps=2)),
+                            MultiGPUConfig(nproc=2, backend="gloo", verify_workers=1))
+    assert again["steps"] == 2 and len(again["step_s"]) == 1 and again["replicas_in_sync"] is True
+    assert [h["step"] for h in again["curriculum"]["history"]] == [1, 2]
 
 
 def test_multigpu_config_file_loads_and_rejects_unknown_keys(tmp_path):

@@ -470,7 +470,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    if args.json or not summary or summary.get("mode") == "one_policy":
+    if not summary:  # a rank other than 0 under torchrun / accelerate: rank 0 reports
+        return 0
+    if args.json or summary.get("mode") == "one_policy":
         print(json.dumps(summary))
     else:
         rate = summary.get("samples_per_s")
