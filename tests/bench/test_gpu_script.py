@@ -54,3 +54,19 @@ def test_gpu_script_measures_speedups_on_the_fake_layout(tmp_path):
     correct = [r for r in run["rows"] if r["status"] == "correct"]
     assert correct and all(r["speedup_vs_eager"] is not None for r in correct)
     assert run["summary"]["headline"]["vs"]["eager"]["fast"]["fast_1"] is not None
+
+
+@pytest.mark.slow
+def test_gpu_script_on_cpu_states_the_subset_first_and_writes_combined_reports(tmp_path):
+    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": str(REPO / "src")}
+    cmd = [sys.executable, str(SCRIPT), "--path", str(REPO / "tests/bench/fake_kernelbench"), "--levels", "2",
+           "--per-level", "1", "--out", str(tmp_path)]
+    done = subprocess.run(cmd, check=True, env=env, timeout=1200, capture_output=True, text=True)
+    assert "subset chosen before running" in done.stdout.splitlines()[1]
+    subset = json.loads((tmp_path / "subset.json").read_text())
+    record = json.loads((tmp_path / "kernelbench_gpu.json").read_text())
+    assert subset["subset"] == record["subset"] and len(record["subset"]["2"]) == 1
+    assert [r["proposer"] for r in record["runs"]] == ["rule", "search"]
+    page = (tmp_path / "kernelbench_gpu.md").read_text()
+    assert "## level 2, rule" in page and "## level 2, search" in page and "fast_1.5" in page
+    assert (tmp_path / "kernelbench_gpu.csv").read_text().count("\n") == 3  # header + one row per proposer

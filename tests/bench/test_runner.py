@@ -176,3 +176,36 @@ def test_degenerate_check_uses_the_verifiers_tolerance():
     loose = degenerate_config_for(cfg, SimpleNamespace(atol=1e-2, rtol=1e-2))
     assert (loose.atol, loose.rtol) == (1e-2, 1e-2)
     assert degenerate_config_for(cfg, None) == cfg.degenerate
+
+
+class SelfVerifyingProposer:
+    """Stands in for search: returns a source with its own end-to-end verdict under a given config hash."""
+
+    spec = "search"
+
+    def __init__(self, verified_under):
+        self.verified_under = verified_under
+
+    def fingerprint(self, problem):
+        return "fp"
+
+    def propose(self, problem):
+        from drtriton.bench.proposers import Proposal
+
+        verdict = {"status": "correct", "reason": "", "speedup_vs_eager": 1.7, "speedup_vs_compile": 1.2,
+                   "timing": {"candidate_ms": 1.0, "eager_ms": 1.7, "compile_ms": 1.2}}
+        return Proposal("class ModelNew: pass\n", "", 0.1, {}, verdict, self.verified_under)
+
+
+def test_proposer_verdict_is_reused_only_under_the_runs_exact_verifier_config(tmp_path):
+    from drtriton.verify import VerifyConfig
+
+    vc = VerifyConfig(policy="mixed")
+    verifier = CountingVerifier()
+    cfg = config(tmp_path, check_degenerate=False, problems="2", verify_config=vc)
+    run = run_kernelbench(cfg, proposer=SelfVerifyingProposer(vc.hash()), verify_fn=verifier)
+    assert verifier.calls == [] and run.rows[0].status == "correct"
+    assert run.rows[0].speedup_vs_eager == pytest.approx(1.7) and run.rows[0].verify_s is None
+    other = run_kernelbench(config(tmp_path / "b", check_degenerate=False, problems="2", verify_config=vc),
+                            proposer=SelfVerifyingProposer(VerifyConfig(policy="strict").hash()), verify_fn=verifier)
+    assert len(verifier.calls) == 1 and other.rows[0].status == "incorrect"  # verified again, by the run

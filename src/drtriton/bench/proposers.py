@@ -67,6 +67,8 @@ class Proposal:
     reason: str = ""  # why there is no source, or a note from the proposer
     seconds: float | None = None
     extra: dict = field(default_factory=dict)  # proposer-specific facts kept in the cache record
+    verdict: dict | None = None  # the source's end-to-end verdict JSON, when the proposer verified it itself
+    verified_under: str | None = None  # VerifyConfig.hash() of that verdict; reused only if it is the run's
 
 
 class Proposer(Protocol):
@@ -92,7 +94,8 @@ def _timed(fn: Callable[[], Proposal]) -> Proposal:
     except Exception as exc:  # noqa: BLE001 - a proposer failing on one problem is that problem's result
         first = str(exc).splitlines()[0] if str(exc) else ""
         proposal = Proposal(None, f"proposer raised {type(exc).__name__}: {first}")
-    return Proposal(proposal.source, proposal.reason, time.perf_counter() - start, proposal.extra)
+    return Proposal(proposal.source, proposal.reason, time.perf_counter() - start, proposal.extra,
+                    proposal.verdict, proposal.verified_under)
 
 
 # ---- rule: the rule-based code generator ----
@@ -205,7 +208,9 @@ class SearchProposer:
                      "speedup_vs_single_shot": result.speedup_vs_single_shot, "gpu_seconds": result.gpu_seconds,
                      "wall_seconds": result.wall_seconds, "plan": result.plan, "single_shot_reused": bool(known)}
             if result.source:
-                return Proposal(result.source, "", extra=extra)
+                backend = self.backend()
+                settings = backend.settings() if backend is not None else None
+                return Proposal(result.source, "", extra=extra, verdict=result.verdict, verified_under=settings)
             notes = "; ".join(result.notes[:2])
             return Proposal(None, f"search found no verified kernel ({result.stop_reason}"
                                   f"{'; ' + notes if notes else ''})", extra=extra)

@@ -193,6 +193,16 @@ def _run_one(problem: Problem, proposer: Proposer, verify_fn: VerifyFn, verify_c
                              **base), kept
     atomic_write_text(run_dir / "candidates" / f"{problem.stem}.py", proposal.source)
     start = time.perf_counter()
+    run_hash = verify_config.hash() if hasattr(verify_config, "hash") else None
+    if proposal.verdict is not None and run_hash is not None and proposal.verified_under == run_hash:
+        # The proposer (search) verified this exact source end to end on this problem under this exact
+        # verifier config: its verdict is the measurement; verifying again would only spend GPU time.
+        from drtriton.verify.verdict import Verdict
+
+        kept["verdict"] = proposal.verdict
+        kept["verdict_from_proposer"] = True
+        return ProblemResult(**verdict_fields(Verdict.from_json(proposal.verdict)), propose_s=proposal.seconds,
+                             verify_s=None, **base), kept
     try:
         verdict = verify_fn(problem.source(), proposal.source, verify_config)
     except Exception as exc:  # noqa: BLE001 - the verifier should never raise; if it does, say so per problem
