@@ -92,11 +92,13 @@ def test_host_pool_matches_single_pool_in_order_and_uses_every_device(pairs, sin
     assert again.cached and again.status is Status.CORRECT
 
 
-def test_host_pool_rejects_an_empty_device_list():
+def test_host_pool_rejects_an_empty_device_list_and_a_gpu_named_twice():
     from drtriton.util.errors import UsageError
 
     with pytest.raises(UsageError, match="devices is empty"):
         HostVerifierPool(CONFIG, devices=[])
+    with pytest.raises(UsageError, match="name each GPU once"):  # one GPU, two timing locks: refused
+        HostVerifierPool(CONFIG, devices=["cuda:0", "cuda:0"])
 
 
 # ---- several hosts (a local Ray cluster of CPU actors) ----

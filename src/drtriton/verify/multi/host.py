@@ -50,6 +50,10 @@ class HostVerifierPool(MultiPoolBase):
             raise UsageError("devices is empty; pass e.g. ['cuda:0', 'cuda:1'] or leave it None for all GPUs")
         for d in devices:
             replace(self.config, device=d)  # VerifyConfig validates the spelling (UsageError)
+        gpus = [d for d in devices if d != "cpu"]
+        if len(set(gpus)) != len(gpus) or any(d in ("auto", "cuda") for d in gpus):
+            raise UsageError(f"devices must name each GPU once as cuda:N, got {devices}; two pools on one GPU "
+                             "would time kernels concurrently (raise workers_per_device instead)")
         if workers_per_device is None:
             workers_per_device = max(1, (os.cpu_count() or 2) // len(devices))
         if workers_per_device < 1:
