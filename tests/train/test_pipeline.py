@@ -6,6 +6,7 @@ bookkeeping (a failed phase is recorded and its dependants skipped), the compari
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 
@@ -14,7 +15,7 @@ import pytest
 from drtriton.train.config import load_config
 from drtriton.train.curriculum import Curriculum, CurriculumConfig
 from drtriton.train.data import ListStream
-from drtriton.train.datagen import check_solution, compact_solution
+from drtriton.train.datagen import Drawn, Job, ParallelDraws, check_solution, compact_solution
 from drtriton.train.pipeline import Pipeline, PipelineConfig, compare_results, run_pipeline
 from drtriton.train.workspace import CachedVerifier
 from drtriton.util.errors import UsageError
@@ -41,6 +42,25 @@ def test_check_solution_accepts_the_reference_and_names_a_wrong_answer(tiny_prob
     assert check_solution(relu, relu_solution, "cpu") is None
     why = check_solution(relu, scale_solution, "cpu")
     assert why is not None and why.startswith("seed 0")
+
+
+def _crash_on_seed_2(job, scale):
+    """A job runner whose worker dies hard on one job (as a segfault would)."""
+    if job.seed == 2:
+        os._exit(3)
+    return Drawn(job, task={"hash": str(job.seed), "program": "", "level": job.level})
+
+
+@pytest.mark.slow  # three process pools are spawned (~30 s under load)
+def test_parallel_draws_survive_a_worker_that_dies_and_lose_only_its_job():
+    draws = ParallelDraws([Job("sft", 1, s) for s in range(5)], None, workers=1, run_job=_crash_on_seed_2)
+    try:
+        got = draws.collect(time.time() + 300)
+    finally:
+        draws.close()
+    assert [d.job.seed for d in got] == [0, 1, 2, 3, 4]
+    assert [d.task is not None for d in got] == [True, True, False, True, True]
+    assert got[2].error.startswith("worker died") and draws.restarts == 2
 
 
 def test_list_stream_gives_tasks_in_order_skips_restored_seen_and_wraps():

@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--level", type=int, required=True, help="curriculum level of the held-out set (1, 2, 5, ...)")
     p.add_argument("--config", type=Path, help="run config YAML: data source, verifier settings (defaults if absent)")
     p.add_argument("--n", type=int, help="held-out tasks to use (default: data.heldout_n)")
-    p.add_argument("--max-new-tokens", type=int, help="answer length cap (default: rl.max_new_tokens)")
+    p.add_argument("--max-new-tokens", type=int,
+                   help="answer length cap (default: the config's cap for the level, rl.max_new_tokens_by_level)")
     p.add_argument("--device", help="auto | cpu | cuda")
     p.add_argument("--out", type=Path, help="also write the full result (per-task records) as JSON here")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")

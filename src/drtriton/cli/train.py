@@ -1,7 +1,9 @@
-"""drtriton train sft|rl --config FILE: supervised fine-tuning, then DRPO/GRPO RL with a curriculum.
+"""drtriton train sft|rl --config FILE: supervised fine-tuning, then DRPO/GRPO RL with a curriculum;
+drtriton train pipeline --out DIR: all of it from scratch in one budgeted run (docs/TRAINING.md).
 
     drtriton train sft --config configs/train/tiny_sft.yaml
     drtriton train rl --config configs/train/tiny_rl_drpo.yaml --steps 50 --json
+    drtriton train pipeline --out runs/p_out --smoke
 Runs resume from the last checkpoint in run_dir. Logs: run_dir/metrics.csv, run_dir/tb/, run_dir/curves.png.
 """
 
@@ -17,8 +19,13 @@ from drtriton.util.errors import EXIT_OK
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a kernel-writing model: sft, then rl (DRPO or GRPO)")
-    p.add_argument("stage", choices=["sft", "rl"], help="sft: fit verified pairs; rl: DRPO/GRPO with a curriculum")
-    p.add_argument("--config", type=Path, required=True, help="run config YAML (configs/train/*.yaml)")
+    p.add_argument("stage", choices=["sft", "rl", "pipeline"],
+                   help="sft: fit verified pairs; rl: DRPO/GRPO with a curriculum; pipeline: data -> sft -> rl -> eval")
+    p.add_argument("--config", type=Path, help="sft/rl: run config YAML (configs/train/*.yaml)")
+    p.add_argument("--out", type=Path, help="pipeline: results.json, plots and logs go here")
+    p.add_argument("--work", type=Path, help="pipeline: models and checkpoints (default runs/pipeline)")
+    p.add_argument("--smoke", action="store_true", help="pipeline: CPU dry run at toy sizes")
+    p.add_argument("--budget-s", type=float, help="pipeline: wall-time budget of the whole run in seconds")
     p.add_argument("--run-dir", type=Path, help="overrides run_dir: checkpoints, logs, final model")
     p.add_argument("--model", type=Path, help="overrides model.path: a local HF model folder (e.g. an SFT run's final/)")
     p.add_argument("--seed", type=int, help="overrides seed")
@@ -45,6 +52,12 @@ def run(args: argparse.Namespace) -> int:
 
     from drtriton.train.config import load_config
 
+    if args.stage == "pipeline":
+        return _pipeline(args)
+    if args.config is None:
+        from drtriton.util.errors import UsageError
+
+        raise UsageError(f"train {args.stage} needs --config FILE.yaml; see configs/train/ for examples")
     cfg = load_config(args.config, _overrides(args))
     err = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -85,4 +98,33 @@ def run(args: argparse.Namespace) -> int:
             value = json.dumps(value)[:200]
         table.add_row(key, "None" if value is None else str(value))
     Console().print(table)
+    return EXIT_OK
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from drtriton.train.pipeline import PipelineConfig, run_pipeline
+    from drtriton.util.errors import UsageError
+
+    if args.out is None:
+        raise UsageError("train pipeline needs --out DIR (results.json, plots and logs go there)")
+    work = args.work or Path("runs") / ("pipeline_smoke" if args.smoke else "pipeline")
+    cfg = PipelineConfig.smoke(args.out, work) if args.smoke else PipelineConfig(out=args.out, work=work)
+    changes = {"budget_s": args.budget_s, "seed": args.seed, "device": args.device}
+    results = run_pipeline(replace(cfg, **{k: v for k, v in changes.items() if v is not None}))
+    if args.json:
+        print(json.dumps({"phases": results["phases"], "comparison": results["comparison"]}, default=str))
+        return EXIT_OK
+    table = Table(title=f"drtriton train pipeline ({args.out / 'results.json'})")
+    for col in ("model", "compile rate", "correct rate", "fast_1"):
+        table.add_column(col)
+    for name, row in results["comparison"]["pooled"].items():
+        table.add_row(name, *("n/m" if row[m] is None else f"{row[m]:.3f}"
+                              for m in ("compile_rate", "correct_rate", "fast_1")))
+    Console().print(table)
+    Console().print(results["comparison"]["summary"])
     return EXIT_OK

@@ -152,26 +152,76 @@ def _run_job(job: Job, scale: str | None) -> Drawn:
 class ParallelDraws:
     """Jobs running in a spawned process pool (FIFO: put what matters most first). `collect` waits up to a
     deadline, `poll` takes whatever finished since (so a trainer can keep taking pairs while it trains),
-    `close` cancels the jobs not started (running ones finish in the background and are ignored)."""
+    `close` cancels the jobs not started (running ones finish in the background and are ignored).
 
-    def __init__(self, jobs: list[Job], scale: str | None, workers: int, device: str = "cpu"):
+    A worker that dies hard (a segfault) breaks a process pool and fails every unfinished job with it. The
+    jobs that were running then (the `workers` earliest unfinished ones: the pool is FIFO) are suspects: a
+    suspect is retried once, last; the jobs that had not started are resubmitted to a fresh pool as they were.
+    """
+
+    MAX_RESTARTS = 3  # fresh pools per run: repeated crashes cannot stall the rest for long
+
+    def __init__(self, jobs: list[Job], scale: str | None, workers: int, device: str = "cpu",
+                 run_job=None):
+        """`run_job(job, scale) -> Drawn` runs in the workers (a picklable, module-level function)."""
+        self.jobs = jobs
+        self._scale, self._workers, self._device = scale, max(1, workers), device
+        self._run_job = run_job or _run_job
+        self._futures: dict = {}  # future -> job index
+        self._pending: set = set()
+        self._suspected = [0] * len(jobs)
+        self._ex: ProcessPoolExecutor | None = None  # the pool new submissions go to
+        self._old: list[ProcessPoolExecutor] = []
+        self.restarts = 0
+        self.finished = 0
+        self._submit(range(len(jobs)))
+
+    def _submit(self, indices) -> None:
         import multiprocessing as mp
 
-        self.jobs = jobs
-        self._ex = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=mp.get_context("spawn"),
-                                       initializer=_init_worker, initargs=(device, device == "cpu"))
-        self._futures = {self._ex.submit(_run_job, job, scale): i for i, job in enumerate(jobs)}
-        self._pending = set(self._futures)
-        self.finished = 0
+        if self._ex is None:
+            self._ex = ProcessPoolExecutor(max_workers=self._workers, mp_context=mp.get_context("spawn"),
+                                           initializer=_init_worker, initargs=(self._device, self._device == "cpu"))
+        for i in indices:
+            f = self._ex.submit(self._run_job, self.jobs[i], self._scale)
+            self._futures[f] = i
+            self._pending.add(f)
+
+    def _restart(self, broken: list[int]) -> list[tuple[int, Drawn]]:
+        """The pool broke: every unfinished job moves to a fresh pool, suspects last (or out)."""
+        for f in list(self._pending):  # the rest of the broken pool's jobs fail too: take them now
+            broken.append(self._futures.pop(f))
+        self._pending = set()
+        self._old.append(self._ex)
+        self._ex.shutdown(wait=False, cancel_futures=True)
+        self._ex = None
+        self.restarts += 1
+        broken.sort()
+        suspects = broken[: self._workers]
+        for i in suspects:
+            self._suspected[i] += 1
+        retry = broken[self._workers:] + [i for i in suspects if self._suspected[i] < 2]
+        lost = [i for i in suspects if self._suspected[i] >= 2]
+        if self.restarts > self.MAX_RESTARTS:
+            lost, retry = sorted(lost + retry), []
+        if retry:
+            self._submit(retry)
+        return [(i, Drawn(self.jobs[i], error="worker died (its process pool broke)")) for i in lost]
 
     def _take(self, done) -> list[Drawn]:
-        out = []
+        from concurrent.futures.process import BrokenProcessPool
+
+        out, broken = [], []
         for f in done:
-            i = self._futures[f]
+            i = self._futures.pop(f)
             try:
                 out.append((i, f.result()))
-            except Exception as exc:  # noqa: BLE001 - a crashed worker (e.g. a segfault) loses its job only
-                out.append((i, Drawn(self.jobs[i], error=f"worker died: {type(exc).__name__}")))
+            except BrokenProcessPool:
+                broken.append(i)
+            except Exception as exc:  # noqa: BLE001 - anything else loses this job only
+                out.append((i, Drawn(self.jobs[i], error=f"worker failed: {type(exc).__name__}: {exc}"[:200])))
+        if broken:
+            out += self._restart(broken)
         self.finished += len(out)
         return [d for _, d in sorted(out, key=lambda x: x[0])]
 
@@ -199,7 +249,8 @@ class ParallelDraws:
         return len(self._pending)
 
     def close(self) -> None:
-        self._ex.shutdown(wait=False, cancel_futures=True)
+        if self._ex is not None:
+            self._ex.shutdown(wait=False, cancel_futures=True)
         self._pending = set()
 
 

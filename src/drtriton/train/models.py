@@ -22,16 +22,17 @@ SPECIAL_TOKENS = {"eos_token": "<|endoftext|>", "pad_token": "<|pad|>"}
 # Qwen2 architecture (GQA, RMSNorm, SwiGLU, RoPE): the family we scale to, so the tiny model exercises
 # the same code paths as the 7B one.
 BUILTIN_MODELS: dict[str, dict] = {
-    "test": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                 intermediate_size=128, max_position_embeddings=2048, tie_word_embeddings=True),
-    "tiny": dict(hidden_size=384, num_hidden_layers=6, num_attention_heads=6, num_key_value_heads=2,
-                 intermediate_size=1536, max_position_embeddings=4096, tie_word_embeddings=True),
-    "small": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, num_key_value_heads=4,
-                  intermediate_size=3072, max_position_embeddings=4096, tie_word_embeddings=True),
+    "test": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+             "intermediate_size": 128, "max_position_embeddings": 2048, "tie_word_embeddings": True},
+    "tiny": {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 6, "num_key_value_heads": 2,
+             "intermediate_size": 1536, "max_position_embeddings": 4096, "tie_word_embeddings": True},
+    "small": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "num_key_value_heads": 4,
+              "intermediate_size": 3072, "max_position_embeddings": 4096, "tie_word_embeddings": True},
     # Qwen2.5-7B's published config.json values (architecture only; no weights are downloaded).
-    "qwen2.5-7b": dict(hidden_size=3584, num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4,
-                       intermediate_size=18944, max_position_embeddings=32768, tie_word_embeddings=False,
-                       rope_theta=1_000_000.0, rms_norm_eps=1e-6, vocab_size=152064),
+    "qwen2.5-7b": {"hidden_size": 3584, "num_hidden_layers": 28, "num_attention_heads": 28,
+                   "num_key_value_heads": 4, "intermediate_size": 18944, "max_position_embeddings": 32768,
+                   "tie_word_embeddings": False, "rope_theta": 1_000_000.0, "rms_norm_eps": 1e-6,
+                   "vocab_size": 152064},
 }
 
 

@@ -98,7 +98,7 @@ class PipelineConfig:
             rl_eval_n=1, max_new_tokens=24, workers=2,
             verify={"policy": "mixed", "device": "cpu", "seeds": [0], "distributions": ["normal"],
                     "time_compile_baseline": False, "timeout_s": 120.0},
-            budget_s=420.0, budgets={"data": 120.0, "sft": 30.0, "eval_sft": 90.0, "rl_drpo": 40.0,
+            budget_s=480.0, budgets={"data": 120.0, "sft": 60.0, "eval_sft": 90.0, "rl_drpo": 40.0,
                                      "rl_grpo": 40.0, "eval_rl": 60.0})
 
 

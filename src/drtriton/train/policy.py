@@ -33,8 +33,8 @@ def sample(model, tokenizer, prompts: list[str], n: int, max_new_tokens: int, te
     model.eval()
     tokenizer.padding_side = "left"
     enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-    kwargs = dict(max_new_tokens=max_new_tokens, num_return_sequences=n, pad_token_id=tokenizer.pad_token_id,
-                  eos_token_id=tokenizer.eos_token_id)
+    kwargs = {"max_new_tokens": max_new_tokens, "num_return_sequences": n, "pad_token_id": tokenizer.pad_token_id,
+                  "eos_token_id": tokenizer.eos_token_id}
     if greedy:
         kwargs.update(do_sample=False, num_beams=1)
     else:

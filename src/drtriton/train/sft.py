@@ -134,12 +134,12 @@ def _native_sft(cfg: RunConfig, model, tokenizer, pairs: list[dict], log: Metric
         if (step * per_step) // max(1, len(order)) > ((step - 1) * per_step) // max(1, len(order)):
             order_epoch += 1
         loss_value = loss_sum / total_tokens
-        if step % p.log_every == 0 or step == p.max_steps:
+        out_of_time = p.max_seconds is not None and time.time() - t_start > p.max_seconds
+        if step % p.log_every == 0 or step == p.max_steps or out_of_time:  # the last step is always logged
             log.log(step, {"sft/loss": loss_value, "sft/grad_norm": float(grad_norm),
                            "sft/lr": lr_now, "sft/pairs": len(encoded)})
         if on_step:
             on_step(step, loss_value)
-        out_of_time = p.max_seconds is not None and time.time() - t_start > p.max_seconds
         if step % p.save_every == 0 or step == p.max_steps or out_of_time:
             ckpt.save_checkpoint(cfg.run_dir, step, model, tokenizer, opt, {"epoch": order_epoch, "kind": "sft"})
         if out_of_time:
