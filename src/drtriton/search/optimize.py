@@ -59,6 +59,7 @@ class SearchResult:
     speedup_vs_eager: float | None
     speedup_vs_compile: float | None
     single_shot_speedup: float | None     # the rule-based generator's default output, vs eager
+    single_shot_speedup_vs_compile: float | None  # the same, vs torch.compile
     speedup_vs_single_shot: float | None
     candidates_tried: int
     cache_hits: int
@@ -444,6 +445,8 @@ def _optimize(problem_src: str, cfg: SearchConfig, backend: Backend, proposers: 
     speed = verdict.get("speedup_vs_eager") if verdict else None
     single = search.single_shot()
     single_speed = single.speedup_vs_eager if single else None
+    single_verdict = search.cache._mem.get(candidate_key(search.whole.key, single.source, backend.settings())) \
+        if single is not None and search.whole is not None else None
     vs_single = speed / single_speed if speed and single_speed else None
     return SearchResult(
         source=source, verdict=verdict, kind=kind, plan=search.plan_json() if kind == "composite" else (
@@ -452,6 +455,7 @@ def _optimize(problem_src: str, cfg: SearchConfig, backend: Backend, proposers: 
         speed_measured=backend.gpu and speed is not None, speedup_vs_eager=speed,
         speedup_vs_compile=verdict.get("speedup_vs_compile") if verdict else None,
         single_shot_speedup=single_speed, speedup_vs_single_shot=vs_single,
+        single_shot_speedup_vs_compile=(single_verdict or {}).get("speedup_vs_compile"),
         candidates_tried=search.budget.spent, cache_hits=search.cache.hits,
         gpu_seconds=search.budget.gpu_seconds if backend.gpu else None,
         wall_seconds=time.monotonic() - search.budget.start, stop_reason=stop, interrupted=interrupted,
