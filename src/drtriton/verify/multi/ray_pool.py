@@ -379,9 +379,10 @@ class RayVerifierPool(MultiPoolBase):
             self._pending.clear()
             self._lock.notify()
         self._thread.join()
-        closing = [s.handle.close.remote() for s in self._slots if s.alive]
-        ray.wait(closing, num_returns=len(closing), timeout=30)
-        self._kill_all()
+        if ray.is_initialized():  # the caller may have shut Ray down first: the actors are gone then
+            closing = [s.handle.close.remote() for s in self._slots if s.alive]
+            ray.wait(closing, num_returns=len(closing), timeout=30)  # workers stop cleanly, then the actors
+            self._kill_all()
         super().close()
         if self._own_ray:
             ray.shutdown()
