@@ -70,6 +70,7 @@ nb::dict ConfigDict(const SynthConfig& c) {
   d["heavy"] = std::make_pair(c.heavy_min, c.heavy_max);
   d["reductions"] = std::make_pair(c.reductions_min, c.reductions_max);
   d["max_fanout"] = c.max_fanout;
+  d["rank_classes"] = c.rank_classes;
   d["shape_menu"] = c.shape_menu;
   d["max_flops"] = c.max_flops;
   d["max_bytes"] = c.max_bytes;
@@ -129,27 +130,47 @@ void BindSynth(nb::module_& m) {
           nb::arg("max_inputs") = nb::none())
       .def_prop_ro("config", [](const synth::Sampler& s) { return ConfigDict(s.config()); })
       .def_prop_ro("superset_size", &synth::Sampler::SupersetSize)
-      .def("draw", [](synth::Sampler& s, uint64_t seed) { return s.Draw(seed); }, nb::arg("seed"),
-           "One valid program (a _core.Graph), deterministic in `seed`.")
+      .def(
+          "draw", [](synth::Sampler& s, uint64_t seed, int stratum) { return s.Draw(seed, 1'000'000, stratum); },
+          nb::arg("seed"), nb::arg("stratum") = -1,
+          "One valid program (a _core.Graph), deterministic in `seed`; uniform over the space, or over "
+          "stratum `stratum` when >= 0.")
       .def(
           "draw_tasks",
-          [](synth::Sampler& s, uint64_t seed, uint64_t start, uint64_t count) {
+          [](synth::Sampler& s, uint64_t seed, uint64_t start, uint64_t count, bool strict_uniform) {
             nb::list rows;
             for (uint64_t i = start; i < start + count; ++i) {
               const uint64_t row_seed = synth::StreamSeed(seed, i);
-              rows.append(TaskDict(s.Draw(row_seed), row_seed, s.config().level));
+              const int stratum = s.RowStratum(seed, i, strict_uniform);
+              rows.append(TaskDict(s.Draw(row_seed, 1'000'000, stratum), row_seed, s.config().level));
             }
             return rows;
           },
-          nb::arg("seed"), nb::arg("start"), nb::arg("count"),
+          nb::arg("seed"), nb::arg("start"), nb::arg("count"), nb::arg("strict_uniform") = false,
           "Task rows start..start+count-1 of the stream of base seed `seed` (each row's own seed is "
-          "stream_seed(seed, i)).")
+          "stream_seed(seed, i); its stratum row_stratum(seed, i, strict_uniform)).")
       .def(
           "draw_task",
-          [](synth::Sampler& s, uint64_t row_seed) {
-            return TaskDict(s.Draw(row_seed), row_seed, s.config().level);
+          [](synth::Sampler& s, uint64_t row_seed, int stratum) {
+            return TaskDict(s.Draw(row_seed, 1'000'000, stratum), row_seed, s.config().level);
           },
-          nb::arg("row_seed"), "One task row drawn from `row_seed` itself.")
+          nb::arg("row_seed"), nb::arg("stratum") = -1,
+          "One task row drawn from `row_seed` itself (within `stratum` when >= 0).")
+      .def("row_stratum", &synth::Sampler::RowStratum, nb::arg("seed"), nb::arg("index"),
+           nb::arg("strict_uniform") = false,
+           "The stratum row `index` of base seed `seed` is drawn from (-1: the whole space).")
+      .def(
+          "strata",
+          [](synth::Sampler& s) {
+            nb::list out;
+            for (const auto& st : s.Strata()) {
+              out.append(nb::make_tuple(
+                  st.producer == ops::OpId::kCount ? std::string() : std::string(ops::Spec(st.producer).name),
+                  std::string(ops::Spec(st.consumer).name)));
+            }
+            return out;
+          },
+          "The coverage strata as (producer or '', consumer) names, in stratum-index order.")
       .def("stats",
            [](const synth::Sampler& s) {
              const auto& st = s.stats();
@@ -164,9 +185,12 @@ void BindSynth(nb::module_& m) {
            })
       .def(
           "coverage",
-          [](synth::Sampler& s, uint64_t n, uint64_t seed) {
+          [](synth::Sampler& s, uint64_t n, uint64_t seed, bool strict_uniform) {
             synth::Coverage cov = synth::LegalCoverage(s.config());
-            for (uint64_t i = 0; i < n; ++i) synth::CountCoverage(s.Draw(synth::StreamSeed(seed, i)), cov);
+            for (uint64_t i = 0; i < n; ++i) {
+              const int stratum = s.RowStratum(seed, i, strict_uniform);
+              synth::CountCoverage(s.Draw(synth::StreamSeed(seed, i), 1'000'000, stratum), cov);
+            }
             nb::dict d;
             d["programs"] = cov.programs;
             nb::dict ops_d;
@@ -188,8 +212,8 @@ void BindSynth(nb::module_& m) {
             d["pairs"] = pairs;
             return d;
           },
-          nb::arg("n"), nb::arg("seed"),
-          "Draws n programs; returns {'programs', 'ops': {name: (count, legal)}, 'pairs': "
+          nb::arg("n"), nb::arg("seed"), nb::arg("strict_uniform") = false,
+          "Draws rows 0..n-1 of the stream of `seed`; returns {'programs', 'ops': {name: (count, legal)}, 'pairs': "
           "[(producer, consumer, count, legal)]}.");
 }
 

@@ -167,3 +167,42 @@ def test_drawn_programs_run_under_torch_with_recorded_shapes(level, count):
 @pytest.mark.parametrize("level", [1, 2, 5])
 def test_thousand_programs_per_level_run_under_torch(level):
     _check_execution(level, 1000)
+
+
+# ---- coverage-seeded streams ----
+
+def test_seeded_stream_differs_from_strict_uniform_only_in_its_first_rows():
+    strata = len(SynthConfig(level=1).sampler().strata())
+    n = strata + 3
+    seeded = [t["program"] for t in synthesize(SynthConfig(n=n, level=1, seed=2, check_degenerate=False))]
+    strict = [t["program"] for t in synthesize(SynthConfig(n=n, level=1, seed=2, check_degenerate=False,
+                                                           strict_uniform=True))]
+    assert seeded[strata:] == strict[strata:]
+    assert seeded[:strata] != strict[:strata]
+
+
+def test_default_stream_covers_every_legal_operator_of_level_one(capsys):
+    strata = len(SynthConfig(level=1).sampler().strata())
+    assert main(["synth", "--coverage", "--n", str(strata), "--level", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["legal_ops"] > 60 and report["covered_ops"] == report["legal_ops"]
+
+
+def test_resume_refuses_a_file_written_in_the_other_stream_mode(tmp_path):
+    out = tmp_path / "tasks.jsonl"
+    write_dataset(SynthConfig(n=2, level=1, seed=1, out=out))
+    with pytest.raises(UsageError, match="other settings"):
+        write_dataset(SynthConfig(n=4, level=1, seed=1, out=out, strict_uniform=True))
+
+
+def test_stratum_rows_hold_their_stratum_pair():
+    config = SynthConfig(n=30, level=2, seed=7, check_degenerate=False)
+    sampler = config.sampler()
+    strata = sampler.strata()
+    for task in synthesize(config):
+        producer, consumer = strata[sampler.row_stratum(config.seed, task["index"])]
+        graph = json.loads(task["graph_json"])
+        sink = graph["nodes"][-1]
+        assert sink["op"] == consumer
+        k = len(graph["inputs"])
+        assert producer in [graph["nodes"][v - k]["op"] for v in sink["inputs"] if v >= k]

@@ -177,15 +177,16 @@ std::optional<Reject> SamplerImpl::Check(ir::Graph& graph) const {
   const int k = static_cast<int>(graph.inputs.size());
   const int n = static_cast<int>(graph.nodes.size());
   // Shapes, dtypes and attrs: every node's rule must accept its inputs.
-  std::vector<ir::TensorType> args;
+  std::vector<ir::TensorType>& args = scratch_args_;  // reused: no allocation once warm
   // Value-range classes: graph inputs are arbitrary reals; an operator's input must lie in its domain.
-  std::vector<ops::Range> range(k + n, ops::Range::kAny);
+  std::vector<ops::Range>& range = scratch_ranges_;
+  range.assign(k + n, ops::Range::kAny);
   std::array<ops::Range, ops::kMaxArity> arg_ranges{};
   ops::Cost total;
   for (int i = 0; i < n; ++i) {
     ir::Node& node = graph.nodes[i];
-    args.clear();
-    for (int32_t v : node.inputs) args.push_back(graph.TypeOf(v));
+    args.resize(node.inputs.size());
+    for (size_t a = 0; a < node.inputs.size(); ++a) args[a] = graph.TypeOf(node.inputs[a]);
     auto out = ops::InferOutput(node.op, args, node.attrs);
     if (!out || out->Rank() > kMaxRank) return Reject::kShape;  // ranks above 6: not in the space
     node.type = std::move(*out);
@@ -207,7 +208,8 @@ std::optional<Reject> SamplerImpl::Check(ir::Graph& graph) const {
     total.bytes += cost.bytes;
   }
   if (total.flops > cfg.max_flops || total.bytes > cfg.max_bytes) return Reject::kBudget;
-  std::vector<int> fanout(n, 0);
+  std::vector<int>& fanout = scratch_fanout_;
+  fanout.assign(n, 0);
   for (const auto& node : graph.nodes) {
     for (int32_t v : node.inputs) {
       if (v >= k && ++fanout[v - k] > cfg.max_fanout) return Reject::kFanout;

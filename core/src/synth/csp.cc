@@ -601,15 +601,14 @@ void SamplerImpl::BuildInto(const Proto& proto, ir::Graph& graph) const {
 std::optional<ir::Graph> SamplerImpl::Propose(Rng& rng, int stratum) {
   RngChooser chooser(rng);
   WalkInto(chooser, stratum, proto_);
-  ir::Graph graph;
-  BuildInto(proto_, graph);
+  BuildInto(proto_, graph_);
   ++stats.proposals;
-  if (auto reason = Check(graph)) {
+  if (auto reason = Check(graph_)) {
     ++stats.rejected[static_cast<int>(*reason)];
     return std::nullopt;
   }
   ++stats.accepted;
-  return graph;
+  return graph_;
 }
 
 // ---- public API ----

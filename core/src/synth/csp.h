@@ -185,8 +185,12 @@ class SamplerImpl {
   std::unordered_map<Key, std::pair<uint32_t, uint32_t>, KeyHash> pick_cache_;
   std::vector<double> pick_weights_;
   std::vector<uint32_t> pick_groups_;
-  // Scratch of the walk (reused: no allocation per proposal once warm).
+  // Scratch of the walk and the check (reused: no allocation per rejected proposal once warm).
   Proto proto_;
+  ir::Graph graph_;
+  mutable std::vector<ir::TensorType> scratch_args_;
+  mutable std::vector<ops::Range> scratch_ranges_;
+  mutable std::vector<int> scratch_fanout_;
 };
 
 }  // namespace drtriton::synth

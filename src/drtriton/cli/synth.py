@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="small: CPU-test sizes; realistic: KernelBench-like sizes for GPU runs")
     p.add_argument("--no-check-degenerate", dest="check_degenerate", action="store_false",
                    help="skip the torch run that rejects NaN/constant/input-insensitive outputs")
+    p.add_argument("--strict-uniform", action="store_true",
+                   help="every row uniform over valid programs (default: the first rows cover every legal "
+                        "operator pair, one exactly-uniform draw per pair; docs/SYNTH.md)")
     p.add_argument("--coverage", action="store_true", help="print operator and pair coverage instead")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.set_defaults(run=run)
@@ -58,10 +61,11 @@ def run(args: argparse.Namespace) -> int:
     config = SynthConfig(n=args.n, level=args.level, seed=args.seed, out=None if args.coverage else args.out,
                          ops=args.ops, exclude_ops=args.exclude_ops, heavy=args.heavy,
                          reductions=args.reductions, max_fanout=args.max_fanout, max_inputs=args.max_inputs,
-                         shape_scale=args.shape_scale, check_degenerate=args.check_degenerate)
+                         shape_scale=args.shape_scale, check_degenerate=args.check_degenerate,
+                         strict_uniform=args.strict_uniform)
     console = Console()
     if args.coverage:
-        report = config.sampler().coverage(config.n, config.seed)
+        report = config.sampler().coverage(config.n, config.seed, config.strict_uniform)
         return _print_coverage(report, args.json, console, Table)
     import torch
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from drtriton.util.errors import UsageError
 
 FORMATS = {".parquet": "parquet", ".jsonl": "jsonl"}
+_SAMPLERS: dict = {}  # space -> _core.Synthesizer, reused across synthesize() calls in one process
+_MAX_SAMPLERS = 16
 
 
 def _check_range(name: str, value: tuple[int, int] | None) -> tuple[int, int] | None:
@@ -37,6 +39,10 @@ class SynthConfig:
     max_inputs: int | None = None     # most graph inputs; None: level default
     shape_scale: str = "small"        # small: CPU-test sizes; realistic: KernelBench-like (GPU)
     check_degenerate: bool = True     # run each program under torch and reject NaN/constant/insensitive
+    # False: rows 0..P-1 (P = coverage strata, one per legal operator pair) are drawn exactly uniformly
+    # inside one stratum each, in a seeded order, so every legal pair appears; later rows are uniform.
+    # True: every row is uniform over all valid programs (docs/SYNTH.md, "Coverage-seeded streams").
+    strict_uniform: bool = False
     chunk: int = 500                  # rows per atomic checkpoint of the output file (resume granularity)
     extra: dict = field(default_factory=dict)
 
@@ -68,16 +74,24 @@ class SynthConfig:
         return FORMATS[self.out.suffix] if self.out is not None else None
 
     def sampler(self):
-        """The C++ sampler of this space; bad operator names or infeasible knobs become UsageError."""
-        from drtriton import _core
+        """The C++ sampler of this space (one per space and process: building its counting DP takes up
+        to a second); bad operator names or infeasible knobs become UsageError."""
+        key = (self.level, self.shape_scale, tuple(self.ops), tuple(self.exclude_ops), self.heavy,
+               self.reductions, self.max_fanout, self.max_inputs)
+        if key not in _SAMPLERS:
+            from drtriton import _core
 
-        try:
-            return _core.Synthesizer(
-                self.level, self.shape_scale, list(self.ops), list(self.exclude_ops), self.heavy,
-                self.reductions, self.max_fanout, self.max_inputs,
-            )
-        except ValueError as exc:  # _core.ValueError / InfeasibleError are ValueError subclasses
-            raise UsageError(str(exc)) from None
+            try:
+                sampler = _core.Synthesizer(
+                    self.level, self.shape_scale, list(self.ops), list(self.exclude_ops), self.heavy,
+                    self.reductions, self.max_fanout, self.max_inputs,
+                )
+            except ValueError as exc:  # _core.ValueError / InfeasibleError are ValueError subclasses
+                raise UsageError(str(exc)) from None
+            if len(_SAMPLERS) >= _MAX_SAMPLERS:
+                _SAMPLERS.pop(next(iter(_SAMPLERS)))
+            _SAMPLERS[key] = sampler
+        return _SAMPLERS[key]
 
     def fingerprint(self) -> str:
         """Hash of every field that defines the rows (not n, out or chunk): resume checks it."""
@@ -88,5 +102,6 @@ class SynthConfig:
             "exclude_ops": sorted(self.exclude_ops), "heavy": self.heavy, "reductions": self.reductions,
             "max_fanout": self.max_fanout, "max_inputs": self.max_inputs, "shape_scale": self.shape_scale,
             "check_degenerate": self.check_degenerate, "generator_version": _core.GENERATOR_VERSION,
+            "strict_uniform": self.strict_uniform,
         }
         return hashlib.sha256(json.dumps(space, sort_keys=True).encode()).hexdigest()[:16]

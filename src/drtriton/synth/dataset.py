@@ -36,8 +36,9 @@ class SynthResult:
 def synthesize(config: SynthConfig, start: int = 0, degenerate: dict | None = None) -> Iterator[dict]:
     """Yields task rows start..config.n-1; row i depends only on (config, i).
 
-    Row i is drawn from stream_seed(seed, i); when the torch check rejects it, from
-    stream_seed(that seed, j) for j = 1, 2, ... (so resumed and sequential runs agree).
+    Row i is drawn from stream_seed(seed, i), inside coverage stratum row_stratum(seed, i) unless
+    config.strict_uniform; when the torch check rejects it, from stream_seed(that seed, j) for
+    j = 1, 2, ... in the same stratum (so resumed and sequential runs agree).
     """
     from drtriton import _core
 
@@ -46,9 +47,10 @@ def synthesize(config: SynthConfig, start: int = 0, degenerate: dict | None = No
     provenance = json.dumps(Provenance.here().to_json(), sort_keys=True)
     for index in range(start, config.n):
         row_seed = _core.stream_seed(config.seed, index)
+        stratum = sampler.row_stratum(config.seed, index, config.strict_uniform)
         for redraw in range(MAX_DEGENERATE_REDRAWS):
             seed = row_seed if redraw == 0 else _core.stream_seed(row_seed, redraw)
-            task = sampler.draw_task(seed)
+            task = sampler.draw_task(seed, stratum)
             reason = degenerate_reason(task["program"], seed) if config.check_degenerate else None
             if reason is None:
                 break
