@@ -84,24 +84,24 @@ def combined_markdown(record: dict, runs: list, out: Path) -> str:
     """One page: versions, the subset, a fast_p table per (level, proposer), rule vs search per problem."""
     prov = record["provenance"]
     lines = ["# KernelBench on the GPU: rule-based proposer and search", "",
-             f"Device {prov['device']}, host {prov['host']}; drtriton {prov['drtriton']}, torch {prov['torch']}, "
-             f"triton {prov['triton']}, python {prov['python']}. Checkout: `{record['checkout']}`"
-             f"{' (our FAKE layout, not KernelBench)' if record['fake_layout'] else ''}.", "",
+             (f"Device {prov['device']}, host {prov['host']}; drtriton {prov['drtriton']}, torch {prov['torch']}, "
+              f"triton {prov['triton']}, python {prov['python']}. Checkout: `{record['checkout']}`"
+              f"{' (our FAKE layout, not KernelBench)' if record['fake_layout'] else ''}."), "",
              f"Subset ({record['subset_rule']}), chosen before running from every problem of each level:", ""]
     for lv, stems in record["subset"].items():
         lines.append(f"- level {lv} ({len(stems)}): ids {[int(s.split('_')[0]) for s in stems]}")
-    lines += ["", f"Verifier: policy {record['policy']}, tolerance {record['tolerance']}, per-candidate timeout "
-              f"{record['problem_timeout']:g}s; search budget {record['budget']} per problem.", "",
-              "fast_p = share of all problems correct and more than p times faster (strict); geomean (all) "
-              "counts a problem without a correct kernel as 1.0x. Degenerate references are excluded from these "
-              "headline tables (see each run's report). 'not measured' = no timing.", ""]
+    lines += ["", (f"Verifier: policy {record['policy']}, tolerance {record['tolerance']}, per-candidate timeout "
+                   f"{record['problem_timeout']:g}s; search budget {record['budget']} per problem."), "",
+              ("fast_p = share of all problems correct and more than p times faster (strict); geomean (all) "
+               "counts a problem without a correct kernel as 1.0x. Degenerate references are excluded from these "
+               "headline tables (see each run's report). 'not measured' = no timing."), ""]
     for run in runs:
         header, rows = fastp_table(run.summary.headline)
         counts = ", ".join(f"{s} {c}" for s, c in run.summary.headline.counts.items() if c)
         report = run.run_dir / "report.md"
         lines += [f"## level {run.config.level}, {run.proposer}", "",
-                  f"{run.summary.headline.n} headline problems ({counts}); {len(run.not_run)} not run "
-                  f"(time limit). Report: [{report.relative_to(out)}]({report.relative_to(out)}).", "",
+                  (f"{run.summary.headline.n} headline problems ({counts}); {len(run.not_run)} not run "
+                   f"(time limit). Report: [{report.relative_to(out)}]({report.relative_to(out)})."), "",
                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         lines.append("")

@@ -18,6 +18,7 @@ Prints one row per problem and the geomeans; writes everything to JSON. Without 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -63,12 +64,11 @@ def largest_tensor(src: str) -> int:
         inputs = ns["get_inputs"]()
         sizes = [x.numel() for x in inputs if isinstance(x, torch.Tensor)]
         sizes += [p.numel() for p in model.parameters()]
-        try:
+        # an op without a meta kernel leaves the outputs uncounted: inputs and parameters still bound it
+        with contextlib.suppress(Exception):
             out = model(*inputs)
             outs = out if isinstance(out, (tuple, list)) else [out]
             sizes += [o.numel() for o in outs if isinstance(o, torch.Tensor)]
-        except Exception:  # noqa: BLE001 - an op without a meta kernel: inputs and parameters still bound it
-            pass
     return max(sizes, default=0)
 
 
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                     "candidates": None, "gpu_seconds": None, "wall_seconds": time.monotonic() - t0,
                     "stop_reason": None, "plan": [], "notes": [], "error": f"{type(exc).__name__}: {exc}"[:300]}
         rows.append(row)
-        print(f"{p['problem'][:28]:28s} {str(p['scale'] or '-'):>5s} {p['largest_tensor']:>9d} {row['kind']:9s} "
+        print(f"{p['problem'][:28]:28s} {p['scale'] or '-'!s:>5s} {p['largest_tensor']:>9d} {row['kind']:9s} "
               f"{_f(row['speedup_vs_eager'], 9)} {_f(row['speedup_vs_compile'], 10)} "
               f"{_f(row['single_shot_speedup'], 8)} {_f(row['speedup_vs_single_shot'], 9)} "
               f"{row['candidates'] if row['candidates'] is not None else '-':>5} {_f(row['gpu_seconds'], 7)}"
