@@ -20,9 +20,11 @@ emit::TritonOptions MakeOptions(const nb::dict& knobs, const std::string& policy
                                 const std::vector<std::map<std::string, std::string>>& params,
                                 const std::string& init_source, const std::string& preamble,
                                 const std::string& dump_after,
-                                const std::vector<std::string>& extra_inputs = {}) {
+                                const std::vector<std::string>& extra_inputs = {},
+                                const std::map<int32_t, std::vector<int32_t>>& host_deps = {}) {
   emit::TritonOptions opt;
   opt.extra_inputs = extra_inputs;
+  opt.host_deps = host_deps;
   opt.policy = emit::ParsePolicy(policy);
   opt.params = params;
   opt.init_source = init_source;
@@ -72,22 +74,29 @@ void BindEmitTriton(nb::module_& m) {
       [](const std::string& graph_json, const nb::dict& knobs, const std::string& policy,
          const std::vector<std::map<std::string, std::string>>& params, const std::string& init_source,
          const std::string& preamble, const std::string& dump_after,
-         const std::vector<std::string>& extra_inputs) {
+         const std::vector<std::string>& extra_inputs,
+         const std::map<int32_t, std::vector<int32_t>>& host_deps) {
         return emit::EmitTriton(
             ir::FromJson(graph_json),
-            MakeOptions(knobs, policy, params, init_source, preamble, dump_after, extra_inputs));
+            MakeOptions(knobs, policy, params, init_source, preamble, dump_after, extra_inputs, host_deps));
       },
       nb::arg("graph_json"), nb::arg("knobs") = nb::dict(), nb::arg("policy") = "mixed",
       nb::arg("params") = std::vector<std::map<std::string, std::string>>{}, nb::arg("init_source") = "",
       nb::arg("preamble") = "", nb::arg("dump_after") = "",
       nb::arg("extra_inputs") = std::vector<std::string>{},
-      "As above, from the graph's JSON text (docs/ARCHITECTURE.md).");
+      nb::arg("host_deps") = std::map<int32_t, std::vector<int32_t>>{},
+      "As above, from the graph's JSON text (docs/ARCHITECTURE.md); host_deps: extra inputs that are\n"
+      "PyTorch calls kept by the hybrid policy -> the value ids they read.");
   m.def(
       "triton_plan",
-      [](const std::string& graph_json, const nb::dict& knobs, const std::string& policy) {
-        return emit::TritonPlanJson(ir::FromJson(graph_json), MakeOptions(knobs, policy, {}, "", "", ""));
+      [](const std::string& graph_json, const nb::dict& knobs, const std::string& policy,
+         const std::vector<std::string>& extra_inputs, const std::map<int32_t, std::vector<int32_t>>& host_deps) {
+        return emit::TritonPlanJson(ir::FromJson(graph_json),
+                                    MakeOptions(knobs, policy, {}, "", "", "", extra_inputs, host_deps));
       },
-      nb::arg("graph_json"), nb::arg("knobs") = nb::dict(), nb::arg("policy") = "mixed");
+      nb::arg("graph_json"), nb::arg("knobs") = nb::dict(), nb::arg("policy") = "mixed",
+      nb::arg("extra_inputs") = std::vector<std::string>{},
+      nb::arg("host_deps") = std::map<int32_t, std::vector<int32_t>>{});
   m.def(
       "triton_plan",
       [](const ir::Graph& graph, const nb::dict& knobs, const std::string& policy) {

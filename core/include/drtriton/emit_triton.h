@@ -45,6 +45,10 @@ struct TritonOptions {
   // Host expressions ("self.bias") of the LAST extra_inputs.size() graph inputs: module tensors the
   // program uses directly. They are read by the kernels but are not forward arguments.
   std::vector<std::string> extra_inputs;
+  // Hybrid FX-level split: extra_inputs[j] for j in host_deps is PyTorch code ("torch.flip(v4, dims=[1])")
+  // for a call with no registry operator, reading the value ids host_deps[j]. Those values are stored
+  // (kernel boundaries) and the call runs on the host between the kernels, once its operands exist.
+  std::map<int32_t, std::vector<int32_t>> host_deps;
   // The body of ModelNew.__init__ (a full `def __init__(...)` block, 4-space indented) that creates the
   // same submodules in the same order as Model, so a seeded init gives the same weights.
   std::string init_source;

@@ -150,6 +150,17 @@ FusionPlan PlanFusion(const ir::Graph& g, const TritonOptions& options, std::str
                                           << nv - 1 << "); pick a node's value id");
     plan.stored[v] = true;
   }
+  // Operands of host PyTorch calls (hybrid FX-level split) must exist in memory when the call runs.
+  const int32_t first_extra = k - static_cast<int32_t>(options.extra_inputs.size());
+  for (const auto& [j, deps] : options.host_deps) {
+    DRT_CHECK(j >= 0 && first_extra + j < k, ValueError,
+              "host_deps names extra input " << j << " but there are " << options.extra_inputs.size()
+                                             << "; key host_deps by the index into extra_inputs");
+    for (int32_t d : deps) {
+      DRT_CHECK(d >= 0 && d < nv, ValueError, "host_deps[" << j << "] reads value " << d << ", not in 0.." << nv - 1);
+      plan.stored[d] = true;
+    }
+  }
   for (int32_t v = k; v < nv; ++v) {
     const NodeClass cls = plan.cls[v - k];
     if (consumers[v].size() > 1) plan.stored[v] = true;

@@ -99,6 +99,10 @@ class KernelWriter {
   // Kernel pointer argument for a stored value (host name v<id>).
   std::string Ptr(int32_t v) {
     const int32_t first_extra = k_ - static_cast<int32_t>(opt_.extra_inputs.size());
+    if (v >= first_extra && v < k_ && opt_.host_deps.count(v - first_extra)) {
+      const std::string host = "v" + std::to_string(v);  // computed by host PyTorch code (hybrid)
+      return AddArg("p_" + host, host);
+    }
     if (v >= first_extra && v < k_) {
       std::string name = "p_" + opt_.extra_inputs[v - first_extra];
       for (char& c : name) c = (std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
@@ -795,8 +799,25 @@ std::string EmitTriton(const ir::Graph& graph, const TritonOptions& options) {
   std::vector<EmittedKernel> kernels;
   std::ostringstream host;
   std::string triton_ops, torch_ops;
+  // Hybrid FX-level split: each host call runs right after the kernel of its last operand (-1: first).
+  std::map<int32_t, int32_t> host_after;  // graph input value id -> value id whose kernel precedes it
+  for (const auto& [j, deps] : options.host_deps) {
+    int32_t after = -1;
+    for (int32_t d : deps) after = std::max(after, d >= k ? d : (host_after.count(d) ? host_after[d] : -1));
+    host_after[nargs + j] = after;
+  }
+  auto emit_host_calls = [&](int32_t after) {
+    for (const auto& [v, a] : host_after) {
+      if (a != after) continue;
+      host << "        # PyTorch (hybrid: no registry operator)\n";
+      host << "        v" << v << " = (" << options.extra_inputs[v - nargs] << ").contiguous()\n";
+      torch_ops += (torch_ops.empty() ? "" : ", ") + options.extra_inputs[v - nargs];
+    }
+  };
+  emit_host_calls(-1);
   for (size_t i = 0; i < plan.kernels.size(); ++i) {
     const Kernel& kernel = plan.kernels[i];
+    if (i > 0) emit_host_calls(plan.kernels[i - 1].root);
     if (kernel.kind == KernelKind::kLibrary) {
       const std::string call = RenderTorch(graph, kernel.root, options);
       host << "        # library call (PyTorch): " << OpName(graph, kernel.root) << "\n";
@@ -809,6 +830,7 @@ std::string EmitTriton(const ir::Graph& graph, const TritonOptions& options) {
     triton_ops += (triton_ops.empty() ? "" : "; ") + ek.name + " [" + ek.summary + "]";
     kernels.push_back(std::move(ek));
   }
+  if (!plan.kernels.empty()) emit_host_calls(plan.kernels.back().root);
 
   std::ostringstream os;
   const char* policy = options.policy == Policy::kStrict ? "strict" : options.policy == Policy::kMixed ? "mixed" : "hybrid";
@@ -841,7 +863,9 @@ std::string EmitTriton(const ir::Graph& graph, const TritonOptions& options) {
   os << "        return ";
   for (size_t i = 0; i < graph.outputs.size(); ++i) {
     const int32_t v = graph.outputs[i];
-    if (v >= nargs && v < k) {
+    if (host_after.count(v)) {
+      os << (i ? ", " : "") << "v" << v;  // a fresh tensor made by the host call
+    } else if (v >= nargs && v < k) {
       os << (i ? ", " : "") << options.extra_inputs[v - nargs] << ".clone()";
     } else {
       os << (i ? ", " : "") << "v" << v << (v < k ? ".clone()" : "");

@@ -108,7 +108,8 @@ def compile_problem(problem_src: str, config: CompileConfig | None = None, dump_
     from drtriton import _core
 
     config = config or CompileConfig()
-    program = import_program(problem_src)
+    # hybrid: FX calls with no registry operator stay PyTorch code between the kernels (region splitting).
+    program = import_program(problem_src, hybrid=config.policy == "hybrid")
     if program.unsupported:
         listed = "; ".join(f"{u.node} ({u.target}): {u.why}" for u in program.unsupported)
         raise UsageError(f"cannot import {len(program.unsupported)} operation(s): {listed}; rewrite them with "
@@ -116,8 +117,10 @@ def compile_problem(problem_src: str, config: CompileConfig | None = None, dump_
     graph_json = program.graph_json
     try:
         source = _core.emit_triton(graph_json, config.knobs, config.policy, program.params,
-                                   program.init_source, program.preamble, dump_after, program.extra_inputs)
-        plan = json.loads(_core.triton_plan(graph_json, config.knobs, config.policy))
+                                   program.init_source, program.preamble, dump_after, program.extra_inputs,
+                                   program.host_deps)
+        plan = json.loads(_core.triton_plan(graph_json, config.knobs, config.policy, program.extra_inputs,
+                                            program.host_deps))
     except ValueError as exc:  # _core errors are ValueError subclasses with a one-line message
         raise UsageError(str(exc)) from None
     report = {
@@ -125,6 +128,8 @@ def compile_problem(problem_src: str, config: CompileConfig | None = None, dump_
         "knobs": dict(config.knobs),
         "kernels": [k for k in plan["kernels"] if k["kind"] != "library"],
         "library_calls": [k["ops"] for k in plan["kernels"] if k["kind"] == "library"],
+        # hybrid: PyTorch calls with no registry operator, kept between the kernels
+        "host_calls": [program.extra_inputs[j] for j in sorted(program.host_deps)],
         "unsupported": plan["unsupported"],
         "provenance": asdict(Provenance.here()),
     }

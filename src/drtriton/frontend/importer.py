@@ -46,6 +46,9 @@ class ImportedProgram:
     init_source: str  # ModelNew.__init__ (copied from Model.__init__, so seeded init agrees)
     preamble: str  # module-level constants the __init__ may use
     unsupported: list[Unsupported] = field(default_factory=list)
+    # hybrid import only: index into extra_inputs -> value ids its expression reads. Those extra inputs are
+    # FX calls with no registry operator, kept as PyTorch code ("torch.flip(v3, dims=[1])") between kernels.
+    host_deps: dict[int, list[int]] = field(default_factory=dict)
 
     @property
     def graph_json(self) -> str:
@@ -551,12 +554,75 @@ def _init_and_preamble(problem_src: str) -> tuple[str, str]:
     return textwrap.indent(init, "    "), "\n".join(p for p in preamble if p)
 
 
-def import_program(problem_src: str, registry: set[str] | None = None) -> ImportedProgram:
+# Provisional ids of host values (hybrid import) while the node count is still unknown; renumbered at the end.
+_HOST_BASE = 1 << 40
+
+
+class _Unrenderable(Exception):
+    pass
+
+
+def _render_const(value: Any) -> str:
+    if value is None or isinstance(value, (bool, int, str)):
+        return repr(value)
+    if isinstance(value, float):
+        return repr(value) if value == value and abs(value) != float("inf") else f"float('{value}')"
+    if isinstance(value, torch.dtype):
+        return str(value)
+    if isinstance(value, (tuple, list, torch.Size)):
+        inner = ", ".join(_render_const(v) for v in value)
+        return f"({inner},)" if isinstance(value, (tuple, torch.Size)) and len(value) == 1 else (
+            f"({inner})" if isinstance(value, (tuple, torch.Size)) else f"[{inner}]")
+    raise _Unrenderable(f"constant {type(value).__name__} cannot be written as Python source")
+
+
+def _render_call(b: _Builder, n: torch.fx.Node, name_of) -> tuple[str, list[int]]:
+    """Python source of one FX call with tensor operands named by `name_of(value id)`; and the ids read."""
+    deps: list[int] = []
+
+    def arg(a: Any) -> str:
+        if isinstance(a, torch.fx.Node):
+            if a in b.param_exprs:
+                return b.param_exprs[a]
+            v = b.ids.get(a)
+            if isinstance(v, int):
+                deps.append(v)
+                return name_of(v)
+            if isinstance(v, tuple) and v[0] == "const":
+                return _render_const(v[1])
+            raise _Unrenderable(f"operand {a.name} is not a tensor or constant this program computes")
+        if isinstance(a, (list, tuple)):
+            inner = ", ".join(arg(x) for x in a)
+            return f"[{inner}]" if isinstance(a, list) else (f"({inner},)" if len(a) == 1 else f"({inner})")
+        return _render_const(a)
+
+    args = [arg(a) for a in n.args] + [f"{k}={arg(v)}" for k, v in n.kwargs.items()]
+    if n.op == "call_module":
+        return f"self.{n.target}({', '.join(args)})", deps
+    if n.op == "call_method":
+        return f"{args[0]}.{n.target}({', '.join(args[1:])})", deps
+    return f"{_public_name(n.target)}({', '.join(args)})", deps
+
+
+def _public_name(target: Any) -> str:
+    """F.x / torch.x / torch.linalg.x / operator.x spelling of a function (never torch._C: the verifier's
+    static rules reject it as a dispatch escape)."""
+    name = getattr(target, "__name__", "")
+    for prefix, mod in (("F", F), ("torch", torch), ("torch.linalg", torch.linalg), ("torch.special", torch.special),
+                        ("operator", operator)):
+        if name and getattr(mod, name, None) is target:
+            return f"{prefix}.{name}"
+    raise _Unrenderable(f"{_name(target)} is not a public function of torch, torch.nn.functional or operator")
+
+
+def import_program(problem_src: str, registry: set[str] | None = None, hybrid: bool = False) -> ImportedProgram:
     """Imports a KernelBench-format program into the graph IR.
 
     Args:
         problem_src: the program's source text (defines Model, get_inputs, get_init_inputs).
         registry: operator names to accept (default: `_core.ops()` when the engine is built, else all).
+        hybrid: keep FX calls that map to no registry operator as PyTorch code (graph inputs computed on the
+            host, listed in `.host_deps`) instead of reporting them; their operands become kernel outputs.
 
     Returns:
         ImportedProgram; `.unsupported` names every FX node with no lowering (empty when fully imported).
@@ -584,6 +650,7 @@ def import_program(problem_src: str, registry: set[str] | None = None) -> Import
         cap.run(*inputs)
     b = _Builder(gm, cap.values, registry)
     b._shapes = {}
+    hosts: list[torch.fx.Node] = []  # hybrid: FX calls kept in PyTorch, in program order
     outputs: list[int] = []
     # Value ids: forward arguments first, then module tensors used directly (x + self.bias) as inputs.
     for n in gm.graph.nodes:
@@ -630,11 +697,46 @@ def import_program(problem_src: str, registry: set[str] | None = None) -> Import
             if isinstance(vid, int) and vid >= len(b.inputs) and vid not in b._shapes:
                 b._shapes[vid] = list(value.shape)
         except _NoLowering as exc:
+            if hybrid and isinstance(value, torch.Tensor) and n.op.startswith("call_"):
+                try:
+                    _render_call(b, n, str)  # can it be written as source? (names are fixed up at the end)
+                except _Unrenderable as why:
+                    b.unsupported.append(Unsupported(n.name, _name(n.target), f"{exc}; not kept in PyTorch: {why}"))
+                    b.ids[n] = ("unsupported", n.name)
+                    continue
+                vid = _HOST_BASE + len(hosts)
+                hosts.append(n)
+                b.ids[n] = vid
+                b._shapes[vid] = list(value.shape)
+                continue
             b.unsupported.append(Unsupported(n.name, _name(n.target), str(exc)))
             b.ids[n] = ("unsupported", n.name)
     init, preamble = _init_and_preamble(problem_src)
+    host_deps: dict[int, list[int]] = {}
+    if hosts:
+        outputs = _append_host_inputs(b, hosts, outputs, host_deps)
+        if any(e.startswith("operator.") for e in b.extra_inputs):
+            preamble = "import operator\n" + preamble
     graph = {"inputs": b.inputs, "nodes": b.nodes, "outputs": outputs}
-    return ImportedProgram(graph, b.extra_inputs, b.params, init, preamble, b.unsupported)
+    return ImportedProgram(graph, b.extra_inputs, b.params, init, preamble, b.unsupported, host_deps)
+
+
+def _append_host_inputs(b: _Builder, hosts: list, outputs: list[int], host_deps: dict) -> list[int]:
+    """Makes each host value a trailing graph input: node ids shift up by len(hosts), host j gets id k + j."""
+    k, h = len(b.inputs), len(hosts)
+
+    def final(v: int) -> int:
+        return k + (v - _HOST_BASE) if v >= _HOST_BASE else (v + h if v >= k else v)
+
+    for node in b.nodes:
+        node["inputs"] = [final(v) for v in node["inputs"]]
+    for j, n in enumerate(hosts):
+        t = b.values[n]
+        expr, deps = _render_call(b, n, lambda v: f"v{final(v)}")
+        b.inputs.append({"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")})
+        host_deps[len(b.extra_inputs)] = sorted({final(v) for v in deps})
+        b.extra_inputs.append(expr)
+    return [final(v) for v in outputs]
 
 
 def _registry_names() -> set[str] | None:
