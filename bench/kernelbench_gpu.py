@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--proposers", default="rule,search", help="comma-separated proposer specs, run in order")
     ap.add_argument("--per-level", type=int, default=25, help="stratified subset size per level (0: all)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the subset choice")
-    ap.add_argument("--budget", default="candidates=4,seconds=20",
+    ap.add_argument("--budget", default="candidates=3,seconds=20",
                     help="search budget per problem (candidates verified, wall seconds)")
     ap.add_argument("--policy", default="mixed", help="verifier policy (mixed = headline, hybrid = paper)")
     ap.add_argument("--tolerance", default="default", help="default (1e-4) or kernelbench (1e-2)")

@@ -273,15 +273,16 @@ _CASCADE = ("operand ",)  # a node whose input was itself unmapped: a consequenc
 
 def root_causes(row: CoverageRow) -> list[str]:
     """The distinct unmapped operations of a row that are causes (not downstream of another unmapped one),
-    each as "<call>: <why>" (module calls by their why, since their target is the attribute name)."""
+    each as "<call>: <why>" for unmapped calls, else the importer's reason alone."""
     out: list[str] = []
     for u in row.unsupported:
         why = u["why"]
         if why.startswith(_CASCADE):
             continue
         target = u["target"].replace("_VariableFunctionsClass.", "torch.")
-        known_call = "." in target or why == "no mapping to a registry operator"
-        item = f"{target}: {why}" if known_call else why
+        # a call with no mapping is named by its target; any other reason names the operation itself (a
+        # module's target is only its attribute path, e.g. "layers.0.bn")
+        item = f"{target}: {why}" if why == "no mapping to a registry operator" else why
         if item not in out:
             out.append(item)
     return out
