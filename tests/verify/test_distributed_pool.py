@@ -154,6 +154,29 @@ def test_ray_pool_turns_actor_death_into_runtime_errors_and_replaces_it(ray_pool
     assert all(s["alive"] and s["in_flight"] == 0 for s in ray_pool.stats())
 
 
+def test_ray_pool_replaces_an_actor_that_stops_answering(ray_pool, pairs):
+    import signal
+
+    future = ray_pool.submit(*pairs[0])
+    deadline = time.monotonic() + 30
+    while not any(ray_pool.in_flight().values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    victim = max(ray_pool.in_flight().items(), key=lambda kv: kv[1])[0]
+    before = ray_pool.stats()[victim]
+    old_stall, ray_pool.stall_s = ray_pool.stall_s, 4.0
+    os.kill(before["pid"], signal.SIGSTOP)  # alive to the OS, silent to the driver: a hung actor
+    try:
+        verdict = future.result(timeout=120)
+    finally:
+        ray_pool.stall_s = old_stall
+        try:
+            os.kill(before["pid"], signal.SIGKILL)  # the pool's ray.kill may still wait on the stopped process
+        except ProcessLookupError:
+            pass
+    assert verdict.status is Status.RUNTIME_ERROR and "finished nothing for 4 s" in verdict.reason
+    assert ray_pool.stats()[victim]["restarts"] == before["restarts"] + 1
+
+
 def test_ray_pool_refuses_a_gpu_config_on_a_cluster_without_gpus(ray_pool):
     from drtriton.util.errors import UsageError
     from drtriton.verify.multi import RayVerifierPool
