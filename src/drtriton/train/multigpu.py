@@ -195,27 +195,14 @@ def _param_checksum(model) -> float:
         return float(sum((p.double() * (i + 1)).sum() for i, p in enumerate(model.parameters())))
 
 
-# ---- rl.py's building blocks (its rollout API is being reworked: use whichever this tree has) ----
-def _rollouts(model, tokenizer, tasks: list[dict], cfg: RunConfig, level: int, verify_batch, pool):
+# ---- rl.py's building blocks ----
+def _rollouts(model, tokenizer, tasks: list[dict], cfg: RunConfig, level: int, verify_batch):
     """One rank's scored rollouts and their info dict, through rl.py's own generation and scoring."""
-    from drtriton.train import rl
+    from drtriton.train.rl import generate_batch, score_batch
 
-    if hasattr(rl, "generate_batch"):
-        rollouts, gen_info = rl.generate_batch(model, tokenizer, tasks, cfg, level)
-        scored, info = rl.score_batch(rollouts, tasks, verify_batch)
-        return scored, {**info, **gen_info}
-    return rl.rollout_step(model, tokenizer, tasks, cfg, verify_batch, pool)
-
-
-def _new_tokens(cfg: RunConfig, level: int) -> int:
-    per_level = getattr(cfg.rl, "new_tokens_for", None)
-    return per_level(level) if per_level else cfg.rl.max_new_tokens
-
-
-def _fresh_curriculum(config):
-    from drtriton.train.curriculum import Curriculum
-
-    return Curriculum.start(config) if hasattr(Curriculum, "start") else Curriculum(config)
+    rollouts, gen_info = generate_batch(model, tokenizer, tasks, cfg, level)
+    scored, info = score_batch(rollouts, tasks, verify_batch)
+    return scored, {**info, **gen_info}
 
 
 # ---- one rank ----
@@ -252,7 +239,7 @@ def train_rank(cfg: RunConfig, mg: MultiGPUConfig) -> dict | None:
         for q in params:
             dist.broadcast(q.data, src=0)
     optimizer = SyncedOptimizer(torch.optim.AdamW(params, lr=cfg.rl.lr, weight_decay=0.0), params)
-    curriculum = _fresh_curriculum(cfg.curriculum)
+    curriculum = Curriculum.start(cfg.curriculum)
     step = 0
     last = ckpt.latest_checkpoint(cfg.run_dir)
     if last is not None:
@@ -266,9 +253,6 @@ def train_rank(cfg: RunConfig, mg: MultiGPUConfig) -> dict | None:
         ws.stream.seen = set(state.get("stream_seen", []))
         step = int(state["step"])
     log = MetricsLogger(cfg.run_dir) if rank == 0 else None
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(max_workers=cfg.rl.verify_workers)
     step_s, samples, joined_total, t_loop = [], [], 0, time.time()
     try:
         while step < cfg.rl.steps:
@@ -277,7 +261,7 @@ def train_rank(cfg: RunConfig, mg: MultiGPUConfig) -> dict | None:
             random.seed(cfg.seed * 1_000_003 + step * 1009 + rank)
             level = curriculum.level
             tasks = ws.stream.batch(level, cfg.rl.prompts_per_step)[rank::world]
-            scored, info = _rollouts(model, tokenizer, tasks, cfg, level, ws.verify_batch, pool)
+            scored, info = _rollouts(model, tokenizer, tasks, cfg, level, ws.verify_batch)
             t1 = time.perf_counter()
             stats = policy_update(model, optimizer, scored, cfg.rl.algo, cfg, tokenizer.pad_token_id)
             joined_total += optimizer.finish()
@@ -294,7 +278,7 @@ def train_rank(cfg: RunConfig, mg: MultiGPUConfig) -> dict | None:
                          "multigpu/world_size": world, "multigpu/optimizer_steps": optimizer.rounds})
             if step % cfg.curriculum.eval_every == 0 or step == cfg.rl.steps:
                 held = ws.heldout(level)[: cfg.eval_n][rank::world]
-                ev = (evaluate_tasks(model, tokenizer, held, ws.verify_batch, _new_tokens(cfg, level))
+                ev = (evaluate_tasks(model, tokenizer, held, ws.verify_batch, cfg.rl.new_tokens_for(level))
                       if held else None)
                 counts = _gather((len(held), ev.correct_rate * len(held) if ev else 0.0,
                                   ev.compile_rate * len(held) if ev else 0.0))
@@ -318,7 +302,6 @@ def train_rank(cfg: RunConfig, mg: MultiGPUConfig) -> dict | None:
             if out_of_time:
                 break
     finally:
-        pool.shutdown(wait=True)
         if log is not None:
             log.close()
         ws.close()
