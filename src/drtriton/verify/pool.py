@@ -24,7 +24,7 @@ from drtriton.util.provenance import Provenance
 from drtriton.verify.cache import VerdictCache, cache_key
 from drtriton.verify.compare import compare, outputs_equal
 from drtriton.verify.config import VerifyConfig
-from drtriton.verify.process import WorkerCrash, WorkerProcess, WorkerTimeout
+from drtriton.verify.process import WorkerCrash, WorkerProcess, WorkerTimeout, ZygoteClient
 from drtriton.verify.rules import RULES, check_static, has_model_new, parse_candidate
 from drtriton.verify.sandbox import policy_violations
 from drtriton.verify.verdict import Status, Timing, Verdict
@@ -57,10 +57,20 @@ class VerifierPool:
         workers: int = 2,
         cache_path: Path | None = None,
         prespawn: bool = True,
+        spawn: str = "auto",
     ) -> None:
         self.config = config or VerifyConfig()
         self.workers = max(1, int(workers))
         self.prespawn = prespawn  # keep warm spare workers (interpreter + torch import done) ready
+        if spawn not in ("auto", "zygote", "exec"):
+            from drtriton.util.errors import UsageError
+
+            raise UsageError(f"spawn must be auto, zygote or exec, got {spawn!r}")
+        # "zygote": workers are forks of one process that imported torch and triton (zygote.py);
+        # "exec": each worker is a new interpreter. auto = zygote on CPU devices, where it is tested in
+        # CI; exec on GPUs until the zygote has been measured there.
+        self.spawn = spawn
+        self._zygotes: dict[str, ZygoteClient] = {}
         self.devices = resolve_devices(self.config.device)
         self._tmp = tempfile.mkdtemp(prefix="drt-verify-")
         self._cache = VerdictCache(cache_path) if cache_path else None
@@ -77,9 +87,29 @@ class VerifierPool:
         self._baselines = ThreadPoolExecutor(max_workers=max(1, min(4, self.workers // 4)))
 
     # ---- workers ----
+    def _zygote_for(self, device: str) -> ZygoteClient | None:
+        use = self.spawn == "zygote" or (self.spawn == "auto" and device == "cpu")
+        if not use:
+            return None
+        kind = "cpu" if device == "cpu" else "cuda"
+        with self._lock:
+            zygote = self._zygotes.get(kind)
+            if zygote is None or not zygote.alive():
+                if zygote is not None:
+                    zygote.close()
+                zygote = self._zygotes[kind] = ZygoteClient(kind)
+            return zygote
+
     def _spawn(self, device: str) -> WorkerProcess:
         c = self.config
-        return WorkerProcess(device, c.memory_mb, int(c.timeout_s * 3 + 120), c.output_cap_mb, self._tmp)
+        args = (device, c.memory_mb, int(c.timeout_s * 3 + 120), c.output_cap_mb, self._tmp)
+        zygote = self._zygote_for(device)
+        if zygote is not None:
+            try:
+                return WorkerProcess(*args, zygote=zygote)
+            except WorkerCrash:  # a zygote that cannot fork: fall back to a fresh interpreter
+                zygote.close()
+        return WorkerProcess(*args)
 
     def _pick_device(self) -> str:
         with self._lock:
@@ -487,6 +517,11 @@ class VerifierPool:
                 ws.clear()
         for w in workers:
             w.close()
+        with self._lock:
+            zygotes = list(self._zygotes.values())
+            self._zygotes.clear()
+        for z in zygotes:
+            z.close()
         if self._cache:
             self._cache.close()
         shutil.rmtree(self._tmp, ignore_errors=True)

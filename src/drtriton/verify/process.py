@@ -54,8 +54,174 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def worker_env(device: str) -> dict:
+    """The environment of a worker (and of the zygote that forks workers for this device kind)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p)
+    env["TORCHINDUCTOR_COMPILE_THREADS"] = "1"  # no compile-worker pools inside a sandboxed worker
+    # One CPU thread per worker: the pool runs one worker per core, and a torch/OpenMP pool of
+    # nproc threads in each (spin-waiting between ops) oversubscribed a 16-core H100 host.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = "1"
+    env["PYTHONFAULTHANDLER"] = "1"  # a segfault leaves its Python stack in the capture file
+    if device == "cpu":
+        env["TRITON_INTERPRET"] = "1"  # Triton kernels on CPU tensors run in the interpreter
+    else:
+        env.pop("TRITON_INTERPRET", None)
+    return env
+
+
+class ForkedProcess:
+    """The subset of subprocess.Popen that WorkerProcess uses, for a worker forked by the zygote."""
+
+    def __init__(self, zygote: "ZygoteClient", pid: int, stdin_w: int, stdout_r: int) -> None:
+        self._zygote = zygote
+        self.pid = pid
+        self.stdin = os.fdopen(stdin_w, "wb")
+        self.stdout = os.fdopen(stdout_r, "rb", buffering=0)
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self._zygote.exit_code(self.pid)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self._zygote.wait_exit(self.pid, timeout)
+        if code is None:
+            raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout)
+        self.returncode = code
+        return code
+
+
+class ZygoteClient:
+    """Starts `python -m drtriton.verify.zygote` and asks it for fresh workers (see zygote.py)."""
+
+    def __init__(self, device: str) -> None:
+        import socket
+        import threading
+
+        self._sock, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = worker_env(device)
+        env["DRT_ZYGOTE_FD"] = str(child_end.fileno())
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "drtriton.verify.zygote"],
+            stdin=subprocess.DEVNULL,
+            env=env,
+            pass_fds=[child_end.fileno()],
+            start_new_session=True,
+        )
+        child_end.close()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._spawned: dict[int, int] = {}
+        self._exits: dict[int, int] = {}
+        self._next_id = 0
+        self._ready = False
+        self._dead = False
+        self._reader = threading.Thread(target=self._read_loop, name="drt-zygote-reader", daemon=True)
+        self._reader.start()
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                data = self._sock.recv(1 << 16)
+            except OSError:
+                data = b""
+            with self._cond:
+                if not data:
+                    self._dead = True
+                    self._cond.notify_all()
+                    return
+                msg = json.loads(data)
+                kind = msg.get("kind")
+                if kind == "ready":
+                    self._ready = True
+                elif kind == "spawned":
+                    self._spawned[msg["id"]] = msg["pid"]
+                elif kind == "exit":
+                    self._exits[msg["pid"]] = os.waitstatus_to_exitcode(msg["status"])
+                self._cond.notify_all()
+
+    def alive(self) -> bool:
+        return not self._dead and self.proc.poll() is None
+
+    def spawn(self, settings: dict, capture_fd: int, timeout: float = 120.0) -> ForkedProcess:
+        """A fresh worker with `settings` (DRT_WORKER); raises WorkerCrash if the zygote cannot."""
+        import socket
+
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        try:
+            with self._cond:
+                if not self._cond.wait_for(lambda: self._ready or self._dead, timeout):
+                    raise WorkerCrash(f"verifier zygote did not start within {timeout:g} s")
+                if self._dead:
+                    raise WorkerCrash("verifier zygote is not running")
+                request_id = self._next_id
+                self._next_id += 1
+                msg = json.dumps({"op": "spawn", "id": request_id, "settings": settings}).encode()
+                socket.send_fds(self._sock, [msg], [in_r, out_w, capture_fd])
+                if not self._cond.wait_for(lambda: request_id in self._spawned or self._dead, timeout):
+                    raise WorkerCrash("verifier zygote did not fork a worker in time")
+                if self._dead:
+                    raise WorkerCrash("verifier zygote died while forking a worker")
+                pid = self._spawned.pop(request_id)
+        except BaseException:
+            for fd in (in_w, out_r):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (in_r, out_w):
+                os.close(fd)
+        return ForkedProcess(self, pid, in_w, out_r)
+
+    def exit_code(self, pid: int) -> int | None:
+        with self._lock:
+            if pid in self._exits:
+                return self._exits[pid]
+            dead = self._dead
+        if dead:  # nobody reaps it any more: gone means gone, with an unknown code
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return -signal.SIGKILL
+        return None
+
+    def wait_exit(self, pid: int, timeout: float | None) -> int | None:
+        with self._cond:
+            self._cond.wait_for(lambda: pid in self._exits or self._dead, timeout)
+        return self.exit_code(pid)
+
+    def forget(self, pid: int) -> None:
+        with self._lock:
+            self._exits.pop(pid, None)
+
+    def close(self) -> None:
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
 class WorkerProcess:
-    def __init__(self, device: str, memory_mb: int, cpu_s: int, output_cap_mb: int, tmpdir: str) -> None:
+    def __init__(
+        self,
+        device: str,
+        memory_mb: int,
+        cpu_s: int,
+        output_cap_mb: int,
+        tmpdir: str,
+        zygote: ZygoteClient | None = None,
+    ) -> None:
         self.device = device
         self.memory_mb = memory_mb
         settings = {
@@ -65,28 +231,26 @@ class WorkerProcess:
             "limit_address_space": device == "cpu",
             "device": device,
         }
-        env = dict(os.environ)
-        env["DRT_WORKER"] = json.dumps(settings)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p)
-        env["TORCHINDUCTOR_COMPILE_THREADS"] = "1"  # no compile-worker pools inside a sandboxed worker
-        # One CPU thread per worker: the pool runs one worker per core, and a torch/OpenMP pool of
-        # nproc threads in each (spin-waiting between ops) oversubscribed a 16-core H100 host.
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            env[var] = "1"
-        env["PYTHONFAULTHANDLER"] = "1"  # a segfault leaves its Python stack in the capture file
-        if device == "cpu":
-            env["TRITON_INTERPRET"] = "1"  # Triton kernels on CPU tensors run in the interpreter
         fd, self.capture_path = tempfile.mkstemp(prefix="worker-", suffix=".log", dir=tmpdir)
-        with os.fdopen(fd, "wb") as capture:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "drtriton.verify.worker"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=capture,
-                env=env,
-                start_new_session=True,
-                close_fds=True,
-            )
+        self._zygote = zygote
+        if zygote is not None:  # a fork of the pre-imported zygote (milliseconds, not seconds)
+            try:
+                self.proc = zygote.spawn(settings, fd)
+            finally:
+                os.close(fd)
+        else:
+            env = worker_env(device)
+            env["DRT_WORKER"] = json.dumps(settings)
+            with os.fdopen(fd, "wb") as capture:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-m", "drtriton.verify.worker"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=capture,
+                    env=env,
+                    start_new_session=True,
+                    close_fds=True,
+                )
         self._buf = bytearray()
         self.ready = False
         self.spawned_at = time.monotonic()
@@ -215,10 +379,15 @@ class WorkerProcess:
     def discard(self) -> None:
         """Kills a worker that will not be reused (a candidate's): no graceful exit to wait for."""
         self.kill()
+        self._forget()
         try:
             os.unlink(self.capture_path)
         except OSError:
             pass
+
+    def _forget(self) -> None:
+        if self._zygote is not None:
+            self._zygote.forget(self.proc.pid)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -247,6 +416,7 @@ class WorkerProcess:
             except (WorkerCrash, subprocess.TimeoutExpired):
                 pass
         self.kill()
+        self._forget()
         try:
             os.unlink(self.capture_path)
         except OSError:
