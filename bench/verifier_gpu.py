@@ -220,12 +220,12 @@ def batch_pairs(n: int, problems: int | None = None) -> list[tuple[str, str]]:
     return pairs
 
 
-def part_b(config: VerifyConfig, n: int, workers: int, problems: int | None) -> dict:
+def part_b(config: VerifyConfig, n: int, workers: int, problems: int | None, spawn: str = "auto") -> dict:
     pairs = batch_pairs(n, problems)
     from concurrent.futures import ThreadPoolExecutor
 
     timeline = []
-    with VerifierPool(config, workers=workers) as pool:
+    with VerifierPool(config, workers=workers, spawn=spawn) as pool:
         t0 = time.perf_counter()
 
         def one(i: int):
@@ -277,6 +277,7 @@ def part_b(config: VerifyConfig, n: int, workers: int, problems: int | None) -> 
     return {
         "n": len(verdicts),
         "problems": problems or len(verdicts),
+        "spawn": spawn,
         "phases": phases,
         "timeline": sorted(timeline, key=lambda r: r["end_s"]),
         "compile_scopes": scopes,
@@ -304,6 +305,7 @@ def main() -> int:
         help="(b) comma list of distinct-problem counts for the batch (64 = every kernel its own problem)",
     )
     ap.add_argument("--no-scaled", action="store_true", help="(a) skip the scaled-up sizes")
+    ap.add_argument("--spawn", default="auto", choices=["auto", "zygote", "exec"], help="(b) worker spawning")
     ap.add_argument(
         "--out", type=Path, default=None, help="JSON output path (default $OUT/verifier_gpu.json)"
     )
@@ -326,8 +328,8 @@ def main() -> int:
     if args.part in ("b", "both"):
         result["throughput"] = {}
         for problems in [int(x) for x in args.designs.split(",") if x.strip()]:
-            run = part_b(VerifyConfig(device="cuda"), args.n, args.workers, problems)
-            result["throughput"][f"{problems}_problems"] = run
+            run = part_b(VerifyConfig(device="cuda"), args.n, args.workers, problems, args.spawn)
+            result["throughput"][f"{problems}_problems_{args.spawn}"] = run
             atomic_write_text(out, json.dumps(result, indent=1))
     atomic_write_text(out, json.dumps(result, indent=1))
     print(f"wrote {out}")
