@@ -22,12 +22,13 @@ Policy ParsePolicy(const std::string& name);
 /// Every knob the search can turn. Defaults suit an H100 at KernelBench shapes and the interpreter alike.
 struct TritonKnobs {
   int block = 1024;           // pointwise kernels: elements per program
-  int reduce_block = 1024;    // reductions/normalizations along a contiguous row: row tile
+  int reduce_block = 4096;    // reductions/normalizations along a contiguous row: row tile (rows that fit
+                              // are read once: every pass reuses the loaded tile)
   int reduce_block_inner = 32;  // reductions over a non-last axis: inner columns per program
   int block_m = 64;           // matmul tile rows
   int block_n = 64;           // matmul tile columns
   int block_k = 32;           // matmul reduction step
-  int num_warps = 4;
+  int num_warps = 0;          // 0 = auto: 8 for 4096-element reduction tiles, else 4 (Triton tutorials)
   int num_stages = 2;
   bool fuse_epilogue = true;  // fold a pointwise consumer chain into the reduction/matmul feeding it
   bool fuse_prologue = true;  // inline pointwise producers into the loads of reductions/matmuls

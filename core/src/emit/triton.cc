@@ -34,6 +34,7 @@ std::vector<int64_t> Strides(const ir::Shape& s) {
 constexpr int64_t kMaxTile = 4096;
 constexpr int64_t kLargeWork = int64_t{1} << 20;
 constexpr int64_t kMinPrograms = 264;
+constexpr int64_t kLargeGemm = int64_t{1} << 24;  // multiply-adds
 
 int64_t Pow2AtLeast(int64_t n) {
   int64_t p = 1;
@@ -339,6 +340,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
   const ir::TensorType& root_t = g.TypeOf(kernel.root);
   const std::string out_ptr = w.AddArg("p_out", "v" + std::to_string(kernel.root));
   std::vector<std::pair<std::string, int64_t>> constexprs;
+  int warps = 4;  // used when the num_warps knob is 0 (auto)
   std::string grid;
   std::string doc;
 
@@ -398,6 +400,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     // Large problems keep at least kMinPrograms programs (about two per SM on an H100) when the columns allow.
     while (block_c > 1 && R * C >= kLargeWork && (C + block_c - 1) / block_c < kMinPrograms) block_c /= 2;
     constexprs = {{"R", R}, {"I", I}, {"C", C}, {"BLOCK_R", block_r}, {"BLOCK_C", block_c}};
+    if (block_r * block_c >= kMaxTile) warps = 8;
     grid = "(triton.cdiv(" + std::to_string(C) + ", " + std::to_string(block_c) + "),)";
     doc = "the input is viewed as [" + std::to_string(O) + ", R, I]; one program per BLOCK_C of its " +
           std::to_string(C) + " independent rows (o, i), looping over R in BLOCK_R chunks";
@@ -409,16 +412,25 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     if (O == 1) base = "offs_c";
     w.Line("base = " + base);
     const std::string tile_idx = I == 1 ? "base[None, :] + offs_r[:, None]" : "base[None, :] + offs_r[:, None] * I";
+    // A row that fits in one chunk is straight-line code: no loop, so every pass reuses the tile the
+    // first pass loaded (the writer's CSE keeps the loads), and the row is read from memory once.
+    const bool one_chunk = block_r >= R;
     auto open_loop = [&](const std::string& comment) {
       w.Line("# " + comment);
-      w.Line("for r0 in range(0, R, BLOCK_R):");
-      w.Indent();
+      if (one_chunk) {
+        w.Line("r0 = 0  # the whole row is one chunk");
+      } else {
+        w.Line("for r0 in range(0, R, BLOCK_R):");
+        w.Indent();
+      }
       w.Line("offs_r = r0 + tl.arange(0, BLOCK_R)");
       w.Line("mask = (offs_r[:, None] < R) & mask_c[None, :]");
       w.Line("idx = " + tile_idx);
       w.mask_ = "mask";
     };
-    auto close_loop = [&] { w.Dedent(); };
+    auto close_loop = [&] {
+      if (!one_chunk) w.Dedent();
+    };
     std::string result;  // the anchor's value: [BLOCK_C] vector (reduction) or tile (normalization)
     const std::string Rf = FloatLit(static_cast<double>(R));
     // Two passes over the reduced axis (mean, then squared deviations: no cancellation). Leaves `mean`
@@ -628,8 +640,14 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     const bool linear = op == "linear";
     const int64_t M = linear ? g.TypeOf(a.inputs[0]).Numel() / K : out[out.size() - 2];
     const int64_t batch = linear ? 1 : Prod(out, 0, out.size() - 2);
-    const int64_t bm = std::max<int64_t>(16, std::min<int64_t>(kn.block_m, Pow2AtLeast(M)));
-    const int64_t bn = std::max<int64_t>(16, std::min<int64_t>(kn.block_n, Pow2AtLeast(N)));
+    int64_t bm = std::max<int64_t>(16, std::min<int64_t>(kn.block_m, Pow2AtLeast(M)));
+    int64_t bn = std::max<int64_t>(16, std::min<int64_t>(kn.block_n, Pow2AtLeast(N)));
+    // Large GEMMs with few output tiles (batch 128 x 512 features: 16 tiles of 64 x 64) would leave most
+    // SMs idle: smaller tiles until about kMinPrograms / 2 programs run.
+    auto tiles = [&] { return ((M + bm - 1) / bm) * ((N + bn - 1) / bn) * batch; };
+    while (M * N * K * batch >= kLargeGemm && tiles() < kMinPrograms / 2 && (bm > 16 || bn > 16)) {
+      (bm >= bn && bm > 16 ? bm : bn) /= 2;
+    }
     const int64_t bk = std::max<int64_t>(16, std::min<int64_t>(kn.block_k, Pow2AtLeast(K)));
     constexprs = {{"M", M}, {"N", N}, {"K", K}, {"BLOCK_M", bm}, {"BLOCK_N", bn}, {"BLOCK_K", bk}};
     grid = "(triton.cdiv(" + std::to_string(M) + ", " + std::to_string(bm) + "), triton.cdiv(" +
@@ -718,7 +736,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
   for (const Arg& arg : w.args_) {
     if (arg.name != "p_out") launch << arg.host << ", ";
   }
-  launch << "v" << kernel.root << Constexpr(constexprs) << ", num_warps=" << kn.num_warps
+  launch << "v" << kernel.root << Constexpr(constexprs) << ", num_warps=" << (kn.num_warps > 0 ? kn.num_warps : warps)
          << ", num_stages=" << kn.num_stages << ")\n";
   ek.launch = launch.str();
   return ek;
