@@ -137,6 +137,7 @@ def test_compare_results_reports_pooled_and_per_level_deltas_in_points_and_none_
     assert c["drpo_minus_sft"]["correct_rate"] == 20.0  # pooled: 6/20 vs 2/20
     assert c["per_level"]["drpo_minus_sft"][1]["correct_rate"] == 30.0
     assert c["drpo_minus_sft"]["fast_1"] is None and c["drpo_meets_target"] is True
+    assert c["drpo_levels_at_plus_10"] == [1, 2] and c["grpo_levels_at_plus_10"] == []
     assert c["grpo_minus_sft"]["correct_rate"] is None and c["grpo_meets_target"] is None  # level 2 unmeasured
     assert c["per_level"]["grpo_minus_sft"][2]["correct_rate"] is None
     assert "met by ['drpo']" in c["summary"]

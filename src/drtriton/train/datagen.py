@@ -237,7 +237,8 @@ class ParallelDraws:
                 got.append(d)
                 if on_done:
                     on_done(d)
-        return got
+        order = {job: i for i, job in enumerate(self.jobs)}
+        return sorted(got, key=lambda d: order.get(d.job, len(order)))  # job order, as submitted
 
     def poll(self) -> list[Drawn]:
         done = {f for f in self._pending if f.done()}

@@ -547,6 +547,8 @@ def compare_results(results: dict) -> dict:
         out[f"{algo}_minus_sft"] = d
         measured = [v for v in (d["correct_rate"], d["fast_1"]) if v is not None]
         out[f"{algo}_meets_target"] = (max(measured) >= 10.0) if measured else None
+        out[f"{algo}_levels_at_plus_10"] = [lv for lv, row in per.items()  # per level, for reading, not the target
+                                            if any((row[m] or 0.0) >= 10.0 for m in ("correct_rate", "fast_1"))]
     if evals.get("drpo") and evals.get("grpo"):
         out["drpo_minus_grpo"] = {m: delta(pooled(evals["drpo"], m), pooled(evals["grpo"], m))
                                   for m in ("correct_rate", "fast_1", "compile_rate")}
