@@ -1,12 +1,19 @@
-"""GPU benchmark of the non-LLM compiler: correctness and speed of compiled ModelNew vs eager and torch.compile.
+"""GPU benchmark of the non-LLM compiler at realistic shapes: correctness, speed vs eager and torch.compile,
+and achieved bandwidth of fused elementwise/reduction kernels. Needs a CUDA GPU; the lead runs it.
 
-    python bench/codegen_gpu.py --problems tests/problems --synth 200 --out $OUT/codegen_gpu.json
+    python bench/codegen_gpu.py --out $OUT/codegen_gpu.json                 # all suites, ~7 min on an H100
+    python bench/codegen_gpu.py --suites bandwidth --out /tmp/bw.json         # one suite
 
-For each program: compile (policy mixed), check ModelNew against Model at atol=rtol=1e-4 on fresh inputs,
-time both with CUDA events (warm-up, then median of --iters calls), and torch.compile(Model). Also times
-each fused pointwise/reduction program's achieved bandwidth (bytes of graph inputs + output / median time)
-against a measured device copy bandwidth (torch clone of a 1 GiB buffer). Prints a table and writes JSON.
-Unmeasured values are null. Needs a CUDA GPU; the lead runs it.
+Suites (run interleaved, so a budget cut trims each one, never a whole one):
+  synth      --synth programs per level in --synth-levels (default 50 x levels 2, 5), shape_scale=realistic
+  problems   tests/problems with their size constants set to KernelBench-like values (REALISTIC below)
+  bandwidth  fused elementwise/reduction programs of >= 64M elements; bytes of inputs + outputs / median time,
+             as a fraction of the measured copy bandwidth (torch clone of 1 GiB)
+For each program: compile (--policy, default mixed), check ModelNew against Model at atol=rtol=1e-4, time
+both with CUDA events (--warmup, then the median of --iters calls), then torch.compile(Model) unless the run
+is behind its time budget (--budget-s split evenly over the programs; a program started late skips the
+torch.compile baseline, and programs not started before the budget ends are listed as not measured).
+Unmeasured values are null. Prints one progress line per program (stderr) and a summary; writes JSON to --out.
 """
 
 from __future__ import annotations
@@ -15,9 +22,11 @@ import argparse
 import importlib.util
 import json
 import math
+import re
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -28,6 +37,46 @@ from drtriton.frontend import CompileConfig, compile_problem  # noqa: E402
 from drtriton.util.fileio import atomic_write_text  # noqa: E402
 from drtriton.util.provenance import Provenance  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
+# KernelBench-like sizes for the size constants of tests/problems (batch 128, features 1024-4096, conv
+# 3 -> 32 channels at 32 x 32). Constants not listed keep their value (kernel sizes, groups, eps, scales).
+REALISTIC = {"BATCH": 128, "DIM": 4096, "FEATURES": 4096, "IN_FEATURES": 1024, "OUT_FEATURES": 2048,
+             "HIDDEN": 1024, "INNER": 2048, "M": 1024, "N": 1024, "K": 1024, "ROWS": 256, "COLS": 1024,
+             "SEQ": 128, "IN_CHANNELS": 3, "OUT_CHANNELS": 32, "CHANNELS": 32, "HEIGHT": 32, "WIDTH": 32}
+
+# Bandwidth suite: (name, forward body over x[, y], input shapes). All >= 64M elements read.
+_BW = [
+    ("ew_silu_mul_add", "x * torch.sigmoid(x) * y + 1.0", [(1 << 26,), (1 << 26,)]),
+    ("ew_gelu_scale", "F.gelu(x) * 0.5", [(8192, 8192)]),
+    ("row_sum_8192", "torch.sum(torch.relu(x), dim=1)", [(8192, 8192)]),
+    ("row_softmax_4096", "torch.softmax(x, dim=1)", [(16384, 4096)]),
+    ("row_softmax_8192", "torch.softmax(x, dim=1)", [(8192, 8192)]),
+    ("row_log_softmax_4096", "torch.log_softmax(x * 2.0, dim=1)", [(16384, 4096)]),
+    ("row_normalize_4096", "F.normalize(x, dim=1)", [(16384, 4096)]),
+    ("inner_sum_dim1", "torch.sum(x, dim=1)", [(64, 1024, 1024)]),
+    ("inner_amax_dim1_tanh", "torch.tanh(torch.amax(x, dim=1))", [(64, 1024, 1024)]),
+    ("full_mean", "torch.mean(x)", [(1 << 26,)]),
+]
+_BW_TEMPLATE = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, {args}):
+        return {body}
+
+
+def get_inputs():
+    return [{inputs}]
+
+
+def get_init_inputs():
+    return []
+'''
 
 _LOAD_DIR = Path(tempfile.mkdtemp(prefix="drt_codegen_gpu_"))
 _LOADED = [0]
@@ -44,8 +93,8 @@ def _load(src: str, name: str):
     return m
 
 
-def _time(fn, inputs, iters: int) -> float:
-    for _ in range(5):
+def _time(fn, inputs, iters: int, warmup: int) -> float:
+    for _ in range(warmup):
         fn(*inputs)
     torch.cuda.synchronize()
     samples = []
@@ -61,91 +110,176 @@ def _time(fn, inputs, iters: int) -> float:
 
 def copy_bandwidth_gbs() -> float:
     x = torch.empty(1 << 28, dtype=torch.float32, device="cuda")
-    ms = _time(lambda t: t.clone(), [x], 20)
+    ms = _time(lambda t: t.clone(), [x], 20, 3)
     return 2 * x.numel() * 4 / (ms * 1e-3) / 1e9
 
 
-def bench_one(name: str, src: str, iters: int, with_compile: bool) -> dict:
-    row = {"name": name, "correct": None, "eager_ms": None, "new_ms": None, "compile_ms": None,
-           "speedup_eager": None, "speedup_compile": None, "bandwidth_gbs": None, "kinds": None, "error": None}
+def scale_problem(src: str, sizes: dict[str, int]) -> str:
+    """The problem with its module-level size constants (NAME = int) set from `sizes`."""
+    def sub(m: re.Match) -> str:
+        return f"{m.group(1)} = {sizes[m.group(1)]}" if m.group(1) in sizes else m.group(0)
+    return re.sub(r"^([A-Z_][A-Z0-9_]*) = \d+\s*$", sub, src, flags=re.M)
+
+
+def bandwidth_programs() -> list[tuple[str, str, str]]:
+    out = []
+    for name, body, shapes in _BW:
+        names = ["x", "y"][: len(shapes)]
+        inputs = ", ".join(f"torch.randn{s}" if len(s) > 1 else f"torch.randn({s[0]})" for s in shapes)
+        out.append(("bandwidth", name, _BW_TEMPLATE.format(args=", ".join(names), body=body, inputs=inputs)))
+    return out
+
+
+def bench_one(suite: str, name: str, src: str, args, with_compile: bool) -> dict:
+    row = {"suite": suite, "name": name, "correct": None, "max_abs_err": None, "eager_ms": None, "new_ms": None,
+           "compile_ms": None, "speedup_eager": None, "speedup_compile": None, "bytes": None,
+           "bandwidth_gbs": None, "bandwidth_fraction": None, "kinds": None, "library_calls": None,
+           "seconds": None, "error": None}
+    t0 = time.perf_counter()
     try:
-        result = compile_problem(src, CompileConfig(policy="mixed"))
+        result = compile_problem(src, CompileConfig(policy=args.policy))
     except Exception as exc:  # noqa: BLE001 - recorded per program
         row["error"] = f"compile: {exc}"
         return row
     row["kinds"] = [k["kind"] for k in result.report["kernels"]]
-    prob, sol = _load(src, "problem"), _load(result.source, "solution")
-    torch.manual_seed(42)
-    model = prob.Model(*prob.get_init_inputs()).cuda()
-    torch.manual_seed(42)
-    model_new = sol.ModelNew(*prob.get_init_inputs()).cuda()
-    torch.manual_seed(0)
-    inputs = [t.cuda() for t in prob.get_inputs()]
+    row["library_calls"] = result.report["library_calls"]
+    try:
+        prob, sol = _load(src, "problem"), _load(result.source, "solution")
+        torch.manual_seed(42)
+        model = prob.Model(*prob.get_init_inputs()).cuda().eval()
+        torch.manual_seed(42)
+        model_new = sol.ModelNew(*prob.get_init_inputs()).cuda().eval()
+        torch.manual_seed(0)
+        inputs = [t.cuda() for t in prob.get_inputs()]
+    except Exception as exc:  # noqa: BLE001
+        row["error"] = f"setup: {type(exc).__name__}: {exc}"
+        return row
     with torch.no_grad():
         try:
             ref, out = model(*inputs), model_new(*inputs)
+            torch.cuda.synchronize()
         except Exception as exc:  # noqa: BLE001
-            row["error"] = f"run: {exc}"
+            row["error"] = f"run: {type(exc).__name__}: {str(exc)[:300]}"
             return row
         ref = ref if isinstance(ref, tuple) else (ref,)
         out = out if isinstance(out, tuple) else (out,)
-        row["correct"] = all(r.shape == o.shape and torch.allclose(o.float(), r.float(), atol=1e-4, rtol=1e-4)
-                             for r, o in zip(ref, out))
-        row["eager_ms"] = _time(model, inputs, iters)
-        row["new_ms"] = _time(model_new, inputs, iters)
+        row["correct"] = len(ref) == len(out) and all(
+            r.shape == o.shape and r.dtype == o.dtype and torch.allclose(o.float(), r.float(), atol=1e-4, rtol=1e-4)
+            for r, o in zip(ref, out))
+        row["max_abs_err"] = max(((o.double() - r.double()).abs().max().item() for r, o in zip(ref, out)
+                                  if r.shape == o.shape and r.numel()), default=None)
+        row["eager_ms"] = _time(model, inputs, args.iters, args.warmup)
+        row["new_ms"] = _time(model_new, inputs, args.iters, args.warmup)
         row["speedup_eager"] = row["eager_ms"] / row["new_ms"]
         if with_compile:
             try:
-                row["compile_ms"] = _time(torch.compile(model), inputs, iters)
+                compiled = torch.compile(model)
+                row["compile_ms"] = _time(compiled, inputs, args.iters, args.warmup)
                 row["speedup_compile"] = row["compile_ms"] / row["new_ms"]
             except Exception as exc:  # noqa: BLE001
-                row["error"] = f"torch.compile: {exc}"
-    if set(row["kinds"]) <= {"pointwise", "reduction", "normalization"} and len(row["kinds"]) == 1:
+                row["error"] = f"torch.compile: {type(exc).__name__}: {str(exc)[:200]}"
+            torch._dynamo.reset()  # a fresh cache per program: no recompile limit across programs
+    if not row["library_calls"] and set(row["kinds"]) <= {"pointwise", "reduction", "normalization"}:
         moved = sum(t.numel() * t.element_size() for t in inputs) + sum(o.numel() * o.element_size() for o in out)
+        row["bytes"] = moved
         row["bandwidth_gbs"] = moved / (row["new_ms"] * 1e-3) / 1e9
+    row["seconds"] = time.perf_counter() - t0
     return row
+
+
+def _geo(vals: list[float]) -> float | None:
+    vals = [v for v in vals if v]
+    return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals else None
+
+
+def summarize(rows: list[dict]) -> dict:
+    ok = [r for r in rows if r["correct"]]
+    with_compile = [r for r in ok if r["speedup_compile"]]
+    # Fusion chains: no GEMM and no library call, so every op is in our kernels.
+    chains = [r for r in ok if not r["library_calls"] and "matmul" not in (r["kinds"] or [])]
+    return {
+        "programs": len(rows), "measured": sum(r["eager_ms"] is not None for r in rows),
+        "compiled": sum(r["kinds"] is not None for r in rows), "correct": len(ok),
+        "faster_than_eager": sum(r["speedup_eager"] > 1 for r in ok) / len(ok) if ok else None,
+        "faster_than_compile": (sum(r["speedup_compile"] > 1 for r in with_compile) / len(with_compile)
+                                if with_compile else None),
+        "compile_baseline_measured": len(with_compile),
+        "geomean_speedup_eager": _geo([r["speedup_eager"] for r in ok]),
+        "geomean_speedup_compile": _geo([r["speedup_compile"] for r in with_compile]),
+        "fusion_chains": len(chains),
+        "fusion_chains_faster_than_eager": sum(r["speedup_eager"] > 1 for r in chains) / len(chains) if chains else None,
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--problems", type=Path, default=Path(__file__).resolve().parents[1] / "tests" / "problems")
-    ap.add_argument("--synth", type=int, default=0, help="also this many synthesized programs per level 1, 2, 5 "
-                    "(shape_scale=realistic)")
-    ap.add_argument("--iters", type=int, default=100)
+    ap.add_argument("--suites", default="synth,problems,bandwidth", help="comma-separated: synth, problems, bandwidth")
+    ap.add_argument("--problems", type=Path, default=ROOT / "tests" / "problems")
+    ap.add_argument("--shape-scale", choices=["realistic", "small"], default="realistic",
+                    help="realistic: KernelBench-like sizes for tests/problems and the synthesizer; small: as written")
+    ap.add_argument("--synth", type=int, default=50, help="synthesized programs per level (default 50)")
+    ap.add_argument("--synth-levels", default="2,5", help="comma-separated synthesizer levels (default 2,5)")
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--policy", choices=["strict", "mixed", "hybrid"], default="mixed")
+    ap.add_argument("--iters", type=int, default=30, help="timed calls per contestant (median reported)")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed calls first (Triton JIT on the first)")
+    ap.add_argument("--budget-s", type=float, default=400.0, help="wall-clock budget for all programs")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile baseline")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     if not torch.cuda.is_available():
         print("codegen_gpu: needs a CUDA GPU; nothing measured", file=sys.stderr)
         return 2
-    programs = [(p.stem, p.read_text()) for p in sorted(args.problems.glob("*.py")) if not p.name.startswith("test_")]
-    if args.synth:
+    suites = {s.strip() for s in args.suites.split(",") if s.strip()}
+    if not suites <= {"synth", "problems", "bandwidth"}:
+        print(f"codegen_gpu: error: --suites takes synth, problems, bandwidth; got {args.suites!r}", file=sys.stderr)
+        return 2
+    lists: list[list[tuple[str, str, str]]] = []
+    if "bandwidth" in suites:
+        lists.append(bandwidth_programs())
+    if "synth" in suites:
         from drtriton.synth import SynthConfig, synthesize
-        for level in (1, 2, 5):
-            for t in synthesize(SynthConfig(n=args.synth, level=level, seed=11, shape_scale="realistic")):
-                programs.append((f"synth_l{level}_{t['hash'][:8]}", t["program"]))
+        for level in (int(v) for v in args.synth_levels.split(",")):
+            lists.append([("synth", f"synth_l{level}_{t['hash'][:8]}", t["program"]) for t in synthesize(
+                SynthConfig(n=args.synth, level=level, seed=args.seed, shape_scale=args.shape_scale))])
+    if "problems" in suites:
+        scale = REALISTIC if args.shape_scale == "realistic" else {}
+        lists.append([("problems", p.stem, scale_problem(p.read_text(), scale))
+                      for p in sorted(args.problems.glob("*.py")) if not p.name.startswith(("test_", "_"))])
+    # Round-robin over the suites: a budget cut trims each suite, never drops one.
+    programs = [lst[i] for i in range(max(map(len, lists), default=0)) for lst in lists if i < len(lst)]
     copy_bw = copy_bandwidth_gbs()
-    rows = []
-    for name, src in programs:
-        row = bench_one(name, src, args.iters, not args.no_compile)
+    print(f"codegen_gpu: {len(programs)} programs, copy bandwidth {copy_bw:.0f} GB/s, budget {args.budget_s:.0f}s",
+          file=sys.stderr)
+    rows, skipped = [], []
+    start = time.perf_counter()
+    for i, (suite, name, src) in enumerate(programs):
+        elapsed = time.perf_counter() - start
+        if elapsed > args.budget_s:
+            skipped.append(name)
+            continue
+        on_schedule = elapsed <= args.budget_s * i / len(programs)
+        row = bench_one(suite, name, src, args, with_compile=not args.no_compile and on_schedule)
+        if row["bandwidth_gbs"]:
+            row["bandwidth_fraction"] = row["bandwidth_gbs"] / copy_bw
         rows.append(row)
-        print(f"{name:40s} correct={row['correct']} eager={row['speedup_eager']} compile={row['speedup_compile']} "
-              f"bw={row['bandwidth_gbs']} {row['error'] or ''}", flush=True)
-    ok = [r for r in rows if r["correct"]]
-    def geo(key):
-        vals = [r[key] for r in ok if r[key]]
-        return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals else None
-    bws = [r["bandwidth_gbs"] / copy_bw for r in ok if r["bandwidth_gbs"]]
-    summary = {
-        "programs": len(rows), "compiled": sum(r["kinds"] is not None for r in rows), "correct": len(ok),
-        "faster_than_eager": (sum(r["speedup_eager"] > 1 for r in ok) / len(ok)) if ok else None,
-        "faster_than_compile": (sum((r["speedup_compile"] or 0) > 1 for r in ok) / len(ok)) if ok else None,
-        "geomean_speedup_eager": geo("speedup_eager"), "geomean_speedup_compile": geo("speedup_compile"),
-        "copy_bandwidth_gbs": copy_bw,
-        "median_bandwidth_fraction": statistics.median(bws) if bws else None,
-    }
+        print(f"[{i + 1}/{len(programs)} {time.perf_counter() - start:5.0f}s] {suite:9s} {name:32s} "
+              f"correct={row['correct']} vs_eager={row['speedup_eager'] and round(row['speedup_eager'], 2)} "
+              f"vs_compile={row['speedup_compile'] and round(row['speedup_compile'], 2)} "
+              f"bw={row['bandwidth_fraction'] and round(row['bandwidth_fraction'], 2)} {row['error'] or ''}",
+              file=sys.stderr, flush=True)
+    summary = {"all": summarize(rows), "copy_bandwidth_gbs": copy_bw, "not_measured_budget": skipped,
+               "seconds": time.perf_counter() - start}
+    for suite in ("synth", "problems", "bandwidth"):
+        if suite in suites:
+            summary[suite] = summarize([r for r in rows if r["suite"] == suite])
+    bw = [r for r in rows if r["suite"] == "bandwidth" and r["correct"] and r["bandwidth_fraction"]]
+    summary["bandwidth"] = {**summary.get("bandwidth", {}),
+                            "fraction_of_copy": {r["name"]: r["bandwidth_fraction"] for r in bw},
+                            "median_fraction_of_copy": statistics.median([r["bandwidth_fraction"] for r in bw]) if bw else None}
     print(json.dumps(summary, indent=2))
-    report = {"summary": summary, "rows": rows, "provenance": Provenance.here().to_json()}
+    report = {"summary": summary, "rows": rows, "config": {k: str(v) for k, v in vars(args).items()},
+              "provenance": Provenance.here().to_json()}
     if args.out:
         atomic_write_text(args.out, json.dumps(report, indent=2))
     return 0
