@@ -293,19 +293,10 @@ double SamplerImpl::F(const DpState& st, int tag) {
   }
   const Key key = MakeKey(3, nullptr, st, tag);
   if (auto it = memo_.find(key); it != memo_.end()) return it->second;
-  DpState next = st;
-  --next.ready[r];
-  ++next.m;
+  // The positive terms are also the walk's choices at this state: keep them (Picks).
+  const auto [offset, len] = Picks(st, r, tag);
   double total = 0;
-  for (const Group& g : groups_[r]) {
-    next.h = st.h + g.heavy;
-    next.d = st.d + g.reduce;
-    if (track_heavy_ && next.h > cfg.heavy_max) continue;
-    if (track_reduce_ && next.d > cfg.reductions_max) continue;
-    const double n = Allowed(g, st.m, tag);
-    if (n == 0) continue;
-    total += n * G(g.arity, g.in.data(), next, tag);
-  }
+  for (uint32_t i = offset; i < offset + len; ++i) total += pick_weights_[i];
   memo_.emplace(key, total);
   return total;
 }
@@ -378,6 +369,7 @@ const std::vector<Stratum>& SamplerImpl::strata() {
   }
   // Tags index strata_: forget the memo entries of the candidate numbering before renumbering.
   std::erase_if(memo_, [](const auto& kv) { return (kv.first.c >> 32) != 0; });
+  std::erase_if(pick_cache_, [](const auto& kv) { return (kv.first.c >> 32) != 0; });
   strata_ = std::move(kept);
   return strata_;
 }
@@ -391,34 +383,35 @@ std::pair<uint32_t, uint32_t> SamplerImpl::Picks(const DpState& before, int r, i
   const SynthConfig& cfg = config_;
   const Key key = MakeKey(3, nullptr, before, tag);  // the state before the pop decides r
   if (auto it = pick_cache_.find(key); it != pick_cache_.end()) return it->second;
-  if (pick_weights_.size() > kMaxCachedPicks) {  // bound the memory: start the cache afresh
-    pick_cache_.clear();
-    pick_weights_.clear();
-    pick_groups_.clear();
-  }
-  const auto offset = static_cast<uint32_t>(pick_weights_.size());
+  // Collect first: the G calls below recurse into F and Picks, which append their own lists.
+  std::vector<std::pair<double, uint32_t>> found;
+  DpState next = before;
+  --next.ready[r];
+  ++next.m;
   const int m = before.m;
-  DpState after_pop = before;
-  --after_pop.ready[r];
-  ++after_pop.m;
-  DpState next = after_pop;
   const auto& groups = groups_[r];
   for (size_t i = 0; i < groups.size(); ++i) {
     const Group& g = groups[i];
-    next.h = after_pop.h + g.heavy;
-    next.d = after_pop.d + g.reduce;
+    next.h = before.h + g.heavy;
+    next.d = before.d + g.reduce;
     if (track_heavy_ && next.h > cfg.heavy_max) continue;
     if (track_reduce_ && next.d > cfg.reductions_max) continue;
     const double n = Allowed(g, m, tag);
     if (n <= 0) continue;
     const double w = n * G(g.arity, g.in.data(), next, tag);
-    if (w <= 0) continue;
-    pick_weights_.push_back(w);
-    pick_groups_.push_back(static_cast<uint32_t>(i));
+    if (w > 0) found.emplace_back(w, static_cast<uint32_t>(i));
   }
-  const std::pair<uint32_t, uint32_t> range{offset,
-                                            static_cast<uint32_t>(pick_weights_.size()) - offset};
-  DRT_ICHECK(range.second > 0);
+  if (pick_weights_.size() + found.size() > kMaxCachedPicks) {  // bound the memory: start afresh
+    pick_cache_.clear();
+    pick_weights_.clear();
+    pick_groups_.clear();
+  }
+  const auto offset = static_cast<uint32_t>(pick_weights_.size());
+  for (const auto& [w, i] : found) {
+    pick_weights_.push_back(w);
+    pick_groups_.push_back(i);
+  }
+  const std::pair<uint32_t, uint32_t> range{offset, static_cast<uint32_t>(found.size())};
   pick_cache_.emplace(key, range);
   return range;
 }
@@ -452,6 +445,7 @@ void SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto) {
     --n_ready;
     const int m = st.m;
     const auto [offset, len] = Picks(st, r, tag);
+    DRT_ICHECK(len > 0);
     --st.ready[r];
     ++st.m;
     proto.order.push_back(v);

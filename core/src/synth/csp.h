@@ -154,10 +154,13 @@ class SamplerImpl {
     friend bool operator==(const Key&, const Key&) = default;
   };
   struct KeyHash {
+    static uint64_t Mix(uint64_t z) {  // splitmix64's finalizer: every input bit moves every output bit
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+      return z ^ (z >> 31);
+    }
     size_t operator()(const Key& k) const {
-      uint64_t h = k.a * 0x9E3779B97F4A7C15ULL ^ (k.b + 0x632BE59BD9B4E019ULL);
-      h = (h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ULL ^ k.c;
-      return static_cast<size_t>(h ^ (h >> 32));
+      return static_cast<size_t>(Mix(Mix(Mix(k.a) ^ k.b) ^ k.c));
     }
   };
 
