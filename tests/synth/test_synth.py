@@ -185,7 +185,10 @@ def test_default_stream_covers_every_legal_operator_of_level_one(capsys):
     strata = len(SynthConfig(level=1).sampler().strata())
     assert main(["synth", "--coverage", "--n", str(strata), "--level", "1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert report["stream"] == "coverage-seeded"
     assert report["legal_ops"] > 60 and report["covered_ops"] == report["legal_ops"]
+    assert main(["synth", "--coverage", "--n", "20", "--level", "1", "--json", "--strict-uniform"]) == 0
+    assert json.loads(capsys.readouterr().out)["stream"] == "strict-uniform"
 
 
 def test_resume_refuses_a_file_written_in_the_other_stream_mode(tmp_path):

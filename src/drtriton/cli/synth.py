@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     if args.coverage:
         report = config.sampler().coverage(config.n, config.seed, config.strict_uniform)
+        report["stream"] = "strict-uniform" if config.strict_uniform else "coverage-seeded"
         return _print_coverage(report, args.json, console, Table)
     import torch
 
@@ -94,14 +95,14 @@ def run(args: argparse.Namespace) -> int:
 def _print_coverage(report: dict, as_json: bool, console, Table) -> int:
     legal_ops = {name: count for name, (count, legal) in report["ops"].items() if legal}
     pairs = [p for p in report["pairs"] if p[3]]
-    summary = {"programs": report["programs"], "legal_ops": len(legal_ops),
+    summary = {"programs": report["programs"], "stream": report["stream"], "legal_ops": len(legal_ops),
                "covered_ops": sum(1 for c in legal_ops.values() if c),
                "legal_pairs": len(pairs), "covered_pairs": sum(1 for p in pairs if p[2]),
                "ops": report["ops"], "missing_pairs": [p[:2] for p in pairs if not p[2]]}
     if as_json:
         print(json.dumps(summary))
         return EXIT_OK
-    table = Table(title=f"operator coverage over {report['programs']} programs")
+    table = Table(title=f"operator coverage over {report['programs']} programs ({report['stream']} stream)")
     for col in ("operator", "count", "legal"):
         table.add_column(col)
     for name, (count, legal) in sorted(report["ops"].items(), key=lambda kv: -kv[1][0]):
