@@ -23,7 +23,7 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
 
-COVERAGE_VERSION = 2  # bump when classification changes; saved rows of another version are recomputed
+COVERAGE_VERSION = 3  # bump when classification changes; saved rows of another version are recomputed
 OUTCOMES = ("ok", "load_error", "build_error", "non_tensor_input", "trace_error", "unsupported_op",
             "emit_error", "meta_unsupported", "timeout", "crash")
 
@@ -114,6 +114,8 @@ def _classify(key: str, problem_src: str, policy: str, real_retry_elements: int)
         if "meta" not in str(exc):  # not the meta device's fault: the problem's own error
             return _usage_row(key, str(exc), "meta", start)
         meta_error = str(exc).splitlines()[0][:200]
+    except ImportError as exc:  # the problem file imports a package this machine lacks (einops)
+        return CoverageRow(key, "load_error", _first_line(exc), shapes="meta", seconds=time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - an operator without a meta kernel, or a .item() on meta
         meta_error = _first_line(exc)
     finally:
