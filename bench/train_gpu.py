@@ -126,7 +126,7 @@ def main() -> int:
     ap.add_argument("--smoke", action="store_true", help="pipeline: CPU dry run of every phase at toy sizes")
     ap.add_argument("--budget-s", type=float, help="pipeline: wall-time budget of the whole run (default 510)")
     ap.add_argument("--budget", action="append", metavar="PHASE=S",
-                    help="pipeline: one phase's budget in seconds (data, sft, eval_sft, rl_drpo, rl_grpo, eval_rl)")
+                    help="pipeline: one phase's budget in seconds (data, sft, probe_sft, rl_drpo, rl_grpo, eval)")
     ap.add_argument("--heldout-n", type=int, help="pipeline: held-out tasks per level (default 16)")
     ap.add_argument("--rl-lr", type=float, help="pipeline: RL learning rate (default 5e-5)")
     ap.add_argument("--workers", type=int, help="pipeline: synthesizer/verifier processes (default CPUs - 2)")

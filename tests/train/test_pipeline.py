@@ -16,6 +16,7 @@ from drtriton.train.config import load_config
 from drtriton.train.curriculum import Curriculum, CurriculumConfig
 from drtriton.train.data import ListStream
 from drtriton.train.datagen import Drawn, Job, ParallelDraws, check_solution, compact_solution
+from drtriton.train.fastcheck import FastChecker
 from drtriton.train.pipeline import Pipeline, PipelineConfig, compare_results, run_pipeline
 from drtriton.train.workspace import CachedVerifier
 from drtriton.util.errors import UsageError
@@ -61,6 +62,29 @@ def test_parallel_draws_survive_a_worker_that_dies_and_lose_only_its_job():
     assert [d.job.seed for d in got] == [0, 1, 2, 3, 4]
     assert [d.task is not None for d in got] == [True, True, False, True, True]
     assert got[2].error.startswith("worker died") and draws.restarts == 2
+
+
+def test_fast_check_applies_the_verifier_static_rules_in_the_parent_without_starting_workers(tiny_problems):
+    problem = tiny_problems[0][0]
+    no_kernel = "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return x.relu()\n"
+    check = FastChecker(workers=1, device="cpu")
+    verdicts = check([(problem, "x = ("), (problem, "y = 1\n"), (problem, no_kernel)])
+    assert [v.status for v in verdicts] == ["format_error", "format_error", "cheat_detected"]
+    assert verdicts[2].reason.startswith("launch.no_triton_kernel") and check._ex is None
+    assert all(v.speedup_vs_eager is None for v in verdicts)
+
+
+@pytest.mark.slow  # a 2-process pool on the interpreter (~30 s under load)
+def test_fast_check_scores_correct_wrong_and_hanging_answers_in_input_order(tiny_problems):
+    (problem, good), (_, wrong) = tiny_problems
+    hang = good.replace("        x = x.contiguous()\n", "        while True:\n            pass\n")
+    check = FastChecker(workers=2, device="cpu", timeout_s=5.0)
+    try:
+        verdicts = check([(problem, good), (problem, wrong), (problem, hang), (problem, good)])
+    finally:
+        check.close()
+    assert [v.status for v in verdicts] == ["correct", "incorrect", "timeout", "correct"]
+    assert verdicts[1].reason.startswith("seed 0")
 
 
 def test_list_stream_gives_tasks_in_order_skips_restored_seen_and_wraps():
@@ -130,9 +154,9 @@ def _row(n, correct, fast=None, compiled=1.0):
 
 
 def test_compare_results_reports_pooled_and_per_level_deltas_in_points_and_none_when_unmeasured():
-    results = {"eval_sft": {"models": {"sft": {1: _row(10, 0.2), 2: _row(10, 0.0)}}},
-               "eval_rl": {"models": {"drpo": {1: _row(10, 0.5), 2: _row(10, 0.1)},
-                                      "grpo": {1: _row(10, 0.2), 2: None}}}}
+    results = {"eval": {"models": {"sft": {1: _row(10, 0.2), 2: _row(10, 0.0)},
+                                   "drpo": {1: _row(10, 0.5), 2: _row(10, 0.1)},
+                                   "grpo": {1: _row(10, 0.2), 2: None}}}}
     c = compare_results(results)
     assert c["drpo_minus_sft"]["correct_rate"] == 20.0  # pooled: 6/20 vs 2/20
     assert c["per_level"]["drpo_minus_sft"][1]["correct_rate"] == 30.0
@@ -147,18 +171,18 @@ def test_a_failed_phase_is_recorded_and_its_dependants_are_skipped(tmp_path):
     p = Pipeline(PipelineConfig(out=tmp_path / "out", work=tmp_path / "work", budget_s=1000.0))
     p.run_phase("data", lambda budget: 1 / 0)
     p.run_phase("sft", lambda budget: {"never": True}, needs=("data",))
-    p.run_phase("eval_sft", lambda budget: {"budget": budget})
+    p.run_phase("probe_sft", lambda budget: {"budget": budget})
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved["phases"]["data"]["status"] == "failed"
     assert saved["phases"]["data"]["error"].startswith("ZeroDivisionError")
     assert saved["phases"]["sft"]["status"] == "skipped" and "data" in saved["phases"]["sft"]["error"]
-    assert "sft" not in saved and saved["phases"]["eval_sft"]["status"] == "ok"
-    assert saved["eval_sft"]["budget"] == saved["phases"]["eval_sft"]["budget_s"] == 50.0  # its own budget
+    assert "sft" not in saved and saved["phases"]["probe_sft"]["status"] == "ok"
+    assert saved["probe_sft"]["budget"] == saved["phases"]["probe_sft"]["budget_s"] == 35.0  # its own budget
 
 
 def test_phase_budget_never_exceeds_its_own_and_a_phase_without_time_is_skipped(tmp_path):
     p = Pipeline(PipelineConfig(out=tmp_path / "o", work=tmp_path / "w", budget_s=10.0))
-    assert p.budget("eval_rl") <= 10.0 and p.budget("data") == 0.0  # later phases' reserve eats it all
+    assert p.budget("eval") <= 10.0 and p.budget("data") == 0.0  # later phases' reserve eats it all
     p.run_phase("data", lambda budget: {})
     assert p.results["phases"]["data"]["status"] == "skipped"
     assert p.results["phases"]["data"]["error"] == "no time left in the run's budget"
@@ -214,11 +238,12 @@ def test_smoke_pipeline_runs_every_phase_and_writes_results_plots_and_logs(tmp_p
     out = tmp_path / "out"
     results = run_pipeline(PipelineConfig.smoke(out, tmp_path / "work"))
     assert {k: v["status"] for k, v in results["phases"].items()} == {
-        "data": "ok", "sft": "ok", "eval_sft": "ok", "rl_drpo": "ok", "rl_grpo": "ok", "eval_rl": "ok"}
+        "data": "ok", "sft": "ok", "probe_sft": "ok", "rl_drpo": "ok", "rl_grpo": "ok", "eval": "ok"}
     saved = json.loads((out / "results.json").read_text())
     assert saved["data"]["sft_pairs"] >= 1 and saved["sft"]["steps"] >= 1
+    assert saved["probe_sft"]["reward_check"] == "fast" and saved["probe_sft"]["rl_start_level"] in (1, 2, 5)
     assert saved["rl_grpo"]["steps_allowed"] == saved["rl_drpo"]["steps"]  # same number of updates
-    models = {**saved["eval_sft"]["models"], **saved["eval_rl"]["models"]}
+    models = saved["eval"]["models"]
     assert set(models) == {"sft", "teacher", "drpo", "grpo"} and set(models["sft"]) == {"1", "2", "5"}
     teacher = models["teacher"]["1"]
     assert teacher["n"] == 1 and teacher["correct_rate"] == 1.0  # the code generator's answer, verified

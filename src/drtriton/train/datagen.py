@@ -84,15 +84,26 @@ def _load_module(src: str, folder: str, name: str):
 
 def check_solution(program: str, solution: str, device: str, seeds=CHECK_SEEDS, tol: float = CHECK_TOL,
                    folder: str | None = None) -> str | None:
-    """Runs ModelNew against Model (same init seed, fresh inputs per seed); None when every output matches."""
+    """Runs ModelNew against Model (same init seed, fresh inputs per seed); None when every output matches,
+    else why not."""
+    status, reason = run_check(program, solution, device, seeds, tol, folder)
+    return None if status == "correct" else reason
+
+
+def run_check(program: str, solution: str, device: str, seeds=CHECK_SEEDS, tol: float = CHECK_TOL,
+              folder: str | None = None) -> tuple[str, str]:
+    """(status, reason): correct | compile_error (loading the module or compiling a Triton kernel failed) |
+    runtime_error | incorrect (shape, dtype or values off on some seed), with the reason for the first."""
     import torch
 
     from drtriton.verify.compare import compare
 
     folder = folder or tempfile.mkdtemp(prefix="drt_datagen_")
+    stage = "compile_error"
     try:
         prob = _load_module(program, folder, "problem")
         sol = _load_module(solution, folder, "solution")
+        stage = "runtime_error"
         torch.manual_seed(42)
         model = prob.Model(*prob.get_init_inputs()).to(device).eval()
         torch.manual_seed(42)
@@ -104,12 +115,17 @@ def check_solution(program: str, solution: str, device: str, seeds=CHECK_SEEDS, 
                 ref, out = model(*inputs), model_new(*inputs)
             ref = list(ref) if isinstance(ref, (tuple, list)) else [ref]
             out = list(out) if isinstance(out, (tuple, list)) else [out]
-            cmp = compare([r.cpu() for r in ref], [o.cpu() for o in out], tol, tol)
+            if not all(isinstance(o, torch.Tensor) for o in out):
+                return "incorrect", f"seed {seed}: ModelNew returned {type(out[0]).__name__}, not tensors"
+            cmp = compare([r.detach().cpu() for r in ref], [o.detach().cpu() for o in out], tol, tol)
             if not cmp.ok:
-                return f"seed {seed}: {cmp.reason}"
-    except Exception as exc:  # noqa: BLE001 - a failing reference solution is dropped, and counted
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
-    return None
+                return "incorrect", f"seed {seed}: {cmp.reason}"
+    except Exception as exc:  # noqa: BLE001 - the answer's failure is the result
+        if "Compilation" in type(exc).__name__:  # triton.compiler.errors.CompilationError and kin
+            stage = "compile_error"
+        first = str(exc).splitlines()[0][:160] if str(exc) else ""
+        return stage, f"{type(exc).__name__}: {first}"
+    return "correct", ""
 
 
 # ---- worker process side ----

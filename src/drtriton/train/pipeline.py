@@ -1,6 +1,7 @@
 """The whole training story in one command under a wall-clock budget: draw data (held-out sets, checked SFT
-pairs, RL prompts), train a tokenizer and the tiny model from scratch (SFT), evaluate it, run DRPO and GRPO
-from it on the same prompts for the same number of steps, evaluate both, write results.json and plots.
+pairs, RL prompts), train a tokenizer and the tiny model from scratch (SFT), probe it, run DRPO and GRPO
+from it on the same prompts for the same number of steps, evaluate all three (and the code generator) with
+the sandboxed verifier, write results.json and plots.
 
     python bench/train_gpu.py pipeline --out $OUT/train            # one H100, about 8.5 minutes
     python bench/train_gpu.py pipeline --out /tmp/p --smoke         # CPU dry run (Triton interpreter)
@@ -8,7 +9,7 @@ from it on the same prompts for the same number of steps, evaluate both, write r
 Each phase has a time budget; at it the phase stops (training keeps its last state and exports a final
 model) and the next one starts. A failed phase is recorded with its error line, phases that need it are
 skipped, and results.json is rewritten after every phase. Models and checkpoints live in `work`; `out`
-gets only small files (JSON, CSV, TensorBoard events, PNG).
+gets only small files (JSON, CSV, TensorBoard events, PNG, the evaluated answers).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from drtriton.util.errors import UsageError
 from drtriton.util.fileio import atomic_write_text
 from drtriton.util.provenance import Provenance
 
-PHASES = ("data", "sft", "eval_sft", "rl_drpo", "rl_grpo", "eval_rl")
+PHASES = ("data", "sft", "probe_sft", "rl_drpo", "rl_grpo", "eval")
 MARKER = ".drtriton_pipeline"  # a work folder we made (and so may clear)
 
 
@@ -76,7 +77,11 @@ class PipelineConfig:
     workers: int | None = None  # synthesizer and verifier processes; None: CPU count - 2
     budget_s: float = 510.0  # the whole run (8.5 min: the 10-minute command keeps 1.5 min of slack)
     budgets: dict = field(default_factory=lambda: {
-        "data": 75.0, "sft": 110.0, "eval_sft": 50.0, "rl_drpo": 80.0, "rl_grpo": 80.0, "eval_rl": 85.0})
+        "data": 75.0, "sft": 110.0, "probe_sft": 35.0, "rl_drpo": 75.0, "rl_grpo": 75.0, "eval": 135.0})
+    # RL rewards: "fast" (fastcheck.py: static rules + correctness in persistent workers, ~no per-answer
+    # process start) or "verifier" (the sandboxed verifier, ~48 answers/min on the H100: a few RL steps).
+    rl_reward: str = "fast"
+    fast_timeout_s: float = 20.0  # per answer in the fast check
 
     def __post_init__(self) -> None:
         if len(self.sft_level_weights) != len(self.levels):
@@ -85,6 +90,8 @@ class PipelineConfig:
         unknown = sorted(set(self.budgets) - set(PHASES))
         if unknown:
             raise UsageError(f"budgets has unknown phase(s) {unknown}; phases are {list(PHASES)}")
+        if self.rl_reward not in ("fast", "verifier"):
+            raise UsageError(f"rl_reward must be fast or verifier, got {self.rl_reward!r}")
         if self.budget_s <= 0 or self.heldout_n < 1:
             raise UsageError(f"budget_s and heldout_n must be positive, got {self.budget_s}, {self.heldout_n}")
 
@@ -98,8 +105,8 @@ class PipelineConfig:
             rl_eval_n=1, max_new_tokens=24, workers=2,
             verify={"policy": "mixed", "device": "cpu", "seeds": [0], "distributions": ["normal"],
                     "time_compile_baseline": False, "timeout_s": 120.0},
-            budget_s=480.0, budgets={"data": 120.0, "sft": 60.0, "eval_sft": 90.0, "rl_drpo": 40.0,
-                                     "rl_grpo": 40.0, "eval_rl": 60.0})
+            budget_s=480.0, budgets={"data": 120.0, "sft": 60.0, "probe_sft": 60.0, "rl_drpo": 45.0,
+                                     "rl_grpo": 45.0, "eval": 90.0})
 
 
 def _log(t0: float, msg: str) -> None:
@@ -122,8 +129,8 @@ class Pipeline:
         self.draws = None  # the data phase's process pool; SFT keeps taking pairs from it
         self.excluded: set[str] = set()  # held-out and RL task hashes, then every SFT program taken
         self.sft_counts: dict = {}
-        self.eval_verify = None
-        self.answers: list[dict] = []  # every evaluated answer (eval_answers.jsonl)
+        self.fast = None  # fastcheck.FastChecker: RL rewards (rl_reward: fast)
+        self.generated: dict[tuple[str, int], list[str]] = {}  # (model, level) -> greedy held-out answers
         self.statuses: dict[tuple, dict] = {}  # (model, level, hash) -> its verdict record
 
     # ---- bookkeeping ----
@@ -311,13 +318,25 @@ class Pipeline:
                 "epochs": (r.steps * c.sft_batch_size / r.n_pairs) if r.n_pairs else None,
                 "device": torch.cuda.get_device_name(0) if self._device() == "cuda" else "cpu"}
 
-    def phase_eval_sft(self, budget: float) -> dict:
+    def phase_probe_sft(self, budget: float) -> dict:
+        """Greedy SFT answers to every held-out task (kept for the final evaluation), scored by the RL reward
+        check: where the curriculum starts (the first level SFT alone has not passed, pass@1 <= 0.5)."""
+        from drtriton.train.evaluate import verify_answers
+
         deadline = time.time() + budget
-        out = {"models": self._evaluate_models({"sft": self.sft_dir}, deadline, teacher=self.cfg.eval_teacher)}
-        sft = out["models"].get("sft") or {}
-        # The curriculum starts at the first level SFT alone has not passed (the threshold RL promotes at).
-        start = next((lv for lv in self.cfg.levels if (sft.get(lv) or {}).get("correct_rate") is None
-                      or sft[lv]["correct_rate"] <= 0.5), self.cfg.levels[-1])
+        self._generate("sft", self.sft_dir, deadline)
+        out: dict = {"reward_check": self.cfg.rl_reward, "levels": {}}
+        check = self._reward_check()
+        for lv in self.cfg.levels:
+            got = self.generated.get(("sft", lv))
+            if got is None or time.time() > deadline:
+                out["levels"][lv] = None
+                continue
+            r = verify_answers(self.heldout[lv], got, check)
+            out["levels"][lv] = {k: getattr(r, k) for k in ("n", "format_error_rate", "compile_rate", "correct_rate")}
+            out["levels"][lv]["statuses"] = r.statuses
+        start = next((lv for lv in self.cfg.levels if (out["levels"].get(lv) or {}).get("correct_rate") is None
+                      or out["levels"][lv]["correct_rate"] <= 0.5), self.cfg.levels[-1])
         self.start_level = start
         out["rl_start_level"] = start
         return out
@@ -341,7 +360,7 @@ class Pipeline:
             "rl.verify_workers": self.workers, "rl.max_seconds": max(1.0, budget - 12.0),  # 12 s: load + export
             "curriculum.eval_every": c.rl_eval_every, "curriculum.start_level": getattr(self, "start_level", None),
             "eval_n": c.rl_eval_n})
-        verify = CachedVerifier(self._pool().verify, self.workers)  # own cache: no free verdicts across runs
+        verify = CachedVerifier(verify_many=self._reward_check())  # own cache: no free verdicts across runs
         ws = self._workspace(cfg, verify, ListStream(self.rl_tasks))
         r = run_rl(cfg, ws=ws)
         self._copy_logs(cfg.run_dir, f"rl_{algo}")
@@ -357,11 +376,17 @@ class Pipeline:
                 "step_s": curve("perf/step_s"), "gen_tokens_per_s": curve("perf/gen_tokens_per_s"),
                 "verify_s": curve("perf/verify_s"), "last_stats": r.last_stats}
 
-    def phase_eval_rl(self, budget: float) -> dict:
-        models = {a: getattr(self, f"{a}_dir") for a in ("drpo", "grpo") if hasattr(self, f"{a}_dir")}
-        if not models:
-            raise RuntimeError("neither RL run produced a model to evaluate")
-        return {"models": self._evaluate_models(models, time.time() + budget, teacher=False)}
+    def phase_eval(self, budget: float) -> dict:
+        """Every model's greedy answers (SFT's from the probe), then one pass of the sandboxed verifier."""
+        if self.fast is not None:
+            self.fast.close()  # its workers' cores go to the verifier
+            self.fast = None
+        deadline = time.time() + budget
+        for algo in ("drpo", "grpo"):
+            if hasattr(self, f"{algo}_dir"):
+                self._generate(algo, getattr(self, f"{algo}_dir"), deadline)
+        return {"models": self._verify_generated(deadline, teacher=self.cfg.eval_teacher),
+                "verify": dict(self.cfg.verify)}
 
     # ---- helpers ----
     def _device(self) -> str:
@@ -403,31 +428,46 @@ class Pipeline:
         if (run_dir / "tb").is_dir():
             shutil.copytree(run_dir / "tb", dest / "tb", dirs_exist_ok=True)
 
-    def _evaluate_models(self, models: dict[str, Path], deadline: float, teacher: bool) -> dict:
-        """Greedy answers of every model on every held-out set, then one verifier pass (with a deadline:
-        a level whose answers were not all verified in time is reported as None, not as a partial rate)."""
-        from drtriton.train.evaluate import generate_answers, summarize
+    def _reward_check(self):
+        """The RL reward's batch checker: the fast check, or the sandboxed verifier (rl_reward)."""
+        if self.cfg.rl_reward == "verifier":
+            from drtriton.train.workspace import CachedVerifier
+
+            return CachedVerifier(self._pool().verify, self.workers)
+        if self.fast is None:
+            from drtriton.train.fastcheck import FastChecker
+
+            self.fast = FastChecker(self.workers, self._device(), timeout_s=self.cfg.fast_timeout_s)
+        return self.fast
+
+    def _generate(self, name: str, folder: Path, deadline: float) -> None:
+        """Greedy answers of one model to every held-out set (levels in order, until the deadline)."""
+        from drtriton.train.evaluate import generate_answers
         from drtriton.train.models import ModelSpec, load_model
+
+        model, tok = load_model(ModelSpec(path=Path(folder)), device=self._device())
+        for lv in self.cfg.levels:
+            tasks = self.heldout.get(lv) or []
+            if not tasks or time.time() >= deadline:
+                continue
+            t = time.time()
+            answers = generate_answers(model, tok, tasks, self.caps.get(lv, self.cfg.max_new_tokens),
+                                       batch_size=len(tasks))
+            self.generated[(name, lv)] = answers
+            self.log(f"{name} level {lv}: {len(tasks)} greedy answers in {time.time() - t:.1f} s")
+
+    def _verify_generated(self, deadline: float, teacher: bool) -> dict:
+        """One verifier pass over every generated answer, models' levels in order and the teacher last: a
+        deadline cuts whole levels (reported None, never a partial rate), the same levels for every model."""
+        from drtriton.train.evaluate import summarize
         from drtriton.train.prompt import ParsedAnswer, parse_answer
         from drtriton.train.rewards import COMPILE_ERROR, FORMAT_ERROR, Outcome
         from drtriton.train.workspace import CachedVerifier
 
-        if self.eval_verify is None:  # shared by every evaluation: identical answers get one verdict
-            self.eval_verify = CachedVerifier(self._pool().verify, self.workers)
-        rows: dict[tuple[str, int], tuple[list[dict], list]] = {}
-        for name, folder in models.items():
-            model, tok = load_model(ModelSpec(path=Path(folder)), device=self._device())
-            for lv in self.cfg.levels:
-                tasks = self.heldout.get(lv) or []
-                if tasks and time.time() < deadline:
-                    t = time.time()
-                    answers = generate_answers(model, tok, tasks, self.caps.get(lv, self.cfg.max_new_tokens),
-                                               batch_size=len(tasks))
-                    rows[(name, lv)] = (tasks, [parse_answer(a) for a in answers])
-                    self.log(f"eval: {name} level {lv}: {len(tasks)} answers in {time.time() - t:.1f} s")
-                    self.answers += [{"model": name, "level": lv, "hash": tk["hash"], "answer": a}
-                                     for tk, a in zip(tasks, answers)]
-            del model
+        verify = CachedVerifier(self._pool().verify, self.workers)
+        rows: dict[tuple[str, int], tuple[list[dict], list]] = {
+            (name, lv): (self.heldout[lv], [parse_answer(a) for a in answers])
+            for (name, lv), answers in self.generated.items()}
         if teacher:  # the code generator's own answers; a program it could not compile counts as not compiled
             for lv in self.cfg.levels:
                 tasks = self.heldout.get(lv) or []
@@ -436,13 +476,14 @@ class Pipeline:
                         parse_answer(format_answer(self.teacher[tk["hash"]])) if tk["hash"] in self.teacher
                         else Outcome(COMPILE_ERROR, "the code generator could not compile the program")
                         for tk in tasks])
-        # Level by level: a deadline then cuts whole levels (reported None), not a few answers of each.
-        todo = [(tk["program"], p.code) for (_, lv), (tasks, items) in sorted(rows.items(), key=lambda kv: kv[0][1])
-                for tk, p in zip(tasks, items) if isinstance(p, ParsedAnswer) and p.ok]
+        order = sorted(rows, key=lambda key: (key[0] == "teacher", key[1]))
+        todo = [(tk["program"], p.code) for key in order for tk, p in zip(*rows[key])
+                if isinstance(p, ParsedAnswer) and p.ok]
         self.log(f"eval: verifying {len(set(todo))} distinct answers")
-        verdicts = dict(zip(todo, self.eval_verify(todo, deadline=deadline)))
+        verdicts = dict(zip(todo, verify(todo, deadline=deadline)))
         out: dict = {}
-        for (name, lv), (tasks, items) in rows.items():
+        for name, lv in order:
+            tasks, items = rows[(name, lv)]
             vs = [p if isinstance(p, Outcome) else
                   verdicts.get((tk["program"], p.code)) if p.ok else Outcome(FORMAT_ERROR, p.error)
                   for tk, p in zip(tasks, items)]
@@ -452,10 +493,15 @@ class Pipeline:
             r = summarize(tasks, vs)
             out.setdefault(name, {})[lv] = {k: v for k, v in asdict(r).items() if k != "provenance"}
             self.statuses.update({(name, lv, rec["hash"]): rec for rec in r.records})
-        for name in models:
-            out.setdefault(name, {lv: None for lv in self.cfg.levels})
-        rows_out = [dict(a, **{k: v for k, v in self.statuses.get((a["model"], a["level"], a["hash"]), {}).items()
-                               if k in ("status", "reason", "speedup_vs_eager")}) for a in self.answers]
+        for name in {n for n, _ in self.generated}:
+            for lv in self.cfg.levels:
+                out.setdefault(name, {}).setdefault(lv, None)
+        rows_out = []
+        for (name, lv), answers in self.generated.items():
+            for tk, a in zip(self.heldout[lv], answers):
+                rec = self.statuses.get((name, lv, tk["hash"]), {})
+                rows_out.append({"model": name, "level": lv, "hash": tk["hash"], "answer": a,
+                                 **{k: rec.get(k) for k in ("status", "reason", "speedup_vs_eager")}})
         if rows_out:
             write_jsonl(self.cfg.out / "eval_answers.jsonl", rows_out)
         return out
@@ -483,13 +529,15 @@ class Pipeline:
         try:
             self.run_phase("data", self.phase_data)
             self.run_phase("sft", self.phase_sft, needs=("data",))
-            self.run_phase("eval_sft", self.phase_eval_sft, needs=("sft",))
+            self.run_phase("probe_sft", self.phase_probe_sft, needs=("sft",))
             self.run_phase("rl_drpo", lambda b: self.phase_rl("drpo", b), needs=("sft",))
             self.run_phase("rl_grpo", lambda b: self.phase_rl("grpo", b), needs=("sft",))
-            self.run_phase("eval_rl", self.phase_eval_rl, needs=("sft",))
+            self.run_phase("eval", self.phase_eval, needs=("sft",))
         finally:
             if self.draws is not None:
                 self.draws.close()
+            if self.fast is not None:
+                self.fast.close()
             if self.pool is not None:
                 self.pool.close()
         self.results["comparison"] = compare_results(self.results)
@@ -561,9 +609,7 @@ def compare_results(results: dict) -> dict:
 
 def _all_evals(results: dict) -> dict:
     """model -> level -> metrics, over both evaluation phases."""
-    evals = dict((results.get("eval_sft") or {}).get("models") or {})
-    evals.update((results.get("eval_rl") or {}).get("models") or {})
-    return evals
+    return dict((results.get("eval") or {}).get("models") or {})
 
 
 def _mean(xs: list) -> float | None:

@@ -50,10 +50,15 @@ class CachedVerifier:
         verdicts = verify(pairs, deadline=t)           # None where time ran out
     """
 
-    def __init__(self, verify_one: Callable[[str, str], object], workers: int, close: Callable | None = None):
+    def __init__(self, verify_one: Callable[[str, str], object] | None = None, workers: int = 1,
+                 close: Callable | None = None, verify_many: Callable[[list], list] | None = None):
+        """Give `verify_one` (run in `workers` threads; deadlines work) or a batch `verify_many`."""
         import threading
 
+        if (verify_one is None) == (verify_many is None):
+            raise ValueError("CachedVerifier needs exactly one of verify_one and verify_many")
         self._verify_one = verify_one
+        self._verify_many = verify_many
         self.workers = max(1, int(workers))
         self._close = close
         self._cache: dict[tuple[str, str], object] = {}
@@ -76,7 +81,12 @@ class CachedVerifier:
         with self._lock:
             todo = list(dict.fromkeys(p for p in pairs if p not in self._cache))
             self.hits += len(pairs) - len(todo)
-        if todo:
+        if todo and self._verify_many is not None:
+            verdicts = self._verify_many(todo)
+            with self._lock:
+                self._cache.update(zip(todo, verdicts))
+                self.verified += len(todo)
+        elif todo:
             ex = ThreadPoolExecutor(max_workers=min(self.workers, len(todo)))
             futures = {ex.submit(self._one, p): p for p in todo}
             timeout = None if deadline is None else max(0.0, deadline - time.time())
