@@ -292,19 +292,19 @@ double SamplerImpl::F(const DpState& st, int tag) {
     return 1;
   }
   const Key key = MakeKey(3, nullptr, st, tag);
-  if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+  if (const double* memo = memo_.Find(key)) return *memo;
   // The positive terms are also the walk's choices at this state: keep them (Picks).
   const auto [offset, len] = Picks(st, r, tag);
   double total = 0;
   for (uint32_t i = offset; i < offset + len; ++i) total += pick_weights_[i];
-  memo_.emplace(key, total);
+  memo_.Insert(key, total);
   return total;
 }
 
 double SamplerImpl::G(int s, const int8_t* slots, const DpState& st, int tag) {
   if (s == 0) return F(st, tag);
   const Key key = MakeKey(s, slots, st, tag);
-  if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+  if (const double* memo = memo_.Find(key)) return *memo;
   const SynthConfig& cfg = config_;
   const int t = slots[0];
   const int8_t* rest = slots + 1;
@@ -333,7 +333,7 @@ double SamplerImpl::G(int s, const int8_t* slots, const DpState& st, int tag) {
     ++next.u;
     total += static_cast<double>(menu_of_rank_[t].size()) * G(s - 1, rest, next, tag);
   }
-  memo_.emplace(key, total);
+  memo_.Insert(key, total);
   return total;
 }
 
@@ -368,8 +368,8 @@ const std::vector<Stratum>& SamplerImpl::strata() {
     if (StratumSize(static_cast<int>(i)) > 0) kept.push_back(candidates[i]);
   }
   // Tags index strata_: forget the memo entries of the candidate numbering before renumbering.
-  std::erase_if(memo_, [](const auto& kv) { return (kv.first.c >> 32) != 0; });
-  std::erase_if(pick_cache_, [](const auto& kv) { return (kv.first.c >> 32) != 0; });
+  memo_.EraseIf([](const Key& key) { return (key.c >> 32) != 0; });
+  pick_cache_.EraseIf([](const Key& key) { return (key.c >> 32) != 0; });
   strata_ = std::move(kept);
   return strata_;
 }
@@ -382,7 +382,7 @@ const std::vector<Stratum>& SamplerImpl::strata() {
 std::pair<uint32_t, uint32_t> SamplerImpl::Picks(const DpState& before, int r, int tag) {
   const SynthConfig& cfg = config_;
   const Key key = MakeKey(3, nullptr, before, tag);  // the state before the pop decides r
-  if (auto it = pick_cache_.find(key); it != pick_cache_.end()) return it->second;
+  if (const auto* cached = pick_cache_.Find(key)) return *cached;
   // Collect first: the G calls below recurse into F and Picks, which append their own lists.
   std::vector<std::pair<double, uint32_t>> found;
   DpState next = before;
@@ -402,7 +402,7 @@ std::pair<uint32_t, uint32_t> SamplerImpl::Picks(const DpState& before, int r, i
     if (w > 0) found.emplace_back(w, static_cast<uint32_t>(i));
   }
   if (pick_weights_.size() + found.size() > kMaxCachedPicks) {  // bound the memory: start afresh
-    pick_cache_.clear();
+    pick_cache_.Clear();
     pick_weights_.clear();
     pick_groups_.clear();
   }
@@ -412,7 +412,7 @@ std::pair<uint32_t, uint32_t> SamplerImpl::Picks(const DpState& before, int r, i
     pick_groups_.push_back(i);
   }
   const std::pair<uint32_t, uint32_t> range{offset, static_cast<uint32_t>(found.size())};
-  pick_cache_.emplace(key, range);
+  pick_cache_.Insert(key, range);
   return range;
 }
 

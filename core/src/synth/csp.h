@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
-#include <unordered_map>
+#include <algorithm>
 #include <vector>
 
 #include "drtriton/ir.h"
@@ -129,7 +129,7 @@ class SamplerImpl {
   /// legal operator no pair contains. Order: producer-major, as in Coverage.
   const std::vector<Stratum>& strata();
 
-  size_t MemoSize() const { return memo_.size(); }
+  size_t MemoSize() const { return memo_.Size(); }
 
   SynthStats stats;
   // The seeded order of strata of the last base seed asked for (Sampler::RowStratum).
@@ -164,6 +164,61 @@ class SamplerImpl {
     }
   };
 
+  // Open addressing with linear probing: one cache line per lookup in the common case (the DP and
+  // the walk are lookup-bound). Pointers from Find are valid until the next Insert.
+  template <class V>
+  class FlatMap {
+   public:
+    const V* Find(const Key& key) const {
+      if (slots_.empty()) return nullptr;
+      for (size_t i = KeyHash{}(key) & mask_;; i = (i + 1) & mask_) {
+        const Slot& slot = slots_[i];
+        if (!slot.used) return nullptr;
+        if (slot.key == key) return &slot.value;
+      }
+    }
+    void Insert(const Key& key, V value) {  // key must be absent
+      if ((size_ + 1) * 2 > slots_.size()) Rehash(std::max<size_t>(64, slots_.size() * 2));
+      size_t i = KeyHash{}(key) & mask_;
+      while (slots_[i].used) i = (i + 1) & mask_;
+      slots_[i] = {key, value, true};
+      ++size_;
+    }
+    template <class Pred>
+    void EraseIf(Pred pred) {
+      std::vector<Slot> old = std::move(slots_);
+      slots_.assign(old.size(), Slot{});
+      size_ = 0;
+      for (const Slot& slot : old) {
+        if (slot.used && !pred(slot.key)) Insert(slot.key, slot.value);
+      }
+    }
+    void Clear() {
+      slots_.clear();
+      size_ = 0;
+    }
+    size_t Size() const { return size_; }
+
+   private:
+    struct Slot {
+      Key key{0, 0, 0};
+      V value{};
+      bool used = false;
+    };
+    void Rehash(size_t capacity) {
+      std::vector<Slot> old = std::move(slots_);
+      slots_.assign(capacity, Slot{});
+      mask_ = capacity - 1;
+      size_ = 0;
+      for (const Slot& slot : old) {
+        if (slot.used) Insert(slot.key, slot.value);
+      }
+    }
+    std::vector<Slot> slots_;
+    size_t mask_ = 0;
+    size_t size_ = 0;
+  };
+
   double F(const DpState& st, int tag);
   double G(int s, const int8_t* slots, const DpState& st, int tag);
   Key MakeKey(int s, const int8_t* slots, const DpState& st, int tag) const;
@@ -182,10 +237,10 @@ class SamplerImpl {
   bool track_reduce_ = false;
   std::vector<Stratum> strata_;
   bool strata_ready_ = false;
-  std::unordered_map<Key, double, KeyHash> memo_;
+  FlatMap<double> memo_;
   std::pair<uint32_t, uint32_t> Picks(const DpState& before, int r, int tag);
   static constexpr size_t kMaxCachedPicks = size_t{1} << 24;  // 16M picks, ~200 MB at most
-  std::unordered_map<Key, std::pair<uint32_t, uint32_t>, KeyHash> pick_cache_;
+  FlatMap<std::pair<uint32_t, uint32_t>> pick_cache_;
   std::vector<double> pick_weights_;
   std::vector<uint32_t> pick_groups_;
   // Scratch of the walk and the check (reused: no allocation per rejected proposal once warm).
