@@ -141,7 +141,7 @@ def _fingerprint(x: Any) -> tuple:
         return ("value", repr(x))
     flat = x.detach().reshape(-1)
     head = flat[:4096].to("cpu", torch.float64).tolist()
-    total = float(flat.to(torch.float64).sum()) if flat.numel() else 0.0
+    total = float(flat.sum(dtype=torch.float64)) if flat.numel() else 0.0  # no float64 copy of the input
     return (tuple(x.shape), str(x.dtype), total, tuple(head))
 
 
