@@ -6,12 +6,12 @@ inner loop the CI tier can afford on hundreds of programs under TRITON_INTERPRET
 
 from __future__ import annotations
 
+import time
 import types
 
 import torch
 
 from drtriton.frontend import CompileConfig, compile_problem
-from drtriton.util.errors import UsageError
 
 
 def load(src: str, name: str) -> types.ModuleType:
@@ -48,11 +48,22 @@ def run_pair(problem_src: str, solution_src: str, seeds=(0, 1), init_seed: int =
     return worst
 
 
-def compile_or_none(problem_src: str, policy: str = "mixed", knobs: dict | None = None):
-    """The compile result, or None when the program uses an operator the compiler does not lower."""
-    try:
-        return compile_problem(problem_src, CompileConfig(policy=policy, knobs=knobs or {}))
-    except UsageError as exc:
-        if "cannot lower" in str(exc) or "cannot import" in str(exc):
-            return None
-        raise
+def synth_tasks(level: int, chunk: int, n: int) -> list[dict]:
+    """The synthesizer's tasks for one chunk of the 2,000-program check (seeded by level and chunk)."""
+    from drtriton import synth
+
+    return list(synth.synthesize(synth.SynthConfig(n=n, level=level, seed=5000 + 100 * level + chunk)))
+
+
+def check_chunk(level: int, chunk: int, n: int) -> tuple[list[str], float]:
+    """Compiles (mixed) and checks one chunk in-process; returns (failures, seconds). Runs in a worker."""
+    torch.set_num_threads(1)  # one worker process per core: no oversubscription
+    start = time.perf_counter()
+    failures = []
+    for task in synth_tasks(level, chunk, n):
+        try:
+            result = compile_problem(task["program"], CompileConfig(policy="mixed"))
+            run_pair(task["program"], result.source, seeds=(task["seed"] % 1000,))
+        except Exception as exc:  # noqa: BLE001 - every failure is collected and reported with its program
+            failures.append(f"{task['hash']} ({', '.join(task['ops'])}): {type(exc).__name__}: {str(exc)[:300]}")
+    return failures, time.perf_counter() - start

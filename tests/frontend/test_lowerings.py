@@ -76,3 +76,21 @@ def test_products_share_one_combine_helper():
     out = compile_problem(src, CompileConfig(policy="strict")).source
     assert out.count("def _mul_combine") == 1
     run_pair(src, out)
+
+
+# Large reductions into few outputs split the reduced axis over programs (partials, then a combine kernel).
+# name -> (args, body, inputs, knobs); one column per program (reduce_block_inner=1) keeps the interpreter quick.
+SPLIT_CASES = {
+    "mean_all_tanh": ("x", "torch.tanh(torch.mean(x) * 10.0)", "torch.randn(1030, 1031)", {}),
+    "amax_cols": ("x", "torch.amax(x, dim=0) - 1.0", "torch.randn(210001, 5)", {"reduce_block_inner": 1}),
+    "mse_loss": ("x, y", "F.mse_loss(torch.relu(x), y)", "torch.randn(1100, 1000), torch.randn(1100, 1000)", {}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPLIT_CASES))
+def test_large_reduction_to_few_outputs_splits_and_matches_torch(name):
+    args, body, inputs, knobs = SPLIT_CASES[name]
+    src = TEMPLATE.format(args=args, body=body, inputs=inputs)
+    result = compile_problem(src, CompileConfig(policy="strict", knobs=knobs))
+    assert "SPLIT_R" in result.source and "_split[" in result.source
+    run_pair(src, result.source, seeds=(0,))

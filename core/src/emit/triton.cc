@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <memory>
 #include <sstream>
 
 #include "drtriton/emit_triton.h"
@@ -341,6 +342,10 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
   const std::string out_ptr = w.AddArg("p_out", "v" + std::to_string(kernel.root));
   std::vector<std::pair<std::string, int64_t>> constexprs;
   int warps = 4;  // used when the num_warps knob is 0 (auto)
+  // Split reductions: a second kernel (combine partials + epilogue) and the partial buffer's allocation.
+  std::unique_ptr<KernelWriter> second;
+  std::vector<std::pair<std::string, int64_t>> second_constexprs;
+  std::string second_grid, pre_launch;
   std::string grid;
   std::string doc;
 
@@ -399,9 +404,24 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     }
     // Large problems keep at least kMinPrograms programs (about two per SM on an H100) when the columns allow.
     while (block_c > 1 && R * C >= kLargeWork && (C + block_c - 1) / block_c < kMinPrograms) block_c /= 2;
+    // Few long rows (a full reduction, a loss) would run on a handful of SMs: accumulators that combine
+    // associatively split R over a second grid axis; a second kernel combines the partials and runs the
+    // epilogue.
+    const bool combinable = kernel.kind == KernelKind::kReduction &&
+                            (op == "sum" || op == "mean" || op == "amax" || op == "amin" || op == "norm" ||
+                             op.starts_with("adaptive") || (a.inputs.size() == 2 && op != "cosine_similarity"));
+    int64_t splits = 1, split_len = R;
+    const int64_t programs = (C + block_c - 1) / block_c, chunks = (R + block_r - 1) / block_r;
+    if (combinable && R * C >= kLargeWork && programs < kMinPrograms / 2 && chunks > 1) {
+      const int64_t want = std::min(chunks, (kMinPrograms + programs - 1) / programs);
+      split_len = ((chunks + want - 1) / want) * block_r;
+      splits = (R + split_len - 1) / split_len;
+    }
     constexprs = {{"R", R}, {"I", I}, {"C", C}, {"BLOCK_R", block_r}, {"BLOCK_C", block_c}};
+    if (splits > 1) constexprs.push_back({"SPLIT_R", split_len});
     if (block_r * block_c >= kMaxTile) warps = 8;
-    grid = "(triton.cdiv(" + std::to_string(C) + ", " + std::to_string(block_c) + "),)";
+    grid = "(triton.cdiv(" + std::to_string(C) + ", " + std::to_string(block_c) + ")" +
+           (splits > 1 ? ", " + std::to_string(splits) + ")" : ",)");
     doc = "the input is viewed as [" + std::to_string(O) + ", R, I]; one program per BLOCK_C of its " +
           std::to_string(C) + " independent rows (o, i), looping over R in BLOCK_R chunks";
     w.Line("offs_c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)");
@@ -414,10 +434,14 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     const std::string tile_idx = I == 1 ? "base[None, :] + offs_r[:, None]" : "base[None, :] + offs_r[:, None] * I";
     // A row that fits in one chunk is straight-line code: no loop, so every pass reuses the tile the
     // first pass loaded (the writer's CSE keeps the loads), and the row is read from memory once.
-    const bool one_chunk = block_r >= R;
+    const bool one_chunk = block_r >= R && splits == 1;
     auto open_loop = [&](const std::string& comment) {
       w.Line("# " + comment);
-      if (one_chunk) {
+      if (splits > 1) {
+        w.Line("for rr in range(0, SPLIT_R, BLOCK_R):  # this program's split of R");
+        w.Indent();
+        w.Line("r0 = tl.program_id(1) * SPLIT_R + rr");
+      } else if (one_chunk) {
         w.Line("r0 = 0  # the whole row is one chunk");
       } else {
         w.Line("for r0 in range(0, R, BLOCK_R):");
@@ -432,6 +456,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
       if (!one_chunk) w.Dedent();
     };
     std::string result;  // the anchor's value: [BLOCK_C] vector (reduction) or tile (normalization)
+    std::vector<std::string> finalize;  // reductions: lines that turn the accumulator into the value
     const std::string Rf = FloatLit(static_cast<double>(R));
     // Two passes over the reduced axis (mean, then squared deviations: no cancellation). Leaves `mean`
     // and `q` (the sum of squared deviations) in the kernel; shared by var/std and the mean-based norms.
@@ -522,7 +547,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
         w.Line("acc += tl.sum(tl.where(mask, " + e + ", 0.0), axis=0)");
         close_loop();
         const double denom = op == "kl_div" ? static_cast<double>(in.empty() ? 1 : in[0]) : static_cast<double>(R);
-        w.Line("acc = acc / " + FloatLit(denom));
+        finalize.push_back("acc = acc / " + FloatLit(denom));
       } else {
         std::string init = "tl.zeros([BLOCK_C], dtype=tl.float32)";
         if (is_max) init = "tl.full([BLOCK_C], float('-inf'), tl.float32)";
@@ -540,19 +565,47 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
           w.Line("acc += tl.sum(tl.where(mask, " + x + ", 0.0), axis=0)");
         }
         close_loop();
-        if (op == "mean" || op.starts_with("adaptive")) w.Line("acc = acc / " + Rf);
-        if (op == "norm") w.Line("acc = tl.sqrt(acc)");
+        if (op == "mean" || op.starts_with("adaptive")) finalize.push_back("acc = acc / " + Rf);
+        if (op == "norm") finalize.push_back("acc = tl.sqrt(acc)");
       }
       result = "acc";
       // Epilogue over the output row: flat output index o * I + i.
-      w.Line("# epilogue at the output index (fused pointwise consumers, if any)");
-      w.Line("mask = mask_c");
-      w.Line("idx = offs_c");
-      w.mask_ = "mask";
-      w.anchor_var_ = result;
-      w.cse_.clear();
-      const std::string r = w.Eval(kernel.root, "idx");
-      w.Line("tl.store(p_out + idx, " + r + ", mask=mask)");
+      auto epilogue = [&](KernelWriter& wr) {
+        for (const std::string& line : finalize) wr.Line(line);
+        wr.Line("# epilogue at the output index (fused pointwise consumers, if any)");
+        wr.Line("mask = mask_c");
+        wr.Line("idx = offs_c");
+        wr.mask_ = "mask";
+        wr.anchor_var_ = result;
+        wr.cse_.clear();
+        const std::string r = wr.Eval(kernel.root, "idx");
+        wr.Line("tl.store(p_out + idx, " + r + ", mask=mask)");
+      };
+      if (splits == 1) {
+        epilogue(w);
+      } else {
+        // Kernel 1 (this writer) stores its partial; kernel 2 combines the partials and runs the epilogue.
+        w.Line("tl.store(p_out + tl.program_id(1) * C + offs_c, acc, mask=mask_c)  # this split's partial");
+        w.args_[0].host = "part" + std::to_string(kernel.root);
+        const int64_t bc = std::min<int64_t>(Pow2AtLeast(C), 1024);
+        KernelWriter w2(g, plan, opt, kernel);
+        w2.AddArg("p_out", "v" + std::to_string(kernel.root));
+        const std::string part = w2.AddArg("p_part", "part" + std::to_string(kernel.root));
+        w2.Line("offs_c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)");
+        w2.Line("mask_c = offs_c < C");
+        const std::string ident = op == "amax" ? "float('-inf')" : op == "amin" ? "float('inf')" : "0.0";
+        w2.Line("acc = tl.full([BLOCK_C], " + ident + ", tl.float32)");
+        w2.Line("for s in range(0, SPLITS):");
+        w2.Line("    x = tl.load(" + part + " + s * C + offs_c, mask=mask_c, other=" + ident + ")");
+        w2.Line(op == "amax" ? "    acc = tl.maximum(acc, x)" : op == "amin" ? "    acc = tl.minimum(acc, x)" : "    acc += x");
+        epilogue(w2);
+        second = std::make_unique<KernelWriter>(std::move(w2));
+        second_constexprs = {{"C", C}, {"SPLITS", splits}, {"BLOCK_C", bc}};
+        second_grid = "(triton.cdiv(" + std::to_string(C) + ", " + std::to_string(bc) + "),)";
+        pre_launch = "        part" + std::to_string(kernel.root) + " = torch.empty((" + std::to_string(splits) +
+                     ", " + std::to_string(C) + "), device=dev, dtype=torch.float32)\n";
+        doc += "; R is split " + std::to_string(splits) + " ways (SPLIT_R each) into fp32 partials";
+      }
     } else {
       // Normalizations: statistics pass(es), then a write pass with the epilogue.
       std::string y;
@@ -700,45 +753,58 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
   }
 
   // ---- assemble the kernel text ----
-  std::ostringstream src;
   std::vector<std::string> fused;
   for (int32_t m : kernel.members) fused.push_back(OpName(g, m) + "(v" + std::to_string(m) + ")");
   std::string fused_s;
   for (size_t i = 0; i < fused.size(); ++i) fused_s += (i ? " -> " : "") + fused[i];
   ek.summary = fused_s;
-  std::string reads;
-  for (const Arg& arg : w.args_) {
-    if (arg.name != "p_out") reads += (reads.empty() ? "" : ", ") + arg.host;
+  const int num_warps = kn.num_warps > 0 ? kn.num_warps : warps;
+  // One @triton.jit function and its launch; `p_out` is the buffer it writes (host name out_host).
+  auto assemble = [&](const KernelWriter& wr, const std::string& name,
+                      const std::vector<std::pair<std::string, int64_t>>& cs, const std::string& grd,
+                      const std::string& what, const std::string& writes, std::string* source, std::string* launch) {
+    std::ostringstream src;
+    std::string reads, out_host;
+    for (const Arg& arg : wr.args_) {
+      if (arg.name != "p_out") reads += (reads.empty() ? "" : ", ") + arg.host;
+      if (arg.name == "p_out") out_host = arg.host;
+    }
+    src << "@triton.jit\n";
+    src << "def " << name << "(\n";
+    src << "    # pointers: inputs and parameters read, then the output\n    ";
+    for (const Arg& arg : wr.args_) {
+      if (arg.name != "p_out") src << arg.name << ", ";
+    }
+    src << "p_out,\n";
+    src << "    # sizes and tiles (compile-time constants: shapes are static)\n    ";
+    for (size_t i = 0; i < cs.size(); ++i) src << cs[i].first << ": tl.constexpr" << (i + 1 < cs.size() ? ", " : ",\n");
+    src << "):\n";
+    src << "    # fused: " << fused_s << "\n";
+    src << "    # reads " << (reads.empty() ? "nothing" : reads) << "; writes " << writes << " once\n";
+    src << "    # " << what << "\n";
+    src << wr.body_.str();
+    *source += src.str();
+    std::ostringstream ln;
+    ln << "        " << name << "[" << grd << "](";
+    for (const Arg& arg : wr.args_) {
+      if (arg.name != "p_out") ln << arg.host << ", ";
+    }
+    ln << out_host << Constexpr(cs) << ", num_warps=" << num_warps << ", num_stages=" << kn.num_stages << ")\n";
+    *launch += ln.str();
+  };
+  const std::string out_desc = "v" + std::to_string(kernel.root) + " " + ShapeTuple(root_t.shape);
+  std::string launch = pre_launch + "        v" + std::to_string(kernel.root) + " = torch.empty(" +
+                       ShapeTuple(root_t.shape) + ", device=dev, dtype=" + TorchDtype(root_t.dtype) + ")\n";
+  if (second) {
+    assemble(w, ek.name + "_split", constexprs, grid, doc, "the partials part" + std::to_string(kernel.root),
+             &ek.source, &launch);
+    ek.source += "\n\n";
+    assemble(*second, ek.name, second_constexprs, second_grid,
+             "combine the partials of each column, finalize, epilogue", out_desc, &ek.source, &launch);
+  } else {
+    assemble(w, ek.name, constexprs, grid, doc, out_desc, &ek.source, &launch);
   }
-  src << "@triton.jit\n";
-  src << "def " << ek.name << "(\n";
-  src << "    # pointers: inputs and parameters read, then the output\n    ";
-  for (const Arg& arg : w.args_) {
-    if (arg.name != "p_out") src << arg.name << ", ";
-  }
-  src << "p_out,\n";
-  src << "    # sizes and tiles (compile-time constants: shapes are static)\n    ";
-  for (size_t i = 0; i < constexprs.size(); ++i) {
-    src << constexprs[i].first << ": tl.constexpr" << (i + 1 < constexprs.size() ? ", " : ",\n");
-  }
-  src << "):\n";
-  src << "    # fused: " << fused_s << "\n";
-  src << "    # reads " << (reads.empty() ? "nothing" : reads) << "; writes v" << kernel.root << " "
-      << ShapeTuple(root_t.shape) << " once\n";
-  src << "    # " << doc << "\n";
-  src << w.body_.str();
-  ek.source = src.str();
-
-  std::ostringstream launch;
-  launch << "        v" << kernel.root << " = torch.empty(" << ShapeTuple(root_t.shape) << ", device=dev, dtype="
-         << TorchDtype(root_t.dtype) << ")\n";
-  launch << "        " << ek.name << "[" << grid << "](";
-  for (const Arg& arg : w.args_) {
-    if (arg.name != "p_out") launch << arg.host << ", ";
-  }
-  launch << "v" << kernel.root << Constexpr(constexprs) << ", num_warps=" << (kn.num_warps > 0 ? kn.num_warps : warps)
-         << ", num_stages=" << kn.num_stages << ")\n";
-  ek.launch = launch.str();
+  ek.launch = launch;
   return ek;
 }
 
