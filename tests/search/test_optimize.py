@@ -177,3 +177,20 @@ def test_cli_usage_errors_exit_2_without_traceback(tmp_path, capsys):
     assert main(["optimize", str(problem), "--max-candidates", "0"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "--max-candidates must be a positive integer, got 0" in err
+
+
+class _KnobsInFile(FakeBackend):
+    """An emitter whose file records its knobs, so every knob setting is a distinct candidate."""
+
+    def emit_triton(self, task, knobs, problem_src):
+        return super().emit_triton(task, knobs, problem_src) + f"# knobs {sorted(knobs.items())}\n"
+
+
+def test_small_gpu_budget_goes_to_whole_program_knobs_once_the_single_shot_verifies(tmp_path):
+    backend = _KnobsInFile(gpu=True, timer=_timer, tmpdir=tmp_path)
+    result = optimize(PROGRAM, _cfg(tmp_path, max_candidates=4, candidates_per_fragment=2, patience=None),
+                      backend=backend)
+    whole = [t for t in result.trials if len(t.nodes) == 5]
+    assert len(whole) == len(result.trials) == 4  # no candidate spent on fragments that cannot cover
+    assert whole[0].meta == {"knobs": {}} and result.single_shot_speedup is not None
+    assert result.speedup_vs_single_shot >= 1.0

@@ -298,6 +298,8 @@ class Search:
                         return stop
                     if rnd > 0 and proposer.name == "rule" and not self.backend.gpu:
                         continue
+                    if self._too_little_for_fragments(frag):
+                        continue
                     feedback = self.feedback_for(frag.key) if rnd > 0 else []
                     cands = proposer.propose(self.tasks[frag.key], self.cfg.candidates_per_fragment, feedback)
                     if cands:
@@ -309,6 +311,16 @@ class Search:
                             and self.estimate >= self.cfg.target_speedup):
                         return f"early stop: estimated speedup {self.estimate:.2f}x reached the target"
         return "every fragment and round proposed"
+
+    def _too_little_for_fragments(self, frag: Fragment) -> bool:
+        """True when the whole program verified and the candidates left cannot cover the program with
+        fragments (a cover needs at least one verified or timed option per node): they then go to the
+        whole program's knob plan instead (its next round), where a small budget can still win."""
+        if frag is self.whole or self.whole is None or self.whole.key not in self.best:
+            return False
+        if self.cfg.max_candidates is None:
+            return False
+        return self.cfg.max_candidates - self.budget.spent < self.view.num_nodes
 
     # ---- composite ----
 
