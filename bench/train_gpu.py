@@ -33,7 +33,7 @@ def phase_pipeline(args) -> dict:
     work = args.work or ROOT / "runs" / ("pipeline_smoke" if args.smoke else "pipeline")
     cfg = PipelineConfig.smoke(out, work) if args.smoke else PipelineConfig(out=out, work=work)
     changes = {"budget_s": args.budget_s, "heldout_n": args.heldout_n, "rl_lr": args.rl_lr,
-               "workers": args.workers, "seed": args.seed}
+               "workers": args.workers, "seed": args.seed, "rl_reward": args.rl_reward}
     if args.budget:
         budgets = dict(cfg.budgets)
         for item in args.budget:
@@ -129,6 +129,8 @@ def main() -> int:
                     help="pipeline: one phase's budget in seconds (data, sft, probe_sft, rl_drpo, rl_grpo, eval)")
     ap.add_argument("--heldout-n", type=int, help="pipeline: held-out tasks per level (default 16)")
     ap.add_argument("--rl-lr", type=float, help="pipeline: RL learning rate (default 5e-5)")
+    ap.add_argument("--rl-reward", choices=["fast", "verifier"],
+                    help="pipeline: RL reward check (default fast: static rules + in-process correctness)")
     ap.add_argument("--workers", type=int, help="pipeline: synthesizer/verifier processes (default CPUs - 2)")
     ap.add_argument("--seed", type=int, help="pipeline: seed of data, init and sampling (default 0)")
     ap.add_argument("--prompt-len", type=int, default=512, help="scale7b: prompt tokens")

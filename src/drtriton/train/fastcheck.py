@@ -89,6 +89,7 @@ class FastChecker:
         self.workers, self.device, self.seeds, self.tol, self.timeout_s = max(1, workers), device, seeds, tol, timeout_s
         self._lock = threading.Lock()
         self._ex: ProcessPoolExecutor | None = None
+        self._started = time.monotonic()
         self.restarts = 0
         self.checked = 0
 
@@ -97,6 +98,7 @@ class FastChecker:
 
         with self._lock:
             if self._ex is None:
+                self._started = time.monotonic()
                 self._ex = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
                                                initializer=_init_worker, initargs=(self.device, self.device == "cpu"))
             return self._ex
@@ -126,8 +128,9 @@ class FastChecker:
                 self._restart(ex)
                 continue
             # Last resort for hangs the in-worker alarm cannot interrupt (a GPU kernel that never ends): every
-            # queued answer may take its timeout, plus a minute for the workers' start (imports, device).
-            deadline = time.monotonic() + self.timeout_s * (1 + len(todo) / self.workers) + 60.0
+            # queued answer may take its timeout, plus up to a minute while a new pool's workers start.
+            grace = max(0.0, 60.0 - (time.monotonic() - self._started))
+            deadline = time.monotonic() + self.timeout_s * (1 + len(todo) / self.workers) + grace
             retry = []
             for i, f in futures.items():
                 try:
