@@ -104,3 +104,18 @@ def test_verifier_accepts_hybrid_solution():
     solution = compile_problem(SPLIT, CompileConfig(policy="hybrid")).source
     verdict = verify.verify(SPLIT, solution, verify.VerifyConfig(device="cpu", policy="hybrid"))
     assert verdict.ok, verdict.reason
+
+
+def test_cli_json_lists_the_host_calls(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    problem = tmp_path / "last.py"
+    problem.write_text(LAST)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    proc = subprocess.run([sys.executable, "-m", "drtriton", "compile", str(problem), "--policy", "hybrid",
+                           "-o", str(tmp_path / "sol.py"), "--json"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["host_calls"] == ["torch.flip(v3, dims=[0])", "torch.roll(v1, shifts=1, dims=1)"]

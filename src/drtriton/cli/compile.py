@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", type=Path, default=None, help="where to write ModelNew (default: stdout)")
     p.add_argument("--policy", choices=["strict", "mixed", "hybrid"], default="mixed",
                    help="strict: all in Triton; mixed: convolutions may be PyTorch library calls (epilogues "
-                        "fused); hybrid: operators without a Triton lowering stay PyTorch calls")
+                        "fused); hybrid: operators without a Triton lowering, and calls with no registry "
+                        "operator, stay PyTorch calls between the kernels")
     p.add_argument("--knobs", nargs="*", default=[], metavar="NAME=VALUE",
                    help="emitter knobs: block, reduce_block, reduce_block_inner, block_m, block_n, block_k, "
                         "num_warps, num_stages, fuse_epilogue, fuse_prologue, allow_tf32, split=ID,ID")
@@ -44,6 +45,8 @@ def _render(report: dict, out: Path | None) -> None:
         table.add_row(str(i), "Triton", k["kind"], " -> ".join(k["ops"]))
     for ops in report["library_calls"]:
         table.add_row("-", "PyTorch", "library call", " ".join(ops))
+    for call in report.get("host_calls", []):
+        table.add_row("-", "PyTorch", "hybrid (no registry op)", call)
     Console().print(table)
     if out is not None:
         Console().print(f"wrote {out}")
