@@ -53,30 +53,6 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:400]
 
 
-def _meta_load(orig_load: Any) -> Any:
-    """The importer's _load, but Model and get_inputs() build their tensors on the meta device."""
-    import torch
-
-    def load(problem_src: str) -> Any:
-        module = orig_load(problem_src)
-        model_cls, get_inputs = module.Model, module.get_inputs
-        init = model_cls.__init__
-
-        # Patch __init__ rather than replace Model: `super(Model, self)` must still find the class.
-        def meta_init(self: Any, *args: Any, **kwargs: Any) -> None:
-            with torch.device("meta"):
-                init(self, *args, **kwargs)
-
-        def inputs() -> Any:
-            with torch.device("meta"):
-                return get_inputs()
-
-        model_cls.__init__, module.get_inputs = meta_init, inputs
-        return module
-
-    return load
-
-
 def _input_elements(problem_src: str) -> int | None:
     """Elements of get_inputs() (on the meta device) plus the model's parameters (when the model builds on
     meta); None when even the inputs cannot be built there."""
@@ -100,6 +76,7 @@ def _input_elements(problem_src: str) -> int | None:
 
 def _classify(key: str, problem_src: str, policy: str, real_retry_elements: int) -> CoverageRow:
     from drtriton.frontend import CompileConfig, compile_problem, importer
+    from drtriton.search.meta import _meta_load
     from drtriton.util.errors import UsageError
 
     start = time.perf_counter()

@@ -122,8 +122,10 @@ class RuleProposer:
     def propose(self, problem: Problem) -> Proposal:
         def go() -> Proposal:
             from drtriton.frontend import CompileConfig, compile_problem
+            from drtriton.search.meta import on_meta_else_real
 
-            result = compile_problem(problem.source(), CompileConfig(policy=self.policy))
+            # shapes from the meta device: KernelBench sizes would run a full forward on the host first
+            result = on_meta_else_real(lambda: compile_problem(problem.source(), CompileConfig(policy=self.policy)))
             report = getattr(result, "report", None)
             extra = {"report": report if isinstance(report, (dict, list, str)) else str(report)}
             return Proposal(result.source, "", extra=extra) if result.source else Proposal(

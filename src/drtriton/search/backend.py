@@ -70,9 +70,9 @@ class EngineBackend:
 
     def import_graph(self, problem_src: str) -> ImportedGraph:
         from drtriton import _core
-        from drtriton.frontend.importer import import_program
+        from drtriton.search.meta import import_fast
 
-        prog = import_program(problem_src)
+        prog = import_fast(problem_src)  # shapes from the meta device: no host-side forward at full size
         self._init[problem_src] = (prog.init_source, prog.preamble)
         core = _core.Graph.from_json(json.dumps(prog.graph))
         graph = json.loads(core.to_json())
