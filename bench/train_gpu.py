@@ -4,6 +4,7 @@ one RL step of a 7B-class model.
 
     python3 bench/train_gpu.py pipeline --out $OUT/train            # ~8.5 min on one H100, 16 CPU cores
     python3 bench/train_gpu.py pipeline --out /tmp/p --smoke         # CPU dry run (TRITON_INTERPRET=1)
+    python3 bench/train_gpu.py rewardcheck --out $OUT               # RL reward check vs verifier: time, agreement
     python3 bench/train_gpu.py scale7b --out $OUT                   # Qwen2.5-7B arch, random bf16, LoRA
 The pipeline writes --out/results.json after every phase (plus plots, metrics CSV, TensorBoard events and
 eval_answers.jsonl); models and checkpoints go to --work (git-ignored runs/). It prints the comparison.
@@ -47,6 +48,44 @@ def phase_pipeline(args) -> dict:
     results = run_pipeline(cfg)
     return {"phase": "pipeline", "out": str(out), "phases": results["phases"],
             "comparison": results.get("comparison"), "seconds": results.get("seconds")}
+
+
+def phase_rewardcheck(args) -> dict:
+    """The RL reward check vs the sandboxed verifier on the same honest kernels (tests/redteam/honest):
+    wall time of each, and whether their verdicts agree."""
+    import torch
+
+    from drtriton.train.fastcheck import FastChecker, default_workers
+    from drtriton.verify import VerifierPool, VerifyConfig
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    pairs, names = [], []
+    for sol in sorted((ROOT / "tests" / "redteam" / "honest").glob("*__*.py")):
+        prob = ROOT / "tests" / "problems" / (sol.name.split("__")[0] + ".py")
+        if prob.is_file():
+            pairs.append((prob.read_text(), sol.read_text()))
+            names.append(sol.stem)
+    pairs, names = pairs[: args.n_kernels], names[: args.n_kernels]
+    workers = args.workers or default_workers()
+    fc = FastChecker(workers, device)
+    t = time.time()
+    fast = fc(pairs)
+    fast_cold = time.time() - t
+    t = time.time()
+    fc(pairs)
+    fast_warm = time.time() - t
+    fc.close()
+    pool = VerifierPool(VerifyConfig(device=device, seeds=(0, 1, 2), distributions=("normal", "heavy_tailed"),
+                                     time_compile_baseline=False, n_timing=20, warmup=3), workers=workers)
+    t = time.time()
+    verdicts = pool.verify_many(pairs)
+    verifier_s = time.time() - t
+    pool.close()
+    rows = [{"kernel": n, "fast": f.status, "verifier": str(v.status.value)} for n, f, v in zip(names, fast, verdicts)]
+    return {"phase": "rewardcheck", "device": device, "workers": workers, "n": len(pairs),
+            "fast_check_s_cold": fast_cold, "fast_check_s_warm": fast_warm, "verifier_s": verifier_s,
+            "fast_per_min_warm": 60 * len(pairs) / fast_warm, "verifier_per_min": 60 * len(pairs) / verifier_s,
+            "agree": sum(r["fast"] == r["verifier"] for r in rows), "rows": rows}
 
 
 def phase_scale7b(args) -> dict:
@@ -119,7 +158,7 @@ def phase_scale7b(args) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("phase", choices=["pipeline", "scale7b"])
+    ap.add_argument("phase", choices=["pipeline", "rewardcheck", "scale7b"])
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "out")),
                     help="pipeline: results folder (default $OUT); scale7b: folder of train_scale7b.json")
     ap.add_argument("--work", type=Path, help="pipeline: models and checkpoints (default runs/pipeline)")
@@ -133,6 +172,7 @@ def main() -> int:
                     help="pipeline: RL reward check (default fast: static rules + in-process correctness)")
     ap.add_argument("--workers", type=int, help="pipeline: synthesizer/verifier processes (default CPUs - 2)")
     ap.add_argument("--seed", type=int, help="pipeline: seed of data, init and sampling (default 0)")
+    ap.add_argument("--n-kernels", type=int, default=37, help="rewardcheck: honest kernels to check")
     ap.add_argument("--prompt-len", type=int, default=512, help="scale7b: prompt tokens")
     ap.add_argument("--new-tokens", type=int, default=256, help="scale7b: generated tokens per rollout")
     ap.add_argument("--arch", default="qwen2.5-7b", help="scale7b: built-in architecture (test: CPU dry run)")
@@ -140,12 +180,12 @@ def main() -> int:
     if args.smoke:
         os.environ.setdefault("TRITON_INTERPRET", "1")
     t0 = time.time()
-    result = {"pipeline": phase_pipeline, "scale7b": phase_scale7b}[args.phase](args)
+    result = {"pipeline": phase_pipeline, "rewardcheck": phase_rewardcheck, "scale7b": phase_scale7b}[args.phase](args)
     result.setdefault("seconds", time.time() - t0)
     result["provenance"] = Provenance.here().to_json()
-    if args.phase == "scale7b":
+    if args.phase in ("scale7b", "rewardcheck"):
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "train_scale7b.json").write_text(json.dumps(result, indent=1, default=str))
+        (args.out / f"train_{args.phase}.json").write_text(json.dumps(result, indent=1, default=str))
     print(json.dumps(result, indent=1, default=str))
     return 0
 
