@@ -60,8 +60,8 @@ def markdown(result, name: str) -> str:
              f"- result: **{result.kind}** ({'verified ' + str(v.get('status')) if v else 'nothing verified'})",
              f"- speedup vs eager: {_fmt(result.speedup_vs_eager)}",
              f"- speedup vs torch.compile: {_fmt(result.speedup_vs_compile)}",
-             f"- single-shot rule-based speedup vs eager: {_fmt(result.single_shot_speedup)}, vs torch.compile: "
-             f"{_fmt(result.single_shot_speedup_vs_compile)}",
+             (f"- single-shot rule-based speedup vs eager: {_fmt(result.single_shot_speedup)}, vs torch.compile: "
+              f"{_fmt(result.single_shot_speedup_vs_compile)}"),
              f"- searched vs single-shot: {_fmt(result.speedup_vs_single_shot)}",
              (f"- budget used: {result.candidates_tried} candidates, "
               f"{_fmt(result.gpu_seconds, '.1f', ' GPU-s')}, {result.wall_seconds:.1f} s wall; "
