@@ -75,8 +75,10 @@ def phase_rewardcheck(args) -> dict:
     fc(pairs)
     fast_warm = time.time() - t
     fc.close()
-    pool = VerifierPool(VerifyConfig(device=device, seeds=(0, 1, 2), distributions=("normal", "heavy_tailed"),
-                                     time_compile_baseline=False, n_timing=20, warmup=3), workers=workers)
+    from drtriton.train.pipeline import PipelineConfig
+
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in PipelineConfig().verify.items()}
+    pool = VerifierPool(VerifyConfig(**fields), workers=workers)  # the pipeline's evaluation config
     t = time.time()
     verdicts = pool.verify_many(pairs)
     verifier_s = time.time() - t

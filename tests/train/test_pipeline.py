@@ -162,9 +162,13 @@ def test_compare_results_reports_pooled_and_per_level_deltas_in_points_and_none_
     assert c["per_level"]["drpo_minus_sft"][1]["correct_rate"] == 30.0
     assert c["drpo_minus_sft"]["fast_1"] is None and c["drpo_meets_target"] is True
     assert c["drpo_levels_at_plus_10"] == [1, 2] and c["grpo_levels_at_plus_10"] == []
-    assert c["grpo_minus_sft"]["correct_rate"] is None and c["grpo_meets_target"] is None  # level 2 unmeasured
+    # GRPO's level 2 was not evaluated: pooled over level 1 only, on both sides (never a zero for level 2)
+    assert c["grpo_minus_sft"]["pooled_levels"] == [1] and c["grpo_minus_sft"]["correct_rate"] == 0.0
+    assert c["grpo_meets_target"] is False and c["pooled"]["grpo"]["levels"] == [1]
     assert c["per_level"]["grpo_minus_sft"][2]["correct_rate"] is None
+    assert c["drpo_minus_grpo"]["pooled_levels"] == [1] and c["drpo_minus_grpo"]["correct_rate"] == 30.0
     assert "met by ['drpo']" in c["summary"]
+    assert "not measured" in compare_results({"eval": {"models": {"sft": {1: None}, "drpo": {1: None}}}})["summary"]
 
 
 def test_a_failed_phase_is_recorded_and_its_dependants_are_skipped(tmp_path):
