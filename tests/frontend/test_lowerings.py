@@ -102,3 +102,34 @@ def test_tanh_is_accurate_near_zero_where_normalization_amplifies_it():
     args, body, inputs = "x", "F.normalize(torch.tanh(x * 1e-4), dim=1)", "torch.randn(6, 33)"
     src = TEMPLATE.format(args=args, body=body, inputs=inputs)
     run_pair(src, compile_problem(src, CompileConfig(policy="strict")).source)
+
+
+CONSTANT_ROWS = '''
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln = nn.LayerNorm(28)
+        self.rms = nn.RMSNorm(28, eps=1e-5)
+
+    def forward(self, x):
+        c = torch.amax(x, dim=2, keepdim=True) + x * 0.0  # every row of c is constant
+        return self.rms(self.ln(c)), torch.rsqrt(torch.var(c, dim=2) + 1e-20)
+
+
+def get_inputs():
+    return [torch.randn(3, 4, 28) * 3.0 + 0.7]
+
+
+def get_init_inputs():
+    return []
+'''
+
+
+def test_normalizing_a_constant_row_matches_torch():
+    # torch's Welford-based layer_norm and var give a constant row variance exactly 0; a rounded mean would
+    # leave ~1e-8 residues that layer_norm scales by 1/sqrt(eps) and rms_norm (or rsqrt) blows up.
+    run_pair(CONSTANT_ROWS, compile_problem(CONSTANT_ROWS, CompileConfig(policy="strict")).source)

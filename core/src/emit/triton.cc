@@ -467,10 +467,20 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
       close_loop();
       w.Line("mean = s / " + Rf);
       w.Line("q = tl.zeros([BLOCK_C], dtype=tl.float32)");
+      if (op != "instance_norm") w.Line("c = tl.zeros([BLOCK_C], dtype=tl.float32)");
       open_loop(pass2_comment);
       w.Line("d = tl.where(mask, " + w.Eval(src, "idx") + " - mean[None, :], 0.0)");
       w.Line("q += tl.sum(d * d, axis=0)");
+      if (op != "instance_norm") w.Line("c += tl.sum(d, axis=0)");
       close_loop();
+      // Corrected two-pass (Chan, Golub, LeVeque): the rounding error of s / R is folded back, so a
+      // constant row has mean exactly its value and variance exactly 0, as torch's Welford-based CPU
+      // kernels give for var/std, layer_norm and group_norm. instance_norm runs through torch's batch_norm
+      // statistics (plain two-pass), so it keeps the uncorrected form to round the same way.
+      if (op != "instance_norm") {
+        w.Line("q = tl.maximum(q - c * c / " + Rf + ", 0.0)");
+        w.Line("mean = mean + c / " + Rf);
+      }
     };
     if (kernel.kind == KernelKind::kReduction) {
       const bool is_max = op == "amax" || op == "argmax", is_min = op == "amin" || op == "argmin";
