@@ -21,6 +21,7 @@ from drtriton.util.provenance import Provenance
 COLUMNS = ["hash", "program", "graph_json", "level", "ops", "shapes", "output_shape", "flops", "bytes",
            "seed", "index", "generator_version", "config_hash", "provenance"]
 MAX_DEGENERATE_REDRAWS = 1000  # per row; a level whose programs are almost all degenerate is a bug
+STRATUM_REDRAWS = 50  # per coverage-stratum row before the row falls back to the uniform stream
 
 
 @dataclass
@@ -38,7 +39,8 @@ def synthesize(config: SynthConfig, start: int = 0, degenerate: dict | None = No
 
     Row i is drawn from stream_seed(seed, i), inside coverage stratum row_stratum(seed, i) unless
     config.strict_uniform; when the torch check rejects it, from stream_seed(that seed, j) for
-    j = 1, 2, ... in the same stratum (so resumed and sequential runs agree).
+    j = 1, 2, ... in the same stratum (so resumed and sequential runs agree). After STRATUM_REDRAWS
+    degenerate draws in a stratum the row's later redraws are uniform over all programs.
     """
     from drtriton import _core
 
@@ -50,6 +52,13 @@ def synthesize(config: SynthConfig, start: int = 0, degenerate: dict | None = No
         stratum = sampler.row_stratum(config.seed, index, config.strict_uniform)
         for redraw in range(MAX_DEGENERATE_REDRAWS):
             seed = row_seed if redraw == 0 else _core.stream_seed(row_seed, redraw)
+            if stratum >= 0 and redraw == STRATUM_REDRAWS:
+                # Every draw of this pair's stratum was degenerate (a pair legal by shapes whose programs
+                # all have constant or input-insensitive outputs at this scale): the row goes to the
+                # uniform stream instead, and the count says so.
+                stratum = -1
+                if degenerate is not None:
+                    degenerate["stratum_gave_up"] = degenerate.get("stratum_gave_up", 0) + 1
             task = sampler.draw_task(seed, stratum)
             reason = degenerate_reason(task["program"], seed) if config.check_degenerate else None
             if reason is None:
