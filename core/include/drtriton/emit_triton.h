@@ -24,7 +24,8 @@ struct TritonKnobs {
   int block = 1024;           // pointwise kernels: elements per program
   int reduce_block = 4096;    // reductions/normalizations along a contiguous row: row tile (rows that fit
                               // are read once: every pass reuses the loaded tile)
-  int reduce_block_inner = 32;  // reductions over a non-last axis: inner columns per program
+  int reduce_block_inner = 32;  // reductions over a non-last axis: at least this many columns per program
+                                // (more when the reduced axis is short: tiles fill up to 4096 elements)
   int block_m = 64;           // matmul tile rows
   int block_n = 64;           // matmul tile columns
   int block_k = 32;           // matmul reduction step
