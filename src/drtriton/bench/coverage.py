@@ -17,11 +17,12 @@ meta_unsupported | timeout | crash. `unsupported` lists every (operator, why) th
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
+
+from drtriton.util.child import ChildServer
 
 COVERAGE_VERSION = 3  # bump when classification changes; saved rows of another version are recomputed
 OUTCOMES = ("ok", "load_error", "build_error", "non_tensor_input", "trace_error", "unsupported_op",
@@ -192,53 +193,23 @@ class CoverageChecker:
 
     def __init__(self, policy: str = "mixed", timeout_s: float = 120.0, real_retry_elements: int = 1 << 24):
         self.policy, self.timeout_s, self.real_retry_elements = policy, timeout_s, real_retry_elements
-        self._proc: Any = None
-        self._conn: Any = None
-
-    def _start(self) -> None:
-        ctx = mp.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="drtriton-coverage")
-        self._proc.start()
-        child.close()
-
-    def _kill(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.join(5)
-        self._proc = self._conn = None
+        self._server = ChildServer(_serve, "drtriton-coverage")
 
     def check(self, key: str, source: str) -> CoverageRow:
         """The row for one problem's source; never raises for a broken problem (the row says why)."""
-        if self._proc is None or not self._proc.is_alive():
-            self._start()
         start = time.perf_counter()
-        self._conn.send((key, source, self.policy, self.real_retry_elements))
-        if not self._conn.poll(self.timeout_s):
-            self._kill()
-            return CoverageRow(key, "timeout", f"import + compile took over {self.timeout_s:g}s",
-                               seconds=time.perf_counter() - start)
-        try:
-            kind, payload = self._conn.recv()
-        except EOFError:
-            self._proc.join(5)
-            code = self._proc.exitcode
-            self._kill()
-            return CoverageRow(key, "crash", f"child process died (exit code {code})",
-                               seconds=time.perf_counter() - start)
+        kind, payload = self._server.call((key, source, self.policy, self.real_retry_elements), self.timeout_s)
+        seconds = time.perf_counter() - start
+        if kind == "timeout":
+            return CoverageRow(key, "timeout", f"import + compile took over {self.timeout_s:g}s", seconds=seconds)
+        if kind == "died":
+            return CoverageRow(key, "crash", f"child process died (exit code {payload})", seconds=seconds)
         if kind == "error":
-            return CoverageRow(key, "crash", f"coverage harness raised {payload}",
-                               seconds=time.perf_counter() - start)
+            return CoverageRow(key, "crash", f"coverage harness raised {payload}", seconds=seconds)
         return CoverageRow(**payload)
 
     def close(self) -> None:
-        if self._proc is not None and self._proc.is_alive():
-            try:
-                self._conn.send(None)
-                self._proc.join(10)
-            except (BrokenPipeError, OSError):
-                pass
-        self._kill()
+        self._server.close()
 
     def __enter__(self) -> Self:
         return self

@@ -16,11 +16,12 @@ outputs that are insensitive to only some of several inputs (we perturb all inpu
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
 import traceback
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from drtriton.util.child import ChildServer
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,53 +196,24 @@ class ReferenceChecker:
 
     def __init__(self, config: DegenerateConfig | None = None) -> None:
         self.config = config or DegenerateConfig()
-        self._proc: Any = None
-        self._conn: Any = None
-
-    def _start(self) -> None:
-        ctx = mp.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="drtriton-refcheck")
-        self._proc.start()
-        child.close()
-
-    def _kill(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.join(5)
-        self._proc = self._conn = None
+        self._server = ChildServer(_serve, "drtriton-refcheck")
 
     def check(self, source: str) -> ReferenceCheck:
         """The verdict on one problem's reference; never raises for a broken problem (reason says why)."""
-        if self._proc is None or not self._proc.is_alive():
-            self._start()
         start = time.perf_counter()
-        self._conn.send((source, self.config))
-        if not self._conn.poll(self.config.timeout_s):
-            self._kill()
-            return ReferenceCheck(None, None, f"reference check timed out after {self.config.timeout_s:g}s",
-                                  time.perf_counter() - start)
-        try:
-            kind, payload = self._conn.recv()
-        except EOFError:
-            self._proc.join(5)
-            code = self._proc.exitcode
-            self._kill()
-            return ReferenceCheck(None, None, f"reference process died (exit code {code})",
-                                  time.perf_counter() - start)
+        kind, payload = self._server.call((source, self.config), self.config.timeout_s)
         seconds = time.perf_counter() - start
+        if kind == "timeout":
+            return ReferenceCheck(None, None, f"reference check timed out after {self.config.timeout_s:g}s",
+                                  seconds)
+        if kind == "died":
+            return ReferenceCheck(None, None, f"reference process died (exit code {payload})", seconds)
         if kind == "error":
             return ReferenceCheck(None, None, f"reference failed: {payload}", seconds)
         return ReferenceCheck(**{**payload, "seconds": seconds})
 
     def close(self) -> None:
-        if self._proc is not None and self._proc.is_alive():
-            try:
-                self._conn.send(None)
-                self._proc.join(10)
-            except (BrokenPipeError, OSError):
-                pass
-        self._kill()
+        self._server.close()
 
     def __enter__(self) -> "ReferenceChecker":
         return self

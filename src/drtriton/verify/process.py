@@ -202,14 +202,19 @@ class ZygoteClient:
             self._sock.close()
         except OSError:
             pass
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        _kill_session(self.proc)
+
+
+def _kill_session(proc) -> None:
+    """SIGKILL to a process's whole session (it and anything it forked), then reap it (10 s at most)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 class WorkerProcess:
@@ -394,14 +399,7 @@ class WorkerProcess:
 
     def kill(self) -> None:
         if self.proc.returncode is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # the session: forked children die too
-            except (ProcessLookupError, PermissionError):
-                pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+            _kill_session(self.proc)  # the session: forked children die too
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 stream.close()
