@@ -48,6 +48,22 @@ def resolve_devices(device: str) -> list[str]:
     return ["cpu"]
 
 
+class _GpuSlot:
+    """One request's hold on a GPU's timing lock: taken when the worker asks, given back once."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock, self._held = lock, False
+
+    def acquire(self) -> None:
+        self._lock.acquire()  # blocks until this GPU is free; waiting is not the candidate's time
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._lock.release()
+
+
 class VerifierPool:
     """Verifies (problem_src, candidate_src) pairs under one VerifyConfig; thread-safe."""
 
@@ -199,27 +215,17 @@ class VerifierPool:
             "init_inputs": ref["init_inputs"],
             "case": ref["cases"][0]["inputs"],
             "timing_seed": c.timing_seed,
-            "timing_config": {
-                "n_timing": c.n_timing,
-                "warmup": c.warmup,
-                "time_compile_baseline": c.time_compile_baseline,
-            },
+            "timing_config": self._timing_config(),
         }
-        gpu_lock, held = self._gpu_locks[device], []
-
-        def acquire_gpu():
-            gpu_lock.acquire()
-            held.append(True)
-
+        slot = _GpuSlot(self._gpu_locks[device])
         try:
-            reply = worker.request(req, c.timeout_s * 2, on_need_gpu=acquire_gpu)
+            reply = worker.request(req, c.timeout_s * 2, on_need_gpu=slot.acquire)
         except WorkerTimeout:
             reply = {"kind": "error", "reason": f"baseline took longer than {2 * c.timeout_s:g} s"}
         except WorkerCrash as exc:
             reply = {"kind": "error", "reason": f"baseline run crashed: {exc}"}
         finally:
-            if held:
-                gpu_lock.release()
+            slot.release()
         with self._lock:
             keep = worker.alive() and reply.get("kind") == "baseline" and not self._closed
             if keep:
@@ -236,6 +242,17 @@ class VerifierPool:
             return future.result(timeout=self.config.timeout_s * 3)
         except Exception as exc:  # noqa: BLE001 - a baseline failure is a note, never the candidate's fault
             return {"kind": "error", "reason": f"{type(exc).__name__}: {exc}"}
+
+    def _timing_config(self) -> dict:
+        """The timing knobs a worker reads (candidate timing and the per-problem baseline alike)."""
+        c = self.config
+        return {
+            "n_timing": c.n_timing,
+            "warmup": c.warmup,
+            "time_compile_baseline": c.time_compile_baseline,
+            "compile_scope": c.compile_scope,
+            "policy": c.policy,
+        }
 
     # ---- one candidate ----
     def verify(self, problem_src: str, candidate_src: str) -> Verdict:
@@ -291,29 +308,12 @@ class VerifierPool:
             "timing": on_gpu,
             "problem_path": ref["problem_path"],
             "timing_seed": c.timing_seed,
-            "timing_config": {
-                "n_timing": c.n_timing,
-                "warmup": c.warmup,
-                "time_compile_baseline": c.time_compile_baseline,
-                "compile_scope": c.compile_scope,
-                "policy": c.policy,
-            },
+            "timing_config": self._timing_config(),
         }
-        gpu_lock = self._gpu_locks[device]
-        held = []
-
-        def acquire_gpu():
-            gpu_lock.acquire()
-            held.append(True)
-
-        def release_gpu():
-            if held:
-                held.pop()
-                gpu_lock.release()
-
+        slot = _GpuSlot(self._gpu_locks[device])
         worker = self._take_candidate_worker(device)
         try:
-            reply = worker.request(req, c.timeout_s, on_need_gpu=acquire_gpu, on_gpu_done=release_gpu)
+            reply = worker.request(req, c.timeout_s, on_need_gpu=slot.acquire, on_gpu_done=slot.release)
         except WorkerTimeout:
             return self._verdict(
                 Status.TIMEOUT,
@@ -323,7 +323,7 @@ class VerifierPool:
         except WorkerCrash as exc:
             return self._verdict(Status.RUNTIME_ERROR, str(exc))
         finally:
-            release_gpu()
+            slot.release()
             worker.discard()  # one candidate per worker: nothing to shut down gracefully
             path.unlink(missing_ok=True)
         return self.evaluate(ref, reply)
