@@ -18,7 +18,6 @@ Prints what it measures; writes JSON (with provenance) to --out.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import re
 import statistics
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from drtriton.util.fileio import atomic_write_text  # noqa: E402
 from drtriton.util.provenance import Provenance  # noqa: E402
 from drtriton.verify import Status, VerifierPool, VerifyConfig  # noqa: E402
+from drtriton.verify.worker import _load_module  # noqa: E402
 
 # ---- (a) agreement with do_bench ----
 AGREEMENT_FILES = [
@@ -52,20 +52,12 @@ AGREEMENT_FILES = [
 ]
 
 
-def _load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def do_bench_median(problem_path: Path, solution_path: Path, seed: int) -> float:
     import torch
     import triton.testing
 
-    problem = _load(problem_path, f"bp_{problem_path.stem}")
-    solution = _load(solution_path, f"bs_{solution_path.stem}")
+    problem = _load_module(str(problem_path), f"bp_{problem_path.stem}")
+    solution = _load_module(str(solution_path), f"bs_{solution_path.stem}")
     torch.manual_seed(seed)
     init = list(problem.get_init_inputs())
     torch.manual_seed(seed)

@@ -22,7 +22,7 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
 
-from drtriton.util.child import ChildServer
+from drtriton.util.child import ChildServer, serve_requests
 
 COVERAGE_VERSION = 3  # bump when classification changes; saved rows of another version are recomputed
 OUTCOMES = ("ok", "load_error", "build_error", "non_tensor_input", "trace_error", "unsupported_op",
@@ -165,20 +165,13 @@ def _serve(conn: Any) -> None:
     import os
 
     os.environ.setdefault("TRITON_INTERPRET", "1")  # nothing runs, but importing triton must not need a GPU
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:
-            return
-        if message is None:
-            return
-        key, source, policy, real_retry = message
-        try:
-            conn.send(("ok", _classify(key, source, policy, real_retry).to_json()))
-        except BaseException as exc:  # noqa: BLE001 - whatever happens is this problem's row
-            last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-            where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
-            conn.send(("error", f"{_first_line(exc)}{where}"))
+
+    def describe(exc: BaseException) -> str:  # whatever happens is this problem's row
+        last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+        where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
+        return f"{_first_line(exc)}{where}"
+
+    serve_requests(conn, lambda m: _classify(*m).to_json(), describe)
 
 
 class CoverageChecker:

@@ -21,7 +21,7 @@ import traceback
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from drtriton.util.child import ChildServer
+from drtriton.util.child import ChildServer, serve_requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,21 +174,12 @@ def _check_in_child(source: str, config: DegenerateConfig) -> dict:
 
 
 def _serve(conn: Any) -> None:
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:
-            return
-        if message is None:
-            return
-        source, config = message
-        try:
-            conn.send(("ok", _check_in_child(source, config)))
-        except BaseException as exc:  # noqa: BLE001 - any failure of the user's reference becomes a reason
-            last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-            where = f" at line {last[0].lineno}" if last and last[0].filename == "<problem>" else ""
-            conn.send(("error", f"{type(exc).__name__}{where}: "
-                                f"{str(exc).splitlines()[0] if str(exc) else ''}"))
+    def describe(exc: BaseException) -> str:  # any failure of the user's reference becomes a reason
+        last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+        where = f" at line {last[0].lineno}" if last and last[0].filename == "<problem>" else ""
+        return f"{type(exc).__name__}{where}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+    serve_requests(conn, lambda m: _check_in_child(*m), describe)
 
 
 class ReferenceChecker:

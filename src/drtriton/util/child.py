@@ -4,7 +4,7 @@
     kind, payload = server.call(request, timeout_s)     # ("timeout", None), ("died", exit code) or the reply
     server.close()
 
-The child is started with the "spawn" method (no state inherited from the caller) on first use and
+The child's target calls `serve_requests(conn, handle, describe_error)`. The child is started with the "spawn" method (no state inherited from the caller) on first use and
 after it timed out or died, so one bad request costs one process, not the caller.
 """
 
@@ -58,3 +58,19 @@ class ChildServer:
             except (BrokenPipeError, OSError):
                 pass
         self._kill()
+
+
+def serve_requests(conn: Any, handle: Callable[[Any], Any], describe_error: Callable[[BaseException], str]) -> None:
+    """The child's loop: answer each request with ("ok", handle(request)), or ("error", describe_error(exc))
+    for anything it raises; a None request or a closed pipe ends the loop."""
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        try:
+            conn.send(("ok", handle(message)))
+        except BaseException as exc:  # noqa: BLE001 - whatever happens is this request's answer
+            conn.send(("error", describe_error(exc)))
