@@ -13,9 +13,13 @@ output: no sandbox needed; model answers always go through the sandboxed verifie
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import io
+import itertools
+import math
 import os
+import re
 import tempfile
 import time
 import tokenize
@@ -34,6 +38,7 @@ class Job:
     seed: int
     solve: bool = False  # also run the code generator on the program
     check: bool = True  # solve: also run its answer in-process against the program's Model
+    canonical: bool = False  # solve + check: the answer rewritten by `canonical_solution` (kept if it passes)
 
 
 @dataclass
@@ -69,6 +74,130 @@ def compact_solution(code: str) -> str:
     except SyntaxError:
         return code
     return text
+
+
+SIZE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_SHAPE_CALLS = {"empty", "zeros", "ones", "full"}
+_KEEP_KEYWORDS = ("BLOCK", "num_warps", "num_stages")
+
+
+def size_constants(program: str) -> dict[str, int]:
+    """The program's module-level `NAME = <int>` size constants (upper-case names), in declaration order."""
+    try:
+        tree = ast.parse(program)
+    except SyntaxError:
+        return {}
+    out: dict[str, int] = {}
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and SIZE_NAME.match(node.targets[0].id) and isinstance(node.value, ast.Constant)
+                and type(node.value.value) is int):
+            out[node.targets[0].id] = node.value.value
+    return out
+
+
+def _products(sizes: dict[str, int]) -> dict[int, list[tuple[str, ...]]]:
+    """value -> every product of distinct size names giving it (fewest factors first, then declaration order)."""
+    names = [n for n, v in sizes.items() if v >= 2]
+    out: dict[int, list[tuple[str, ...]]] = {}
+    for k in range(1, len(names) + 1):
+        for combo in itertools.combinations(names, k):
+            out.setdefault(math.prod(sizes[n] for n in combo), []).append(combo)
+    return out
+
+
+def canonical_solution(program: str, code: str) -> str:
+    """The SFT target a small model can generalise from: the same kernels, with
+    - every `@triton.jit` kernel renamed k0, k1, ... in definition order (the launch must repeat the name:
+      a long descriptive name is one more thing to copy wrong), and
+    - in class ModelNew, every integer that sizes an output (`torch.empty((16, 32, 64))`), a grid
+      (`triton.cdiv(2097152, BLOCK)`'s first argument) or a kernel's non-tuning argument (`N=2097152`)
+      written as a product of the program's size constants when one matches (`BATCH * CHANNELS * LENGTH`),
+      so the answer names shapes the prompt states instead of multiplying them out; a grid or kernel
+      argument no product matches but that equals the element count of a tensor ModelNew allocated
+      earlier becomes `v2.numel()`. Block sizes, num_warps/num_stages and other numbers stay literal.
+    Text edits at AST positions only (formatting and kernel bodies unchanged); the result is returned only
+    when it still parses, else `code` unchanged. Callers check it against the program like any answer.
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    sizes = {n: v for n, v in size_constants(program).items() if n in size_constants(code)
+             and size_constants(code)[n] == v}
+    products = _products(sizes)
+    kernels = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and any(
+        (isinstance(d, ast.Attribute) and d.attr == "jit") or (isinstance(d, ast.Call) and isinstance(
+            d.func, ast.Attribute) and d.func.attr == "jit") for d in n.decorator_list)]
+    idents = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
+        n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    rename = {}
+    for i, name in enumerate(kernels):
+        if name != f"k{i}" and f"k{i}" not in idents:
+            rename[name] = f"k{i}"
+    edits: list[tuple[int, int, int, str]] = []  # (line, col, end_col, text): constants only
+    model_new = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ModelNew"), None)
+
+    order = list(sizes)
+    numel: dict[int, str] = {}  # element count -> the first tensor ModelNew allocated with that literal shape
+
+    def name_for(value: int, after: list[int] | None = None) -> str | None:
+        """A product of size names equal to `value` (None: keep the literal). In a shape tuple (`after`
+        holds the last name index used in it) a tie between single names goes to the next name in
+        declaration order: (16, 64, 64) with HEIGHT = WIDTH = 64 reads BATCH, HEIGHT, WIDTH."""
+        combos = products.get(value) if value >= 4 else None
+        if not combos:
+            return numel.get(value) if after is None and value >= 4 else None
+        if after is not None and len(combos[0]) == 1:
+            singles = [c[0] for c in combos if len(c) == 1]
+            pick = next((n for n in singles if order.index(n) > after[0]), singles[0])
+            after[0] = order.index(pick)
+            return pick
+        return " * ".join(combos[0])
+
+    def edit(node, text: str | None) -> None:
+        if text is not None and node.lineno == node.end_lineno:
+            edits.append((node.lineno, node.col_offset, node.end_col_offset, text))
+
+    assigned = {id(n.value): n.targets[0].id for n in (ast.walk(model_new) if model_new is not None else ())
+                if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)}
+
+    def is_int(node) -> bool:
+        return isinstance(node, ast.Constant) and type(node.value) is int
+
+    calls = sorted((n for n in ast.walk(model_new) if isinstance(n, ast.Call)) if model_new is not None else (),
+                   key=lambda n: (n.lineno, n.col_offset))  # source order: allocations before launches
+    for node in calls:
+        func = node.func
+        attr = func.attr if isinstance(func, ast.Attribute) else None
+        if attr in _SHAPE_CALLS and node.args:
+            shape = node.args[0]
+            items = shape.elts if isinstance(shape, ast.Tuple) else list(node.args)
+            after = [-1]
+            for el in items:
+                if is_int(el):
+                    edit(el, name_for(el.value, after))
+            target = assigned.get(id(node))
+            if target and all(is_int(el) for el in items):
+                numel.setdefault(math.prod(el.value for el in items), f"{target}.numel()")
+        elif attr == "cdiv" and node.args and is_int(node.args[0]):
+            edit(node.args[0], name_for(node.args[0].value))
+        elif isinstance(func, ast.Subscript) and isinstance(func.value, ast.Name) and func.value.id in kernels:
+            for kw in node.keywords:
+                if kw.arg and not kw.arg.startswith(_KEEP_KEYWORDS) and is_int(kw.value):
+                    edit(kw.value, name_for(kw.value.value))
+    lines = code.splitlines(keepends=True)
+    for line, col, end, text in sorted(edits, reverse=True):
+        row = lines[line - 1].encode()  # AST offsets are UTF-8 byte offsets
+        lines[line - 1] = (row[:col] + text.encode() + row[end:]).decode()
+    out = "".join(lines)
+    for old, new in rename.items():
+        out = re.sub(rf"\b{re.escape(old)}\b", new, out)
+    try:
+        compile(out, "<canonical>", "exec")
+    except SyntaxError:
+        return code
+    return out
 
 
 def _load_module(src: str, folder: str, name: str):
@@ -156,9 +285,15 @@ def _run_job(job: Job, scale: str | None) -> Drawn:
                 out.check = "the code generator could not compile the program"
             else:
                 out.solution = compact_solution(sol)
-                if job.check:
-                    out.check = check_solution(task["program"], out.solution, _STATE.get("device", "cpu"),
-                                               folder=_STATE.get("folder"))
+                device, folder = _STATE.get("device", "cpu"), _STATE.get("folder")
+                canon = canonical_solution(task["program"], out.solution) if job.canonical else out.solution
+                if job.check and canon != out.solution:
+                    out.check = check_solution(task["program"], canon, device, folder=folder)
+                    out.extra["canonical"] = out.check is None
+                    if out.check is None:
+                        out.solution = canon
+                if job.check and not out.extra.get("canonical"):  # not rewritten, or the rewrite failed
+                    out.check = check_solution(task["program"], out.solution, device, folder=folder)
     except Exception as exc:  # noqa: BLE001 - one failed draw is recorded, the run goes on
         out.error = f"{type(exc).__name__}: {exc}"[:200]
     out.seconds = time.perf_counter() - t0
@@ -241,12 +376,13 @@ class ParallelDraws:
         self.finished += len(out)
         return [d for _, d in sorted(out, key=lambda x: x[0])]
 
-    def collect(self, deadline: float, on_done=None) -> list[Drawn]:
-        """Finished jobs until all are done or time.time() passes `deadline`."""
+    def collect(self, deadline: float, on_done=None, enough=None) -> list[Drawn]:
+        """Finished jobs until all are done, time.time() passes `deadline`, or `enough()` (checked after
+        each finished job) is true; the jobs left keep running (take them with `poll`)."""
         got: list[Drawn] = []
         while self._pending:
             left = deadline - time.time()
-            if left <= 0:
+            if left <= 0 or (enough is not None and enough()):
                 break
             done, self._pending = wait(self._pending, timeout=min(left, 5.0), return_when=FIRST_COMPLETED)
             for d in self._take(done):

@@ -8,6 +8,7 @@ from the last checkpoint of `run_dir`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
@@ -64,6 +65,24 @@ def _encode(tokenizer, pair: dict, max_len: int) -> tuple[list[int], list[int]]:
     return p, c
 
 
+def epoch_order(lengths: list[int], batch: int, bucket: int, seed: int) -> list[int]:
+    """One epoch's example order: shuffled, then sorted by length within windows of `bucket` batches, then
+    those batches shuffled (each batch holds similar lengths, the epoch still mixes them). bucket=1: a
+    plain shuffle."""
+    rng = random.Random(seed)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    if bucket <= 1 or batch < 1:
+        return order
+    window = batch * bucket
+    batches = []
+    for w in range(0, len(order), window):
+        chunk = sorted(order[w:w + window], key=lambda i: lengths[i])
+        batches += [chunk[b:b + batch] for b in range(0, len(chunk), batch)]
+    rng.shuffle(batches)
+    return [i for b in batches for i in b]
+
+
 def _native_sft(cfg: RunConfig, model, tokenizer, pairs: list[dict], log: MetricsLogger, device: str,
                 on_step: Callable[[int, float], None] | None,
                 more_pairs: Callable[[], list[dict]] | None = None) -> tuple[int, float | None]:
@@ -85,6 +104,8 @@ def _native_sft(cfg: RunConfig, model, tokenizer, pairs: list[dict], log: Metric
         warm = min(1.0, (s + 1) / max(1, p.warmup_steps))
         return p.lr * warm * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
 
+    amp = (torch.autocast("cuda", dtype=torch.bfloat16) if p.autocast and device.startswith("cuda")
+           and next(model.parameters()).dtype == torch.float32 else contextlib.nullcontext())
     step, order_epoch = 0, 0
     last = ckpt.latest_checkpoint(cfg.run_dir)
     if last is not None:
@@ -100,8 +121,8 @@ def _native_sft(cfg: RunConfig, model, tokenizer, pairs: list[dict], log: Metric
             new = more_pairs()  # pairs still being made while we train (a budgeted run)
             encoded += [_encode(tokenizer, pair, p.max_len) for pair in new]
             pairs.extend(new)
-        order = list(range(len(encoded)))
-        random.Random(cfg.seed * 7919 + order_epoch).shuffle(order)
+        order = epoch_order([len(pr) + len(co) for pr, co in encoded], per_step, p.bucket,
+                            cfg.seed * 7919 + order_epoch)
         start = (step * per_step) % max(1, len(order))
         idx = (order * (per_step // max(1, len(order)) + 2))[start: start + per_step]
         lr_now = lr_at(step)
@@ -123,7 +144,8 @@ def _native_sft(cfg: RunConfig, model, tokenizer, pairs: list[dict], log: Metric
                 labels[r, len(pr):len(pr) + len(co)] = torch.tensor(co)
                 attn[r, :len(pr) + len(co)] = 1
             ids, labels, attn = ids.to(device), labels.to(device), attn.to(device)
-            logits = model(input_ids=ids, attention_mask=attn, use_cache=False).logits[:, :-1].float()
+            with amp:
+                logits = model(input_ids=ids, attention_mask=attn, use_cache=False).logits[:, :-1].float()
             tok_loss = torch.nn.functional.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=-100, reduction="sum")
             (tok_loss / total_tokens).backward()
