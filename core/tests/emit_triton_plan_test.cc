@@ -23,12 +23,20 @@ constexpr const char* kLinearReluSum =
                   {"op": "sum", "inputs": [2], "attrs": {"dim": 1, "keepdim": 0}}],
         "outputs": [3]})";
 
-TEST(EmitTriton, FusesReluIntoTheReductionPrologueAndKeepsIeeeDot) {
+TEST(EmitTriton, FusesReluIntoTheReductionPrologueWithA3xTf32Dot) {
   const std::string src = EmitTriton(ir::FromJson(kLinearReluSum), LinearOptions());
-  EXPECT_NE(src.find("tl.dot(a, b, input_precision=\"ieee\")"), std::string::npos);
+  EXPECT_NE(src.find("tl.dot(a, b, input_precision=\"tf32x3\")"), std::string::npos);
   EXPECT_NE(src.find("def k0_linear("), std::string::npos);
   EXPECT_NE(src.find("def k1_relu_sum("), std::string::npos);
   EXPECT_NE(src.find("self.fc.weight"), std::string::npos);
+}
+
+TEST(EmitTriton, DotPrecisionKnobs) {
+  TritonOptions opt = LinearOptions();
+  opt.knobs.exact_dot = true;
+  EXPECT_NE(EmitTriton(ir::FromJson(kLinearReluSum), opt).find("input_precision=\"ieee\""), std::string::npos);
+  opt.knobs.allow_tf32 = true;  // TF32 wins over exact_dot: it is the looser, explicit request
+  EXPECT_NE(EmitTriton(ir::FromJson(kLinearReluSum), opt).find("input_precision=\"tf32\""), std::string::npos);
 }
 
 TEST(EmitTriton, FusionSplitMovesTheKernelBoundary) {

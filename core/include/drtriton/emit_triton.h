@@ -34,6 +34,10 @@ struct TritonKnobs {
   bool fuse_epilogue = true;  // fold a pointwise consumer chain into the reduction/matmul feeding it
   bool fuse_prologue = true;  // inline pointwise producers into the loads of reductions/matmuls
   bool allow_tf32 = false;    // tl.dot precision; TF32 misses a 1e-4 check (DESIGN §9)
+  // Without allow_tf32, tl.dot runs as 3xTF32 (split into high and low TF32 parts: tensor cores at about
+  // fp32 accuracy, error ~2^-21 per product) unless exact_dot asks for Triton's FMA loop ("ieee"), which
+  // on Hopper runs without tensor cores at a fraction of cuBLAS's fp32 speed.
+  bool exact_dot = false;
   std::vector<int32_t> split; // fusion splits: value ids forced to memory (a kernel boundary after them)
 };
 

@@ -748,7 +748,8 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
       w.Line("idx_b = " + b_base + " + offs_k[:, None] * N + offs_n[None, :]");
       w.Line("b = tl.where(mask_b, " + w.Eval(a.inputs[1], "idx_b") + ", 0.0)");
     }
-    w.Line(std::string("acc += tl.dot(a, b, input_precision=\"") + (kn.allow_tf32 ? "tf32" : "ieee") + "\")");
+    const char* precision = kn.allow_tf32 ? "tf32" : (kn.exact_dot ? "ieee" : "tf32x3");
+    w.Line(std::string("acc += tl.dot(a, b, input_precision=\"") + precision + "\")");
     w.Dedent();
     if (linear && AttrOr(a, "bias", 1) != 0) {
       w.Line("acc += tl.load(" + w.ParamPtr(kernel.anchor, "bias") + " + offs_n, mask=offs_n < N, other=0.0)[None, :]");

@@ -51,7 +51,8 @@ class EngineBackend:
 
     Args:
         verify_config: drtriton.verify.VerifyConfig (policy, tolerances, device).
-        workers: verifier worker processes (None: 2 with a GPU, where compile overlaps timing; 1 without).
+        workers: verifier worker processes (None: with a GPU one per two CPU cores, 2..4, so a batch's
+            compiles overlap its serialized timing; 1 without).
     """
 
     def __init__(self, verify_config=None, workers: int | None = None):
@@ -65,7 +66,8 @@ class EngineBackend:
 
         self.config = verify_config or VerifyConfig(policy="hybrid")
         self.gpu = torch.cuda.is_available() and self.config.device != "cpu"
-        self.pool = VerifierPool(self.config, workers=workers or (2 if self.gpu else 1))
+        # with a GPU, compiles (Triton JIT, imports) of a batch overlap each other and the serialized timing
+        self.pool = VerifierPool(self.config, workers=workers or (_gpu_workers() if self.gpu else 1))
         self._init: dict[str, tuple[str, str]] = {}
 
     def import_graph(self, problem_src: str) -> ImportedGraph:
@@ -123,6 +125,12 @@ class EngineBackend:
 
     def close(self) -> None:
         self.pool.close()
+
+
+def _gpu_workers() -> int:
+    import os
+
+    return max(2, min(4, (os.cpu_count() or 4) // 2))
 
 
 def timing_of(verdict: dict) -> tuple[float | None, float | None]:
