@@ -60,7 +60,7 @@ def test_unsupported_operators_are_named_not_dropped():
     assert any("flip" in u.target and "no mapping" in u.why for u in prog.unsupported)
 
 
-def test_training_mode_batchnorm_is_reported_unsupported():
+def test_training_mode_batchnorm_imports_as_batch_statistics():
     src = '''
 import torch, torch.nn as nn
 class Model(nn.Module):
@@ -75,8 +75,9 @@ def get_init_inputs():
     return []
 '''
     prog = import_program(src)
-    assert [u.node for u in prog.unsupported][0] == "bn"
-    assert "training mode" in prog.unsupported[0].why
+    ops = [nd["op"] for nd in prog.graph["nodes"]]
+    assert prog.ok and "batch_norm" not in ops and ops.count("mean") == 4  # mean and var, each over S then N
+    assert prog.extra_inputs == ["self.bn.weight", "self.bn.bias"]
 
 
 def test_rejects_source_without_model():

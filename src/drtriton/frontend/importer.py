@@ -84,7 +84,8 @@ _BINARY = {
     operator.add: "add", torch.add: "add", "add": "add", operator.sub: "sub", torch.sub: "sub", "sub": "sub",
     operator.mul: "mul", torch.mul: "mul", "mul": "mul", operator.truediv: "div", torch.div: "div",
     "div": "div", torch.maximum: "maximum", "maximum": "maximum", torch.minimum: "minimum",
-    "minimum": "minimum",
+    "minimum": "minimum", torch.multiply: "mul", "multiply": "mul", torch.subtract: "sub", "subtract": "sub",
+    torch.divide: "div", "divide": "div", torch.true_divide: "div", "true_divide": "div",
 }
 _SCALAR = {"add": "add_scalar", "sub": "sub_scalar", "mul": "mul_scalar", "div": "div_scalar"}
 _REDUCE = {
@@ -126,6 +127,19 @@ class _Builder:
         self.unsupported: list[Unsupported] = []
         self.param_exprs: dict[torch.fx.Node, str] = {}  # get_attr tensors -> "self.bias"
         self.extra_inputs: list[str] = []  # trailing graph inputs that are module tensors, not arguments
+        self.scalar_tensors: set[torch.fx.Node] = set()  # torch.tensor(c) nodes, held as ("const", c)
+        self.module_tensors: dict[str, int] = {}  # "self.bn.weight" -> its graph input (training BatchNorm)
+
+    def add_shaped(self, op: str, inputs: list[int], shape: list[int], attrs: dict | None = None) -> int:
+        """add() for a node inside a decomposition: records its shape so later steps can ask for it."""
+        vid = self.add(op, inputs, attrs)
+        self._shapes[vid] = list(shape)
+        return vid
+
+    def module_tensor(self, expr: str) -> int:
+        if expr not in self.module_tensors:
+            raise _NoLowering(f"{expr} was not registered as a graph input")
+        return self.module_tensors[expr]
 
     # ---- helpers ----
     def add(self, op: str, inputs: list[int], attrs: dict | None = None, params: dict | None = None) -> int:
@@ -190,8 +204,18 @@ def _lower(b: _Builder, n: torch.fx.Node, value: Any) -> Any:
     key = target  # functions by identity, methods by name
     x0 = n.args[0] if n.args else None
     rank = len(b.shape_of(b.tensor(x0))) if b.is_tensor(x0) else 0
-    if key in ("contiguous", "clone") or target is torch.clone:
+    if key in ("contiguous", "clone", "detach") or target in (torch.clone, torch.detach):
         return b.tensor(x0)
+    if target is torch.tensor or target is torch.as_tensor:
+        c = b.const(x0)
+        if not isinstance(c, (int, float)) or isinstance(c, bool) or value.dim() != 0:
+            raise _NoLowering("torch.tensor of something other than one number")
+        b.scalar_tensors.add(n)
+        return ("const", float(c))
+    if target is getattr and n.args[1] in ("T", "mT"):
+        if n.args[1] == "T" and rank != 2:
+            raise _NoLowering(".T of a tensor that is not 2-D")
+        return b.add("transpose", [b.tensor(x0)], {"dim0": rank - 2, "dim1": rank - 1})
     if key in _UNARY:
         op = _UNARY[key]
         attrs = {}
@@ -236,7 +260,9 @@ def _lower(b: _Builder, n: torch.fx.Node, value: Any) -> Any:
         return b.add("normalize", [b.tensor(x0)], {"dim": b.axis(b.const(_arg(n, 2, "dim", 1)), rank)})
     if target is F.batch_norm:
         if _arg(n, 5, "training", False):
-            raise _NoLowering("batch_norm with training=True uses batch statistics")
+            w, bias = (_arg(n, i, r) for i, r in [(3, "weight"), (4, "bias")])
+            return _batch_norm_train(b, b.tensor(x0), float(b.const(_arg(n, 7, "eps", 1e-5))),
+                                     None if w is None else b.tensor(w), None if bias is None else b.tensor(bias))
         exprs = {role: b.param_expr(_arg(n, i, role)) for i, role in
                  [(1, "running_mean"), (2, "running_var"), (3, "weight"), (4, "bias")]}
         return b.add("batch_norm", [b.tensor(x0)], {"eps": float(_arg(n, 7, "eps", 1e-5))}, exprs)
@@ -298,16 +324,13 @@ def _lower(b: _Builder, n: torch.fx.Node, value: Any) -> Any:
     pools = {F.max_pool1d: "max_pool1d", F.max_pool2d: "max_pool2d", F.max_pool3d: "max_pool3d",
              F.avg_pool1d: "avg_pool1d", F.avg_pool2d: "avg_pool2d", F.avg_pool3d: "avg_pool3d"}
     if target in pools:
-        k = b.const(_arg(n, 1, "kernel_size"))
-        st = b.const(_arg(n, 2, "stride", None))
-        pad = b.const(_arg(n, 3, "padding", 0))
-        k, st, pad = (v if not isinstance(v, (list, tuple)) else (v[0] if len(set(v)) == 1 else None)
-                      for v in (k, st if st not in (None, []) else k, pad))
-        extra_ok = all(n.kwargs.get(a, d) == d for a, d in [("dilation", 1), ("ceil_mode", False),
-                                                           ("return_indices", False)])
-        if k is None or st is None or pad != 0 or not extra_ok:
-            raise _NoLowering("pooling with padding, dilation, ceil_mode or non-uniform windows")
-        return b.add(pools[target], [b.tensor(x0)], {"kernel_size": int(k), "stride": int(st)})
+        is_max = pools[target].startswith("max")
+        # max: (input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+        # avg: (input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+        names = ["kernel_size", "stride", "padding"] + (["dilation", "ceil_mode", "return_indices"] if is_max else
+                                                        ["ceil_mode", "count_include_pad", "divisor_override"])
+        given = {a: b.const(_arg(n, i + 1, a, None)) for i, a in enumerate(names)}
+        return _pool(b, pools[target], b.tensor(x0), given)
     if target in (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d):
         size = b.const(_arg(n, 1, "output_size"))
         if (size if isinstance(size, int) else set(size) == {1} and 1) != 1:
@@ -362,8 +385,13 @@ def _lower_binary(b: _Builder, n: torch.fx.Node, key: Any) -> int:
     alpha = n.kwargs.get("alpha", 1)
     if alpha != 1:
         raise _NoLowering("add/sub with alpha != 1")
+    if n.kwargs.get("rounding_mode") is not None:
+        raise _NoLowering("div with a rounding_mode")
     if b.is_tensor(x) and b.is_tensor(y):
         return b.add(op, [b.tensor(x), b.tensor(y)])
+    if op in ("maximum", "minimum"):  # with a number (torch.tensor(c)): a one-sided clamp
+        t, c = (x, y) if b.is_tensor(x) else (y, x)
+        return _clamp_by(b, b.tensor(t), float(b.const(c)), op == "maximum")
     if b.is_tensor(x):
         other = b.const(y)  # raises for an operand computed by a node that was not lowered
         if op not in _SCALAR:
@@ -380,6 +408,35 @@ def _lower_binary(b: _Builder, n: torch.fx.Node, key: Any) -> int:
     return b.add("mul_scalar", [b.add("reciprocal", [t])], {"other": c})  # c / t
 
 
+_POOL_DEFAULTS = {"padding": 0, "dilation": 1, "return_indices": False, "divisor_override": None}
+
+
+def _pool(b: _Builder, op: str, x: int, given: dict) -> int:
+    """A max/avg pool as the registry's row (uniform window and stride, no padding, no dilation). ceil_mode
+    is accepted where it gives the floor-mode shape (every window starts inside the input)."""
+    def uniform(v: Any) -> Any:
+        return v if not isinstance(v, (list, tuple)) else (v[0] if len(set(v)) == 1 else None)
+
+    shape = b.shape_of(x)
+    k = uniform(given["kernel_size"])
+    st = given.get("stride")
+    st = uniform(st if st not in (None, [], ()) else given["kernel_size"])
+    if k is None or st is None:
+        raise _NoLowering(f"{op} with a non-uniform window or stride")
+    for name in ("padding", "dilation", "return_indices", "divisor_override"):  # count_include_pad: no padding
+        v = given.get(name, _POOL_DEFAULTS[name])
+        if v is not None and uniform(v) != _POOL_DEFAULTS[name]:
+            raise _NoLowering(f"{op} with {name}={v} (the registry row has no padding, dilation or divisor)")
+    if given.get("ceil_mode") and any((e - k) % st for e in shape[2:]):
+        raise _NoLowering(f"{op} with ceil_mode=True that adds a partial window")
+    return b.add(op, [x], {"kernel_size": int(k), "stride": int(st)})
+
+
+def _clamp_by(b: _Builder, x: int, c: float, is_max: bool) -> int:
+    """maximum(x, c) = clamp(x, min=c); minimum(x, c) = clamp(x, max=c)."""
+    return b.add("clamp", [x], {"min": c if is_max else float("-inf"), "max": float("inf") if is_max else c})
+
+
 def _lower_reduce(b: _Builder, n: torch.fx.Node, key: Any, rank: int) -> Any:
     x0 = n.args[0]
     if key in (torch.max, torch.min, "max", "min"):
@@ -387,6 +444,8 @@ def _lower_reduce(b: _Builder, n: torch.fx.Node, key: Any, rank: int) -> Any:
         other = _arg(n, 1, "dim", None)
         if b.is_tensor(other):
             return b.add("maximum" if is_max else "minimum", [b.tensor(x0), b.tensor(other)])
+        if isinstance(other, torch.fx.Node) and other in b.scalar_tensors:  # torch.max(x, torch.tensor(c))
+            return _clamp_by(b, b.tensor(x0), float(b.const(other)), is_max)
         if other is None:
             raise _NoLowering("max/min over all elements")
         # torch.max(x, dim) returns (values, indices): lowered at the getitem that picks one.
@@ -404,10 +463,16 @@ def _lower_reduce(b: _Builder, n: torch.fx.Node, key: Any, rank: int) -> Any:
         if len(dims) == 1:
             dim = dims[0]
         elif op in ("sum", "mean", "amax", "amin") and dims == list(range(dims[0], dims[-1] + 1)) and (
-                dims[-1] == rank - 1) and not keepdim:
-            # contiguous trailing axes: flatten them into one, then reduce it
+                dims[-1] == rank - 1):
+            # contiguous trailing axes: flatten them into one, then reduce it (keepdim: unsqueeze back)
             src = b.add("flatten", [src], {"start_dim": dims[0]})
-            dim = dims[0]
+            if not keepdim:
+                return b.add(op, [src], {"dim": dims[0], "keepdim": 0})
+            shape = list(b.values[n].shape)
+            out = b.add_shaped(op, [src], shape[:dims[0] + 1], {"dim": dims[0], "keepdim": 1})
+            for d in range(dims[0] + 1, rank):
+                out = b.add_shaped("unsqueeze", [out], shape[:d + 1], {"dim": d})
+            return out
         else:
             raise _NoLowering(f"{op} over several axes {dims}")
     if dim is None:
@@ -436,7 +501,83 @@ def _lower_reshape(b: _Builder, n: torch.fx.Node, src: int, out: list[int]) -> i
         if len(out) == len(shape) + 1 and out[:d] == shape[:d] and out[d + 2:] == shape[d + 1:] and (
                 out[d] * out[d + 1] == shape[d]):
             return b.add("unflatten", [src], {"dim": d, "size": out[d]})
-    raise _NoLowering(f"reshape {shape} -> {out} is not a flatten/unflatten/squeeze/unsqueeze")
+    if [s for s in shape if s != 1] == [s for s in out if s != 1]:  # only unit axes move: squeeze, unsqueeze
+        cur = list(shape)
+        for d in reversed(range(len(shape))):
+            if shape[d] == 1:
+                cur.pop(d)
+                src = b.add_shaped("squeeze", [src], cur, {"dim": d})
+        for d in range(len(out)):
+            if out[d] == 1:
+                cur.insert(d, 1)
+                src = b.add_shaped("unsqueeze", [src], cur, {"dim": d})
+        return src
+    # any other reshape of a contiguous value: flatten from the first differing axis, then split the last axis
+    # off one size at a time ([32, 64, 131072] -> [32, 64, 32, 64, 64] is flatten(2) + unflatten twice)
+    p = 0
+    while p < min(len(shape), len(out)) and shape[p] == out[p]:
+        p += 1
+    if p == len(out):
+        raise _NoLowering(f"reshape {shape} -> {out} is not a flatten/unflatten/squeeze/unsqueeze")
+    cur = shape[:p] + [_prod(shape[p:])]
+    if len(shape) > p + 1:
+        src = b.add_shaped("flatten", [src], cur, {"start_dim": p})
+    for j in range(p, len(out) - 1):
+        cur = cur[:j] + [out[j], cur[j] // out[j]]
+        src = b.add_shaped("unflatten", [src], cur, {"dim": j, "size": out[j]})
+    return src
+
+
+def _uses_batch_stats(m: nn.Module) -> bool:
+    """torch's rule: BatchNorm normalises with the batch's statistics in training mode or without running
+    stats (KernelBench calls models in training mode, so its BatchNorm problems take this path)."""
+    return m.training or (m.running_mean is None and m.running_var is None)
+
+
+def _batch_norm_train(b: _Builder, x: int, eps: float, w: int | None, bias: int | None) -> int:
+    """Batch-statistics BatchNorm from registry ops. x: [N, C, *S]. Per channel c, over N and S:
+    mean = mean_n(mean_s x), var = mean_n(mean_s (x - mean)^2) (biased, as torch normalises with), then
+    (x - mean) * rsqrt(var + eps) * w + bias. Reductions run over contiguous spatial rows first, then over N
+    (a column reduction), so no transposed read; x - mean is built twice so the planner fuses one into the
+    variance's load and one into the output kernel instead of storing it. Running-stat updates (a side
+    effect, not an output) are not reproduced."""
+    shape = b.shape_of(x)
+    if len(shape) < 2:
+        raise _NoLowering(f"batch_norm needs an input [N, C, ...], got shape {shape}")
+    n_, c = shape[0], shape[1]
+    if n_ * (_prod(shape[2:])) < 2:
+        raise _NoLowering("batch_norm in training mode needs more than one value per channel")
+    unit = [1] * (len(shape) - 2)
+
+    def channel_stat(v: int) -> int:  # [N, C, *S] -> [C, 1, ...] (mean over N and S)
+        if len(shape) > 2:
+            if len(shape) > 3:
+                v = b.add_shaped("flatten", [v], [n_, c, _prod(shape[2:])], {"start_dim": 2})
+            v = b.add_shaped("mean", [v], [n_, c], {"dim": 2, "keepdim": 0})
+        v = b.add_shaped("mean", [v], [c], {"dim": 0, "keepdim": 0})
+        return per_channel(v)
+
+    def per_channel(v: int) -> int:  # [C] -> [C, 1, ...] broadcasting against x
+        for d in range(len(unit)):
+            v = b.add_shaped("unsqueeze", [v], [c] + unit[:d + 1], {"dim": d + 1})
+        return v
+
+    mean = channel_stat(x)
+    var = channel_stat(b.add_shaped("square", [b.add_shaped("sub", [x, mean], shape)], shape))
+    inv = b.add_shaped("rsqrt", [b.add_shaped("add_scalar", [var], [c] + unit, {"other": eps})], [c] + unit)
+    y = b.add_shaped("mul", [b.add_shaped("sub", [x, mean], shape), inv], shape)
+    if w is not None:
+        y = b.add_shaped("mul", [y, per_channel(w)], shape)
+    if bias is not None:
+        y = b.add_shaped("add", [y, per_channel(bias)], shape)
+    return y
+
+
+def _prod(xs: list[int]) -> int:
+    out = 1
+    for v in xs:
+        out *= v
+    return out
 
 
 def _lower_module(b: _Builder, n: torch.fx.Node, m: nn.Module, path: str) -> Any:
@@ -492,10 +633,13 @@ def _lower_module(b: _Builder, n: torch.fx.Node, m: nn.Module, path: str) -> Any
         op = f"conv_transpose{nd}d" if transposed else f"conv{nd}d"
         return b.add(op, [x], attrs, {**bind, "weight": f"{path}.weight",
                                       **({"bias": f"{path}.bias"} if m.bias is not None else {})})
+    if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) and _uses_batch_stats(m):
+        w, bias = (b.module_tensor(f"{path}.{r}") if m.affine else None for r in ("weight", "bias"))
+        return _batch_norm_train(b, x, float(m.eps), w, bias)
     if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
-        if m.training or not m.track_running_stats or not m.affine:
-            raise _NoLowering("BatchNorm in training mode uses batch statistics (the registry's batch_norm is "
-                              "the inference form); call model.eval() in the problem or keep it in PyTorch")
+        if not m.affine:
+            raise _NoLowering("BatchNorm in eval mode without affine weight and bias (the registry's batch_norm "
+                              "binds both)")
         return b.add("batch_norm", [x], {"eps": float(m.eps)},
                      {**bind, **{r: f"{path}.{r}" for r in ("running_mean", "running_var", "weight", "bias")}})
     if isinstance(m, nn.LayerNorm):
@@ -511,12 +655,23 @@ def _lower_module(b: _Builder, n: torch.fx.Node, m: nn.Module, path: str) -> Any
     if isinstance(m, nn.GroupNorm):
         if not m.affine:
             raise _NoLowering("GroupNorm without affine parameters")
+        if rank == 2:  # [N, C]: the registry's group_norm wants [N, C, spatial...]; view it as [N, C, 1]
+            shape = b.shape_of(x)
+            x3 = b.add_shaped("unsqueeze", [x], shape + [1], {"dim": 2})
+            y3 = b.add_shaped("group_norm", [x3], shape + [1], {"num_groups": m.num_groups, "eps": float(m.eps)})
+            b.params[-1] = {**bind, "weight": f"{path}.weight", "bias": f"{path}.bias"}
+            return b.add("squeeze", [y3], {"dim": 2})
         return b.add("group_norm", [x], {"num_groups": m.num_groups, "eps": float(m.eps)},
                      {**bind, "weight": f"{path}.weight", "bias": f"{path}.bias"})
     if isinstance(m, (nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)):
         if m.affine or m.track_running_stats:
             raise _NoLowering("InstanceNorm with affine parameters or running statistics")
         return b.add("instance_norm", [x], {"eps": float(m.eps)})
+    if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)):
+        kind = "max" if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)) else "avg"
+        names = ["kernel_size", "stride", "padding", "ceil_mode"] + (
+            ["dilation", "return_indices"] if kind == "max" else ["divisor_override"])
+        return _pool(b, f"{kind}_pool{type(m).__name__[-2:]}", x, {a: getattr(m, a, None) for a in names})
     if isinstance(m, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)):
         size = m.output_size if isinstance(m.output_size, int) else (set(m.output_size) == {1} and 1)
         if size != 1:
@@ -668,6 +823,16 @@ def import_program(problem_src: str, registry: set[str] | None = None, hybrid: b
             b.inputs.append({"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")})
             b.extra_inputs.append(f"self.{n.target}")
             b.ids[n] = len(b.inputs) - 1
+    for n in gm.graph.nodes:  # batch-statistics BatchNorm reads its weight and bias as tensors, not bindings
+        m = gm.get_submodule(n.target) if n.op == "call_module" else None
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) and _uses_batch_stats(m) and m.affine:
+            for role in ("weight", "bias"):
+                expr = f"self.{n.target}.{role}"
+                if expr not in b.module_tensors:
+                    t = getattr(m, role)
+                    b.inputs.append({"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")})
+                    b.extra_inputs.append(expr)
+                    b.module_tensors[expr] = len(b.inputs) - 1
     for n in gm.graph.nodes:
         value = cap.values.get(n)
         try:
