@@ -157,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--total-seconds", type=float, default=480.0,
                     help="stop starting new problems after this long overall (default 480: ~8 minutes); run "
                          "the same command again to resume")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="problems verified at once (default: 2-4 by CPU count on a GPU machine)")
     ap.add_argument("--out", default=os.environ.get("OUT", "out/kernelbench_gpu"), help="output folder")
     args = ap.parse_args(argv)
 
@@ -199,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             config = BenchConfig(path=path, level=lv, proposer=spec, problems=ids, budget=args.budget,
                                  out=out / "runs", policy=args.policy, tolerance=args.tolerance,
-                                 verify_config=verify_config, max_seconds=left,
+                                 verify_config=verify_config, max_seconds=left, workers=args.workers,
                                  degenerate=DegenerateConfig(timeout_s=max(30.0, args.problem_timeout)))
 
             def progress(phase: str, done: int, total: int, key: str, _spec: str = spec, _lv: int = lv) -> None:

@@ -209,3 +209,42 @@ def test_proposer_verdict_is_reused_only_under_the_runs_exact_verifier_config(tm
     other = run_kernelbench(config(tmp_path / "b", check_degenerate=False, problems="2", verify_config=vc),
                             proposer=SelfVerifyingProposer(VerifyConfig(policy="strict").hash()), verify_fn=verifier)
     assert len(verifier.calls) == 1 and other.rows[0].status == "incorrect"  # verified again, by the run
+
+
+class SlowVerifier(CountingVerifier):
+    """CountingVerifier that takes a while and records how many calls overlapped."""
+
+    def __init__(self):
+        super().__init__(speedup=2.0)
+        import threading
+
+        self.lock, self.active, self.peak = threading.Lock(), 0, 0
+
+    def __call__(self, problem_src, candidate_src, config):
+        import time
+
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        time.sleep(0.3)
+        try:
+            return super().__call__(problem_src, candidate_src, config)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+def test_workers_verify_problems_concurrently_and_rows_keep_problem_order(tmp_path):
+    serial = run_kernelbench(config(tmp_path / "a", check_degenerate=False, workers=1), verify_fn=SlowVerifier())
+    verifier = SlowVerifier()
+    run = run_kernelbench(config(tmp_path / "b", check_degenerate=False, workers=5), verify_fn=verifier)
+    assert verifier.peak == 2  # the two problems with a saved solution (ids 2, 5) overlapped in one chunk
+    assert [r.problem_id for r in run.rows] == [1, 2, 3, 4, 5]
+    assert [r.status for r in run.rows] == [r.status for r in serial.rows]
+    cached = run_kernelbench(config(tmp_path / "b", check_degenerate=False, workers=5), verify_fn=SlowVerifier())
+    assert cached.n_cached == 5
+
+
+def test_workers_out_of_range_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="--workers"):
+        config(tmp_path, workers=0)

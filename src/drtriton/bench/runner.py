@@ -4,18 +4,25 @@
     run = run_kernelbench(BenchConfig(path="~/KernelBench", level=1, proposer="rule", out=Path("runs/kb")))
     run.summary.headline.vs["eager"].fast[1.0]
 
-Two phases, so the reference check never shares the GPU with a timed kernel:
-  1. reference check of every selected problem (degenerate output?), cached by problem digest;
-  2. propose + verify each problem, cached by (problem digest, proposer fingerprint, verify config).
+Problems run in chunks of `workers` (1 without a GPU); per chunk, two phases, so the reference check never
+shares the GPU with a timed kernel:
+  1. reference check of the chunk's problems (degenerate output?), cached by problem digest;
+  2. propose (one at a time) + verify the chunk's problems concurrently on one verifier pool (compiles and
+     reference runs overlap; the pool serializes GPU timing), each cached by (problem digest, proposer
+     fingerprint, verify config) the moment it finishes.
+`max_seconds` is checked before each chunk, so a time-bounded run spends nothing on problems it never runs.
 Layout under `out/level{N}/`: reference/{stem}.json, {proposer}/cache/{stem}.json, {proposer}/candidates/
 {stem}.py, and the reports written by drtriton.report.kernelbench (results.csv, summary.json, report.md/html).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
@@ -57,6 +64,7 @@ class BenchConfig:
     policy: str = "mixed"  # verifier policy; mixed is the headline (conv/matmul library calls allowed)
     tolerance: str = "default"  # default (1e-4, fp32) | kernelbench (1e-2, the field's loose mode) | a number
     verify_config: Any = None  # a drtriton.verify.VerifyConfig; None: built from policy and tolerance
+    workers: int | None = None  # problems verified at once; None: 1 without a GPU, else 2..4 by CPU count
 
     def __post_init__(self) -> None:
         self.path = Path(self.path).expanduser()
@@ -68,6 +76,8 @@ class BenchConfig:
         parse_budget(self.budget)  # fail before any work
         if self.max_seconds is not None and not self.max_seconds > 0:
             raise UsageError(f"--max-seconds must be positive, got {self.max_seconds}; omit it for no limit")
+        if self.workers is not None and not 1 <= self.workers <= 64:
+            raise UsageError(f"--workers must be in 1..64, got {self.workers}")
 
     @property
     def level_dir(self) -> Path:
@@ -136,7 +146,10 @@ def degenerate_config_for(config: BenchConfig, verify_config: Any) -> Degenerate
 
 
 def _check_references(problems: list[Problem], config: BenchConfig, degenerate: DegenerateConfig,
-                      progress: ProgressFn | None) -> dict[str, ReferenceCheck]:
+                      progress: ProgressFn | None, checker_box: list, offset: int = 0,
+                      total: int | None = None) -> dict[str, ReferenceCheck]:
+    """Reference checks of `problems` (cached by problem digest); `checker_box` holds the one checker
+    child of the run, started on first need and closed by the caller."""
     ref_dir = config.level_dir / "reference"
     key_of = {p.key: config_digest({"sha": p.sha256, "cfg": asdict(degenerate), "v": REFERENCE_VERSION})
               for p in problems}
@@ -148,18 +161,21 @@ def _check_references(problems: list[Problem], config: BenchConfig, degenerate: 
             checks[p.key] = ReferenceCheck(**record["check"])
         else:
             todo.append(p)
-    if todo:
-        with ReferenceChecker(degenerate) as checker:
-            for i, p in enumerate(todo):
-                if progress:
-                    progress("reference", i, len(todo), p.key)
-                check = checker.check(p.source())
-                checks[p.key] = check
-                atomic_write_text(ref_dir / f"{p.stem}.json", json.dumps(
-                    {"key": key_of[p.key], "problem": p.key, "check": check.to_json(),
-                     "provenance": Provenance.here().to_json()}, indent=1))
+    total = len(problems) if total is None else total
+    for i, p in enumerate(problems):
+        if p not in todo:
+            continue
         if progress:
-            progress("reference", len(todo), len(todo), "")
+            progress("reference", offset + i, total, p.key)
+        if not checker_box:
+            checker_box.append(ReferenceChecker(degenerate).__enter__())
+        check = checker_box[0].check(p.source())
+        checks[p.key] = check
+        atomic_write_text(ref_dir / f"{p.stem}.json", json.dumps(
+            {"key": key_of[p.key], "problem": p.key, "check": check.to_json(),
+             "provenance": Provenance.here().to_json()}, indent=1))
+    if progress:
+        progress("reference", offset + len(problems), total, "")
     return checks
 
 
@@ -180,13 +196,30 @@ def _default_verify(config: BenchConfig) -> tuple[VerifyFn, Any]:
     return verify, VerifyConfig.with_tolerance(config.tolerance, policy=config.policy)
 
 
+def _auto_workers() -> int:
+    """Problems verified at once: 1 without a GPU (the interpreter is CPU-bound); with one, a worker per 4
+    CPU cores, 2..4 (compiles, imports and reference runs overlap; GPU timing stays serialized)."""
+    import os
+
+    try:
+        import torch
+
+        gpu = torch.cuda.is_available()
+    except ImportError:
+        gpu = False
+    return max(2, min(4, (os.cpu_count() or 4) // 4)) if gpu else 1
+
+
 def _run_one(problem: Problem, proposer: Proposer, verify_fn: VerifyFn, verify_config: Any,
-             check: ReferenceCheck | None, run_dir: Path) -> tuple[ProblemResult, dict]:
-    """The row for one problem, and what to keep beside it (the full verdict, the proposer's notes)."""
+             check: ReferenceCheck | None, run_dir: Path,
+             propose_lock: threading.Lock | None = None) -> tuple[ProblemResult, dict]:
+    """The row for one problem, and what to keep beside it (the full verdict, the proposer's notes).
+    Proposals run one at a time under `propose_lock` (proposers trace models in this process)."""
     base = {"level": problem.level, "problem_id": problem.problem_id, "name": problem.name,
             "proposer": proposer.spec, "degenerate": check.degenerate if check else None,
             "degenerate_reason": _describe(check)}
-    proposal = proposer.propose(problem)
+    with propose_lock or contextlib.nullcontext():
+        proposal = proposer.propose(problem)
     kept: dict[str, Any] = {"proposal": proposal.extra}
     if proposal.source is None:
         return ProblemResult(status=NO_CANDIDATE, reason=proposal.reason, propose_s=proposal.seconds,
@@ -229,8 +262,17 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
     start = time.monotonic()
     problems, warnings = select_problems(config)
     verify_config = config.verify_config
+    workers = config.workers or _auto_workers()
+    pool = None
     if verify_fn is None:
         verify_fn, verify_config = _default_verify(config)
+        if workers > 1:  # one pool for the run: `workers` problems in flight, GPU timing serialized by it
+            from drtriton.verify import VerifierPool
+
+            pool = VerifierPool(verify_config, workers=workers)
+
+            def verify_fn(problem_src: str, candidate_src: str, _cfg: Any, _pool=pool) -> Any:
+                return _pool.verify(problem_src, candidate_src)
     tolerance = {k: getattr(verify_config, k) for k in ("atol", "rtol") if hasattr(verify_config, k)}
     proposer = proposer or make_proposer(config.proposer, parse_budget(config.budget), config.policy,
                                          cache_dir=config.out / "search_cache", verify_extra=tolerance,
@@ -238,42 +280,61 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
                                          rule_dir=config.level_dir / slug("rule"))
     run_dir = config.level_dir / slug(proposer.spec)
     degenerate = degenerate_config_for(config, verify_config)
-    checks = _check_references(problems, config, degenerate, progress) if config.check_degenerate else {}
     verify_digest = config_digest(verify_config)
-    rows: list[ProblemResult] = []
+    rows: dict[str, ProblemResult] = {}
     n_cached = 0
     not_run: list[str] = []
+    propose_lock = threading.Lock()
+    checker_box: list = []
+    done = 0
+
+    def one(problem: Problem, check: ReferenceCheck | None) -> tuple[ProblemResult, bool]:
+        key = {"version": RECORD_VERSION, "problem": problem.sha256, "proposer": proposer.fingerprint(problem),
+               "verify": verify_digest}
+        cache_path = run_dir / "cache" / f"{problem.stem}.json"
+        record = _read_json(cache_path) if config.resume else None
+        if record and record.get("key") == key:
+            row = ProblemResult.from_json(record["result"])
+            if check is not None:  # a later reference check refines the flag without re-verifying
+                row = ProblemResult.from_json({**row.to_json(), "degenerate": check.degenerate,
+                                               "degenerate_reason": _describe(check)})
+            return row, True
+        row, kept = _run_one(problem, proposer, verify_fn, verify_config, check, run_dir, propose_lock)
+        atomic_write_text(cache_path, json.dumps({"key": key, "result": row.to_json(), **kept,
+                                                  "provenance": Provenance.here().to_json()},
+                                                 indent=1, default=str))
+        return row, False
+
     try:
-        for i, problem in enumerate(problems):
-            if config.max_seconds is not None and time.monotonic() - start > config.max_seconds:
-                not_run = [p.key for p in problems[i:]]
-                warnings.append(f"stopped after {config.max_seconds:.0f}s: {len(not_run)} problem(s) not run and "
-                                "not in any metric; run again to resume")
-                break
-            if progress:
-                progress("verify", i, len(problems), problem.key)
-            key = {"version": RECORD_VERSION, "problem": problem.sha256, "proposer": proposer.fingerprint(problem),
-                   "verify": verify_digest}
-            cache_path = run_dir / "cache" / f"{problem.stem}.json"
-            record = _read_json(cache_path) if config.resume else None
-            check = checks.get(problem.key)
-            if record and record.get("key") == key:
-                row = ProblemResult.from_json(record["result"])
-                if check is not None:  # a later reference check refines the flag without re-verifying
-                    row = ProblemResult.from_json({**row.to_json(), "degenerate": check.degenerate,
-                                                   "degenerate_reason": _describe(check)})
-                n_cached += 1
-            else:
-                row, kept = _run_one(problem, proposer, verify_fn, verify_config, check, run_dir)
-                atomic_write_text(cache_path, json.dumps({"key": key, "result": row.to_json(), **kept,
-                                                          "provenance": Provenance.here().to_json()},
-                                                         indent=1, default=str))
-            rows.append(row)
+        with ThreadPoolExecutor(max_workers=workers) as ex:
+            for lo in range(0, len(problems), workers):
+                if config.max_seconds is not None and time.monotonic() - start > config.max_seconds:
+                    not_run = [p.key for p in problems[lo:]]
+                    warnings.append(f"stopped after {config.max_seconds:.0f}s: {len(not_run)} problem(s) not run "
+                                    "and not in any metric; run again to resume")
+                    break
+                chunk = problems[lo:lo + workers]
+                checks = (_check_references(chunk, config, degenerate, progress, checker_box, lo, len(problems))
+                          if config.check_degenerate else {})
+                if progress:
+                    for p in chunk:
+                        progress("verify", done, len(problems), p.key)
+                futures = [(p, ex.submit(one, p, checks.get(p.key))) for p in chunk]
+                for p, fut in futures:
+                    row, cached = fut.result()
+                    rows[p.key] = row
+                    n_cached += cached
+                    done += 1
     finally:
+        if checker_box:
+            checker_box[0].__exit__(None, None, None)
         if hasattr(proposer, "close"):
             proposer.close()  # e.g. search's verifier pool
+        if pool is not None:
+            pool.close()
     if progress:
         progress("verify", len(problems), len(problems), "")
-    return BenchRun(config=config, proposer=proposer.spec, rows=rows, summary=summarize(rows), run_dir=run_dir,
+    ordered = [rows[p.key] for p in problems if p.key in rows]
+    return BenchRun(config=config, proposer=proposer.spec, rows=ordered, summary=summarize(ordered), run_dir=run_dir,
                     provenance=Provenance.here(), warnings=warnings, n_cached=n_cached,
                     verify_config=verify_config, not_run=not_run)

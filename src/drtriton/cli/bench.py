@@ -55,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="seconds allowed per reference check (default 300)")
     kb.add_argument("--no-degenerate-check", action="store_true",
                     help="skip the degenerate-reference check (rows are then 'unchecked', still reported)")
+    kb.add_argument("--workers", type=int, default=None,
+                    help="problems verified at once (default: 1 without a GPU, else 2-4 by CPU count; GPU timing "
+                         "stays one at a time)")
     kb.add_argument("--max-seconds", type=float, default=None,
                     help="stop starting new problems after this many seconds (a later run resumes)")
     kb.add_argument("--no-resume", action="store_true", help="recompute every problem instead of reusing "
@@ -133,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out, split=args.split, split_file=args.split_file, split_fraction=args.split_fraction,
         split_seed=args.split_seed, check_degenerate=not args.no_degenerate_check,
         degenerate=DegenerateConfig(timeout_s=args.degenerate_timeout), resume=not args.no_resume,
-        policy=args.policy, tolerance=args.tolerance, max_seconds=args.max_seconds)
+        policy=args.policy, tolerance=args.tolerance, max_seconds=args.max_seconds, workers=args.workers)
     bar = _Bar()
     try:
         result = run_kernelbench(config, progress=bar)
