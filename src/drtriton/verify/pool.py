@@ -5,7 +5,10 @@
 
 Compilation and correctness run in parallel, one fresh worker per candidate (pre-spawned so the
 interpreter start overlaps other work); GPU timing is serialised per GPU by a lock the worker must ask
-for. The reference runs in a separate, reusable worker and its outputs are cached per problem.
+for. The reference runs in a separate, reusable worker; its outputs stream to the parent one case per
+frame and are cached per problem (in memory within `ref_memory_mb`, else in a private spill file). No
+inputs cross a pipe: each worker draws them from (seed, distribution) and checks the reference's
+fingerprint. A candidate's outputs stream back one call per frame and are compared as they arrive.
 """
 
 from __future__ import annotations
@@ -13,23 +16,190 @@ from __future__ import annotations
 import atexit
 import collections
 import hashlib
+import os
 import shutil
 import tempfile
 import threading
 import uuid
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from drtriton.util.provenance import Provenance
 from drtriton.verify.cache import VerdictCache, cache_key
-from drtriton.verify.compare import compare, outputs_equal
+from drtriton.verify.compare import Comparison, compare, outputs_digest
 from drtriton.verify.config import VerifyConfig
 from drtriton.verify.process import WorkerCrash, WorkerProcess, WorkerTimeout, ZygoteClient
 from drtriton.verify.rules import RULES, check_static, has_model_new, parse_candidate
 from drtriton.verify.sandbox import policy_violations
 from drtriton.verify.verdict import Status, Timing, Verdict
 
-_REF_CACHE_SIZE = 32
+_REF_CACHE_SIZE = 32  # problems whose reference outputs the pool keeps
+_REF_CACHE_BYTES = 32 << 30  # ... and at most this many bytes of them (memory and spill files together)
+MEMORY_FLOOR_MB = 8192  # a worker's cap is never below this by default
+HOST_MEMORY_SHARE = 0.8  # of physical memory, split over a host's concurrent GPU workers
+
+
+def physical_memory_mb() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) >> 20
+    except (ValueError, OSError):
+        return MEMORY_FLOOR_MB
+
+
+def worker_memory_mb(config_mb: int, device: str, concurrent: int) -> int:
+    """A worker's memory cap: `config_mb` when set; else 8 GB on CPU, and on a GPU host
+    max(8 GB, 80% of physical memory / concurrent workers), since KernelBench references at their
+    sizes hold gigabytes of host tensors (inputs as drawn, outputs on their way to the parent)."""
+    if config_mb:
+        return config_mb
+    if device == "cpu":
+        return MEMORY_FLOOR_MB
+    return max(MEMORY_FLOOR_MB, int(HOST_MEMORY_SHARE * physical_memory_mb() / max(1, concurrent)))
+
+
+class _Budget:
+    """Bytes of reference outputs the parent may hold in memory, shared by a pool's problems."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> bool:
+        with self._lock:
+            if self.used + n > self.limit:
+                return False
+            self.used += n
+            return True
+
+    def give(self, n: int) -> None:
+        with self._lock:
+            self.used -= n
+
+
+def _release(budget: _Budget, held: list, path: str) -> None:
+    budget.give(held[0])
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+class ReferenceOutputs:
+    """One problem's reference outputs, case by case, held by the parent only: in memory while the
+    pool's budget allows, else appended to a file in the pool's private (0700) spill folder and read
+    back one case at a time for a comparison. Memory and file are released when the last holder (the
+    pool's cache, a candidate being judged) drops this object."""
+
+    def __init__(self, spill_dir: str, budget: _Budget) -> None:
+        self.specs: list[dict] = []  # per case: seed, dist, fingerprint (sent to candidate workers)
+        self.digests: list[str] = []  # per case: outputs_digest of the reference outputs
+        self._ram: dict[int, list] = {}
+        self._spilled: dict[int, list[tuple[int, int, str, list[int]]]] = {}
+        self._path = os.path.join(spill_dir, f"ref_{uuid.uuid4().hex}.bin")
+        self._held = [0]
+        self._budget = budget
+        self.ram_bytes = self.spilled_bytes = 0
+        self._lock = threading.Lock()
+        weakref.finalize(self, _release, budget, self._held, self._path)
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def add(self, msg: dict) -> None:
+        """Stores one streamed `case` frame of the reference worker (which sends them in order)."""
+        import torch
+
+        outs = msg.get("outputs")
+        if int(msg.get("k", -1)) != len(self.specs) or not isinstance(outs, list):
+            raise ValueError(f"reference worker sent case {msg.get('k')!r} out of order")
+        if not all(isinstance(o, torch.Tensor) for o in outs):
+            raise ValueError("reference worker sent a non-tensor output")
+        k = len(self.specs)
+        self.specs.append({"seed": msg["seed"], "dist": msg["dist"], "fingerprint": str(msg["fingerprint"])})
+        self.digests.append(outputs_digest(outs))
+        size = sum(o.numel() * o.element_size() for o in outs)
+        if self._budget.take(size):
+            self._held[0] += size
+            self.ram_bytes += size
+            self._ram[k] = outs
+            return
+        from drtriton.verify.protocol import _tensor_bytes
+
+        entries = []
+        with open(self._path, "ab") as fh:
+            os.chmod(self._path, 0o600)
+            for o in outs:
+                t = o.contiguous()
+                entries.append((fh.tell(), t.numel() * t.element_size(), str(t.dtype).removeprefix("torch."),
+                                list(t.shape)))
+                fh.write(_tensor_bytes(t))
+        self._spilled[k] = entries
+        self.spilled_bytes += size
+
+    def outputs(self, k: int) -> list:
+        """Case k's reference outputs (from memory, or read back from the spill file)."""
+        import torch
+
+        if k in self._ram:
+            return self._ram[k]
+        out = []
+        with self._lock, open(self._path, "rb") as fh:
+            for offset, nbytes, dtype, shape in self._spilled[k]:
+                buf = bytearray(nbytes)
+                fh.seek(offset)
+                fh.readinto(buf)
+                flat = torch.frombuffer(buf, dtype=torch.uint8) if nbytes else torch.empty(0, dtype=torch.uint8)
+                out.append(flat.view(getattr(torch, dtype)).reshape(shape))
+        return out
+
+    def nbytes(self) -> int:
+        return self.ram_bytes + self.spilled_bytes
+
+
+class _Judge:
+    """Compares a candidate's streamed results with the reference as they arrive (parent side): keeps
+    per-case comparisons and output digests, never the candidate's outputs."""
+
+    PASSES = ("fresh", "refill", "recheck")
+
+    def __init__(self, ref: ReferenceOutputs, atol: float, rtol: float) -> None:
+        self.ref, self.atol, self.rtol = ref, atol, rtol
+        self.fresh: list[Comparison | None] = [None] * len(ref)
+        self.fresh_digests: list[str | None] = [None] * len(ref)
+        self.counts = {p: 0 for p in self.PASSES}
+        self.stale: tuple[str, int, Comparison] | None = None  # first refill/recheck failure
+
+    def __call__(self, msg: dict) -> None:
+        if msg.get("kind") != "result":
+            raise ValueError(f"unexpected {msg.get('kind')!r} frame from a candidate worker")
+        name, k, src, outs = msg.get("pass"), msg.get("case"), msg.get("src"), msg.get("outputs")
+        n = len(self.ref)
+        if name not in self.counts or not all(isinstance(x, int) and 0 <= x < n for x in (k, src)):
+            raise ValueError("malformed result frame from a candidate worker")
+        if not isinstance(outs, list):
+            raise ValueError("result frame without an output list")
+        self.counts[name] += 1
+        if name == "fresh":
+            if k != src or self.fresh[k] is not None:
+                raise ValueError(f"fresh result for case {k} repeated or misplaced")
+            self.fresh_digests[k] = outputs_digest(outs)
+            if all(c is None or c.ok for c in self.fresh):  # after a failure only digests matter
+                self.fresh[k] = compare(self.ref.outputs(k), outs, self.atol, self.rtol)
+            else:
+                self.fresh[k] = Comparison(True, "not compared: an earlier case failed")
+        elif self.stale is None:
+            cmp = compare(self.ref.outputs(src), outs, self.atol, self.rtol)
+            if not cmp.ok:
+                label = "refilled inputs, reverse order" if name == "refill" else "re-check after timing"
+                self.stale = (label, src, cmp)
+
+    def missing(self, timed: bool) -> str:
+        """Why the results are incomplete ("" when every pass reported every case)."""
+        n = len(self.ref)
+        want = {"fresh": n, "refill": n, "recheck": n if timed else 0}
+        bad = [f"{p} {self.counts[p]} of {want[p]}" for p in self.PASSES if self.counts[p] != want[p]]
+        return "worker reported " + ", ".join(bad) + " results" if bad else ""
 
 
 def resolve_devices(device: str) -> list[str]:
@@ -74,7 +244,16 @@ class VerifierPool:
         cache_path: Path | None = None,
         prespawn: bool = True,
         spawn: str = "auto",
+        ref_memory_mb: int = 1024,
+        memory_peers: int = 1,
     ) -> None:
+        """
+        Args:
+            ref_memory_mb: reference outputs the parent keeps in memory (all problems together);
+                past it they go to a private spill file and are read back one case at a time.
+            memory_peers: pools sharing this host (HostVerifierPool passes its device count), for
+                the default worker memory cap on GPUs (VerifyConfig.memory_mb = 0).
+        """
         self.config = config or VerifyConfig()
         self.workers = max(1, int(workers))
         self.prespawn = prespawn  # keep warm spare workers (interpreter + torch import done) ready
@@ -89,6 +268,14 @@ class VerifierPool:
         self._zygotes: dict[str, ZygoteClient] = {}
         self.devices = resolve_devices(self.config.device)
         self._tmp = tempfile.mkdtemp(prefix="drt-verify-")
+        # Reference outputs that do not fit in memory: a folder only the parent's user can enter, apart
+        # from the folder holding candidate files.
+        self._spill = tempfile.mkdtemp(prefix="drt-refs-")
+        self._ref_budget = _Budget(max(0, int(ref_memory_mb)) << 20)
+        # Concurrent workers per pool: candidates, the reference worker and a baseline worker.
+        concurrent = (self.workers + 2) * max(1, int(memory_peers))
+        self.memory_mb = {d: worker_memory_mb(self.config.memory_mb, d, concurrent) for d in self.devices}
+        self._max_frame_bytes = 0
         self._cache = VerdictCache(cache_path) if cache_path else None
         self._lock = threading.Lock()
         self._gpu_locks = {d: threading.Lock() for d in self.devices}
@@ -118,7 +305,8 @@ class VerifierPool:
 
     def _spawn(self, device: str) -> WorkerProcess:
         c = self.config
-        args = (device, c.memory_mb, int(c.timeout_s * 3 + 120), c.output_cap_mb, self._tmp)
+        cpu_s = int(c.first_call_timeout_s + c.timeout_s * 3 + 120)
+        args = (device, self.memory_mb[device], cpu_s, c.output_cap_mb, self._tmp)
         zygote = self._zygote_for(device)
         if zygote is not None:
             try:
@@ -149,6 +337,22 @@ class VerifierPool:
                 self._idle_candidates[device].append(spare)
         return worker
 
+    def _note_frames(self, worker: WorkerProcess) -> None:
+        with self._lock:
+            self._max_frame_bytes = max(self._max_frame_bytes, worker.max_frame_bytes)
+
+    def stats(self) -> dict:
+        """What the parent holds: the largest frame a worker sent it, and the reference outputs cached
+        (bytes in memory, bytes in spill files, problems)."""
+        with self._lock:
+            refs = [r["outputs"] for r in self._refs.values() if "outputs" in r]
+            return {
+                "max_frame_bytes": self._max_frame_bytes,
+                "reference_ram_bytes": sum(r.ram_bytes for r in refs),
+                "reference_spilled_bytes": sum(r.spilled_bytes for r in refs),
+                "reference_problems": len(refs),
+            }
+
     def _reference(self, problem_src: str, device: str) -> dict:
         key = hashlib.sha256(f"{device}\0{problem_src}".encode()).hexdigest()
         with self._lock:
@@ -174,18 +378,33 @@ class VerifierPool:
                 "distributions": list(c.distributions),
                 "init_seed": c.init_seed,
             }
+            outputs = ReferenceOutputs(self._spill, self._ref_budget)
             try:
-                ref = worker.request(req, c.timeout_s)
+                ref = worker.request(
+                    req, c.timeout_s, first_call_timeout=c.first_call_timeout_s, on_message=outputs.add
+                )
             except WorkerTimeout:
-                ref = {"kind": "error", "reason": f"reference Model took longer than {c.timeout_s:g} s"}
+                if worker.in_first_call:
+                    why = (f"reference Model's first call (load, build, first forward) took longer than "
+                           f"first_call_timeout_s={c.first_call_timeout_s:g} s")
+                else:
+                    why = f"reference Model took longer than timeout_s={c.timeout_s:g} s after its first call"
+                ref = {"kind": "error", "reason": why}
             except WorkerCrash as exc:
                 ref = {"kind": "error", "reason": f"reference run crashed: {exc}"}
+            except ValueError as exc:  # a malformed case frame (on_message)
+                ref = {"kind": "error", "reason": f"reference run sent a bad frame: {exc}"}
+            self._note_frames(worker)
+            if ref.get("kind") == "reference" and ref.get("n_cases") != len(outputs):
+                ref = {"kind": "error", "reason": f"reference sent {len(outputs)} of {ref.get('n_cases')} cases"}
             if worker.alive() and ref.get("kind") == "reference":
                 with self._lock:
                     self._idle_refs[device].append(worker)
             else:
                 worker.close()
             ref["problem_path"] = str(path)
+            if ref.get("kind") == "reference":
+                ref["outputs"] = outputs
             if (
                 ref.get("kind") == "reference"
                 and device.startswith("cuda")
@@ -196,7 +415,12 @@ class VerifierPool:
                 ref["baseline"] = self._baselines.submit(self._baseline, ref, device)
             with self._lock:
                 self._refs[key] = ref
-                while len(self._refs) > _REF_CACHE_SIZE:
+                # Oldest first out: past 32 problems or past _REF_CACHE_BYTES (the newest always stays).
+                while len(self._refs) > _REF_CACHE_SIZE or (
+                    len(self._refs) > 1
+                    and sum(r["outputs"].nbytes() for r in self._refs.values() if "outputs" in r)
+                    > _REF_CACHE_BYTES
+                ):
                     self._refs.popitem(last=False)
             return ref
 
@@ -213,15 +437,16 @@ class VerifierPool:
             "device": device,
             "init_seed": c.init_seed,
             "init_inputs": ref["init_inputs"],
-            "case": ref["cases"][0]["inputs"],
+            "case": ref["outputs"].specs[0],
             "timing_seed": c.timing_seed,
             "timing_config": self._timing_config(),
         }
         slot = _GpuSlot(self._gpu_locks[device])
         try:
-            reply = worker.request(req, c.timeout_s * 2, on_need_gpu=slot.acquire)
+            reply = worker.request(req, c.first_call_timeout_s + c.timeout_s * 2, on_need_gpu=slot.acquire)
         except WorkerTimeout:
-            reply = {"kind": "error", "reason": f"baseline took longer than {2 * c.timeout_s:g} s"}
+            reply = {"kind": "error", "reason": "baseline took longer than "
+                     f"first_call_timeout_s + 2 x timeout_s = {c.first_call_timeout_s + 2 * c.timeout_s:g} s"}
         except WorkerCrash as exc:
             reply = {"kind": "error", "reason": f"baseline run crashed: {exc}"}
         finally:
@@ -239,7 +464,7 @@ class VerifierPool:
         if future is None:
             return None
         try:
-            return future.result(timeout=self.config.timeout_s * 3)
+            return future.result(timeout=self.config.first_call_timeout_s + self.config.timeout_s * 3)
         except Exception as exc:  # noqa: BLE001 - a baseline failure is a note, never the candidate's fault
             return {"kind": "error", "reason": f"{type(exc).__name__}: {exc}"}
 
@@ -303,7 +528,8 @@ class VerifierPool:
             "init_seed": c.init_seed,
             "init_inputs": ref["init_inputs"],
             "state": ref["state"],
-            "cases": [case["inputs"] for case in ref["cases"]],
+            "cases": ref["outputs"].specs,  # seed, distribution, fingerprint: the worker draws them
+            "input_cache_mb": max(64, self.memory_mb[device] // 4),
             "disabled_rules": list(c.disabled_rules),
             "timing": on_gpu,
             "problem_path": ref["problem_path"],
@@ -312,24 +538,42 @@ class VerifierPool:
         }
         slot = _GpuSlot(self._gpu_locks[device])
         worker = self._take_candidate_worker(device)
+        judge = _Judge(ref["outputs"], c.atol, c.rtol)
         try:
-            reply = worker.request(req, c.timeout_s, on_need_gpu=slot.acquire, on_gpu_done=slot.release)
+            reply = worker.request(
+                req,
+                c.timeout_s,
+                on_need_gpu=slot.acquire,
+                on_gpu_done=slot.release,
+                first_call_timeout=c.first_call_timeout_s,
+                on_message=judge,
+            )
         except WorkerTimeout:
+            if worker.in_first_call:
+                return self._verdict(
+                    Status.TIMEOUT,
+                    f"candidate's import, build and first call did not finish within "
+                    f"first_call_timeout_s={c.first_call_timeout_s:g} s; worker killed (infinite loop?)",
+                )
             return self._verdict(
                 Status.TIMEOUT,
-                f"candidate did not finish within {c.timeout_s:g} s; worker "
+                f"candidate did not finish within timeout_s={c.timeout_s:g} s after its first call; worker "
                 "killed (infinite loop or far too slow)",
             )
         except WorkerCrash as exc:
             return self._verdict(Status.RUNTIME_ERROR, str(exc))
+        except ValueError as exc:  # a malformed result frame (the judge): the worker was subverted
+            return self._verdict(Status.RUNTIME_ERROR, f"candidate worker broke the protocol: {exc}")
         finally:
             slot.release()
+            self._note_frames(worker)
             worker.discard()  # one candidate per worker: nothing to shut down gracefully
             path.unlink(missing_ok=True)
-        return self.evaluate(ref, reply)
+        return self.evaluate(ref, reply, judge)
 
     # ---- judging the worker's reply (parent side) ----
-    def evaluate(self, ref: dict, reply: dict) -> Verdict:
+    def evaluate(self, ref: dict, reply: dict, judge: _Judge) -> Verdict:
+        """The verdict from the worker's final reply and the judge's comparisons of its streamed results."""
         c = self.config
         notes = tuple(ref.get("notes", ()))
         kind = reply.get("kind")
@@ -366,13 +610,16 @@ class VerifierPool:
                 rule="policy.torch_compute",
                 **common,
             )
-        cases = ref["cases"]
+        missing = judge.missing(timed=reply.get("timing") is not None)
+        if missing:
+            return self._verdict(Status.RUNTIME_ERROR, f"incomplete check: {missing}", **common)
+        specs = ref["outputs"].specs
         worst_abs, worst_rel = 0.0, 0.0
-        fresh = reply["fresh"]
-        for k, (case, out) in enumerate(zip(cases, fresh)):
-            cmp = compare(case["outputs"], out, c.atol, c.rtol)
+        for k, cmp in enumerate(judge.fresh):
             if not cmp.ok:
-                if c.rule_on("memo.input_insensitive") and self._input_insensitive(cases, fresh):
+                if c.rule_on("memo.input_insensitive") and self._input_insensitive(
+                    ref["outputs"].digests, judge.fresh_digests
+                ):
                     return self._verdict(
                         Status.CHEAT_DETECTED,
                         "memo.input_insensitive: outputs are identical "
@@ -384,7 +631,7 @@ class VerifierPool:
                     )
                 return self._verdict(
                     Status.INCORRECT,
-                    f"seed {case['seed']} ({case['dist']} inputs): {cmp.reason}",
+                    f"seed {specs[k]['seed']} ({specs[k]['dist']} inputs): {cmp.reason}",
                     max_abs_err=cmp.max_abs_err,
                     max_rel_err=cmp.max_rel_err,
                     **common,
@@ -393,22 +640,17 @@ class VerifierPool:
                 max(worst_abs, cmp.max_abs_err or 0.0),
                 max(worst_rel, cmp.max_rel_err or 0.0),
             )
-        for label, outs, srcs in (
-            ("refilled inputs, reverse order", reply["refill"], reply["refill_src"]),
-            ("re-check after timing", reply["recheck"], reply["recheck_order"]),
-        ):
-            for src, out in zip(srcs, outs):
-                cmp = compare(cases[src]["outputs"], out, c.atol, c.rtol)
-                if not cmp.ok and c.rule_on("memo.stale_result"):
-                    return self._verdict(
-                        Status.CHEAT_DETECTED,
-                        f"memo.stale_result: correct on fresh inputs but "
-                        f"wrong on {label} (case {src}): {cmp.reason}",
-                        rule="memo.stale_result",
-                        max_abs_err=cmp.max_abs_err,
-                        max_rel_err=cmp.max_rel_err,
-                        **common,
-                    )
+        if judge.stale is not None and c.rule_on("memo.stale_result"):
+            label, src, cmp = judge.stale
+            return self._verdict(
+                Status.CHEAT_DETECTED,
+                f"memo.stale_result: correct on fresh inputs but "
+                f"wrong on {label} (case {src}): {cmp.reason}",
+                rule="memo.stale_result",
+                max_abs_err=cmp.max_abs_err,
+                max_rel_err=cmp.max_rel_err,
+                **common,
+            )
         timing, speed_eager, speed_compile = None, None, None
         t = reply.get("timing")
         gpu_notes = ()
@@ -455,7 +697,7 @@ class VerifierPool:
             if timing.candidate_ms:
                 speed_eager = timing.eager_ms / timing.candidate_ms if timing.eager_ms else None
                 speed_compile = timing.compile_ms / timing.candidate_ms if timing.compile_ms else None
-        if self._input_insensitive_ref(cases):
+        if self._input_insensitive_ref(ref["outputs"].digests):
             notes += ("reference outputs do not depend on the inputs (degenerate problem)",)
         common["notes"] = notes + gpu_notes
         return self._verdict(
@@ -470,19 +712,18 @@ class VerifierPool:
         )
 
     @staticmethod
-    def _input_insensitive(cases: list, fresh: list) -> bool:
+    def _input_insensitive(ref_digests: list, fresh_digests: list) -> bool:
         """Two cases whose references differ but whose candidate outputs are bit-identical."""
-        for i in range(len(cases)):
-            for j in range(i + 1, len(cases)):
-                if outputs_equal(fresh[i], fresh[j]) and not outputs_equal(
-                    cases[i]["outputs"], cases[j]["outputs"]
-                ):
-                    return True
-        return False
+        n = len(ref_digests)
+        return any(
+            fresh_digests[i] == fresh_digests[j] and ref_digests[i] != ref_digests[j]
+            for i in range(n)
+            for j in range(i + 1, n)
+        )
 
     @staticmethod
-    def _input_insensitive_ref(cases: list) -> bool:
-        return len(cases) > 1 and all(outputs_equal(cases[0]["outputs"], c["outputs"]) for c in cases[1:])
+    def _input_insensitive_ref(ref_digests: list) -> bool:
+        return len(ref_digests) > 1 and len(set(ref_digests)) == 1
 
     # ---- batches ----
     def verify_many(self, pairs: list[tuple[str, str]], progress=None) -> list[Verdict]:
@@ -524,7 +765,10 @@ class VerifierPool:
             z.close()
         if self._cache:
             self._cache.close()
+        with self._lock:
+            self._refs.clear()
         shutil.rmtree(self._tmp, ignore_errors=True)
+        shutil.rmtree(self._spill, ignore_errors=True)
 
     def __enter__(self) -> "VerifierPool":
         return self

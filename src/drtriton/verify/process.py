@@ -257,6 +257,8 @@ class WorkerProcess:
                     close_fds=True,
                 )
         self._buf = bytearray()
+        self.max_frame_bytes = 0  # the largest frame this worker sent the parent (a memory measure)
+        self.in_first_call = False  # the last request is still within its first-call allowance
         self.ready = False
         self.spawned_at = time.monotonic()
 
@@ -273,17 +275,43 @@ class WorkerProcess:
                 if not chunk:
                     raise WorkerCrash(self._death_reason())
                 self._buf += chunk
-            elif _rss_mb(self.proc.pid) > self.memory_mb:
-                self.kill()
-                raise WorkerCrash(
-                    f"worker exceeded the memory cap of {self.memory_mb} MB (resident set) and was killed"
-                )
+            else:
+                self._check_memory()
 
     def _take(self, n: int, deadline: float) -> bytes:
         self._fill(n, deadline)
         out = bytes(self._buf[:n])
         del self._buf[:n]
         return out
+
+    def _take_blob(self, n: int, deadline: float) -> bytearray:
+        """n bytes read straight into their own buffer (one copy: pipe to buffer; the tensor wraps it)."""
+        out = bytearray(n)
+        view = memoryview(out)
+        have = min(n, len(self._buf))
+        view[:have] = self._buf[:have]
+        del self._buf[:have]
+        fd = self.proc.stdout.fileno()
+        while have < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WorkerTimeout()
+            ready, _, _ = select.select([fd], [], [], min(remaining, 0.25))
+            if ready:
+                got = os.readv(fd, [view[have:]])
+                if not got:
+                    raise WorkerCrash(self._death_reason())
+                have += got
+            else:
+                self._check_memory()
+        return out
+
+    def _check_memory(self) -> None:
+        if _rss_mb(self.proc.pid) > self.memory_mb:
+            self.kill()
+            raise WorkerCrash(
+                f"worker exceeded the memory cap of {self.memory_mb} MB (resident set) and was killed"
+            )
 
     def _read_frame(self, deadline: float, max_bytes: int):
         import struct
@@ -299,7 +327,8 @@ class WorkerProcess:
             total += blen
             if total > max_bytes:
                 raise WorkerCrash(f"worker reply exceeds {max_bytes} bytes")
-            blobs.append(self._take(blen, deadline))
+            blobs.append(self._take_blob(blen, deadline))
+        self.max_frame_bytes = max(self.max_frame_bytes, total)
         try:
             return decode_parts(header, blobs)
         except ProtocolError as exc:
@@ -321,36 +350,59 @@ class WorkerProcess:
         self.ready = True
 
     def request(
-        self, obj: dict, timeout: float, on_need_gpu=None, on_gpu_done=None, max_reply_mb: int = 8192
+        self,
+        obj: dict,
+        timeout: float,
+        on_need_gpu=None,
+        on_gpu_done=None,
+        max_reply_mb: int = 8192,
+        first_call_timeout: float | None = None,
+        on_message=None,
     ) -> dict:
         """Sends one request; returns the reply. Raises WorkerTimeout or WorkerCrash (worker is then dead).
 
-        `on_need_gpu()` blocks until the GPU timing slot is this worker's; `on_gpu_done()` hands it back
-        as soon as the worker says its timing is over (the rest of the request needs no exclusive GPU)."""
+        Deadlines: with `first_call_timeout`, the work up to the worker's `first_call_done` message
+        (import, build, the first call: JIT, autotune, allocation) has that allowance and the rest
+        `timeout`; without it, the whole request has `timeout`. `on_need_gpu()` blocks until the GPU
+        timing slot is this worker's (the deadline restarts after it); `on_gpu_done()` hands it back as
+        soon as the worker says its timing is over. `on_message(msg)` receives the streamed frames
+        (`kind` case or result) one at a time, so the parent never holds more than one of them; an
+        exception it raises kills the worker and propagates. The reply is the first other frame."""
         self.wait_ready(max(timeout, 300.0))
         self._send(obj)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (first_call_timeout if first_call_timeout is not None else timeout)
+        self.in_first_call = first_call_timeout is not None
         while True:
             try:
                 msg = self._read_frame(deadline, max_reply_mb << 20)
-            except WorkerTimeout:
+            except (WorkerTimeout, WorkerCrash):
                 self.kill()
                 raise
-            except WorkerCrash:
+            if not isinstance(msg, dict):
                 self.kill()
-                raise
-            if isinstance(msg, dict) and msg.get("kind") == "need_gpu" and on_need_gpu is not None:
+                raise WorkerCrash("worker reply is not an object")
+            kind = msg.get("kind")
+            if kind == "first_call_done":
+                if self.in_first_call:
+                    self.in_first_call = False
+                    deadline = time.monotonic() + timeout
+                continue
+            if kind == "need_gpu" and on_need_gpu is not None:
                 on_need_gpu()  # blocks until this GPU is free; waiting is not the candidate's time
                 deadline = time.monotonic() + timeout
                 self._send({"kind": "go"})
                 continue
-            if isinstance(msg, dict) and msg.get("kind") == "gpu_done":
+            if kind == "gpu_done":
                 if on_gpu_done is not None:
                     on_gpu_done()
                 continue
-            if not isinstance(msg, dict):
-                self.kill()
-                raise WorkerCrash("worker reply is not an object")
+            if kind in ("case", "result") and on_message is not None:
+                try:
+                    on_message(msg)
+                except BaseException:
+                    self.kill()
+                    raise
+                continue
             return msg
 
     # ---- death ----

@@ -3,6 +3,9 @@
 No pickle crosses the boundary: the parent never unpickles bytes a candidate could have written.
 A frame is  u32 header_len | header (JSON) | u32 n_blobs | (u64 blob_len | blob)*.
 Tensors become {"__tensor__": i, "dtype": "float32", "shape": [...]} with their bytes in blob i.
+`encode_parts` gives the frame as a list of buffers that view the tensors' memory (no copy of the data);
+`decode_parts` wraps writable blobs (bytearray) without copying them. A tensor sent at KernelBench sizes
+is therefore copied once on each side (device to host, pipe to buffer), not four times.
 """
 
 from __future__ import annotations
@@ -27,14 +30,21 @@ def _dtype_from_name(name: str) -> torch.dtype:
     return dtype
 
 
-def encode(obj: Any) -> bytes:
-    blobs: list[bytes] = []
+def _tensor_bytes(t: torch.Tensor) -> memoryview:
+    """A read-only view of a CPU tensor's bytes (contiguous), without copying them."""
+    if not t.numel():
+        return memoryview(b"")
+    return memoryview(t.reshape(-1).view(torch.uint8).numpy()).cast("B")
+
+
+def encode_parts(obj: Any) -> list:
+    """The frame of `obj` as buffers to write in order; tensor blobs view (a host copy of) the tensor."""
+    blobs: list = []
 
     def enc(value: Any) -> Any:
         if isinstance(value, torch.Tensor):
             t = value.detach().to("cpu").contiguous()
-            raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
-            blobs.append(raw)
+            blobs.append(_tensor_bytes(t))
             return {
                 "__tensor__": len(blobs) - 1,
                 "dtype": str(t.dtype).removeprefix("torch."),
@@ -55,11 +65,28 @@ def encode(obj: Any) -> bytes:
     header = json.dumps(enc(obj)).encode()
     parts = [struct.pack("<I", len(header)), header, struct.pack("<I", len(blobs))]
     for blob in blobs:
-        parts += [struct.pack("<Q", len(blob)), blob]
-    return b"".join(parts)
+        parts += [struct.pack("<Q", blob.nbytes), blob]
+    return parts
 
 
-def decode_parts(header: bytes, blobs: list[bytes]) -> Any:
+def encode(obj: Any) -> bytes:
+    """The frame of `obj` as one bytes object (small messages; large ones: encode_parts)."""
+    return b"".join(encode_parts(obj))
+
+
+def write_parts(write, parts: list) -> int:
+    """Writes a frame's parts with `write(buffer) -> n written`; returns the frame's size in bytes."""
+    total = 0
+    for part in parts:
+        view = memoryview(part).cast("B")
+        total += view.nbytes
+        while view:
+            view = view[write(view) :]
+    return total
+
+
+def decode_parts(header: bytes, blobs: list) -> Any:
+    """The object of one frame; bytearray blobs back their tensors directly (no copy)."""
     def dec(value: Any) -> Any:
         if isinstance(value, dict):
             if "__tensor__" in value:
@@ -68,7 +95,8 @@ def decode_parts(header: bytes, blobs: list[bytes]) -> Any:
                 raw = blobs[int(value["__tensor__"])]
                 if not raw:
                     return torch.empty(shape, dtype=dtype)
-                flat = torch.frombuffer(bytearray(raw), dtype=torch.uint8)
+                buf = raw if isinstance(raw, bytearray) else bytearray(raw)
+                flat = torch.frombuffer(buf, dtype=torch.uint8)
                 return flat.view(dtype).reshape(shape)
             if "__tuple__" in value:
                 return tuple(dec(v) for v in value["__tuple__"])

@@ -166,6 +166,7 @@ def _compile_call(reference, inputs, notes: list):
 
 
 def _build_reference(req: dict, device):
+    """(problem module, Model built with the reference's seed and init inputs) in this worker."""
     import torch
 
     from drtriton.verify.worker import _load_module
@@ -173,10 +174,10 @@ def _build_reference(req: dict, device):
     torch.manual_seed(req["init_seed"])
     problem = _load_module(req["problem_path"], "drt_problem_timing")
     torch.manual_seed(req["init_seed"])
-    return problem.Model(*req["init_inputs"]).to(device)
+    return problem, problem.Model(*req["init_inputs"]).to(device)
 
 
-def prepare(run, model, cases: list, req: dict) -> dict:
+def prepare(run, model, case0: list, req: dict) -> dict:
     """Builds the contestants (and, when the config asks for it per candidate, compiles the
     torch.compile baseline) before the GPU timing lock is taken: inductor compilation takes seconds and
     must not serialise the pool."""
@@ -184,8 +185,8 @@ def prepare(run, model, cases: list, req: dict) -> dict:
 
     device = run.device
     cfg = req["timing_config"]
-    reference = _build_reference(req, device)
-    inputs = _timing_inputs(cases[0], req["timing_seed"], device)
+    _, reference = _build_reference(req, device)
+    inputs = _timing_inputs(case0, req["timing_seed"], device)
 
     def candidate():
         with torch.no_grad():
@@ -210,10 +211,16 @@ def baseline_in_worker(req: dict, send, recv) -> dict:
     is compiled before the GPU slot is asked for; the slot is held only while timing."""
     import torch
 
+    from drtriton.verify.worker import CaseSource, InputMismatch
+
     device = req["device"]
     cfg = req["timing_config"]
-    reference = _build_reference(req, device)
-    inputs = _timing_inputs(req["case"], req["timing_seed"], device)
+    problem, reference = _build_reference(req, device)
+    try:  # case 0 drawn here from its seed (as in a candidate's worker), checked by its fingerprint
+        case0 = CaseSource(problem, [req["case"]], 0).get(0)
+    except InputMismatch as exc:
+        return {"kind": "error", "reason": str(exc)}
+    inputs = _timing_inputs(case0, req["timing_seed"], device)
 
     def eager():
         with torch.no_grad():

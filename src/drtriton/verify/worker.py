@@ -5,10 +5,16 @@
 The protocol uses private duplicates of fd 0/1; fd 0 becomes /dev/null and fd 1/2 the capped capture
 file, so anything candidate code prints never reaches the pipe. Candidate code runs with the audit
 guard on, the op log + poisoned allocations during forward, and Triton launches counted.
+
+Inputs never cross the pipe: the reference and the candidate's worker each draw every case from
+(seed, distribution) with the problem's get_inputs, and the candidate's worker checks its draw against
+the reference's fingerprint. Outputs stream to the parent one case (one call) per frame.
 """
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import importlib.util
 import json
 import os
@@ -101,8 +107,89 @@ def _to_device(args: list, device: str) -> list:
     return [a.clone().to(device) if isinstance(a, torch.Tensor) else a for a in args]
 
 
+FINGERPRINT_SAMPLE = 4096  # values per tensor in an input fingerprint
+
+
+def fingerprint(args: list) -> str:
+    """A cheap digest of one case's inputs: each tensor's shape, dtype and a strided sample of up to
+    FINGERPRINT_SAMPLE values plus its last value; other arguments by repr. Equal digests in the
+    reference's and the candidate's worker mean both drew the same case (up to the sample)."""
+    import torch
+
+    h = hashlib.sha256()
+    for a in args:
+        if isinstance(a, torch.Tensor):
+            h.update(f"T{tuple(a.shape)}:{a.dtype}|".encode())
+            flat = a.detach().reshape(-1)
+            if flat.numel():
+                step = max(1, flat.numel() // FINGERPRINT_SAMPLE)
+                sample = torch.cat([flat[::step][:FINGERPRINT_SAMPLE], flat[-1:]]).to("cpu").contiguous()
+                h.update(sample.view(torch.uint8).numpy().tobytes())
+        else:
+            h.update(f"V{a!r}|".encode())
+    return h.hexdigest()[:32]
+
+
+def _layout(args: list) -> tuple:
+    import torch
+
+    return tuple(
+        (tuple(a.shape), str(a.dtype)) if isinstance(a, torch.Tensor) else ("value", repr(a)) for a in args
+    )
+
+
+class InputMismatch(Exception):
+    """This worker drew a case whose fingerprint differs from the reference's."""
+
+
+class CaseSource:
+    """One problem's correctness cases, drawn in this worker from (seed, distribution) with the
+    problem's get_inputs and checked against the reference's fingerprints. Drawn cases stay on the host
+    while they fit in `budget_bytes` (least recently used out first); past it a case is drawn again."""
+
+    def __init__(self, module, specs: list[dict], budget_bytes: int) -> None:
+        self.module, self.specs, self.budget = module, specs, budget_bytes
+        self._kept: collections.OrderedDict[int, tuple[list, int]] = collections.OrderedDict()
+        self._bytes = 0
+        self.draw_s = 0.0  # seconds spent drawing (and fingerprinting) cases
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def get(self, k: int) -> list:
+        """Case k's host inputs (shared: copy before mutating). Raises InputMismatch."""
+        import torch
+
+        if k in self._kept:
+            self._kept.move_to_end(k)
+            return self._kept[k][0]
+        spec = self.specs[k]
+        t0 = time.perf_counter()
+        inputs = _make_case(self.module, spec["seed"], spec["dist"])
+        got = fingerprint(inputs)
+        self.draw_s += time.perf_counter() - t0
+        if got != spec["fingerprint"]:
+            raise InputMismatch(
+                f"inputs drawn here for seed {spec['seed']} ({spec['dist']}) differ from the reference's "
+                f"(fingerprint {got[:12]} vs {spec['fingerprint'][:12]}): get_inputs is not reproducible "
+                "from torch.manual_seed in a fresh process (time, os.urandom, the pid, numpy or random "
+                "module state?) or torch's global state was changed; draw inputs only from torch's RNG"
+            )
+        size = sum(a.numel() * a.element_size() for a in inputs if isinstance(a, torch.Tensor))
+        if size <= self.budget:
+            self._kept[k] = (inputs, size)
+            self._bytes += size
+            while self._bytes > self.budget and len(self._kept) > 1:
+                _, (_, old) = self._kept.popitem(last=False)
+                self._bytes -= old
+        return inputs
+
+
 # ---- reference ----
-def run_reference(req: dict) -> dict:
+def run_reference(req: dict, send) -> dict:
+    """The problem's Model on every case, streamed: one `case` frame per (seed, distribution) with the
+    input fingerprint and the outputs, then the reply (init inputs, weights, notes). Holds one case at a
+    time; says `first_call_done` after the first call (import, build, first forward: cuDNN autotune)."""
     import torch
 
     device = req["device"]
@@ -114,22 +201,36 @@ def run_reference(req: dict) -> dict:
         model = module.Model(*init_inputs).to(device)
     except BaseException as exc:  # noqa: BLE001 - a broken problem file becomes a reason, not a crash
         return {"kind": "error", "reason": f"problem failed to load or build Model: {_one_line(exc)}"}
-    cases, notes = [], []
+    notes: list[str] = []
+    k = 0
     try:
         with torch.no_grad():
             for seed in req["seeds"]:
                 for dist in req["distributions"]:
                     inputs = _make_case(module, seed, dist)
+                    fp = fingerprint(inputs)
+                    if k == 0 and fingerprint(_make_case(module, seed, dist)) != fp:
+                        return {
+                            "kind": "error",
+                            "reason": f"get_inputs is not reproducible: two draws after "
+                            f"torch.manual_seed({seed}) differ (time, os.urandom, numpy or random module "
+                            "state?); draw inputs only from torch's RNG",
+                        }
                     outs = _as_list(model(*_to_device(inputs, device)))
                     outs = [o if isinstance(o, torch.Tensor) else torch.tensor(o) for o in outs]
-                    cases.append({"seed": seed, "dist": dist, "inputs": inputs, "outputs": outs})
-            again = _as_list(model(*_to_device(cases[0]["inputs"], device)))
-            if any(not torch.equal(a, b) for a, b in zip(again, cases[0]["outputs"])):
-                notes.append("reference is not deterministic on the same input (run twice differs)")
+                    if k == 0:
+                        send({"kind": "first_call_done"})
+                        again = _as_list(model(*_to_device(inputs, device)))
+                        if any(not torch.equal(a, b) for a, b in zip(again, outs)):
+                            notes.append("reference is not deterministic on the same input (run twice differs)")
+                        del again
+                    send({"kind": "case", "k": k, "seed": seed, "dist": dist, "fingerprint": fp, "outputs": outs})
+                    del inputs, outs
+                    k += 1
     except BaseException as exc:  # noqa: BLE001
         return {"kind": "error", "reason": f"reference Model failed on its inputs: {_one_line(exc)}"}
-    state = {k: v for k, v in model.state_dict().items()}
-    return {"kind": "reference", "cases": cases, "init_inputs": init_inputs, "state": state, "notes": notes}
+    state = dict(model.state_dict())
+    return {"kind": "reference", "n_cases": k, "init_inputs": init_inputs, "state": state, "notes": notes}
 
 
 # ---- candidate ----
@@ -234,13 +335,30 @@ class CandidateRun:
                     "output.reused_buffer",
                 )
         self.kept_outputs.extend(o for o in outs)
-        return [o.detach().to("cpu", copy=True) for o in outs]
+        return outs
+
+    def report(self, pass_name: str, k: int, src: int, outs: list) -> None:
+        """Streams one call's outputs to the parent (compared there with case `src`'s reference)."""
+        self.send({"kind": "result", "pass": pass_name, "case": k, "src": src, "outputs": outs})
+
+    def _case(self, k: int) -> list:
+        try:
+            return self.cases.get(k)
+        except InputMismatch as exc:
+            raise _Reject("runtime_error", str(exc)) from None
+        except BaseException as exc:  # noqa: BLE001 - the problem's get_inputs failed here, not there
+            raise _Reject("runtime_error", f"drawing the inputs failed: {_one_line(exc)}") from None
 
     def run(self) -> dict:
         import torch
 
         req = self.req
         t0 = time.perf_counter()
+        try:  # the problem's own get_inputs, loaded before any candidate code runs here
+            problem = _load_module(req["problem_path"], "drt_problem_inputs")
+        except BaseException as exc:  # noqa: BLE001
+            raise _Reject("runtime_error", f"problem failed to load in the worker: {_one_line(exc)}") from None
+        self.cases = CaseSource(problem, req["cases"], int(req.get("input_cache_mb", 256)) << 20)
         module = self._guarded(
             lambda: _load_module(req["path"], "drt_candidate"), "module import", "compile_error"
         )
@@ -262,27 +380,24 @@ class CandidateRun:
         model = model.to(self.device)
         self.phase_s["load_s"] = time.perf_counter() - t0
 
-        cases = req["cases"]
-        result: dict = {"fresh": [], "refill": [], "refill_src": [], "recheck": [], "recheck_order": []}
-        kept_inputs = []
+        n = len(self.cases)
+        kept_inputs, layouts = [], []
         t1 = time.perf_counter()
-        for k, case in enumerate(cases):
-            args = _to_device(case, self.device)
+        for k in range(n):
+            args = _to_device(self._case(k), self.device)
             kept_inputs.append(args)
-            result["fresh"].append(self.call(model, args, f"case {k}"))
+            layouts.append(_layout(args))
+            self.report("fresh", k, k, self.call(model, args, f"case {k}"))
             if k == 0:
                 self.phase_s["first_call_s"] = time.perf_counter() - t1
+                self.send({"kind": "first_call_done"})
         # Same tensor objects, new values, reverse order: pointer/identity caches and order tricks fail.
-        n = len(cases)
         for k in reversed(range(n)):
-            src = next(
-                (j for j in [(k + d) % n for d in range(1, n + 1)] if _same_layout(cases[j], cases[k])), k
-            )
-            for dst, val in zip(kept_inputs[k], cases[src]):
+            src = next((j for j in [(k + d) % n for d in range(1, n + 1)] if layouts[j] == layouts[k]), k)
+            for dst, val in zip(kept_inputs[k], self._case(src)):
                 if isinstance(dst, torch.Tensor):
                     dst.copy_(val)
-            result["refill"].append(self.call(model, kept_inputs[k], f"refilled case {k}"))
-            result["refill_src"].append(src)
+            self.report("refill", k, src, self.call(model, kept_inputs[k], f"refilled case {k}"))
         self.phase_s["correctness_s"] = time.perf_counter() - t1
 
         timing = None
@@ -291,7 +406,7 @@ class CandidateRun:
 
             t2 = time.perf_counter()
             try:
-                prep = timing_mod.prepare(self, model, cases, req)
+                prep = timing_mod.prepare(self, model, self._case(0), req)
                 self.phase_s["timing_prepare_s"] = time.perf_counter() - t2
                 self.send({"kind": "need_gpu"})
                 if self.recv().get("kind") != "go":
@@ -304,36 +419,18 @@ class CandidateRun:
                 raise
             except BaseException as exc:  # noqa: BLE001
                 raise _classify(exc, "timing", self.guard) from None
-            order = list(range(1, n)) + [0]  # re-check after timing, in a new order, fresh tensors
-            for k in order:
-                result["recheck"].append(self.call(model, _to_device(cases[k], self.device), f"recheck {k}"))
-                result["recheck_order"].append(k)
-        result.update(
-            {
-                "kind": "candidate",
-                "launches": self.call_launches,
-                "kernels": dict(self.launches.counts),
-                "ops": self.ops,
-                "timing": timing,
-                "phase_s": self.phase_s,
-            }
-        )
-        return result
-
-
-def _same_layout(a: list, b: list) -> bool:
-    import torch
-
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b):
-        if isinstance(x, torch.Tensor) != isinstance(y, torch.Tensor):
-            return False
-        if isinstance(x, torch.Tensor) and (x.shape != y.shape or x.dtype != y.dtype):
-            return False
-        if not isinstance(x, torch.Tensor) and x != y:
-            return False
-    return True
+            for k in list(range(1, n)) + [0]:  # re-check after timing, in a new order, fresh tensors
+                outs = self.call(model, _to_device(self._case(k), self.device), f"recheck {k}")
+                self.report("recheck", k, k, outs)
+        self.phase_s["input_draw_s"] = self.cases.draw_s
+        return {
+            "kind": "candidate",
+            "launches": self.call_launches,
+            "kernels": dict(self.launches.counts),
+            "ops": self.ops,
+            "timing": timing,
+            "phase_s": self.phase_s,
+        }
 
 
 def run_candidate(req: dict, guard, launches, send, recv) -> dict:
@@ -377,7 +474,7 @@ def main() -> int:
         # first call (where it was measured as part of first_call_s).
         torch.empty(1, device=settings["device"])
 
-    from drtriton.verify.protocol import encode, read_frame
+    from drtriton.verify.protocol import encode_parts, read_frame, write_parts
 
     launches = LaunchCounter()
     launches.install()
@@ -390,10 +487,7 @@ def main() -> int:
     def send(obj) -> None:
         if os.getpid() != main_pid:
             os._exit(0)  # a forked copy of this worker must never speak on the protocol pipe
-        data = encode(obj)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(proto_out, view) :]
+        write_parts(lambda view: os.write(proto_out, view), encode_parts(obj))
 
     def recv():
         return read_frame(read_exact, 1 << 40)
@@ -409,7 +503,7 @@ def main() -> int:
             return 0
         try:
             if op == "reference":
-                reply = run_reference(req)
+                reply = run_reference(req, send)
             elif op == "candidate":
                 reply = run_candidate(req, guard, launches, send, recv)
             elif op == "baseline":

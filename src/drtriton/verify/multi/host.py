@@ -62,7 +62,8 @@ class HostVerifierPool(MultiPoolBase):
         self.workers_per_device = workers_per_device
         self.workers = workers_per_device * len(devices)
         self.pools = [
-            VerifierPool(replace(self.config, device=d), workers=workers_per_device, prespawn=prespawn)
+            VerifierPool(replace(self.config, device=d), workers=workers_per_device, prespawn=prespawn,
+                         memory_peers=len(devices))
             for d in devices
         ]
         self._lock = threading.Lock()
