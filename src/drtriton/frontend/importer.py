@@ -819,6 +819,13 @@ def import_program(problem_src: str, registry: set[str] | None = None, hybrid: b
     for n in gm.graph.nodes:
         if n.op == "get_attr" and isinstance(cap.values.get(n), torch.Tensor):
             t = cap.values[n]
+            if n.target.startswith("_tensor_constant") and t.dim() == 0:
+                # torch.tensor(c) with a Python number, folded by FX into a constant ModelNew does not have
+                if t.is_meta:
+                    raise NotImplementedError("a torch.tensor(c) constant has no value on the meta device")
+                b.ids[n] = ("const", float(t.item()))
+                b.scalar_tensors.add(n)
+                continue
             b.param_exprs[n] = f"self.{n.target}"
             b.inputs.append({"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")})
             b.extra_inputs.append(f"self.{n.target}")
@@ -836,7 +843,7 @@ def import_program(problem_src: str, registry: set[str] | None = None, hybrid: b
     for n in gm.graph.nodes:
         value = cap.values.get(n)
         try:
-            if n.op == "placeholder" or n in b.param_exprs:
+            if n.op == "placeholder" or n in b.param_exprs or n in b.scalar_tensors:
                 continue
             if n.op == "get_attr":
                 b.ids[n] = ("const", value)

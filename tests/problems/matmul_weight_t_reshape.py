@@ -1,0 +1,34 @@
+"""x @ W.T with a parameter used through .T, a reshape that splits the feature axis into three, a
+max over the middle split, and a reshape that merges axes that are not trailing."""
+
+import torch
+import torch.nn as nn
+
+# ---- sizes (scale these for a GPU run) ----
+BATCH = 6
+IN_FEATURES = 10
+SPLIT_A = 3
+SPLIT_B = 4
+SPLIT_C = 2
+
+
+class Model(nn.Module):
+    def __init__(self, in_features: int, a: int, b: int, c: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(a * b * c, in_features) * 0.3)
+        self.a, self.b, self.c = a, b, c
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.matmul(x, self.weight.T)  # [N, a*b*c]
+        y = y.view(x.size(0), self.a, self.b, self.c)
+        z = torch.amax(y, dim=2)  # [N, a, c]
+        merged = y.reshape(x.size(0), self.a * self.b, self.c)  # merges axes 1 and 2, keeps the last
+        return merged * z.sum(dim=1, keepdim=True)
+
+
+def get_inputs():
+    return [torch.randn(BATCH, IN_FEATURES)]
+
+
+def get_init_inputs():
+    return [IN_FEATURES, SPLIT_A, SPLIT_B, SPLIT_C]
