@@ -34,7 +34,8 @@ def phase_pipeline(args) -> dict:
     work = args.work or ROOT / "runs" / ("pipeline_smoke" if args.smoke else "pipeline")
     cfg = PipelineConfig.smoke(out, work) if args.smoke else PipelineConfig(out=out, work=work)
     changes = {"budget_s": args.budget_s, "heldout_n": args.heldout_n, "rl_lr": args.rl_lr,
-               "workers": args.workers, "seed": args.seed, "rl_reward": args.rl_reward}
+               "workers": args.workers, "seed": args.seed, "rl_reward": args.rl_reward,
+               "sft_canonical": False if args.no_canonical else None}
     if args.budget:
         budgets = dict(cfg.budgets)
         for item in args.budget:
@@ -169,7 +170,9 @@ def main() -> int:
     ap.add_argument("--budget", action="append", metavar="PHASE=S",
                     help="pipeline: one phase's budget in seconds (data, sft, probe_sft, rl_drpo, rl_grpo, eval)")
     ap.add_argument("--heldout-n", type=int, help="pipeline: held-out tasks per level (default 16)")
-    ap.add_argument("--rl-lr", type=float, help="pipeline: RL learning rate (default 5e-5)")
+    ap.add_argument("--rl-lr", type=float, help="pipeline: RL learning rate (default 1e-4)")
+    ap.add_argument("--no-canonical", action="store_true",
+                    help="pipeline: SFT on the code generator's answers as written (no canonical_solution rewrite)")
     ap.add_argument("--rl-reward", choices=["fast", "verifier"],
                     help="pipeline: RL reward check (default fast: static rules + in-process correctness)")
     ap.add_argument("--workers", type=int, help="pipeline: synthesizer/verifier processes (default CPUs - 2)")

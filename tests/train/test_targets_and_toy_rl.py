@@ -12,7 +12,15 @@ import pytest
 import torch
 
 from drtriton.train.config import load_config
-from drtriton.train.datagen import Drawn, Job, ParallelDraws, canonical_solution, check_solution, size_constants
+from drtriton.train.datagen import (
+    Drawn,
+    Job,
+    ParallelDraws,
+    canonical_solution,
+    check_solution,
+    size_constants,
+    static_rules,
+)
 from drtriton.train.policy import Rollout, completion_logps
 from drtriton.train.rewards import Outcome
 from drtriton.train.rl import ScoredRollout, policy_update
@@ -98,6 +106,14 @@ def test_canonical_solution_uses_numel_for_counts_no_size_product_matches_and_ke
     assert "BATCH" not in canonical_solution(PROGRAM, no_header)
 
 
+def test_static_rules_reject_an_sft_target_the_verifier_would_flag():
+    assert static_rules(canonical_solution(PROGRAM, ANSWER)) is None
+    identity = ANSWER[:ANSWER.index("        v1 = torch.empty")] + "        return v0.clone()\n"
+    identity = identity.replace(identity[identity.index("@triton.jit"):identity.index("class ModelNew")], "")
+    assert check_solution(PROGRAM.replace("torch.relu(x)", "x"), identity, "cpu") is None  # right values ...
+    assert static_rules(identity).startswith("static rule cheat_detected: launch.no_triton_kernel")  # ... no kernel
+
+
 @pytest.mark.slow  # the synthesizer, the code generator and the Triton interpreter on 6 programs (~1 min)
 def test_canonical_targets_of_synthesized_programs_still_pass_the_check():
     from drtriton.train.data import SynthSource, reference_solution
@@ -114,6 +130,7 @@ def test_canonical_targets_of_synthesized_programs_still_pass_the_check():
             out = canonical_solution(task["program"], code)
             changed += out != code
             assert check_solution(task["program"], out, "cpu") is None, (level, seed)
+            assert static_rules(out) is None or "no_triton_kernel" in static_rules(out)
     assert changed >= 4
 
 

@@ -257,6 +257,16 @@ def run_check(program: str, solution: str, device: str, seeds=CHECK_SEEDS, tol: 
     return "correct", ""
 
 
+def static_rules(solution: str) -> str | None:
+    """Why the verifier's parse and static anti-cheat rules reject `solution` (None: they pass). An SFT
+    target must pass them: the code generator answers an identity op (eval-mode dropout) with
+    `v0.clone()` and no kernel, which the verifier flags as `launch.no_triton_kernel`."""
+    from drtriton.train.fastcheck import _static
+
+    verdict = _static(solution)
+    return None if verdict is None else f"static rule {verdict.status}: {verdict.reason}"[:200]
+
+
 # ---- worker process side ----
 _STATE: dict = {}
 
@@ -294,6 +304,8 @@ def _run_job(job: Job, scale: str | None) -> Drawn:
                         out.solution = canon
                 if job.check and not out.extra.get("canonical"):  # not rewritten, or the rewrite failed
                     out.check = check_solution(task["program"], out.solution, device, folder=folder)
+                if job.check and out.check is None:
+                    out.check = static_rules(out.solution)  # e.g. an identity op answered with no kernel
     except Exception as exc:  # noqa: BLE001 - one failed draw is recorded, the run goes on
         out.error = f"{type(exc).__name__}: {exc}"[:200]
     out.seconds = time.perf_counter() - t0
