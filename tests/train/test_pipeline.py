@@ -193,6 +193,16 @@ def test_phase_budget_never_exceeds_its_own_and_a_phase_without_time_is_skipped(
     assert p.results["phases"]["data"]["error"] == "no time left in the run's budget"
 
 
+def test_sft_budget_takes_what_the_data_phase_left_unused(tmp_path):
+    p = Pipeline(PipelineConfig(out=tmp_path / "o", work=tmp_path / "w"))
+    own = p.cfg.budgets
+    assert p.budget("sft") == own["sft"]  # no data phase yet
+    p.results["phases"]["data"] = {"status": "ok", "seconds": own["data"] - 20.0}
+    assert p.budget("sft") == own["sft"] + 20.0 and p.budget("rl_drpo") == own["rl_drpo"]
+    p.results["phases"]["data"] = {"status": "ok", "seconds": own["data"] + 5.0}  # overran: nothing to give
+    assert p.budget("sft") == own["sft"]
+
+
 def test_pipeline_refuses_a_work_folder_it_did_not_make(tmp_path):
     (tmp_path / "w").mkdir()
     (tmp_path / "w" / "precious.txt").write_text("keep")

@@ -150,12 +150,21 @@ class Pipeline:
     def log(self, msg: str) -> None:
         _log(self.t0, msg)
 
+    def own_budget(self, phase: str) -> float:
+        """The configured budget; SFT's also gets what the data phase left unused (that phase ends early once
+        SFT has enough pairs, and its pool goes on drawing while SFT trains)."""
+        own = self.cfg.budgets.get(phase, 0.0)
+        data = self.results["phases"].get("data") or {}
+        if phase == "sft" and data.get("status") == "ok" and data.get("seconds") is not None:
+            own += max(0.0, self.cfg.budgets.get("data", 0.0) - data["seconds"])
+        return own
+
     def budget(self, phase: str) -> float:
         """The phase's own budget, cut so every later phase keeps half of its own."""
         later = PHASES[PHASES.index(phase) + 1:]
         reserve = sum(0.5 * self.cfg.budgets.get(p, 0.0) for p in later)
         left = self.cfg.budget_s - (time.time() - self.t0) - reserve
-        return max(0.0, min(self.cfg.budgets.get(phase, 0.0), left))
+        return max(0.0, min(self.own_budget(phase), left))
 
     def save(self) -> None:
         self.results["seconds"] = time.time() - self.t0
