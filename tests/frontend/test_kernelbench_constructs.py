@@ -24,6 +24,7 @@ CONSTRUCTS = {  # problem -> the construct it exercises
     "gemm_groupnorm_hardtanh": "GroupNorm on [N, C]",
     "conv_globalmean_min_residual": "mean over (H, W) keepdim, min with torch.tensor, detach, view with unit axes",
     "matmul_weight_t_reshape": "parameter .T, reshape splitting into three and merging non-trailing axes",
+    "layer_norm_three_axes": "LayerNorm over a tuple normalized_shape",
 }
 
 

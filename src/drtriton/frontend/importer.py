@@ -643,8 +643,22 @@ def _lower_module(b: _Builder, n: torch.fx.Node, m: nn.Module, path: str) -> Any
         return b.add("batch_norm", [x], {"eps": float(m.eps)},
                      {**bind, **{r: f"{path}.{r}" for r in ("running_mean", "running_var", "weight", "bias")}})
     if isinstance(m, nn.LayerNorm):
-        if len(m.normalized_shape) != 1 or not m.elementwise_affine or m.bias is None:
-            raise _NoLowering("LayerNorm over more than the last axis or without affine weight and bias")
+        if not m.elementwise_affine or m.bias is None:
+            raise _NoLowering("LayerNorm without affine weight and bias")
+        k = len(m.normalized_shape)
+        shape = b.shape_of(x)
+        if k > 1:  # over the last k axes: flatten them into one row, normalise, split the row back
+            if list(shape[rank - k:]) != list(m.normalized_shape):
+                raise _NoLowering(f"LayerNorm normalized_shape {list(m.normalized_shape)} is not the input's "
+                                  f"trailing axes {shape}")
+            flat = shape[:rank - k] + [_prod(shape[rank - k:])]
+            y = b.add_shaped("layer_norm", [b.add_shaped("flatten", [x], flat, {"start_dim": rank - k})], flat,
+                             {"eps": float(m.eps)})
+            b.params[-1] = {**bind, "weight": f"{path}.weight.reshape(-1)", "bias": f"{path}.bias.reshape(-1)"}
+            for j in range(rank - k, rank - 1):
+                rest = _prod(shape[j + 1:])
+                y = b.add_shaped("unflatten", [y], shape[:j + 1] + [rest], {"dim": j, "size": shape[j]})
+            return y
         return b.add("layer_norm", [x], {"eps": float(m.eps)},
                      {**bind, "weight": f"{path}.weight", "bias": f"{path}.bias"})
     if isinstance(m, nn.RMSNorm):
