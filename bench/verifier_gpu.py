@@ -236,6 +236,7 @@ def part_b(config: VerifyConfig, n: int, workers: int, problems: int | None, spa
         with ThreadPoolExecutor(max_workers=workers) as ex:  # as verify_many, with a timeline
             verdicts = list(ex.map(one, range(len(pairs))))
         wall = time.perf_counter() - t0
+        pool_stats = pool.stats()  # what the parent held: largest frame, reference outputs cached
     print(file=sys.stderr)
     statuses = {}
     for v in verdicts:
@@ -260,7 +261,7 @@ def part_b(config: VerifyConfig, n: int, workers: int, problems: int | None, spa
     )
     failures = [v.reason for v in verdicts if v.status is not Status.CORRECT][:5]
     phases = {}
-    for name in ("load_s", "first_call_s", "correctness_s", "timing_prepare_s", "timing_s"):
+    for name in ("load_s", "first_call_s", "correctness_s", "input_draw_s", "timing_prepare_s", "timing_s"):
         xs = [v.phase_s[name] for v in verdicts if name in v.phase_s]
         phases[name] = {"median": statistics.median(xs) if xs else None, "sum": sum(xs), "n": len(xs)}
     print(f"(b) phases (median s): { {k: v['median'] for k, v in phases.items()} }", flush=True)
@@ -283,6 +284,7 @@ def part_b(config: VerifyConfig, n: int, workers: int, problems: int | None, spa
         "worker_s": worker_s,
         "compile_share": share,
         "first_failures": failures,
+        "pool_stats": pool_stats,
     }
 
 

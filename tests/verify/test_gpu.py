@@ -85,7 +85,8 @@ GPU_FAULTS = {  # name: (candidate, rules switched off so the fault itself is re
 @pytest.mark.parametrize("name", sorted(GPU_FAULTS))
 def test_gpu_fault_gets_a_verdict_and_the_pool_serves_the_next_candidate(name):
     src, off, expected = GPU_FAULTS[name]
-    config = VerifyConfig(device="cuda", n_timing=10, timeout_s=60, disabled_rules=off)
+    # A hang in the first call meets the first-call allowance: both at 60 s here.
+    config = VerifyConfig(device="cuda", n_timing=10, timeout_s=60, first_call_timeout_s=60, disabled_rules=off)
     with VerifierPool(config, workers=2) as pool:
         bad, good = pool.verify_many([(PROBLEM, src), (PROBLEM, C.HONEST)])
         after = pool.verify(PROBLEM, C.HONEST.replace("BLOCK=256", "BLOCK=512").replace("256)", "512)"))

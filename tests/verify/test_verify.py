@@ -82,7 +82,7 @@ def fault_verdicts() -> dict[str, Verdict]:
     )
     hybrid = VerifyConfig(policy="hybrid", **FAST)
     out.update(_batch(hybrid, {"hybrid_torch_compute": C.STRICT_TORCH_COMPUTE}, workers=1, prespawn=False))
-    looping = VerifyConfig(seeds=(0,), device="cpu", timeout_s=40)
+    looping = VerifyConfig(seeds=(0,), device="cpu", timeout_s=40, first_call_timeout_s=40)
     out.update(_batch(looping, {"infinite_loop": C.INFINITE_LOOP, "after_timeout": C.HONEST}, workers=1))
     return out
 

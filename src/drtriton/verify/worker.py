@@ -104,7 +104,7 @@ def _make_case(module, seed: int, dist: str) -> list:
 def _to_device(args: list, device: str) -> list:
     import torch
 
-    return [a.clone().to(device) if isinstance(a, torch.Tensor) else a for a in args]
+    return [a.to(device, copy=True) if isinstance(a, torch.Tensor) else a for a in args]
 
 
 FINGERPRINT_SAMPLE = 4096  # values per tensor in an input fingerprint
