@@ -6,6 +6,7 @@ one RL step of a 7B-class model.
     python3 bench/train_gpu.py pipeline --out /tmp/p --smoke         # CPU dry run (TRITON_INTERPRET=1)
     python3 bench/train_gpu.py rewardcheck --out $OUT               # RL reward check vs verifier: time, agreement
     python3 bench/train_gpu.py scale7b --out $OUT                   # Qwen2.5-7B arch, random bf16, LoRA
+    python3 bench/train_gpu.py targets --out /tmp/t                 # SFT targets: canonical rewrite, padding (CPU)
 The pipeline writes --out/results.json after every phase (plus plots, metrics CSV, TensorBoard events and
 eval_answers.jsonl); models and checkpoints go to --work (git-ignored runs/). It prints the comparison.
 """
@@ -159,9 +160,52 @@ def phase_scale7b(args) -> dict:
             "device": torch.cuda.get_device_name(0) if cuda else "cpu"}
 
 
+def phase_targets(args) -> dict:
+    """SFT targets at the pipeline's scale and level mix (no check, no GPU): how often `canonical_solution`
+    rewrites the code generator's answer, digits and tokens per answer before and after, and the share of
+    real (unpadded) tokens in batches of 16 with plain vs length-bucketed epoch orders."""
+    from drtriton.train.data import SynthSource, reference_solution
+    from drtriton.train.datagen import canonical_solution, compact_solution
+    from drtriton.train.models import train_tokenizer
+    from drtriton.train.pipeline import PipelineConfig
+    from drtriton.train.prompt import build_prompt, format_answer
+    from drtriton.train.sft import epoch_order
+
+    cfg = PipelineConfig()
+    source, rows = SynthSource(cfg.scale), []
+    total = sum(cfg.sft_level_weights)
+    for level, w in zip(cfg.levels, cfg.sft_level_weights):
+        for k in range(round(args.n_programs * w / total)):
+            task = source.draw(level, 999 + k)
+            sol = reference_solution(task["program"])
+            if sol is not None:
+                code = compact_solution(sol)
+                rows.append((build_prompt(task["program"]), code, canonical_solution(task["program"], code)))
+    if not rows:
+        raise SystemExit("targets: the code generator compiled none of the programs drawn")
+    tok = train_tokenizer([p + format_answer(c) for p, _, c in rows], cfg.vocab_size,
+                          args.out / "targets_tokenizer")
+    n_tok = lambda text: len(tok(text, add_special_tokens=False).input_ids)  # noqa: E731
+    digits = lambda code: sum(ch.isdigit() for ch in code.split("class ModelNew")[-1])  # noqa: E731
+    out: dict = {"phase": "targets", "programs": len(rows), "rewritten": sum(a != b for _, a, b in rows)}
+    for name, col in (("as_written", 1), ("canonical", 2)):
+        out[name] = {"answer_tokens_mean": sum(n_tok(format_answer(r[col])) for r in rows) / len(rows),
+                     "model_new_digits_mean": sum(digits(r[col]) for r in rows) / len(rows)}
+    lengths = [n_tok(p) + n_tok(format_answer(c)) + 1 for p, _, c in rows]
+    b = cfg.sft_batch_size
+
+    def padded(order):
+        return sum(max(lengths[i] for i in order[j:j + b]) * len(order[j:j + b]) for j in range(0, len(order), b))
+
+    out["real_over_padded_tokens"] = {
+        f"bucket_{k}": sum(lengths) / (sum(padded(epoch_order(lengths, b, k, seed)) for seed in range(5)) / 5)
+        for k in (1, 4, 8)}
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("phase", choices=["pipeline", "rewardcheck", "scale7b"])
+    ap.add_argument("phase", choices=["pipeline", "rewardcheck", "scale7b", "targets"])
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "out")),
                     help="pipeline: results folder (default $OUT); scale7b: folder of train_scale7b.json")
     ap.add_argument("--work", type=Path, help="pipeline: models and checkpoints (default runs/pipeline)")
@@ -180,15 +224,17 @@ def main() -> int:
     ap.add_argument("--n-kernels", type=int, default=37, help="rewardcheck: honest kernels to check")
     ap.add_argument("--prompt-len", type=int, default=512, help="scale7b: prompt tokens")
     ap.add_argument("--new-tokens", type=int, default=256, help="scale7b: generated tokens per rollout")
+    ap.add_argument("--n-programs", type=int, default=80, help="targets: programs drawn (at the level mix)")
     ap.add_argument("--arch", default="qwen2.5-7b", help="scale7b: built-in architecture (test: CPU dry run)")
     args = ap.parse_args()
     if args.smoke:
         os.environ.setdefault("TRITON_INTERPRET", "1")
     t0 = time.time()
-    result = {"pipeline": phase_pipeline, "rewardcheck": phase_rewardcheck, "scale7b": phase_scale7b}[args.phase](args)
+    result = {"pipeline": phase_pipeline, "rewardcheck": phase_rewardcheck, "scale7b": phase_scale7b,
+              "targets": phase_targets}[args.phase](args)
     result.setdefault("seconds", time.time() - t0)
     result["provenance"] = Provenance.here().to_json()
-    if args.phase in ("scale7b", "rewardcheck"):
+    if args.phase in ("scale7b", "rewardcheck", "targets"):
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / f"train_{args.phase}.json").write_text(json.dumps(result, indent=1, default=str))
     print(json.dumps(result, indent=1, default=str))

@@ -80,6 +80,9 @@ class PipelineConfig:
     rl_eval_n: int = 8
     max_new_tokens: int = 2048  # cap on any answer
     answer_slack: float = 1.15  # per-level answer cap = slack x the longest SFT answer at that level
+    # RL rollouts' cap: slack x this quantile of the level's SFT answer lengths (evaluation keeps the cap
+    # above). A batch lasts as long as its longest sample; one runaway sample held a whole step before.
+    rl_answer_quantile: float = 0.9
     verify: dict = field(default_factory=lambda: {
         # 2 seeds x 2 input distributions: the verifier's cost grows with the cases it ships and compares.
         "policy": "mixed", "device": "auto", "seeds": [0, 1], "distributions": ["normal", "heavy_tailed"],
@@ -104,6 +107,8 @@ class PipelineConfig:
             raise UsageError(f"budgets has unknown phase(s) {unknown}; phases are {list(PHASES)}")
         if self.rl_reward not in ("fast", "verifier"):
             raise UsageError(f"rl_reward must be fast or verifier, got {self.rl_reward!r}")
+        if not 0.0 < self.rl_answer_quantile <= 1.0:
+            raise UsageError(f"rl_answer_quantile must be in (0, 1], got {self.rl_answer_quantile}")
         if self.budget_s <= 0 or self.heldout_n < 1:
             raise UsageError(f"budget_s and heldout_n must be positive, got {self.budget_s}, {self.heldout_n}")
 
@@ -137,7 +142,8 @@ class Pipeline:
         self.teacher: dict[str, str] = {}  # held-out hash -> the code generator's answer
         self.rl_tasks: dict[int, list[dict]] = {}
         self.pairs: list[dict] = []
-        self.caps: dict[int, int] = {}
+        self.caps: dict[int, int] = {}  # held-out answers (evaluation, probe)
+        self.rl_caps: dict[int, int] = {}  # RL rollouts
         self.pool = None
         self.draws = None  # the data phase's process pool; SFT keeps taking pairs from it
         self.excluded: set[str] = set()  # held-out and RL task hashes, then every SFT program taken
@@ -338,14 +344,17 @@ class Pipeline:
         # Answer caps: the longest SFT answer of the level, with slack (no held-out answer is cut shorter
         # than the code generator's would be, unless it is the longest of all).
         self.caps = {lv: min(c.max_new_tokens, math.ceil(max(v) * c.answer_slack)) for lv, v in lengths.items()}
+        self.rl_caps = {lv: min(self.caps[lv], math.ceil(_quantile(v, c.rl_answer_quantile) * c.answer_slack))
+                        for lv, v in lengths.items()}
         for lv in c.levels:
             self.caps.setdefault(lv, c.max_new_tokens)
+            self.rl_caps.setdefault(lv, self.caps[lv])
         tokens = sum(sum(v) for v in lengths.values())
         return {"pairs": r.n_pairs, "pairs_added_while_training": added[0], "dropped_too_long": dropped[0],
                 "data_counts": self.sft_counts, "params": r.params,
                 "steps": r.steps, "final_loss": r.final_loss, "backend": r.backend, "seconds": r.seconds,
                 "answer_tokens": {lv: {"max": max(v), "mean": _mean(v)} for lv, v in lengths.items()},
-                "answer_caps": self.caps, "answer_tokens_total": tokens,
+                "answer_caps": self.caps, "rl_answer_caps": self.rl_caps, "answer_tokens_total": tokens,
                 "epochs": (r.steps * c.sft_batch_size / r.n_pairs) if r.n_pairs else None,
                 "device": torch.cuda.get_device_name(0) if self._device() == "cuda" else "cpu"}
 
@@ -387,7 +396,7 @@ class Pipeline:
             "rl.prompts_per_step": c.rl_prompts_per_step, "rl.gen_prompts_per_call": c.rl_prompts_per_step,
             "rl.lr": c.rl_lr, "rl.steps": steps, "rl.updates_per_batch": c.rl_updates_per_batch,
             "rl.temperature": c.rl_temperature, "rl.max_new_tokens": c.max_new_tokens,
-            "rl.max_new_tokens_by_level": self.caps, "rl.overlap": True, "rl.save_every": 10**9,
+            "rl.max_new_tokens_by_level": self.rl_caps or self.caps, "rl.overlap": True, "rl.save_every": 10**9,
             "rl.verify_workers": self.workers, "rl.max_seconds": max(1.0, budget - 12.0),  # 12 s: load + export
             "curriculum.eval_every": c.rl_eval_every, "curriculum.start_level": getattr(self, "start_level", None),
             "eval_n": c.rl_eval_n})
@@ -660,6 +669,12 @@ def compare_results(results: dict) -> dict:
 def _all_evals(results: dict) -> dict:
     """model -> level -> metrics, over both evaluation phases."""
     return dict((results.get("eval") or {}).get("models") or {})
+
+
+def _quantile(xs: list, q: float) -> float:
+    """The q-quantile of xs (nearest rank, q in [0, 1])."""
+    ordered = sorted(xs)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def _mean(xs: list) -> float | None:
