@@ -71,6 +71,7 @@ nb::dict ConfigDict(const SynthConfig& c) {
   d["reductions"] = std::make_pair(c.reductions_min, c.reductions_max);
   d["max_fanout"] = c.max_fanout;
   d["rank_classes"] = c.rank_classes;
+  d["mcmc_steps"] = c.mcmc_steps;
   d["shape_menu"] = c.shape_menu;
   d["max_flops"] = c.max_flops;
   d["max_bytes"] = c.max_bytes;
@@ -177,6 +178,8 @@ void BindSynth(nb::module_& m) {
              nb::dict d, rejected;
              d["proposals"] = st.proposals;
              d["accepted"] = st.accepted;
+             d["chain_moves"] = st.chain_moves;
+             d["chain_restarts"] = st.chain_restarts;
              for (int r = 0; r < static_cast<int>(synth::Reject::kCount); ++r) {
                rejected[std::string(synth::RejectName(static_cast<synth::Reject>(r))).c_str()] = st.rejected[r];
              }

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "drtriton/error.h"
@@ -100,9 +101,12 @@ int main(int argc, char** argv) {
     };
     long long drawn = 0;
     // Each proposal has its own stream; accepted ones are uniform, exactly as Sampler::Draw's.
+    // Chain levels (mcmc_steps > 0): each program is one Draw (a chain) of its own stream.
+    const bool chain = sampler.config().mcmc_steps > 0;
     for (uint64_t attempt = 0; drawn < n; ++attempt) {
-      if ((attempt & 255) == 0 && elapsed() > max_seconds) break;
-      auto graph = sampler.Propose(drtriton::synth::StreamSeed(seed, attempt));
+      if ((chain || (attempt & 255) == 0) && elapsed() > max_seconds) break;
+      const uint64_t stream = drtriton::synth::StreamSeed(seed, attempt);
+      auto graph = chain ? std::optional(sampler.Draw(stream)) : sampler.Propose(stream);
       if (!graph) continue;
       ++drawn;
       if (emit) bytes += EmitJson(*graph, json);
@@ -111,10 +115,11 @@ int main(int argc, char** argv) {
     n = drawn;
     const auto& st = sampler.stats();
     std::printf("{\"level\": %d, \"n\": %lld, \"startup_seconds\": %.4f, \"rank_classes\": %s, "
-                "\"seconds\": %.4f, \"programs_per_s\": %.1f, "
+                "\"mcmc_steps\": %d, \"chain_moves\": %llu, \"seconds\": %.4f, \"programs_per_s\": %.1f, "
                 "\"proposals\": %llu, \"acceptance\": %.6f, \"emit\": %s, \"emitted_bytes\": %zu, "
                 "\"rejected\": {",
-                level, n, startup, sampler.config().rank_classes ? "true" : "false", secs, n / secs, static_cast<unsigned long long>(st.proposals),
+                level, n, startup, sampler.config().rank_classes ? "true" : "false",
+                sampler.config().mcmc_steps, static_cast<unsigned long long>(st.chain_moves), secs, n / secs, static_cast<unsigned long long>(st.proposals),
                 st.proposals ? static_cast<double>(st.accepted) / st.proposals : 0.0, emit ? "true" : "false", bytes);
     for (int r = 0; r < static_cast<int>(drtriton::synth::Reject::kCount); ++r) {
       std::printf("%s\"%s\": %llu", r ? ", " : "",

@@ -16,7 +16,8 @@ namespace drtriton::synth {
 
 /// Written into every task: bump when the same seed and config can give a different program.
 // 2: rank-class DP with a rank-priority traversal, tensors of rank <= 6, coverage-seeded streams.
-inline constexpr std::string_view kGeneratorVersion = "csp-dag/2";
+// 3: levels above 6 draw by a Markov chain (mcmc_steps), approximate; levels 1..6 as in 2.
+inline constexpr std::string_view kGeneratorVersion = "csp-dag/3";
 
 /// Input shapes of the level tables: small ones for CPU tests, KernelBench-like ones for GPU runs.
 enum class ShapeScale : uint8_t { kSmall, kRealistic };
@@ -40,6 +41,11 @@ struct SynthConfig {
   double max_flops = 1e9;            // whole-program budgets (ops::EstimateCost summed)
   double max_bytes = 1e9;
   std::vector<ops::OpId> ops;        // operators allowed; empty means every registered operator
+  // 0: exact rejection sampling (every accepted draw exactly uniform). > 0: each draw is the state of
+  // a Markov chain after this many steps from a searched valid start; the chain's stationary
+  // distribution is uniform over valid programs, a finite chain only approximately (docs/SYNTH.md).
+  // Levels above 6 use it: exact rejection accepts ~0 proposals there. No coverage strata then.
+  int mcmc_steps = 0;
 };
 
 /// The level table (docs/SYNTH.md): level = number of compute operators (1..32), plus knobs.
@@ -73,6 +79,8 @@ struct SynthStats {
   uint64_t proposals = 0;
   uint64_t accepted = 0;
   std::array<uint64_t, static_cast<int>(Reject::kCount)> rejected{};
+  uint64_t chain_moves = 0;     // Markov-chain levels: moves accepted (proposals also count searches)
+  uint64_t chain_restarts = 0;  // searches for a valid start that gave up and began afresh
 };
 
 class SamplerImpl;

@@ -346,6 +346,10 @@ double SamplerImpl::StratumSize(int stratum) {
 
 const std::vector<Stratum>& SamplerImpl::strata() {
   if (strata_ready_) return strata_;
+  if (config_.mcmc_steps > 0) {  // chain levels: no coverage strata (docs/SYNTH.md)
+    strata_ready_ = true;
+    return strata_;
+  }
   const Coverage legal = LegalCoverage(config_);
   std::vector<uint8_t> in_pair(ops::kNumOps, 0);
   std::vector<Stratum> candidates;
@@ -441,6 +445,7 @@ void SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto) {
     int pos = 0;
     while (proto.nodes[ready[pos]].cls != r) ++pos;
     const int v = ready[pos];
+    chooser.Mark(Site::kStep);
     std::copy(ready.begin() + pos + 1, ready.begin() + n_ready, ready.begin() + pos);
     --n_ready;
     const int m = st.m;
@@ -457,6 +462,7 @@ void SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto) {
     // (op, attrs) uniform inside the group: every member has the same completions.
     const Choice* choice = nullptr;
     if (const int forced = ForcedOp(m, tag); forced < 0) {
+      chooser.Mark(Site::kOpInGroup);
       choice = &choices_[g.first + chooser.Uniform(g.count)];
     } else {
       const Choice* begin = choices_.data() + g.first;
@@ -550,6 +556,7 @@ void SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto) {
           ref = {true, st.u};
           input_rank[st.u++] = static_cast<int8_t>(t);
           ++st.inputs[t];
+          chooser.Mark(Site::kInputShape);
           proto.input_shapes.push_back(menu_of_rank_[t][chooser.Uniform(menu_of_rank_[t].size())]);
           break;
       }
@@ -632,6 +639,13 @@ ir::Graph Sampler::Draw(uint64_t seed, uint64_t max_attempts, int stratum) {
                          << " strata); pass -1 for the whole space");
   }
   Rng rng(seed);
+  if (config().mcmc_steps > 0) {
+    if (auto graph = impl_->DrawChain(rng, stratum, max_attempts)) return std::move(*graph);
+    DRT_CHECK(false, InfeasibleError,
+              "no valid start for the level-" << config().level << " chain in " << max_attempts
+                                              << " proposals; widen the shape menu, budgets or "
+                                                 "operator set, or lower the level");
+  }
   for (uint64_t attempt = 0; attempt < max_attempts; ++attempt) {
     if (auto graph = impl_->Propose(rng, stratum)) return std::move(*graph);
   }

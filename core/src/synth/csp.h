@@ -33,10 +33,19 @@ std::optional<int> RankOut(ops::OpId id, std::span<const double> attrs, int r0, 
 /// mse_loss(x, x), cosine_similarity(x, x)): such programs are invalid (docs/SYNTH.md).
 bool DegenerateOnOneValue(ops::OpId op);
 
+/// Places in the walk a Markov-chain move can change (docs/SYNTH.md, "Levels above 6").
+enum class Site : uint8_t {
+  kStep,        // a materialization step starts
+  kOpInGroup,   // the next decision is the (op, attrs) inside the chosen group (unforced steps only)
+  kInputShape,  // the next decision is a new graph input's shape inside its rank's menu
+};
+
 /// Source of the walk's decisions.
 class Chooser {
  public:
   virtual ~Chooser() = default;
+  /// Called by the walk just before the decisions of `site`; ignored unless a chooser records them.
+  virtual void Mark(Site) {}
   /// An index in [0, n) with probability proportional to `weights` (>= 0, at least one > 0).
   virtual int Weighted(const double* weights, int n) = 0;
   /// A uniform index in [0, n), n > 0.
@@ -66,6 +75,32 @@ class OdometerChooser final : public Chooser {
  private:
   uint64_t Next(uint64_t branches);
   std::vector<std::pair<uint64_t, uint64_t>> path_;  // (chosen, branches) per decision
+  size_t pos_ = 0;
+};
+
+/// Records every decision of a walk (a tape) and where its sites are; replays the first `replay`
+/// decisions of a given tape and draws the rest from an Rng. A superset point is its tape, so a chain
+/// move edits a tape and replays it (core/src/synth/mcmc.cc).
+class TapeChooser final : public Chooser {
+ public:
+  struct Decision {
+    uint64_t value = 0;     // the index chosen
+    uint64_t branches = 0;  // n of the call (a replay must see the same n)
+  };
+  /// Keeps tape[0..replay) and truncates the rest; later decisions are drawn from `rng`.
+  void Start(Rng& rng, size_t replay);
+  int Weighted(const double* weights, int n) override;
+  uint64_t Uniform(uint64_t n) override;
+  void Mark(Site site) override;
+
+  std::vector<Decision> tape;
+  std::vector<uint32_t> steps;        // tape position where each materialization step starts
+  std::vector<int32_t> op_sites;      // per step: tape position of its op-in-group decision, or -1
+  std::vector<uint32_t> shape_sites;  // tape position of each new input's shape decision
+
+ private:
+  Rng* rng_ = nullptr;
+  size_t replay_ = 0;
   size_t pos_ = 0;
 };
 
@@ -122,6 +157,14 @@ class SamplerImpl {
   std::optional<Reject> Check(ir::Graph& graph) const;
 
   std::optional<ir::Graph> Propose(Rng& rng, int stratum = -1);
+  /// Levels with config.mcmc_steps > 0 (mcmc.cc): a Markov chain over valid superset points whose
+  /// stationary distribution is uniform; its start is found by a greedy search. nullopt when no valid
+  /// start was found within `max_proposals` walks.
+  std::optional<ir::Graph> DrawChain(Rng& rng, int stratum, uint64_t max_proposals);
+  /// Nodes (in topological order) whose shape rule, rank bound and value domain hold with every input
+  /// good: the search's score (n when only whole-program checks can still fail). Infers types.
+  int GoodNodes(ir::Graph& graph) const;
+  int SearchScore(ir::Graph& graph, Reject reason) const;
 
   /// Weighted size of the superset restricted to a stratum (-1: all).
   double StratumSize(int stratum);
@@ -249,6 +292,17 @@ class SamplerImpl {
   mutable std::vector<ir::TensorType> scratch_args_;
   mutable std::vector<ops::Range> scratch_ranges_;
   mutable std::vector<int> scratch_fanout_;
+  // The chain's current point and its trial move (mcmc.cc).
+  TapeChooser chain_cur_, chain_trial_;
+  ir::Graph chain_graph_;
+  bool ChainMove(Rng& rng);
+  bool FixMove(Rng& rng);
+  bool SearchStart(Rng& rng, uint64_t max_proposals);
+  std::vector<std::optional<std::pair<TapeChooser, ir::Graph>>> start_pool_;
+  // Nodes that fail while their inputs are good: of the last GoodNodes call, of the current point.
+  mutable std::vector<int> frontier_;
+  std::vector<int> frontier_cur_;
+  std::optional<Reject> EvalTrial(int stratum);
 };
 
 }  // namespace drtriton::synth

@@ -21,6 +21,9 @@ const std::vector<ir::Shape> kRealisticMenu = {
     {128, 1024}, {1024, 1024}, {1024}, {32, 64, 512}, {16, 32, 64, 64}, {8, 16, 16, 32, 32},
 };
 
+// Chain steps per draw above level 6 (docs/SYNTH.md, "Levels above 6", measured there).
+constexpr int kChainSteps = 2000;
+
 }  // namespace
 
 SynthConfig LevelConfig(int level, ShapeScale scale) {
@@ -43,6 +46,9 @@ SynthConfig LevelConfig(int level, ShapeScale scale) {
   // 7 (~14 s), growing ~3x per operator: above 6 operators the one-class DP keeps start-up instant
   // (and acceptance as low as the first design's).
   config.rank_classes = level <= 6;
+  // Above 6 operators exact rejection accepts ~0 proposals (docs/SYNTH.md): draws are the end of a
+  // Markov chain whose stationary distribution is uniform over the valid programs (approximate).
+  config.mcmc_steps = level <= 6 ? 0 : kChainSteps;
   if (scale == ShapeScale::kSmall) {
     config.shape_menu = kSmallMenu;
     config.max_flops = 5e7;  // keeps the CPU execution tests fast
