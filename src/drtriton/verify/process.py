@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from drtriton.verify.protocol import ProtocolError, decode_parts, encode
+from drtriton.verify.protocol import ProtocolError, decode_parts, encode_parts, write_parts
 
 _SIGNAL_HINTS = {
     signal.SIGSEGV: "segmentation fault (illegal memory access?)",
@@ -336,7 +336,7 @@ class WorkerProcess:
 
     def _send(self, obj) -> None:
         try:
-            self.proc.stdin.write(encode(obj))
+            write_parts(self.proc.stdin.write, encode_parts(obj))  # weights sent from views, not joined
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             raise WorkerCrash(self._death_reason()) from None

@@ -356,6 +356,7 @@ class CandidateRun:
         t0 = time.perf_counter()
         try:  # the problem's own get_inputs, loaded before any candidate code runs here
             problem = _load_module(req["problem_path"], "drt_problem_inputs")
+            sys.modules.pop("drt_problem_inputs", None)  # not reachable by name from candidate code
         except BaseException as exc:  # noqa: BLE001
             raise _Reject("runtime_error", f"problem failed to load in the worker: {_one_line(exc)}") from None
         self.cases = CaseSource(problem, req["cases"], int(req.get("input_cache_mb", 256)) << 20)
