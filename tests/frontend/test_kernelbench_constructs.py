@@ -25,6 +25,7 @@ CONSTRUCTS = {  # problem -> the construct it exercises
     "conv_globalmean_min_residual": "mean over (H, W) keepdim, min with torch.tensor, detach, view with unit axes",
     "matmul_weight_t_reshape": "parameter .T, reshape splitting into three and merging non-trailing axes",
     "layer_norm_three_axes": "LayerNorm over a tuple normalized_shape",
+    "einsum_frobenius_normalize": "einsum as matmul, Frobenius norm, vector_norm over trailing axes",
 }
 
 

@@ -310,17 +310,27 @@ def _lower(b: _Builder, n: torch.fx.Node, value: Any) -> Any:
         return b.add("unflatten", [b.tensor(x0)], {"dim": d, "size": sizes[0]})
     if target is torch.linalg.vector_norm or target is torch.norm or key == "norm":
         ord_ = b.const(_arg(n, 1, "ord" if target is torch.linalg.vector_norm else "p", 2))
-        if float(ord_ if ord_ is not None else 2) != 2.0:
+        if ord_ != "fro" and float(ord_ if ord_ is not None else 2) != 2.0:  # Frobenius = 2-norm of the entries
             raise _NoLowering("vector norm with ord != 2")
         dim = b.const(_arg(n, 2, "dim", None))
+        keepdim = bool(b.const(_arg(n, 3, "keepdim", False)))
+        src = b.tensor(x0)
         if isinstance(dim, (list, tuple)):
-            if len(dim) != 1:
-                raise _NoLowering("vector norm over several axes")
-            dim = dim[0]
-        if dim is None:
-            raise _NoLowering("vector norm over all axes")
-        return b.add("norm", [b.tensor(x0)], {"dim": b.axis(dim, rank),
-                                              "keepdim": int(bool(b.const(_arg(n, 3, "keepdim", False))))})
+            dims = sorted(b.axis(d, rank) for d in dim)
+            if len(dims) > 1 and (dims != list(range(dims[0], rank)) or keepdim):
+                raise _NoLowering("vector norm over several axes that are not the trailing ones, or with keepdim")
+            dim = dims[0]
+            if len(dims) > 1:
+                src = b.add("flatten", [src], {"start_dim": dim})
+        if dim is None:  # over every element: flatten to one row
+            if keepdim:
+                raise _NoLowering("vector norm over all axes with keepdim")
+            if rank > 1:
+                src = b.add("flatten", [src], {"start_dim": 0})
+            dim = 0
+        return b.add("norm", [src], {"dim": b.axis(dim, max(rank, 1)), "keepdim": int(keepdim)})
+    if target is torch.einsum:
+        return _lower_einsum(b, n)
     pools = {F.max_pool1d: "max_pool1d", F.max_pool2d: "max_pool2d", F.max_pool3d: "max_pool3d",
              F.avg_pool1d: "avg_pool1d", F.avg_pool2d: "avg_pool2d", F.avg_pool3d: "avg_pool3d"}
     if target in pools:
@@ -430,6 +440,21 @@ def _pool(b: _Builder, op: str, x: int, given: dict) -> int:
     if given.get("ceil_mode") and any((e - k) % st for e in shape[2:]):
         raise _NoLowering(f"{op} with ceil_mode=True that adds a partial window")
     return b.add(op, [x], {"kernel_size": int(k), "stride": int(st)})
+
+
+def _lower_einsum(b: _Builder, n: torch.fx.Node) -> int:
+    """einsum equations that are a (broadcast) matmul: "<batch>ij,jk-><batch>ik" with distinct letters."""
+    eq = b.const(n.args[0]).replace(" ", "")
+    operands = n.args[1:] if len(n.args) > 2 else list(n.args[1])
+    lhs, _, out = eq.partition("->")
+    parts = lhs.split(",")
+    if len(parts) != 2 or len(operands) != 2 or "." in eq:
+        raise _NoLowering(f"einsum '{eq}' is not a product of two operands")
+    a, w = parts
+    if (len(w) == 2 and len(a) >= 2 and a[-1] == w[0] and out == a[:-1] + w[1] and
+            len(set(a + w[1])) == len(a) + 1):
+        return b.add("matmul", [b.tensor(operands[0]), b.tensor(operands[1])])
+    raise _NoLowering(f"einsum '{eq}' is not a matmul ('...ij,jk->...ik')")
 
 
 def _clamp_by(b: _Builder, x: int, c: float, is_max: bool) -> int:
