@@ -85,3 +85,30 @@ def get_init_inputs():
 '''
     prog = import_program(src)
     assert prog.unsupported and "partial window" in prog.unsupported[0].why
+
+
+def _coverage_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "kernelbench_coverage.py"
+    spec = importlib.util.spec_from_file_location("kernelbench_coverage", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_coverage_check_shrinks_module_constants_and_their_uses():
+    script = _coverage_script()
+    src = "batch_size = 128\nheight, width = 64, 8\nchannels = 3\nfeatures = 4096\nbias_shape = (features, 1)\n"
+    ns: dict = {}
+    exec(script.shrink_source(src, spatial=8), ns)  # noqa: S102 - our own text
+    assert (ns["batch_size"], ns["height"], ns["width"], ns["channels"]) == (2, 8, 8, 3)
+    assert ns["features"] == 16 and ns["bias_shape"] == (16, 1)
+
+
+def test_coverage_check_runs_modelnew_against_model(tmp_path):
+    script = _coverage_script()
+    problem = tmp_path / "1_Pool_BatchNorm.py"
+    problem.write_text((PROBLEMS / "conv_batchnorm_train_tanh.py").read_text())
+    res = script.check_one(str(problem), "mixed")
+    assert res["ok"] is True and res["max_err"] < 1e-4 and res["ref_spread"] > 0.1, res
