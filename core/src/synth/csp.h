@@ -298,6 +298,7 @@ class SamplerImpl {
   bool ChainMove(Rng& rng);
   bool FixMove(Rng& rng);
   bool SearchStart(Rng& rng, uint64_t max_proposals);
+  void RunChain(Rng& rng, int steps);
   std::vector<std::optional<std::pair<TapeChooser, ir::Graph>>> start_pool_;
   // Nodes that fail while their inputs are good: of the last GoodNodes call, of the current point.
   mutable std::vector<int> frontier_;

@@ -2,7 +2,8 @@
 // uniform over valid programs (docs/SYNTH.md, "Levels above 6"). A point is the tape of decisions of
 // one walk; every move below proposes y from x with the same probability as x from y (symmetric
 // proposals), so accepting exactly the valid, canonical y leaves the uniform distribution invariant.
-// The chain starts from a valid point found by a greedy search (more good nodes is better).
+// The chain starts from one of a pool of valid points, each found once per sampler by a greedy search
+// (more good nodes is better) seeded by its pool index, so a draw depends only on (config, seed).
 #include "support/check.h"
 #include "synth/csp.h"
 
@@ -235,16 +236,20 @@ std::optional<ir::Graph> SamplerImpl::DrawChain(Rng& rng, int stratum, uint64_t 
   }
   chain_cur_ = start_pool_[slot]->first;
   chain_graph_ = start_pool_[slot]->second;
-  // The chain proper: accept exactly the valid, canonical proposals.
-  for (int step = 0; step < config_.mcmc_steps; ++step) {
+  RunChain(rng, config_.mcmc_steps);
+  ++stats.accepted;
+  return chain_graph_;
+}
+
+// The chain proper from chain_cur_: accept exactly the valid, canonical proposals.
+void SamplerImpl::RunChain(Rng& rng, int steps) {
+  for (int step = 0; step < steps; ++step) {
     if (!ChainMove(rng)) continue;
     if (EvalTrial(-1)) continue;
     std::swap(chain_cur_, chain_trial_);
     chain_graph_ = graph_;
     ++stats.chain_moves;
   }
-  ++stats.accepted;
-  return chain_graph_;
 }
 
 bool SamplerImpl::SearchStart(Rng& rng, uint64_t max_proposals) {

@@ -16,6 +16,10 @@ from drtriton.util.errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 SUBCOMMANDS = ["ops", "synth", "compile", "verify", "optimize", "train", "eval_model", "bench"]
 
 
+# drtriton._core exceptions that mean "the request cannot be met as given" (no traceback, exit 2).
+_CORE_USAGE_ERRORS = ("InfeasibleError", "ValueError")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's own usage errors: one line, exit 2
         self.print_usage(sys.stderr)
@@ -52,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except UsageError as exc:
+        print(f"drtriton {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:
+        # The engine's InfeasibleError / ValueError say what failed and what to change in one line.
+        if type(exc).__module__ != "drtriton._core" or type(exc).__name__ not in _CORE_USAGE_ERRORS:
+            raise
         print(f"drtriton {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -59,7 +59,10 @@ def synthesize(config: SynthConfig, start: int = 0, degenerate: dict | None = No
                 stratum = -1
                 if degenerate is not None:
                     degenerate["stratum_gave_up"] = degenerate.get("stratum_gave_up", 0) + 1
-            task = sampler.draw_task(seed, stratum)
+            try:
+                task = sampler.draw_task(seed, stratum)
+            except ValueError as exc:  # _core.InfeasibleError: no valid program found for this row
+                raise UsageError(f"level {config.level}, row {index}: {exc}") from None
             reason = degenerate_reason(task["program"], seed) if config.check_degenerate else None
             if reason is None:
                 break
