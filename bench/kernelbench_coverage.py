@@ -51,6 +51,12 @@ def shrink_source(src: str, spatial: int = SHRINK_TO) -> str:
     tree = ast.parse(src)
 
     def small(name: str, node: ast.expr) -> ast.expr:
+        if all(isinstance(x, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop))
+               for x in ast.walk(node)) and not isinstance(node, ast.Constant):  # `M = 1024 * 2`
+            try:
+                node = ast.Constant(eval(compile(ast.Expression(node), "<const>", "eval")))  # noqa: S307 - literals
+            except Exception:  # noqa: BLE001 - not a plain number
+                return node
         if isinstance(node, ast.Constant) and type(node.value) is int and node.value > SHRINK_TO:
             if name == "batch_size":
                 return ast.Constant(SHRINK_BATCH)
