@@ -115,7 +115,8 @@ void BindSynth(nb::module_& m) {
       nb::arg("level"), nb::arg("scale") = "small", "The level table row (docs/SYNTH.md) as a dict.");
 
   nb::class_<synth::Sampler>(m, "Synthesizer",
-                             "Exactly uniform sampler of valid programs of one difficulty class.")
+                             "Uniform sampler of valid programs of one difficulty class: exact rejection at levels 1..6, a "
+                             "Markov chain (approximately uniform) above; docs/SYNTH.md.")
       .def(
           "__init__",
           [](synth::Sampler* self, int level, const std::string& scale, const std::vector<std::string>& ops,

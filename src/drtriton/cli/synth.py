@@ -1,4 +1,5 @@
-"""drtriton synth: write N exactly-uniform random programs of a level as KernelBench tasks, or print the
+"""drtriton synth: write N uniform random programs of a level as KernelBench tasks (exactly uniform at
+levels 1..6, approximately above them: docs/SYNTH.md), or print the
 operator / operator-pair coverage of a level.
 
     drtriton synth --n 1000 --level 5 --seed 0 --out tasks.parquet
@@ -29,7 +30,8 @@ def _names(text: str) -> tuple[str, ...]:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="synthesize uniform random programs of a difficulty level (tasks)")
     p.add_argument("--n", type=int, default=1000, help="programs to write (or to draw with --coverage)")
-    p.add_argument("--level", type=int, default=5, help="compute operators per program: 1..32 (1, 2, 5, 20)")
+    p.add_argument("--level", type=int, default=5, help="compute operators per program: 1..32 (1, 2, 5, 20); above 6 drawn by a Markov chain, "
+                        "approximately uniform")
     p.add_argument("--seed", type=int, default=0, help="base seed; row i uses stream_seed(seed, i)")
     p.add_argument("--out", type=str, default=None, help="output .parquet or .jsonl (resumed if it exists)")
     p.add_argument("--ops", type=_names, default=(), help="comma-separated allow-list of operators")
