@@ -241,6 +241,12 @@ def test_chain_levels_report_their_steps_and_have_no_strata():
     assert _core.Synthesizer(8).strata() == []
 
 
+def test_coverage_of_a_chain_level_names_its_stream(capsys):
+    assert main(["synth", "--coverage", "--n", "2", "--level", "7", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["stream"] == "markov-chain" and report["programs"] == 2
+
+
 def test_engine_infeasible_error_is_one_line_and_exit_2(monkeypatch, tmp_path, capsys):
     import drtriton.synth as synth_pkg
 

@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     if args.coverage:
         report = config.sampler().coverage(config.n, config.seed, config.strict_uniform)
         report["stream"] = "strict-uniform" if config.strict_uniform else "coverage-seeded"
+        if config.sampler().config["mcmc_steps"] > 0:  # levels above 6: no strata, every row from the chain
+            report["stream"] = "markov-chain"
         return _print_coverage(report, args.json, console, Table)
     import torch
 
