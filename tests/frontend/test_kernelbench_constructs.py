@@ -26,6 +26,7 @@ CONSTRUCTS = {  # problem -> the construct it exercises
     "matmul_weight_t_reshape": "parameter .T, reshape splitting into three and merging non-trailing axes",
     "layer_norm_three_axes": "LayerNorm over a tuple normalized_shape",
     "einsum_frobenius_normalize": "einsum as matmul, Frobenius norm, vector_norm over trailing axes",
+    "sequential_mlp_batchnorm": "submodules named by index (self.net[0]) in kernel arguments",
 }
 
 

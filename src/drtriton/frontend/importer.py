@@ -200,7 +200,7 @@ def _lower(b: _Builder, n: torch.fx.Node, value: Any) -> Any:
     """Returns the value id (or a marker) for one FX node; raises _NoLowering with a reason."""
     target = n.target
     if n.op == "call_module":
-        return _lower_module(b, n, b.gm.get_submodule(target), f"self.{target}")
+        return _lower_module(b, n, b.gm.get_submodule(target), _self_path(target))
     key = target  # functions by identity, methods by name
     x0 = n.args[0] if n.args else None
     rank = len(b.shape_of(b.tensor(x0))) if b.is_tensor(x0) else 0
@@ -553,6 +553,12 @@ def _lower_reshape(b: _Builder, n: torch.fx.Node, src: int, out: list[int]) -> i
     return src
 
 
+def _self_path(target: str) -> str:
+    """Python source for a submodule/attribute path: "layers.0.weight" -> "self.layers[0].weight" (FX names
+    ModuleList/Sequential children by index, which is not an attribute name)."""
+    return "self" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in target.split("."))
+
+
 def _uses_batch_stats(m: nn.Module) -> bool:
     """torch's rule: BatchNorm normalises with the batch's statistics in training mode or without running
     stats (KernelBench calls models in training mode, so its BatchNorm problems take this path)."""
@@ -792,7 +798,7 @@ def _render_call(b: _Builder, n: torch.fx.Node, name_of) -> tuple[str, list[int]
 
     args = [arg(a) for a in n.args] + [f"{k}={arg(v)}" for k, v in n.kwargs.items()]
     if n.op == "call_module":
-        return f"self.{n.target}({', '.join(args)})", deps
+        return f"{_self_path(n.target)}({', '.join(args)})", deps
     if n.op == "call_method":
         return f"{args[0]}.{n.target}({', '.join(args[1:])})", deps
     return f"{_public_name(n.target)}({', '.join(args)})", deps
@@ -865,15 +871,15 @@ def import_program(problem_src: str, registry: set[str] | None = None, hybrid: b
                 b.ids[n] = ("const", float(t.item()))
                 b.scalar_tensors.add(n)
                 continue
-            b.param_exprs[n] = f"self.{n.target}"
+            b.param_exprs[n] = _self_path(n.target)
             b.inputs.append({"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")})
-            b.extra_inputs.append(f"self.{n.target}")
+            b.extra_inputs.append(_self_path(n.target))
             b.ids[n] = len(b.inputs) - 1
     for n in gm.graph.nodes:  # batch-statistics BatchNorm reads its weight and bias as tensors, not bindings
         m = gm.get_submodule(n.target) if n.op == "call_module" else None
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) and _uses_batch_stats(m) and m.affine:
             for role in ("weight", "bias"):
-                expr = f"self.{n.target}.{role}"
+                expr = f"{_self_path(n.target)}.{role}"
                 if expr not in b.module_tensors:
                     t = getattr(m, role)
                     b.inputs.append({"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")})
