@@ -277,3 +277,16 @@ def test_smoke_pipeline_runs_every_phase_and_writes_results_plots_and_logs(tmp_p
               "rl_grpo/curves.png", "eval_answers.jsonl"):
         assert (out / f).is_file(), f
     assert len((out / "eval_answers.jsonl").read_text().splitlines()) == 9  # 3 models x 3 levels x 1 task
+
+
+def test_eval_generates_for_half_its_budget_and_names_what_it_could_not_measure(tmp_path, monkeypatch):
+    import time
+
+    p = Pipeline(PipelineConfig(out=tmp_path / "o", work=tmp_path / "w"))
+    p.sft_dir = tmp_path / "sft"
+    seen = []
+    monkeypatch.setattr(p, "_generate", lambda name, folder, until: seen.append(until - time.time()))
+    monkeypatch.setattr(p, "_verify_generated", lambda deadline, teacher: {"sft": {1: {"n": 4}, 2: None}})
+    out = p.phase_eval(100.0)
+    assert seen and all(45.0 < s <= 50.0 for s in seen)  # the other half is the verifier's
+    assert out["not_measured"] == ["sft L2"]

@@ -33,6 +33,8 @@ from drtriton.util.fileio import atomic_write_text
 from drtriton.util.provenance import Provenance
 
 PHASES = ("data", "sft", "probe_sft", "rl_drpo", "rl_grpo", "eval")
+# Share of the probe's and the evaluation's budgets spent generating answers; the rest checks them.
+GENERATE_SHARE = {"probe_sft": 0.6, "eval": 0.5}
 MARKER = ".drtriton_pipeline"  # a work folder we made (and so may clear)
 
 
@@ -364,7 +366,9 @@ class Pipeline:
         from drtriton.train.evaluate import verify_answers
 
         deadline = time.time() + budget
-        self._generate("sft", self.sft_dir, deadline)
+        # answers stop at 60% of the phase: checking them needs the rest (the first H100 run with longer
+        # answers spent 44 s of a 40 s probe generating, so no level was scored)
+        self._generate("sft", self.sft_dir, time.time() + GENERATE_SHARE["probe_sft"] * budget)
         out: dict = {"reward_check": self.cfg.rl_reward, "levels": {}}
         check = self._reward_check()
         for lv in self.cfg.levels:
@@ -423,11 +427,17 @@ class Pipeline:
             self.fast.close()  # its workers' cores go to the verifier
             self.fast = None
         deadline = time.time() + budget
+        # generation stops at half the phase so the sandboxed verifier has the rest (the second H100 run
+        # generated for 96 s of 115 and left 19 s to verify 170 answers: every rate was unmeasured)
+        generate_until = time.time() + GENERATE_SHARE["eval"] * budget
         for name in ("sft", "drpo", "grpo"):  # sft: levels the probe had no time for
             if hasattr(self, f"{name}_dir"):
-                self._generate(name, getattr(self, f"{name}_dir"), deadline)
-        return {"models": self._verify_generated(deadline, teacher=self.cfg.eval_teacher),
-                "verify": dict(self.cfg.verify)}
+                self._generate(name, getattr(self, f"{name}_dir"), generate_until)
+        models = self._verify_generated(deadline, teacher=self.cfg.eval_teacher)
+        missing = [f"{name} L{lv}" for name, levels in models.items() for lv, r in levels.items() if r is None]
+        if missing:
+            self.log(f"eval: not measured within the budget (reported None): {', '.join(missing)}")
+        return {"models": models, "verify": dict(self.cfg.verify), "not_measured": missing}
 
     # ---- helpers ----
     def _device(self) -> str:
