@@ -1,5 +1,5 @@
 """An MLP held in nn.Sequential (children named by index: self.net[0]) with a training-mode BatchNorm1d,
-and a head from an nn.ModuleList."""
+a head from an nn.ModuleList, and a class attribute read by __init__ (as ResNet blocks' `expansion`)."""
 
 import torch
 import torch.nn as nn
@@ -12,10 +12,13 @@ OUT_FEATURES = 5
 
 
 class Model(nn.Module):
+    expansion = 2
+
     def __init__(self, in_features: int, hidden: int, out_features: int):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
-                                 nn.Linear(hidden, hidden), nn.Tanh())
+        wide = hidden * self.expansion
+        self.net = nn.Sequential(nn.Linear(in_features, wide), nn.BatchNorm1d(wide), nn.ReLU(),
+                                 nn.Linear(wide, hidden), nn.Tanh())
         self.heads = nn.ModuleList([nn.Linear(hidden, out_features), nn.Linear(hidden, out_features)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

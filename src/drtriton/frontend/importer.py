@@ -745,9 +745,14 @@ def _init_and_preamble(problem_src: str) -> tuple[str, str]:
     preamble: list[str] = []
     for stmt in tree.body:
         if isinstance(stmt, ast.ClassDef) and stmt.name == "Model":
+            class_attrs = []  # class-level constants the __init__ may read (ResNet's `expansion = 1`)
             for item in stmt.body:
+                if isinstance(item, (ast.Assign, ast.AnnAssign)):
+                    class_attrs.append(ast.get_source_segment(problem_src, item) or "")
                 if isinstance(item, ast.FunctionDef) and item.name == "__init__":
                     init = textwrap.dedent(ast.get_source_segment(problem_src, item, padded=True) or "")
+            if init and class_attrs:
+                init = "\n".join(class_attrs) + "\n\n" + init
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
             preamble.append(ast.get_source_segment(problem_src, stmt) or "")
     init = init.replace("super(Model, self)", "super(ModelNew, self)")
