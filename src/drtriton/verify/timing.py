@@ -137,11 +137,11 @@ def _timing_inputs(case: list, seed: int, device) -> list:
     """Case 0's values, shuffled with the timing seed: same distribution, never seen in correctness."""
     import torch
 
-    g = torch.Generator().manual_seed(seed)
     out = []
     for x in case:
         if isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel() > 1:
-            perm = torch.randperm(x.numel(), generator=g)
+            g = torch.Generator(device=x.device).manual_seed(seed)  # on the GPU when the case is there
+            perm = torch.randperm(x.numel(), generator=g, device=x.device)
             x = x.reshape(-1)[perm].reshape(x.shape)
         out.append(x.clone().to(device) if isinstance(x, torch.Tensor) else x)
     return out
@@ -217,7 +217,7 @@ def baseline_in_worker(req: dict, send, recv) -> dict:
     cfg = req["timing_config"]
     problem, reference = _build_reference(req, device)
     try:  # case 0 drawn here from its seed (as in a candidate's worker), checked by its fingerprint
-        case0 = CaseSource(problem, [req["case"]], 0).get(0)
+        case0 = CaseSource(problem, [req["case"]], 0, device).get(0)
     except InputMismatch as exc:
         return {"kind": "error", "reason": str(exc)}
     inputs = _timing_inputs(case0, req["timing_seed"], device)

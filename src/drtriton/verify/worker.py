@@ -70,9 +70,10 @@ def _transform(x, dist: str, seed: int):
 
     if dist == "normal":
         return x
-    g = torch.Generator().manual_seed(seed * 7919 + 17)
+    dev = x.device
+    g = torch.Generator(device=dev).manual_seed(seed * 7919 + 17)
     if dist == "heavy_tailed":
-        u = torch.rand(x.shape, generator=g, dtype=torch.float64) - 0.5
+        u = torch.rand(x.shape, generator=g, dtype=torch.float64, device=dev) - 0.5
         laplace = -torch.sign(u) * torch.log1p(-2 * u.abs().clamp(max=0.4999))
         factor = torch.exp((0.75 * laplace).clamp(-6, 6))  # sign kept: domains (x > 0) survive
         y = x.double() * factor
@@ -81,20 +82,31 @@ def _transform(x, dist: str, seed: int):
         if x.numel() >= 8:
             flat = y.reshape(-1)
             k = max(1, x.numel() // 100)
-            idx = torch.randperm(x.numel(), generator=g)[:k]
-            mag = 90 + 110 * torch.rand(k, generator=g, dtype=torch.float64)
+            idx = torch.randperm(x.numel(), generator=g, device=dev)[:k]
+            mag = 90 + 110 * torch.rand(k, generator=g, dtype=torch.float64, device=dev)
             flat[idx] = torch.where(flat[idx] < 0, -mag, mag)
         return y.to(x.dtype)
     if dist == "uniform_shifted":
-        return (x.abs() + 0.5 * torch.rand(x.shape, generator=g, dtype=x.dtype)).to(x.dtype)
+        return (x.abs() + 0.5 * torch.rand(x.shape, generator=g, dtype=x.dtype, device=dev)).to(x.dtype)
     raise ValueError(f"unknown distribution {dist}")
 
 
-def _make_case(module, seed: int, dist: str) -> list:
+def _on_gpu(device) -> bool:
+    return str(device).startswith("cuda")
+
+
+def _make_case(module, seed: int, dist: str, device="cpu") -> list:
+    """One case's inputs. On a GPU, get_inputs runs with the GPU as default device and the distribution
+    transform runs there too: KernelBench-sized inputs (up to ~10^9 elements) drawn by one CPU thread
+    took over a minute per problem on the H100 host. Every worker of a run draws on the same device
+    kind, so the reference's fingerprints still match."""
+    import contextlib
+
     import torch
 
-    torch.manual_seed(seed)
-    inputs = list(module.get_inputs())
+    torch.manual_seed(seed)  # seeds the CPU and every CUDA generator
+    with torch.device(device) if _on_gpu(device) else contextlib.nullcontext():
+        inputs = list(module.get_inputs())
     return [
         _transform(x, dist, seed) if isinstance(x, torch.Tensor) and x.is_floating_point() else x
         for x in inputs
@@ -147,8 +159,8 @@ class CaseSource:
     problem's get_inputs and checked against the reference's fingerprints. Drawn cases stay on the host
     while they fit in `budget_bytes` (least recently used out first); past it a case is drawn again."""
 
-    def __init__(self, module, specs: list[dict], budget_bytes: int) -> None:
-        self.module, self.specs, self.budget = module, specs, budget_bytes
+    def __init__(self, module, specs: list[dict], budget_bytes: int, device="cpu") -> None:
+        self.module, self.specs, self.budget, self.device = module, specs, budget_bytes, device
         self._kept: collections.OrderedDict[int, tuple[list, int]] = collections.OrderedDict()
         self._bytes = 0
         self.draw_s = 0.0  # seconds spent drawing (and fingerprinting) cases
@@ -165,7 +177,7 @@ class CaseSource:
             return self._kept[k][0]
         spec = self.specs[k]
         t0 = time.perf_counter()
-        inputs = _make_case(self.module, spec["seed"], spec["dist"])
+        inputs = _make_case(self.module, spec["seed"], spec["dist"], self.device)
         got = fingerprint(inputs)
         self.draw_s += time.perf_counter() - t0
         if got != spec["fingerprint"]:
@@ -207,9 +219,9 @@ def run_reference(req: dict, send) -> dict:
         with torch.no_grad():
             for seed in req["seeds"]:
                 for dist in req["distributions"]:
-                    inputs = _make_case(module, seed, dist)
+                    inputs = _make_case(module, seed, dist, device)
                     fp = fingerprint(inputs)
-                    if k == 0 and fingerprint(_make_case(module, seed, dist)) != fp:
+                    if k == 0 and fingerprint(_make_case(module, seed, dist, device)) != fp:
                         return {
                             "kind": "error",
                             "reason": f"get_inputs is not reproducible: two draws after "
@@ -359,7 +371,7 @@ class CandidateRun:
             sys.modules.pop("drt_problem_inputs", None)  # not reachable by name from candidate code
         except BaseException as exc:  # noqa: BLE001
             raise _Reject("runtime_error", f"problem failed to load in the worker: {_one_line(exc)}") from None
-        self.cases = CaseSource(problem, req["cases"], int(req.get("input_cache_mb", 256)) << 20)
+        self.cases = CaseSource(problem, req["cases"], int(req.get("input_cache_mb", 256)) << 20, self.device)
         module = self._guarded(
             lambda: _load_module(req["path"], "drt_candidate"), "module import", "compile_error"
         )
