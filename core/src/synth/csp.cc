@@ -374,6 +374,7 @@ const std::vector<Stratum>& SamplerImpl::strata() {
   // Tags index strata_: forget the memo entries of the candidate numbering before renumbering.
   memo_.EraseIf([](const Key& key) { return (key.c >> 32) != 0; });
   pick_cache_.EraseIf([](const Key& key) { return (key.c >> 32) != 0; });
+  slot_cache_.EraseIf([](const Key& key) { return (key.c >> 32) != 0; });
   strata_ = std::move(kept);
   return strata_;
 }
@@ -483,30 +484,38 @@ void SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto) {
       const int8_t* rest_slots = g.in.data() + slot + 1;
       const double o = st.open[t], used = st.inputs[t];
       const auto menu = static_cast<double>(menu_of_rank_[t].size());
-      double w[6] = {0, 0, 0, 0, 0, 0};
+      std::array<double, 6> w{0, 0, 0, 0, 0, 0};
+      const Key slot_key = MakeKey(rest + 1, g.in.data() + slot, st, tag);
+      if (const auto* cached = slot_cache_.Find(slot_key)) {
+        w = *cached;
+      } else {
+        next = st;
+        if (CanCreate(st)) {
+          ++next.c;
+          ++next.ready[t];
+          w[0] = G(rest, rest_slots, next, tag);
+          --next.ready[t];
+          ++next.open[t];
+          w[1] = G(rest, rest_slots, next, tag);
+          next = st;
+        }
+        if (o > 0) {
+          w[2] = o * G(rest, rest_slots, st, tag);
+          --next.open[t];
+          ++next.ready[t];
+          w[3] = o * G(rest, rest_slots, next, tag);
+          next = st;
+        }
+        if (used > 0) w[4] = used * G(rest, rest_slots, st, tag);
+        if (st.u < cfg.max_inputs && menu > 0) {
+          ++next.inputs[t];
+          ++next.u;
+          w[5] = menu * G(rest, rest_slots, next, tag);
+        }
+        if (slot_cache_.Size() >= kMaxCachedSlots) slot_cache_.Clear();  // bound the memory
+        slot_cache_.Insert(slot_key, w);
+      }
       next = st;
-      if (CanCreate(st)) {
-        ++next.c;
-        ++next.ready[t];
-        w[0] = G(rest, rest_slots, next, tag);
-        --next.ready[t];
-        ++next.open[t];
-        w[1] = G(rest, rest_slots, next, tag);
-        next = st;
-      }
-      if (o > 0) {
-        w[2] = o * G(rest, rest_slots, st, tag);
-        --next.open[t];
-        ++next.ready[t];
-        w[3] = o * G(rest, rest_slots, next, tag);
-        next = st;
-      }
-      if (used > 0) w[4] = used * G(rest, rest_slots, st, tag);
-      if (st.u < cfg.max_inputs && menu > 0) {
-        ++next.inputs[t];
-        ++next.u;
-        w[5] = menu * G(rest, rest_slots, next, tag);
-      }
       Ref ref;
       // The k-th open value of class t (open values are kept in opening order).
       auto open_of_class = [&](uint64_t k) {
@@ -516,7 +525,7 @@ void SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto) {
         DRT_ICHECK(false);
         return -1;
       };
-      const int pick = chooser.Weighted(w, 6);
+      const int pick = chooser.Weighted(w.data(), 6);
       switch (pick) {
         case 0:    // new node, closed at once: it is ready
         case 1: {  // new node, open: it takes more references
