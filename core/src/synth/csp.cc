@@ -35,6 +35,16 @@ int RngChooser::Weighted(const double* weights, int n) {
   return last_positive;  // x rounded up to the total: the last positive option
 }
 
+int RngChooser::WeightedPositive(const double* weights, const double* cumulative, int n) {
+  DRT_ICHECK(n > 0 && cumulative[n - 1] > 0);
+  (void)weights;
+  // Weighted sums the same weights in the same order (adding no zeros here), so total, x and the first
+  // running sum above x are the same doubles.
+  const double x = rng_.Unit() * cumulative[n - 1];
+  const double* hit = std::upper_bound(cumulative, cumulative + n, x);
+  return hit == cumulative + n ? n - 1 : static_cast<int>(hit - cumulative);
+}
+
 uint64_t OdometerChooser::Next(uint64_t branches) {
   DRT_ICHECK(branches > 0);
   if (pos_ < path_.size()) {
@@ -409,10 +419,12 @@ std::pair<uint32_t, uint32_t> SamplerImpl::Picks(const DpState& before, int r, i
   if (pick_weights_.size() + found.size() > kMaxCachedPicks) {  // bound the memory: start afresh
     pick_cache_.Clear();
     pick_weights_.clear();
+    pick_cumulative_.clear();
     pick_groups_.clear();
   }
   const auto offset = static_cast<uint32_t>(pick_weights_.size());
   for (const auto& [w, i] : found) {
+    pick_cumulative_.push_back((pick_weights_.size() > offset ? pick_cumulative_.back() : 0.0) + w);
     pick_weights_.push_back(w);
     pick_groups_.push_back(i);
   }
@@ -456,7 +468,8 @@ void SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto) {
     ++st.m;
     proto.order.push_back(v);
     DpState next = st;
-    const int pick = chooser.Weighted(pick_weights_.data() + offset, static_cast<int>(len));
+    const int pick = chooser.WeightedPositive(pick_weights_.data() + offset, pick_cumulative_.data() + offset,
+                                              static_cast<int>(len));
     const Group& g = groups_[r][pick_groups_[offset + pick]];
     st.h += g.heavy;
     st.d += g.reduce;

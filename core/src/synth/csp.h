@@ -50,6 +50,11 @@ class Chooser {
   virtual int Weighted(const double* weights, int n) = 0;
   /// A uniform index in [0, n), n > 0.
   virtual uint64_t Uniform(uint64_t n) = 0;
+  /// Weighted() for positive weights whose running sums (cumulative[i] = weights[0] + ... + weights[i],
+  /// summed in that order) are known: the same index Weighted(weights, n) gives, faster where it matters.
+  virtual int WeightedPositive(const double* weights, const double* /*cumulative*/, int n) {
+    return Weighted(weights, n);
+  }
 };
 
 /// Exact sampler: weighted picks by cumulative sums over 53-bit uniform doubles.
@@ -58,6 +63,8 @@ class RngChooser final : public Chooser {
   explicit RngChooser(Rng& rng) : rng_(rng) {}
   int Weighted(const double* weights, int n) override;
   uint64_t Uniform(uint64_t n) override { return rng_.Below(n); }
+  /// Binary search over the running sums: the same draw and the same index as Weighted.
+  int WeightedPositive(const double* weights, const double* cumulative, int n) override;
 
  private:
   Rng& rng_;
@@ -289,6 +296,7 @@ class SamplerImpl {
   static constexpr size_t kMaxCachedSlots = size_t{1} << 20;
   FlatMap<std::array<double, 6>> slot_cache_;
   std::vector<double> pick_weights_;
+  std::vector<double> pick_cumulative_;  // running sums of each cached pick list (WeightedPositive)
   std::vector<uint32_t> pick_groups_;
   // Scratch of the walk and the check (reused: no allocation per rejected proposal once warm).
   Proto proto_;
