@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "drtriton/error.h"
 #include "drtriton/synth.h"
@@ -125,6 +126,25 @@ TEST(SynthCanonical, SwappedCommutativeOperandsAndRenamedInputsShareAKey) {
   const ops::OpId sub = *ops::FindOp("sub");
   a.nodes[1].op = b.nodes[1].op = sub;  // not commutative: different programs
   EXPECT_NE(ProgramKey(a), ProgramKey(b));
+}
+
+TEST(SynthDeterminism, BinarySearchPickMatchesTheLinearScanDrawForDraw) {
+  Rng weights_rng(11);
+  for (int trial = 0; trial < 2000; ++trial) {
+    const int n = 1 + static_cast<int>(weights_rng.Below(64));
+    std::vector<double> w(n), cum(n);
+    double run = 0;
+    for (int i = 0; i < n; ++i) {
+      // spans many magnitudes (DP counts do), so rounding in the running sums is exercised
+      w[i] = std::ldexp(1.0 + weights_rng.Unit(), static_cast<int>(weights_rng.Below(80)) - 40);
+      cum[i] = run += w[i];
+    }
+    Rng a(trial), b(trial);
+    RngChooser linear(a), binary(b);
+    for (int k = 0; k < 8; ++k) {
+      ASSERT_EQ(linear.Weighted(w.data(), n), binary.WeightedPositive(w.data(), cum.data(), n));
+    }
+  }
 }
 
 TEST(SynthDeterminism, SameSeedGivesTheSameProgram) {
