@@ -4,58 +4,38 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cmath>
-#include <map>
 #include <set>
 #include <string>
 
 #include "drtriton/error.h"
 #include "drtriton/synth.h"
 #include "synth/csp.h"
+#include "synth_test_support.h"
 
 namespace drtriton::synth {
 namespace {
 
-// The uniformity test's small space (synth_sampler_test.cc): 1..3 operators over 6 ops, 2 shapes.
+// The uniformity test's small space (synth_sampler_test.cc), drawn by the chain over the one-class DP.
 SynthConfig SmallChainSpace(int steps) {
-  SynthConfig config;
-  config.level = 3;
-  config.min_nodes = 1;
-  config.max_nodes = 3;
-  config.max_inputs = 2;
-  config.heavy_max = 3;
-  config.reductions_max = 3;
-  config.max_fanout = 3;
+  SynthConfig config = testing::SmallSpace();
   config.rank_classes = false;  // the one-class DP, as the chain levels use
-  config.shape_menu = {{4}, {2, 4}};
-  for (const char* name : {"relu", "tanh", "add", "sub", "mul", "sum"}) config.ops.push_back(*ops::FindOp(name));
   config.mcmc_steps = steps;
   return config;
-}
-
-double ChiSquarePValue(double chi2, double df) {  // Wilson-Hilferty, df > 30
-  const double z = (std::cbrt(chi2 / df) - (1 - 2 / (9 * df))) / std::sqrt(2 / (9 * df));
-  return 0.5 * std::erfc(z / std::sqrt(2.0));
 }
 
 // Chi-square p-value of `samples` chain draws (each its own seed) against uniform over the space.
 double ChainUniformityPValue(int steps, int samples) {
   const SynthConfig config = SmallChainSpace(steps);
-  std::map<std::string, int> index;
-  for (const auto& graph : EnumerateValid(config)) index.emplace(ProgramKey(graph), index.size());
-  EXPECT_GT(index.size(), 100u);
+  testing::ClassCounts counts(EnumerateValid(config));
+  EXPECT_GT(counts.size(), 100u);
   Sampler sampler(config);
-  std::vector<double> counts(index.size(), 0);
   for (int i = 0; i < samples; ++i) {
-    auto it = index.find(ProgramKey(sampler.Draw(StreamSeed(99, i))));
-    EXPECT_NE(it, index.end()) << "the chain drew a program the enumeration does not contain";
-    if (it == index.end()) return 0;
-    ++counts[it->second];
+    if (!counts.Add(sampler.Draw(StreamSeed(99, i)))) {
+      ADD_FAILURE() << "the chain drew a program the enumeration does not contain";
+      return 0;
+    }
   }
-  const double expected = static_cast<double>(samples) / counts.size();
-  double chi2 = 0;
-  for (double c : counts) chi2 += (c - expected) * (c - expected) / expected;
-  return ChiSquarePValue(chi2, counts.size() - 1.0);
+  return counts.UniformPValue();
 }
 
 TEST(SynthChain, DrawsAreUniformOnAnEnumeratedSpaceAfterBurnIn) {

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -12,30 +11,14 @@
 #include "drtriton/error.h"
 #include "drtriton/synth.h"
 #include "synth/csp.h"
+#include "synth_test_support.h"
 
 namespace drtriton::synth {
 namespace {
 
-// A small space: 1..3 operators over a 6-op subset, two input shapes, at most 2 inputs.
-SynthConfig SmallSpace() {
-  SynthConfig config;
-  config.level = 3;
-  config.min_nodes = 1;
-  config.max_nodes = 3;
-  config.max_inputs = 2;
-  config.heavy_max = 3;
-  config.reductions_max = 3;
-  config.max_fanout = 3;
-  config.shape_menu = {{4}, {2, 4}};
-  for (const char* name : {"relu", "tanh", "add", "sub", "mul", "sum"}) config.ops.push_back(*ops::FindOp(name));
-  return config;
-}
-
-// Upper tail of chi-square (Wilson-Hilferty normal approximation, accurate for df > 30).
-double ChiSquarePValue(double chi2, double df) {
-  const double z = (std::cbrt(chi2 / df) - (1 - 2 / (9 * df))) / std::sqrt(2 / (9 * df));
-  return 0.5 * std::erfc(z / std::sqrt(2.0));
-}
+using testing::ChiSquarePValue;
+using testing::ClassCounts;
+using testing::SmallSpace;
 
 // A plausible but biased sampler: at every decision, each feasible option is equally likely
 // (what a naive sequential generator does), ignoring how many programs lie behind it.
@@ -62,26 +45,21 @@ class NaiveChooser final : public Chooser {
 template <class MakeChooser>
 double UniformityPValue(int samples, MakeChooser make_chooser) {
   const SynthConfig config = SmallSpace();
-  std::map<std::string, int> index;
-  for (const auto& graph : EnumerateValid(config)) index.emplace(ProgramKey(graph), index.size());
-  EXPECT_GT(index.size(), 100u);
+  ClassCounts counts(EnumerateValid(config));
+  EXPECT_GT(counts.size(), 100u);
   SamplerImpl impl(config);
   Rng rng(12345);
   auto chooser = make_chooser(rng);
-  std::vector<double> counts(index.size(), 0);
   for (int drawn = 0; drawn < samples;) {
     ir::Graph graph = impl.Build(impl.Walk(chooser));
     if (impl.Check(graph)) continue;
-    auto it = index.find(ProgramKey(graph));
-    EXPECT_NE(it, index.end()) << "sampled a program the enumeration does not contain";
-    if (it == index.end()) return 0;
-    ++counts[it->second];
+    if (!counts.Add(graph)) {
+      ADD_FAILURE() << "sampled a program the enumeration does not contain";
+      return 0;
+    }
     ++drawn;
   }
-  const double expected = static_cast<double>(samples) / counts.size();
-  double chi2 = 0;
-  for (double c : counts) chi2 += (c - expected) * (c - expected) / expected;
-  return ChiSquarePValue(chi2, counts.size() - 1.0);
+  return counts.UniformPValue();
 }
 
 TEST(SynthUniformity, ExactSamplerPassesChiSquare) {
@@ -256,16 +234,16 @@ TEST(SynthUniformity, StratumDrawsAreUniformInsideTheStratum) {
     if (strata[i].producer == relu && strata[i].consumer == add) stratum = static_cast<int>(i);
   }
   ASSERT_GE(stratum, 0);
-  std::map<std::string, int> index;
+  std::vector<ir::Graph> members;
   OdometerChooser odometer;
   do {
     ir::Graph graph = impl.Build(impl.Walk(odometer, stratum));
-    if (!impl.Check(graph)) index.emplace(ProgramKey(graph), index.size());
+    if (!impl.Check(graph)) members.push_back(std::move(graph));
   } while (odometer.Advance());
-  ASSERT_GT(index.size(), 50u);
+  ClassCounts counts(members);
+  ASSERT_GT(counts.size(), 50u);
   Rng rng(99);
   RngChooser chooser(rng);
-  std::vector<double> counts(index.size(), 0);
   const int samples = 50'000;
   for (int drawn = 0; drawn < samples;) {
     ir::Graph graph = impl.Build(impl.Walk(chooser, stratum));
@@ -277,15 +255,10 @@ TEST(SynthUniformity, StratumDrawsAreUniformInsideTheStratum) {
                      graph.nodes[v - graph.inputs.size()].op == relu;
     }
     ASSERT_TRUE(fed_by_relu);
-    auto it = index.find(ProgramKey(graph));
-    ASSERT_NE(it, index.end());
-    ++counts[it->second];
+    ASSERT_TRUE(counts.Add(graph));
     ++drawn;
   }
-  const double expected = static_cast<double>(samples) / counts.size();
-  double chi2 = 0;
-  for (double c : counts) chi2 += (c - expected) * (c - expected) / expected;
-  EXPECT_GT(ChiSquarePValue(chi2, counts.size() - 1.0), 0.001);
+  EXPECT_GT(counts.UniformPValue(), 0.001);
 }
 
 TEST(SynthRanks, RankRuleAgreesWithInferOutput) {
