@@ -146,31 +146,25 @@ def degenerate_config_for(config: BenchConfig, verify_config: Any) -> Degenerate
 
 
 def _check_references(problems: list[Problem], config: BenchConfig, degenerate: DegenerateConfig,
-                      progress: ProgressFn | None, checker_box: list, offset: int = 0,
+                      progress: ProgressFn | None, checker: ReferenceChecker, offset: int = 0,
                       total: int | None = None) -> dict[str, ReferenceCheck]:
-    """Reference checks of `problems` (cached by problem digest); `checker_box` holds the one checker
-    child of the run, started on first need and closed by the caller."""
+    """Reference checks of `problems`, cached by problem digest; `checker` is the run's one checker (its
+    child starts on the first check that is not cached)."""
     ref_dir = config.level_dir / "reference"
     key_of = {p.key: config_digest({"sha": p.sha256, "cfg": asdict(degenerate), "v": REFERENCE_VERSION})
               for p in problems}
     checks: dict[str, ReferenceCheck] = {}
-    todo = []
     for p in problems:
         record = _read_json(ref_dir / f"{p.stem}.json") if config.resume else None
         if record and record.get("key") == key_of[p.key]:
             checks[p.key] = ReferenceCheck(**record["check"])
-        else:
-            todo.append(p)
     total = len(problems) if total is None else total
     for i, p in enumerate(problems):
-        if p not in todo:
+        if p.key in checks:
             continue
         if progress:
             progress("reference", offset + i, total, p.key)
-        if not checker_box:
-            checker_box.append(ReferenceChecker(degenerate).__enter__())
-        check = checker_box[0].check(p.source())
-        checks[p.key] = check
+        check = checks[p.key] = checker.check(p.source())
         atomic_write_text(ref_dir / f"{p.stem}.json", json.dumps(
             {"key": key_of[p.key], "problem": p.key, "check": check.to_json(),
              "provenance": Provenance.here().to_json()}, indent=1))
@@ -198,16 +192,18 @@ def _default_verify(config: BenchConfig) -> tuple[VerifyFn, Any]:
 
 def _auto_workers() -> int:
     """Problems verified at once: 1 without a GPU (the interpreter is CPU-bound); with one, a worker per 4
-    CPU cores, 2..4 (compiles, imports and reference runs overlap; GPU timing stays serialized)."""
-    import os
-
+    CPU cores, 2..4 (each problem runs a reference and a candidate worker)."""
     try:
         import torch
 
         gpu = torch.cuda.is_available()
     except ImportError:
         gpu = False
-    return max(2, min(4, (os.cpu_count() or 4) // 4)) if gpu else 1
+    if not gpu:
+        return 1
+    from drtriton.verify.config import gpu_pool_workers
+
+    return gpu_pool_workers(4)
 
 
 def _run_one(problem: Problem, proposer: Proposer, verify_fn: VerifyFn, verify_config: Any,
@@ -281,12 +277,11 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
     run_dir = config.level_dir / slug(proposer.spec)
     degenerate = degenerate_config_for(config, verify_config)
     verify_digest = config_digest(verify_config)
-    rows: dict[str, ProblemResult] = {}
+    rows: list[ProblemResult] = []  # in problem order: chunks in order, each chunk's futures in order
     n_cached = 0
     not_run: list[str] = []
     propose_lock = threading.Lock()
-    checker_box: list = []
-    done = 0
+    checker = ReferenceChecker(degenerate)  # its child process starts on the first uncached check
 
     def one(problem: Problem, check: ReferenceCheck | None) -> tuple[ProblemResult, bool]:
         key = {"version": RECORD_VERSION, "problem": problem.sha256, "proposer": proposer.fingerprint(problem),
@@ -314,27 +309,24 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
                                     "and not in any metric; run again to resume")
                     break
                 chunk = problems[lo:lo + workers]
-                checks = (_check_references(chunk, config, degenerate, progress, checker_box, lo, len(problems))
+                checks = (_check_references(chunk, config, degenerate, progress, checker, lo, len(problems))
                           if config.check_degenerate else {})
                 if progress:
                     for p in chunk:
-                        progress("verify", done, len(problems), p.key)
-                futures = [(p, ex.submit(one, p, checks.get(p.key))) for p in chunk]
-                for p, fut in futures:
+                        progress("verify", lo, len(problems), p.key)
+                futures = [ex.submit(one, p, checks.get(p.key)) for p in chunk]
+                for fut in futures:
                     row, cached = fut.result()
-                    rows[p.key] = row
+                    rows.append(row)
                     n_cached += cached
-                    done += 1
     finally:
-        if checker_box:
-            checker_box[0].__exit__(None, None, None)
+        checker.close()
         if hasattr(proposer, "close"):
             proposer.close()  # e.g. search's verifier pool
         if pool is not None:
             pool.close()
     if progress:
         progress("verify", len(problems), len(problems), "")
-    ordered = [rows[p.key] for p in problems if p.key in rows]
-    return BenchRun(config=config, proposer=proposer.spec, rows=ordered, summary=summarize(ordered), run_dir=run_dir,
+    return BenchRun(config=config, proposer=proposer.spec, rows=rows, summary=summarize(rows), run_dir=run_dir,
                     provenance=Provenance.here(), warnings=warnings, n_cached=n_cached,
                     verify_config=verify_config, not_run=not_run)
