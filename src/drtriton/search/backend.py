@@ -59,6 +59,7 @@ class EngineBackend:
         try:
             from drtriton import _core  # noqa: F401
             from drtriton.verify import VerifierPool, VerifyConfig
+            from drtriton.verify.config import gpu_pool_workers
         except ImportError as exc:
             raise UsageError(f"drtriton's engine or verifier is not importable ({exc}); build it with "
                              "`cmake --build build/dev` (README) and run with PYTHONPATH=src") from None
@@ -67,7 +68,7 @@ class EngineBackend:
         self.config = verify_config or VerifyConfig(policy="hybrid")
         self.gpu = torch.cuda.is_available() and self.config.device != "cpu"
         # with a GPU, compiles (Triton JIT, imports) of a batch overlap each other and the serialized timing
-        self.pool = VerifierPool(self.config, workers=workers or (_gpu_workers() if self.gpu else 1))
+        self.pool = VerifierPool(self.config, workers=workers or (gpu_pool_workers(2) if self.gpu else 1))
         self._init: dict[str, tuple[str, str]] = {}
 
     def import_graph(self, problem_src: str) -> ImportedGraph:
@@ -125,12 +126,6 @@ class EngineBackend:
 
     def close(self) -> None:
         self.pool.close()
-
-
-def _gpu_workers() -> int:
-    import os
-
-    return max(2, min(4, (os.cpu_count() or 4) // 2))
 
 
 def timing_of(verdict: dict) -> tuple[float | None, float | None]:

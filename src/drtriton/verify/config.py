@@ -16,6 +16,14 @@ DISTRIBUTIONS = ("normal", "heavy_tailed", "uniform_shifted")
 TOLERANCE_PRESETS = {"default": 1e-4, "kernelbench": 1e-2}
 
 
+def gpu_pool_workers(cores_per_worker: int) -> int:
+    """Verifier workers for one GPU: one per `cores_per_worker` CPU cores, 2..4. Compiles, imports and
+    reference runs overlap; the pool still times one kernel at a time."""
+    import os
+
+    return max(2, min(4, (os.cpu_count() or 4) // cores_per_worker))
+
+
 @dataclass(frozen=True, slots=True)
 class VerifyConfig:
     """How one candidate is checked. Flags of `drtriton verify` map 1:1 onto these fields."""
