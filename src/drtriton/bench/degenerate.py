@@ -149,6 +149,8 @@ def _fingerprint(x: Any) -> tuple:
 def _check_in_child(source: str, config: DegenerateConfig) -> dict:
     import torch
 
+    from drtriton.verify.worker import draw_inputs  # on the GPU there, as the verifier draws
+
     device = ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device
     namespace: dict[str, Any] = {"__name__": "kernelbench_problem"}
     exec(compile(source, "<problem>", "exec"), namespace)  # noqa: S102 - the user's own problem file
@@ -160,8 +162,8 @@ def _check_in_child(source: str, config: DegenerateConfig) -> dict:
     prints = []
     with torch.no_grad():
         for seed in range(config.seeds):
-            torch.manual_seed(1000 + seed)
-            inputs = [x.to(device) if isinstance(x, torch.Tensor) else x for x in namespace["get_inputs"]()]
+            inputs = [x.to(device) if isinstance(x, torch.Tensor) else x
+                      for x in draw_inputs(namespace["get_inputs"], 1000 + seed, device)]
             prints.append([_fingerprint(x) for x in inputs])
             j.add(_as_tensors(model(*inputs)))
             del inputs

@@ -91,25 +91,27 @@ def _transform(x, dist: str, seed: int):
     raise ValueError(f"unknown distribution {dist}")
 
 
-def _on_gpu(device) -> bool:
-    return str(device).startswith("cuda")
-
-
-def _make_case(module, seed: int, dist: str, device="cpu") -> list:
-    """One case's inputs. On a GPU, get_inputs runs with the GPU as default device and the distribution
-    transform runs there too: KernelBench-sized inputs (up to ~10^9 elements) drawn by one CPU thread
-    took over a minute per problem on the H100 host. Every worker of a run draws on the same device
-    kind, so the reference's fingerprints still match."""
+def draw_inputs(get_inputs, seed: int, device="cpu") -> list:
+    """get_inputs() right after torch.manual_seed(seed). On a GPU it runs with the GPU as default device:
+    KernelBench-sized inputs (up to ~10^9 elements) drawn by one CPU thread took over a minute per
+    problem on the H100 host. Draws on the same device kind with the same seed are equal."""
     import contextlib
 
     import torch
 
     torch.manual_seed(seed)  # seeds the CPU and every CUDA generator
-    with torch.device(device) if _on_gpu(device) else contextlib.nullcontext():
-        inputs = list(module.get_inputs())
+    with torch.device(device) if str(device).startswith("cuda") else contextlib.nullcontext():
+        return list(get_inputs())
+
+
+def _make_case(module, seed: int, dist: str, device="cpu") -> list:
+    """One case's inputs, drawn (draw_inputs) and transformed (_transform) on `device`: every worker of a
+    run draws on the same device kind, so the reference's fingerprints still match."""
+    import torch
+
     return [
         _transform(x, dist, seed) if isinstance(x, torch.Tensor) and x.is_floating_point() else x
-        for x in inputs
+        for x in draw_inputs(module.get_inputs, seed, device)
     ]
 
 
