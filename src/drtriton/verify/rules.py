@@ -9,6 +9,7 @@ adversary; every static rule that matters has a dynamic twin).
 from __future__ import annotations
 
 import ast
+import threading
 from dataclasses import dataclass
 
 from drtriton.verify.verdict import Status
@@ -277,10 +278,17 @@ _ALLOWED_DUNDERS = {"__init__", "__name__", "__doc__", "__len__", "__call__", "_
 _PATCHABLE_ROOTS = {"torch", "triton", "time", "numpy", "math", "builtins"}
 
 
+# CPython 3.11 builds AST objects with a per-interpreter recursion counter that concurrent parses corrupt
+# ("SystemError: AST constructor recursion depth mismatch"): VerifierPool.verify_many parses candidates
+# from several threads, so parses take turns.
+_PARSE_LOCK = threading.Lock()
+
+
 def parse_candidate(source: str) -> tuple[ast.Module | None, str]:
     """Returns (tree, "") or (None, one-line reason) for a file that is not valid Python."""
     try:
-        return ast.parse(source), ""
+        with _PARSE_LOCK:
+            return ast.parse(source), ""
     except SyntaxError as exc:
         return None, f"candidate is not valid Python: {exc.msg} at line {exc.lineno}"
     except ValueError as exc:  # null bytes
