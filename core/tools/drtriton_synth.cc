@@ -5,7 +5,9 @@
 // programs (the strict-uniform stream; coverage seeding is a property of datasets, not measured here).
 //   build/synth/core/drtriton_synth --level 5 --n 20000 --seed 0 [--scale small|realistic] [--emit]
 //                                   [--seconds 30]   (stop early; programs/s is then accepted/seconds)
+//                                   [--digest]  (FNV-1a of every emitted byte: same seed, same bytes)
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -55,6 +57,12 @@ size_t EmitJson(const drtriton::ir::Graph& g, std::string& out) {
   return out.size();
 }
 
+// FNV-1a, 64 bits: a fingerprint of the emitted stream, to check that a speed-up draws the same bytes.
+uint64_t Fnv1a(uint64_t h, const std::string& bytes) {
+  for (unsigned char ch : bytes) h = (h ^ ch) * 0x100000001B3ULL;
+  return h;
+}
+
 int Usage(const char* why) {
   std::fprintf(stderr, "drtriton_synth: error: %s\n"
                "usage: drtriton_synth --level L --n N [--seed S] [--scale small|realistic] [--emit]\n", why);
@@ -68,6 +76,7 @@ int main(int argc, char** argv) {
   long long n = 10000;
   unsigned long long seed = 0;
   bool emit = false;
+  bool digest = false;
   double max_seconds = 1e30;
   auto scale = drtriton::synth::ShapeScale::kSmall;
   for (int i = 1; i < argc; ++i) {
@@ -75,6 +84,7 @@ int main(int argc, char** argv) {
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     const char* v = nullptr;
     if (arg == "--emit") { emit = true; continue; }
+    if (arg == "--digest") { emit = digest = true; continue; }
     if (!(v = value())) return Usage(("missing value after " + arg).c_str());
     if (arg == "--level") level = std::atoi(v);
     else if (arg == "--n") n = std::atoll(v);
@@ -95,6 +105,7 @@ int main(int argc, char** argv) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - built).count();
     std::string json;
     size_t bytes = 0;
+    uint64_t fingerprint = 0xCBF29CE484222325ULL;
     const auto start = std::chrono::steady_clock::now();
     auto elapsed = [&] {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -110,6 +121,7 @@ int main(int argc, char** argv) {
       if (!graph) continue;
       ++drawn;
       if (emit) bytes += EmitJson(*graph, json);
+      if (digest) fingerprint = Fnv1a(fingerprint, json);
     }
     const double secs = elapsed();
     n = drawn;
@@ -126,7 +138,9 @@ int main(int argc, char** argv) {
                   std::string(drtriton::synth::RejectName(static_cast<drtriton::synth::Reject>(r))).c_str(),
                   static_cast<unsigned long long>(st.rejected[r]));
     }
-    std::printf("}}\n");
+    std::printf("}");
+    if (digest) std::printf(", \"digest\": \"%016llx\"", static_cast<unsigned long long>(fingerprint));
+    std::printf("}\n");
   } catch (const drtriton::Error& e) {
     std::fprintf(stderr, "drtriton_synth: error: %s\n", e.what());
     return 2;
