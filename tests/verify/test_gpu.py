@@ -94,3 +94,38 @@ def test_gpu_fault_gets_a_verdict_and_the_pool_serves_the_next_candidate(name):
     assert bad.reason
     assert good.status is Status.CORRECT, good.reason
     assert after.status is Status.CORRECT, after.reason
+
+
+# ---- the judge: reference outputs stay on the GPU, candidates' outputs arrive by CUDA IPC ----
+BIG = 1 << 28  # 1 GiB of float32 per output: ten cases no longer cross any pipe
+BIG_PROBLEM = PROBLEM.replace("torch.randn(BATCH, DIM)", f"torch.randn({BIG})")
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_gpu_judge_compares_gigabyte_outputs_without_shipping_them():
+    assert f"torch.randn({BIG})" in BIG_PROBLEM, "tests/problems/relu.py changed: update BIG_PROBLEM"
+    config = VerifyConfig(device="cuda", n_timing=10)
+    with VerifierPool(config, workers=1) as pool:
+        for d in pool.devices:  # a 1000 MB judge cache: no 1 GiB case fits, every one is recomputed
+            pool._gpu_total_mb[d] = 6000
+        good = pool.verify(BIG_PROBLEM, C.HONEST)
+        bad = pool.verify(BIG_PROBLEM, C.WRONG)
+        stale = pool.verify(BIG_PROBLEM, C.INPUT_INSENSITIVE)
+        stats = pool.stats()
+    assert good.status is Status.CORRECT, good.reason
+    assert bad.status is Status.INCORRECT and "elements exceed" in bad.reason, bad.reason
+    assert stale.status is Status.CHEAT_DETECTED, (stale.status, stale.reason)
+    assert stats["reference_ram_bytes"] == 0 and stats["reference_spilled_bytes"] == 0
+    assert stats["max_frame_bytes"] < 8 << 20  # descriptors and digests, never outputs
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_gpu_judge_and_the_parent_path_agree():
+    config = VerifyConfig(device="cuda", n_timing=10)
+    verdicts = {}
+    for judged in (True, False):
+        with VerifierPool(config, workers=1, gpu_judge=judged) as pool:
+            verdicts[judged] = [pool.verify(PROBLEM, c).status for c in (C.HONEST, C.WRONG, C.STALE_RESULT)]
+    assert verdicts[True] == verdicts[False] == [Status.CORRECT, Status.INCORRECT, Status.CHEAT_DETECTED]

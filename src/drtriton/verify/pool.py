@@ -9,6 +9,12 @@ for. The reference runs in a separate, reusable worker; its outputs stream to th
 frame and are cached per problem (in memory within `ref_memory_mb`, else in a private spill file). No
 inputs cross a pipe: each worker draws them from (seed, distribution) and checks the reference's
 fingerprint. A candidate's outputs stream back one call per frame and are compared as they arrive.
+
+On a GPU (gpu_judge, the default there) the reference worker stays alive as the problem's judge: the
+reference outputs stay on the GPU (recomputed past its share of GPU memory), each candidate call sends
+CUDA IPC descriptors of its outputs, and the judge compares them on the GPU and answers with the
+comparison and a digest. Nothing of gigabyte-sized KernelBench outputs crosses a pipe; the candidate's
+process still never shares memory with the reference outputs (only the judge maps the candidate's).
 """
 
 from __future__ import annotations
@@ -93,7 +99,10 @@ class ReferenceOutputs:
 
     def __init__(self, spill_dir: str, budget: _Budget) -> None:
         self.specs: list[dict] = []  # per case: seed, dist, fingerprint (sent to candidate workers)
-        self.digests: list[str] = []  # per case: outputs_digest of the reference outputs
+        self.digests: list[str] = []  # per case: outputs_digest (gpu_digest with a judge) of the outputs
+        self.input_bytes: list[int] = []  # per case: bytes of the inputs get_inputs draws
+        self.judge: _JudgeWorker | None = None  # on a GPU: the reference worker that holds the outputs
+        self.judged_bytes = 0  # output bytes the judge holds or recomputes (none cross to the parent)
         self._ram: dict[int, list] = {}
         self._spilled: dict[int, list[tuple[int, int, str, list[int]]]] = {}
         self._path = os.path.join(spill_dir, f"ref_{uuid.uuid4().hex}.bin")
@@ -107,15 +116,22 @@ class ReferenceOutputs:
         return len(self.specs)
 
     def add(self, msg: dict) -> None:
-        """Stores one streamed `case` frame of the reference worker (which sends them in order)."""
+        """Stores one streamed `case` frame of the reference worker (which sends them in order). A frame
+        from a judging reference worker (GPU) carries the outputs' digest and size, not the outputs."""
         import torch
 
         outs = msg.get("outputs")
-        if int(msg.get("k", -1)) != len(self.specs) or not isinstance(outs, list):
+        if int(msg.get("k", -1)) != len(self.specs) or not (isinstance(outs, list) or "digest" in msg):
             raise ValueError(f"reference worker sent case {msg.get('k')!r} out of order")
+        k = len(self.specs)
+        self.input_bytes.append(int(msg.get("input_bytes") or 0))
+        if outs is None:
+            self.specs.append({"seed": msg["seed"], "dist": msg["dist"], "fingerprint": str(msg["fingerprint"])})
+            self.digests.append(str(msg["digest"]))
+            self.judged_bytes += int(msg.get("output_bytes") or 0)
+            return
         if not all(isinstance(o, torch.Tensor) for o in outs):
             raise ValueError("reference worker sent a non-tensor output")
-        k = len(self.specs)
         self.specs.append({"seed": msg["seed"], "dist": msg["dist"], "fingerprint": str(msg["fingerprint"])})
         self.digests.append(outputs_digest(outs))
         size = sum(o.numel() * o.element_size() for o in outs)
@@ -157,39 +173,95 @@ class ReferenceOutputs:
         return self.ram_bytes + self.spilled_bytes
 
 
+class JudgeFailure(RuntimeError):
+    """The judge worker could not compare a candidate's outputs (it crashed, timed out or errored)."""
+
+
+class _JudgeWorker:
+    """A reference worker kept alive on a GPU as its problem's judge (worker.ReferenceJudge): candidates'
+    outputs are compared there, mapped through CUDA IPC, one request at a time. Closed when the last
+    holder (the pool's reference cache, a candidate being judged) lets go of it."""
+
+    def __init__(self, worker: WorkerProcess, timeout_s: float) -> None:
+        self.worker, self.timeout_s = worker, timeout_s
+        self.lock = threading.Lock()
+        self.broken = ""  # why it can no longer judge ("" while it can)
+        weakref.finalize(self, worker.close)
+
+    def compare(self, case: int, handles, atol: float, rtol: float, *, digest: bool, compare: bool) -> dict:
+        req = {"op": "compare", "case": case, "outputs": handles, "atol": atol, "rtol": rtol,
+               "digest": digest, "compare": compare}
+        with self.lock:
+            if self.broken:
+                raise JudgeFailure(self.broken)
+            try:
+                reply = self.worker.request(req, self.timeout_s)
+            except (WorkerTimeout, WorkerCrash) as exc:
+                self.broken = f"the judge worker failed while comparing: {exc}"
+                raise JudgeFailure(self.broken) from None
+            if reply.get("kind") not in ("compared", "bad_descriptor"):
+                self.broken = f"the judge worker failed while comparing: {reply.get('reason')}"
+                self.worker.kill()
+                raise JudgeFailure(self.broken)
+            return reply
+
+
 class _Judge:
     """Compares a candidate's streamed results with the reference as they arrive (parent side): keeps
-    per-case comparisons and output digests, never the candidate's outputs."""
+    per-case comparisons and output digests, never the candidate's outputs. On a GPU with a judge
+    worker the results are IPC descriptors and the comparison happens there."""
 
     PASSES = ("fresh", "refill", "recheck")
 
-    def __init__(self, ref: ReferenceOutputs, atol: float, rtol: float) -> None:
+    def __init__(self, ref: ReferenceOutputs, atol: float, rtol: float, refills: int | None = None) -> None:
         self.ref, self.atol, self.rtol = ref, atol, rtol
+        self.refills = len(ref) if refills is None else refills  # cases the worker was told to refill
         self.fresh: list[Comparison | None] = [None] * len(ref)
         self.fresh_digests: list[str | None] = [None] * len(ref)
         self.counts = {p: 0 for p in self.PASSES}
         self.stale: tuple[str, int, Comparison] | None = None  # first refill/recheck failure
 
+    def _check(self, src: int, msg: dict, want_digest: bool, want_compare: bool) -> tuple[Comparison, str | None]:
+        """Case `src`'s comparison (or a placeholder when not wanted) and the outputs' digest."""
+        if not (want_digest or want_compare):
+            return Comparison(True, "not compared"), None
+        if self.ref.judge is not None and "handles" not in msg:
+            raise ValueError("result frame without IPC handles, but this problem's outputs are on its judge")
+        if "handles" in msg:
+            judge = self.ref.judge
+            if judge is None:
+                raise ValueError("result frame with IPC handles, but this problem has no judge")
+            reply = judge.compare(src, msg["handles"], self.atol, self.rtol, digest=want_digest, compare=want_compare)
+            if reply["kind"] == "bad_descriptor":
+                raise ValueError(f"bad output descriptor: {reply.get('reason')}")
+            cmp = Comparison(bool(reply["ok"]), str(reply.get("reason") or ""), reply.get("max_abs_err"),
+                             reply.get("max_rel_err"))
+            return cmp, reply.get("digest")
+        outs = msg.get("outputs")
+        if not isinstance(outs, list):
+            raise ValueError("result frame without an output list")
+        digest = outputs_digest(outs) if want_digest else None
+        if not want_compare:
+            return Comparison(True, "not compared"), digest
+        return compare(self.ref.outputs(src), outs, self.atol, self.rtol), digest
+
     def __call__(self, msg: dict) -> None:
         if msg.get("kind") != "result":
             raise ValueError(f"unexpected {msg.get('kind')!r} frame from a candidate worker")
-        name, k, src, outs = msg.get("pass"), msg.get("case"), msg.get("src"), msg.get("outputs")
+        name, k, src = msg.get("pass"), msg.get("case"), msg.get("src")
         n = len(self.ref)
         if name not in self.counts or not all(isinstance(x, int) and 0 <= x < n for x in (k, src)):
             raise ValueError("malformed result frame from a candidate worker")
-        if not isinstance(outs, list):
-            raise ValueError("result frame without an output list")
         self.counts[name] += 1
         if name == "fresh":
             if k != src or self.fresh[k] is not None:
                 raise ValueError(f"fresh result for case {k} repeated or misplaced")
-            self.fresh_digests[k] = outputs_digest(outs)
-            if all(c is None or c.ok for c in self.fresh):  # after a failure only digests matter
-                self.fresh[k] = compare(self.ref.outputs(k), outs, self.atol, self.rtol)
-            else:
-                self.fresh[k] = Comparison(True, "not compared: an earlier case failed")
-        elif self.stale is None:
-            cmp = compare(self.ref.outputs(src), outs, self.atol, self.rtol)
+            # after a failure only digests matter
+            want = all(c is None or c.ok for c in self.fresh)
+            cmp, self.fresh_digests[k] = self._check(k, msg, True, want)
+            self.fresh[k] = cmp if want else Comparison(True, "not compared: an earlier case failed")
+        else:
+            cmp, _ = self._check(src, msg, False, self.stale is None)
             if not cmp.ok:
                 label = "refilled inputs, reverse order" if name == "refill" else "re-check after timing"
                 self.stale = (label, src, cmp)
@@ -197,9 +269,27 @@ class _Judge:
     def missing(self, timed: bool) -> str:
         """Why the results are incomplete ("" when every pass reported every case)."""
         n = len(self.ref)
-        want = {"fresh": n, "refill": n, "recheck": n if timed else 0}
+        want = {"fresh": n, "refill": self.refills, "recheck": n if timed else 0}
         bad = [f"{p} {self.counts[p]} of {want[p]}" for p in self.PASSES if self.counts[p] != want[p]]
         return "worker reported " + ", ".join(bad) + " results" if bad else ""
+
+
+def gpu_total_mb(device: str) -> int:
+    """Total memory of a CUDA device in MB, without creating a CUDA context in this process when
+    nvidia-smi can say it (the parent never runs kernels; a context would cost it ~500 MB of GPU)."""
+    import subprocess
+
+    index = device.split(":")[1] if ":" in device else "0"
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits", "-i", index],
+            capture_output=True, text=True, timeout=20, check=True,
+        ).stdout
+        return int(out.strip().splitlines()[0])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        import torch
+
+        return int(torch.cuda.get_device_properties(device).total_memory) >> 20
 
 
 def resolve_devices(device: str) -> list[str]:
@@ -246,6 +336,7 @@ class VerifierPool:
         spawn: str = "auto",
         ref_memory_mb: int = 1024,
         memory_peers: int = 1,
+        gpu_judge: bool = True,
     ) -> None:
         """
         Args:
@@ -253,7 +344,12 @@ class VerifierPool:
                 past it they go to a private spill file and are read back one case at a time.
             memory_peers: pools sharing this host (HostVerifierPool passes its device count), for
                 the default worker memory cap on GPUs (VerifyConfig.memory_mb = 0).
+            gpu_judge: on GPUs, keep each problem's reference worker as its judge: reference outputs
+                stay on the GPU and candidates' outputs are compared there through CUDA IPC, instead
+                of both crossing pipes to this process (which KernelBench's gigabyte outputs outgrow).
         """
+        self.gpu_judge = gpu_judge
+        self._gpu_total_mb: dict[str, int] = {}
         self.config = config or VerifyConfig()
         self.workers = max(1, int(workers))
         self.prespawn = prespawn  # keep warm spare workers (interpreter + torch import done) ready
@@ -356,13 +452,15 @@ class VerifierPool:
     def _reference(self, problem_src: str, device: str) -> dict:
         key = hashlib.sha256(f"{device}\0{problem_src}".encode()).hexdigest()
         with self._lock:
+            if key in self._refs and self._judge_broken(self._refs[key]):
+                del self._refs[key]  # its judge died: run the reference again
             if key in self._refs:
                 self._refs.move_to_end(key)
                 return self._refs[key]
             key_lock = self._ref_locks.setdefault(key, threading.Lock())
         with key_lock:
             with self._lock:
-                if key in self._refs:
+                if key in self._refs and not self._judge_broken(self._refs[key]):
                     return self._refs[key]
                 idle = self._idle_refs[device]
                 worker = idle.pop() if idle else None
@@ -378,6 +476,9 @@ class VerifierPool:
                 "distributions": list(c.distributions),
                 "init_seed": c.init_seed,
             }
+            judging = self.gpu_judge and device.startswith("cuda")
+            if judging:
+                req["judge_cache_mb"] = self._gpu_share_mb(device, 0.5)
             outputs = ReferenceOutputs(self._spill, self._ref_budget)
             try:
                 ref = worker.request(
@@ -397,7 +498,9 @@ class VerifierPool:
             self._note_frames(worker)
             if ref.get("kind") == "reference" and ref.get("n_cases") != len(outputs):
                 ref = {"kind": "error", "reason": f"reference sent {len(outputs)} of {ref.get('n_cases')} cases"}
-            if worker.alive() and ref.get("kind") == "reference":
+            if worker.alive() and ref.get("kind") == "reference" and judging:
+                outputs.judge = _JudgeWorker(worker, c.timeout_s)  # this worker now serves this problem
+            elif worker.alive() and ref.get("kind") == "reference":
                 with self._lock:
                     self._idle_refs[device].append(worker)
             else:
@@ -415,14 +518,32 @@ class VerifierPool:
                 ref["baseline"] = self._baselines.submit(self._baseline, ref, device)
             with self._lock:
                 self._refs[key] = ref
-                # Oldest first out: past 32 problems or past _REF_CACHE_BYTES (the newest always stays).
+                # Oldest first out: past 32 problems, past _REF_CACHE_BYTES, or past workers + 1 judges
+                # (each holds GPU memory; one in use by a candidate closes when that candidate is done).
                 while len(self._refs) > _REF_CACHE_SIZE or (
                     len(self._refs) > 1
-                    and sum(r["outputs"].nbytes() for r in self._refs.values() if "outputs" in r)
-                    > _REF_CACHE_BYTES
+                    and (
+                        sum(r["outputs"].nbytes() for r in self._refs.values() if "outputs" in r)
+                        > _REF_CACHE_BYTES
+                        or sum(1 for r in self._refs.values() if r.get("outputs") and r["outputs"].judge)
+                        > self.workers + 1
+                    )
                 ):
                     self._refs.popitem(last=False)
             return ref
+
+    @staticmethod
+    def _judge_broken(ref: dict) -> bool:
+        judge = ref["outputs"].judge if "outputs" in ref else None
+        return judge is not None and bool(judge.broken)
+
+    def _gpu_share_mb(self, device: str, fraction: float) -> int:
+        """`fraction` of one process slot's share of the GPU's memory (workers + 2 slots: candidates,
+        a judge being built, a baseline), in MB; the total is read once from nvidia-smi or torch."""
+        total = self._gpu_total_mb.get(device)
+        if total is None:
+            total = self._gpu_total_mb[device] = gpu_total_mb(device)
+        return max(256, int(total * fraction / (self.workers + 2)))
 
     def _baseline(self, ref: dict, device: str) -> dict:
         """Eager and torch.compile(Model) timed once for a problem, in a worker that only runs problems."""
@@ -521,6 +642,7 @@ class VerifierPool:
         path = Path(self._tmp) / f"candidate_{uuid.uuid4().hex[:12]}.py"
         path.write_text(candidate_src)
         on_gpu = device.startswith("cuda")
+        refill = self._refill_cases(ref["outputs"], device)
         req = {
             "op": "candidate",
             "path": str(path),
@@ -530,6 +652,8 @@ class VerifierPool:
             "state": ref["state"],
             "cases": ref["outputs"].specs,  # seed, distribution, fingerprint: the worker draws them
             "input_cache_mb": max(64, self.memory_mb[device] // 4),
+            "ipc_outputs": ref["outputs"].judge is not None,
+            "refill_cases": refill,
             "disabled_rules": list(c.disabled_rules),
             "timing": on_gpu,
             "problem_path": ref["problem_path"],
@@ -538,7 +662,9 @@ class VerifierPool:
         }
         slot = _GpuSlot(self._gpu_locks[device])
         worker = self._take_candidate_worker(device)
-        judge = _Judge(ref["outputs"], c.atol, c.rtol)
+        if on_gpu:  # gigabyte outputs: keep only the newest past a share of the GPU
+            req["keep_outputs_mb"] = self._gpu_share_mb(device, 0.25)
+        judge = _Judge(ref["outputs"], c.atol, c.rtol, refills=len(refill))
         try:
             reply = worker.request(
                 req,
@@ -564,12 +690,30 @@ class VerifierPool:
             return self._verdict(Status.RUNTIME_ERROR, str(exc))
         except ValueError as exc:  # a malformed result frame (the judge): the worker was subverted
             return self._verdict(Status.RUNTIME_ERROR, f"candidate worker broke the protocol: {exc}")
+        except JudgeFailure as exc:
+            return self._verdict(Status.RUNTIME_ERROR, f"comparing this candidate's outputs failed: {exc}")
         finally:
             slot.release()
             self._note_frames(worker)
             worker.discard()  # one candidate per worker: nothing to shut down gracefully
             path.unlink(missing_ok=True)
         return self.evaluate(ref, reply, judge)
+
+    def _refill_cases(self, ref: ReferenceOutputs, device: str) -> list[int]:
+        """The cases a candidate's worker refills after the fresh pass: all of them, unless their inputs
+        do not fit side by side in a quarter of a GPU slot; then as many as fit (the last ones), at least
+        two. CPU workers refill every case (their inputs are small in CI and tests)."""
+        n = len(ref)
+        if not device.startswith("cuda") or n == 0:
+            return list(range(n))
+        budget, chosen, used = self._gpu_share_mb(device, 0.25) << 20, [], 0
+        for k in reversed(range(n)):
+            size = ref.input_bytes[k] if k < len(ref.input_bytes) else 0
+            if used + size > budget and len(chosen) >= min(2, n):
+                break
+            chosen.append(k)
+            used += size
+        return sorted(chosen)
 
     # ---- judging the worker's reply (parent side) ----
     def evaluate(self, ref: dict, reply: dict, judge: _Judge) -> Verdict:
@@ -766,7 +910,10 @@ class VerifierPool:
         if self._cache:
             self._cache.close()
         with self._lock:
+            judges = [r["outputs"].judge for r in self._refs.values() if "outputs" in r and r["outputs"].judge]
             self._refs.clear()
+        for judge in judges:
+            judge.worker.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
         shutil.rmtree(self._spill, ignore_errors=True)
 

@@ -402,6 +402,8 @@ class WorkerProcess:
                 except BaseException:
                     self.kill()
                     raise
+                if msg.get("needs_ack"):  # the worker keeps the shared outputs until this
+                    self._send({"kind": "ack"})
                 continue
             return msg
 

@@ -200,10 +200,88 @@ class CaseSource:
 
 
 # ---- reference ----
-def run_reference(req: dict, send) -> dict:
+class ReferenceJudge:
+    """The reference worker's second life on a GPU: it keeps the problem's Model and, within
+    `budget_bytes`, its outputs on the GPU, and compares candidates' outputs with them there (mapped
+    through CUDA IPC, verify/ipc.py). Cases past the budget are recomputed when asked for (the last one
+    stays), so a problem with gigabyte outputs needs neither host memory nor pipe transfers."""
+
+    def __init__(self, module, model, device: str, budget_bytes: int) -> None:
+        import torch
+
+        self.module, self.model, self.device = module, model, device
+        self.device_index = torch.device(device).index or 0
+        self.budget, self.held = budget_bytes, 0
+        self.specs: list[tuple[int, str]] = []
+        self.cached: dict[int, list] = {}
+        self.last: tuple[int, list] | None = None
+        self.recomputed = 0
+
+    def keep(self, k: int, seed: int, dist: str, outs: list) -> None:
+        self.specs.append((seed, dist))
+        size = sum(o.numel() * o.element_size() for o in outs)
+        if self.held + size <= self.budget:
+            self.cached[k] = outs
+            self.held += size
+
+    def outputs(self, k: int) -> list:
+        import torch
+
+        if k in self.cached:
+            return self.cached[k]
+        if self.last is not None and self.last[0] == k:
+            return self.last[1]
+        self.last = None  # free the previous recomputed case first
+        seed, dist = self.specs[k]
+        with torch.no_grad():
+            outs = _as_list(self.model(*_make_case(self.module, seed, dist, self.device)))
+        outs = [o if isinstance(o, torch.Tensor) else torch.tensor(o, device=self.device) for o in outs]
+        self.recomputed += 1
+        self.last = (k, outs)
+        return outs
+
+    def compare(self, req: dict) -> dict:
+        """One candidate call's outputs (IPC descriptors) against case `case`: ok, reason, errors, and
+        the outputs' digest when asked. A descriptor that is not what it claims is `bad_descriptor`."""
+        from drtriton.verify.compare import compare
+        from drtriton.verify.ipc import BadDescriptor, describes, gpu_digest, open_cuda_output
+
+        k, metas = req.get("case"), req.get("outputs")
+        if not isinstance(k, int) or not 0 <= k < len(self.specs) or not isinstance(metas, list):
+            return {"kind": "bad_descriptor", "reason": "malformed compare request"}
+        ref = self.outputs(k)
+        reply = {"kind": "compared", "ok": False, "reason": "", "max_abs_err": None, "max_rel_err": None,
+                 "digest": None}
+        try:
+            if len(metas) != len(ref):
+                reply["reason"] = f"returns {len(metas)} outputs, the reference returns {len(ref)}"
+                return reply
+            for i, (m, r) in enumerate(zip(metas, ref)):
+                why = describes(m, tuple(r.shape), r.dtype)
+                if why:
+                    reply["reason"] = f"output {i} {why}"
+                    return reply
+            cands = [open_cuda_output(m, tuple(r.shape), r.dtype, self.device_index) for m, r in zip(metas, ref)]
+        except BadDescriptor as exc:
+            return {"kind": "bad_descriptor", "reason": str(exc)}
+        if req.get("compare", True):
+            cmp = compare(ref, cands, float(req["atol"]), float(req["rtol"]))
+            reply.update(ok=cmp.ok, reason=cmp.reason, max_abs_err=cmp.max_abs_err, max_rel_err=cmp.max_rel_err)
+        else:
+            reply.update(ok=True, reason="not compared")
+        if req.get("digest"):
+            reply["digest"] = gpu_digest(cands)
+        del cands
+        return reply
+
+
+def run_reference(req: dict, send) -> tuple[dict, ReferenceJudge | None]:
     """The problem's Model on every case, streamed: one `case` frame per (seed, distribution) with the
     input fingerprint and the outputs, then the reply (init inputs, weights, notes). Holds one case at a
-    time; says `first_call_done` after the first call (import, build, first forward: cuDNN autotune)."""
+    time; says `first_call_done` after the first call (import, build, first forward: cuDNN autotune).
+
+    With `judge_cache_mb` (GPU only) the outputs stay here instead: each case frame carries their digest
+    and layout, and the returned ReferenceJudge compares candidates' outputs on later `compare` requests."""
     import torch
 
     device = req["device"]
@@ -214,7 +292,10 @@ def run_reference(req: dict, send) -> dict:
         torch.manual_seed(req["init_seed"])
         model = module.Model(*init_inputs).to(device)
     except BaseException as exc:  # noqa: BLE001 - a broken problem file becomes a reason, not a crash
-        return {"kind": "error", "reason": f"problem failed to load or build Model: {_one_line(exc)}"}
+        return {"kind": "error", "reason": f"problem failed to load or build Model: {_one_line(exc)}"}, None
+    judge = None
+    if req.get("judge_cache_mb") is not None and device.startswith("cuda"):
+        judge = ReferenceJudge(module, model, device, int(req["judge_cache_mb"]) << 20)
     notes: list[str] = []
     k = 0
     try:
@@ -223,28 +304,43 @@ def run_reference(req: dict, send) -> dict:
                 for dist in req["distributions"]:
                     inputs = _make_case(module, seed, dist, device)
                     fp = fingerprint(inputs)
+                    in_bytes = sum(a.numel() * a.element_size() for a in inputs if isinstance(a, torch.Tensor))
                     if k == 0 and fingerprint(_make_case(module, seed, dist, device)) != fp:
                         return {
                             "kind": "error",
                             "reason": f"get_inputs is not reproducible: two draws after "
                             f"torch.manual_seed({seed}) differ (time, os.urandom, numpy or random module "
                             "state?); draw inputs only from torch's RNG",
-                        }
+                        }, None
                     outs = _as_list(model(*_to_device(inputs, device)))
-                    outs = [o if isinstance(o, torch.Tensor) else torch.tensor(o) for o in outs]
+                    outs = [o if isinstance(o, torch.Tensor) else torch.tensor(o, device=device if judge else None)
+                            for o in outs]
                     if k == 0:
                         send({"kind": "first_call_done"})
                         again = _as_list(model(*_to_device(inputs, device)))
                         if any(not torch.equal(a, b) for a, b in zip(again, outs)):
                             notes.append("reference is not deterministic on the same input (run twice differs)")
                         del again
-                    send({"kind": "case", "k": k, "seed": seed, "dist": dist, "fingerprint": fp, "outputs": outs})
-                    del inputs, outs
+                    frame = {"kind": "case", "k": k, "seed": seed, "dist": dist, "fingerprint": fp,
+                             "input_bytes": in_bytes}
+                    if judge is not None:
+                        from drtriton.verify.ipc import gpu_digest
+
+                        frame["digest"] = gpu_digest(outs)
+                        frame["output_bytes"] = sum(o.numel() * o.element_size() for o in outs)
+                        judge.keep(k, seed, dist, outs)
+                    else:
+                        frame["outputs"] = outs
+                    send(frame)
+                    del inputs, outs, frame
                     k += 1
     except BaseException as exc:  # noqa: BLE001
-        return {"kind": "error", "reason": f"reference Model failed on its inputs: {_one_line(exc)}"}
+        return {"kind": "error", "reason": f"reference Model failed on its inputs: {_one_line(exc)}"}, None
     state = dict(model.state_dict())
-    return {"kind": "reference", "n_cases": k, "init_inputs": init_inputs, "state": state, "notes": notes}
+    reply = {"kind": "reference", "n_cases": k, "init_inputs": init_inputs, "state": state, "notes": notes}
+    if judge is not None:
+        reply["judge_cached"] = len(judge.cached)
+    return reply, judge
 
 
 # ---- candidate ----
@@ -279,7 +375,13 @@ class CandidateRun:
         self.call_launches: list[int] = []
         self.ops: dict[str, int] = {}
         self.violations: list[tuple[str, str]] = []  # (rule, reason)
-        self.kept_outputs: list = []  # previous outputs stay alive: a reused buffer cannot be a coincidence
+        # Previous outputs stay alive, so a reused buffer cannot be a coincidence; past keep_outputs_mb
+        # (gigabyte outputs on a GPU) the oldest are let go and their buffers leave the check.
+        self.kept_outputs: collections.deque = collections.deque()
+        self.kept_bytes = 0
+        self.keep_limit = int(req.get("keep_outputs_mb") or 0) << 20  # 0: keep all
+        # On a GPU with a judge (pool.py), outputs go to it as CUDA IPC descriptors, not as bytes.
+        self.ipc = bool(req.get("ipc_outputs")) and self.device.startswith("cuda")
         self.phase_s: dict[str, float] = {}
         self.disabled = set(req.get("disabled_rules", ()))
         self.guard_on = "sandbox.runtime_event" not in self.disabled
@@ -348,12 +450,29 @@ class CandidateRun:
                     f"output {i} reuses the storage of a previous call's output ({label})",
                     "output.reused_buffer",
                 )
-        self.kept_outputs.extend(o for o in outs)
+        for o in outs:
+            self.kept_outputs.append(o)
+            self.kept_bytes += o.numel() * o.element_size()
+        while self.keep_limit and self.kept_bytes > self.keep_limit and len(self.kept_outputs) > len(outs):
+            old = self.kept_outputs.popleft()
+            self.kept_bytes -= old.numel() * old.element_size()
         return outs
 
     def report(self, pass_name: str, k: int, src: int, outs: list) -> None:
-        """Streams one call's outputs to the parent (compared there with case `src`'s reference)."""
-        self.send({"kind": "result", "pass": pass_name, "case": k, "src": src, "outputs": outs})
+        """Streams one call's outputs to the parent (compared there with case `src`'s reference). With a
+        judge: their CUDA IPC descriptors, kept valid until the parent says the judge is done."""
+        frame = {"kind": "result", "pass": pass_name, "case": k, "src": src}
+        if not self.ipc:
+            self.send({**frame, "outputs": outs})
+            return
+        from drtriton.verify.ipc import export_cuda_outputs
+
+        shared = [o.detach().contiguous() for o in outs]
+        _sync(self.device)
+        self.send({**frame, "handles": export_cuda_outputs(shared), "needs_ack": True})
+        if self.recv().get("kind") != "ack":
+            raise _Reject("runtime_error", "the parent did not acknowledge a compared result")
+        del shared
 
     def _case(self, k: int) -> list:
         try:
@@ -396,23 +515,29 @@ class CandidateRun:
         self.phase_s["load_s"] = time.perf_counter() - t0
 
         n = len(self.cases)
-        kept_inputs, layouts = [], []
+        # The cases refilled after the fresh pass (the parent's choice: all of them unless their inputs
+        # are too large to keep side by side on this device).
+        refill = [k for k in req.get("refill_cases", range(n)) if isinstance(k, int) and 0 <= k < n]
+        kept_inputs, layouts = {}, []
         t1 = time.perf_counter()
         for k in range(n):
             args = _to_device(self._case(k), self.device)
-            kept_inputs.append(args)
+            if k in refill:
+                kept_inputs[k] = args
             layouts.append(_layout(args))
             self.report("fresh", k, k, self.call(model, args, f"case {k}"))
+            del args
             if k == 0:
                 self.phase_s["first_call_s"] = time.perf_counter() - t1
                 self.send({"kind": "first_call_done"})
         # Same tensor objects, new values, reverse order: pointer/identity caches and order tricks fail.
-        for k in reversed(range(n)):
+        for k in reversed(refill):
             src = next((j for j in [(k + d) % n for d in range(1, n + 1)] if layouts[j] == layouts[k]), k)
             for dst, val in zip(kept_inputs[k], self._case(src)):
                 if isinstance(dst, torch.Tensor):
                     dst.copy_(val)
             self.report("refill", k, src, self.call(model, kept_inputs[k], f"refilled case {k}"))
+            del kept_inputs[k]
         self.phase_s["correctness_s"] = time.perf_counter() - t1
 
         timing = None
@@ -508,6 +633,7 @@ def main() -> int:
         return read_frame(read_exact, 1 << 40)
 
     send({"kind": "ready", "pid": os.getpid()})
+    judge = None  # this worker's ReferenceJudge, once it ran a problem's reference with one
     while True:
         try:
             req = recv()
@@ -518,7 +644,9 @@ def main() -> int:
             return 0
         try:
             if op == "reference":
-                reply = run_reference(req, send)
+                reply, judge = run_reference(req, send)
+            elif op == "compare":
+                reply = judge.compare(req) if judge is not None else {"kind": "error", "reason": "no judge here"}
             elif op == "candidate":
                 reply = run_candidate(req, guard, launches, send, recv)
             elif op == "baseline":
