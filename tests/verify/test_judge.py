@@ -163,7 +163,7 @@ def test_missing_counts_the_refills_the_worker_was_asked_for():
 # ---- refill selection ----
 def test_refill_cases_keep_every_case_on_cpu_and_what_fits_on_a_gpu():
     pool = VerifierPool.__new__(VerifierPool)  # only the sizing helpers are used
-    pool.workers, pool._gpu_total_mb = 4, {"cuda:0": 6 * 4096}  # a 4 GB share of the GPU per slot
+    pool.workers, pool._gpu_total_mb = 4, {"cuda:0": 6 * 8192}  # an 8 GB share of the GPU per slot
     ref = _judged_reference(10, None)
     assert pool._refill_cases(ref, "cpu") == list(range(10))
     assert pool._refill_cases(ref, "cuda:0") == list(range(10))  # 100-byte inputs fit
@@ -171,4 +171,4 @@ def test_refill_cases_keep_every_case_on_cpu_and_what_fits_on_a_gpu():
     assert pool._refill_cases(ref, "cuda:0") == [8, 9]
     ref.input_bytes = [8 << 30] * 10  # never fewer than two
     assert pool._refill_cases(ref, "cuda:0") == [8, 9]
-    assert pool._gpu_share_mb("cuda:0", 0.5) == 2048
+    assert pool._gpu_share_mb("cuda:0", 0.5) == 4096

@@ -478,7 +478,7 @@ class VerifierPool:
             }
             judging = self.gpu_judge and device.startswith("cuda")
             if judging:
-                req["judge_cache_mb"] = self._gpu_share_mb(device, 0.5)
+                req["judge_cache_mb"] = self._gpu_share_mb(device, 0.25)
             outputs = ReferenceOutputs(self._spill, self._ref_budget)
             try:
                 ref = worker.request(
@@ -518,7 +518,7 @@ class VerifierPool:
                 ref["baseline"] = self._baselines.submit(self._baseline, ref, device)
             with self._lock:
                 self._refs[key] = ref
-                # Oldest first out: past 32 problems, past _REF_CACHE_BYTES, or past workers + 1 judges
+                # Oldest first out: past 32 problems, past _REF_CACHE_BYTES, or past `workers` judges
                 # (each holds GPU memory; one in use by a candidate closes when that candidate is done).
                 while len(self._refs) > _REF_CACHE_SIZE or (
                     len(self._refs) > 1
@@ -526,7 +526,7 @@ class VerifierPool:
                         sum(r["outputs"].nbytes() for r in self._refs.values() if "outputs" in r)
                         > _REF_CACHE_BYTES
                         or sum(1 for r in self._refs.values() if r.get("outputs") and r["outputs"].judge)
-                        > self.workers + 1
+                        > self.workers
                     )
                 ):
                     self._refs.popitem(last=False)
@@ -651,7 +651,8 @@ class VerifierPool:
             "init_inputs": ref["init_inputs"],
             "state": ref["state"],
             "cases": ref["outputs"].specs,  # seed, distribution, fingerprint: the worker draws them
-            "input_cache_mb": max(64, self.memory_mb[device] // 4),
+            # drawn cases kept in the worker: on a GPU they are GPU tensors, so within a GPU share
+            "input_cache_mb": self._gpu_share_mb(device, 0.125) if on_gpu else max(64, self.memory_mb[device] // 4),
             "ipc_outputs": ref["outputs"].judge is not None,
             "refill_cases": refill,
             "disabled_rules": list(c.disabled_rules),
@@ -663,7 +664,7 @@ class VerifierPool:
         slot = _GpuSlot(self._gpu_locks[device])
         worker = self._take_candidate_worker(device)
         if on_gpu:  # gigabyte outputs: keep only the newest past a share of the GPU
-            req["keep_outputs_mb"] = self._gpu_share_mb(device, 0.25)
+            req["keep_outputs_mb"] = self._gpu_share_mb(device, 0.125)
         judge = _Judge(ref["outputs"], c.atol, c.rtol, refills=len(refill))
         try:
             reply = worker.request(
@@ -701,12 +702,12 @@ class VerifierPool:
 
     def _refill_cases(self, ref: ReferenceOutputs, device: str) -> list[int]:
         """The cases a candidate's worker refills after the fresh pass: all of them, unless their inputs
-        do not fit side by side in a quarter of a GPU slot; then as many as fit (the last ones), at least
+        do not fit side by side in an eighth of a GPU slot; then as many as fit (the last ones), at least
         two. CPU workers refill every case (their inputs are small in CI and tests)."""
         n = len(ref)
         if not device.startswith("cuda") or n == 0:
             return list(range(n))
-        budget, chosen, used = self._gpu_share_mb(device, 0.25) << 20, [], 0
+        budget, chosen, used = self._gpu_share_mb(device, 0.125) << 20, [], 0
         for k in reversed(range(n)):
             size = ref.input_bytes[k] if k < len(ref.input_bytes) else 0
             if used + size > budget and len(chosen) >= min(2, n):

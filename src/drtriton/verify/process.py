@@ -68,6 +68,9 @@ def worker_env(device: str) -> dict:
         env["TRITON_INTERPRET"] = "1"  # Triton kernels on CPU tensors run in the interpreter
     else:
         env.pop("TRITON_INTERPRET", None)
+        # Several workers share one GPU and each one's caching allocator keeps what it freed: with
+        # expandable segments (and the workers' empty_cache after big phases) freed memory goes back.
+        env.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
     return env
 
 

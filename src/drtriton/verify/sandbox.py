@@ -287,22 +287,74 @@ def _short(args: tuple) -> str:
 
 # ---- Triton launch counting ----
 class LaunchCounter:
-    """Counts real Triton launches (compiled or interpreted) and marks when one is in flight."""
+    """Counts real Triton launches (compiled or interpreted) and marks when one is in flight.
 
-    def __init__(self) -> None:
+    Two places count, and a launch is counted once:
+    - Triton's launcher hook (`triton.knobs.runtime.launch_exit_hook`, compiled kernels on a GPU): the C
+      launcher calls it after the launch went through, whether it came from JITFunction.run or from a
+      direct relaunch of the CompiledKernel (the generated ModelNew relaunches that way; it skips
+      JITFunction.run's per-call host work). It counts only when the Python frame that called the
+      launcher is Triton's own code (`launcher_dirs`): candidate code calling the hook chain directly
+      launches nothing and is not counted.
+    - the JITFunction.run / InterpretedFunction.run wrap: counts a call during which the hook counted
+      nothing (the interpreter, a Triton without launcher hooks), so a JIT launch on a GPU is not counted
+      twice. It also keeps `in_launch` raised while the call runs (compile, the interpreter's host copies).
+    The hook does not touch `in_launch`: nothing between the launcher's enter and exit hooks dispatches aten
+    ops, and a launch that fails after the enter hook would leave the op log blind for good.
+    """
+
+    def __init__(self, launcher_dirs: tuple[str, ...] | None = None) -> None:
         self.counts: Counter[str] = Counter()
         self.in_launch = 0
         self.compile_errors: list[str] = []
+        self.hooked = 0  # launches counted by the launcher hook
+        self._launcher_dirs = launcher_dirs
+        self._chain_file = ""  # co_filename of HookChain.__call__, skipped when looking for the caller
+        self._is_launcher_file: dict[str, bool] = {}  # co_filename -> inside launcher_dirs (realpath is slow)
+        self._undo: list = []  # how to take install() back (tests)
 
     def install(self) -> None:
         from triton.runtime import jit as jit_mod
 
         self._wrap(jit_mod.JITFunction)
+        self._hook_launcher()
         try:
             from triton.runtime.interpreter import InterpretedFunction
         except ImportError:  # a Triton without the interpreter
             return
         self._wrap(InterpretedFunction)
+
+    def _hook_launcher(self) -> None:
+        import triton
+
+        chain = getattr(getattr(getattr(triton, "knobs", None), "runtime", None), "launch_exit_hook", None)
+        if not hasattr(chain, "add"):  # Triton before 3.4 has no hook chain: the run wrap counts alone
+            return
+        call = type(chain).__call__
+        self._chain_file = call.__code__.co_filename if hasattr(call, "__code__") else ""
+        if self._launcher_dirs is None:
+            self._launcher_dirs = (os.path.dirname(os.path.realpath(triton.__file__)) + os.sep,)
+        chain.add(self.on_launch_exit)
+        self._undo.append(lambda: chain.remove(self.on_launch_exit))
+
+    def on_launch_exit(self, metadata) -> None:
+        """Triton's launch_exit_hook: the C launcher calls it after a kernel launched."""
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_filename == self._chain_file:
+            frame = frame.f_back  # HookChain.__call__
+        if frame is None or not self._launcher_file(frame.f_code.co_filename):
+            return  # not called by a launcher: nothing was launched
+        data = getattr(metadata, "data", None)
+        name = data.get("name") if isinstance(data, dict) else None
+        self.hooked += 1
+        self.counts[name or "kernel"] += 1
+
+    def _launcher_file(self, filename: str) -> bool:
+        known = self._is_launcher_file.get(filename)
+        if known is None:
+            known = os.path.realpath(filename).startswith(self._launcher_dirs or ())
+            self._is_launcher_file[filename] = known
+        return known
 
     def _wrap(self, cls: type) -> None:
         original = cls.run
@@ -312,15 +364,23 @@ class LaunchCounter:
             if kwargs.get("warmup"):
                 return original(self, *args, **kwargs)
             counter.in_launch += 1
+            hooked = counter.hooked
             try:
                 result = original(self, *args, **kwargs)
             finally:
                 counter.in_launch -= 1
-            counter.counts[getattr(self.fn, "__name__", "kernel")] += 1
+            if counter.hooked == hooked:  # the launcher hook did not count this launch
+                counter.counts[getattr(self.fn, "__name__", "kernel")] += 1
             return result
 
         run.__wrapped__ = original
         cls.run = run
+        self._undo.append(lambda: setattr(cls, "run", original))
+
+    def uninstall(self) -> None:
+        """Takes install() back (the worker never does; tests that install in their own process do)."""
+        while self._undo:
+            self._undo.pop()()
 
     def total(self) -> int:
         return sum(self.counts.values())

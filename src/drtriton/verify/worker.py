@@ -63,6 +63,16 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize(device)
 
 
+def release_gpu_cache(device) -> None:
+    """Hands this process's cached-but-free GPU memory back to the device. Several workers share a GPU
+    and each caching allocator keeps its peak: a KernelBench case's transient tensors (float64 input
+    transforms, a recomputed reference) otherwise stay reserved and starve the other workers."""
+    import torch
+
+    if str(device).startswith("cuda"):
+        torch.cuda.empty_cache()
+
+
 # ---- inputs ----
 def _transform(x, dist: str, seed: int):
     """The input distributions (VerifyConfig.distributions) applied to one floating tensor."""
@@ -181,6 +191,7 @@ class CaseSource:
         t0 = time.perf_counter()
         inputs = _make_case(self.module, spec["seed"], spec["dist"], self.device)
         got = fingerprint(inputs)
+        release_gpu_cache(self.device)  # the transforms' float64 temporaries
         self.draw_s += time.perf_counter() - t0
         if got != spec["fingerprint"]:
             raise InputMismatch(
@@ -238,6 +249,7 @@ class ReferenceJudge:
         outs = [o if isinstance(o, torch.Tensor) else torch.tensor(o, device=self.device) for o in outs]
         self.recomputed += 1
         self.last = (k, outs)
+        release_gpu_cache(self.device)
         return outs
 
     def compare(self, req: dict) -> dict:
@@ -272,6 +284,7 @@ class ReferenceJudge:
         if req.get("digest"):
             reply["digest"] = gpu_digest(cands)
         del cands
+        release_gpu_cache(self.device)  # the comparison's float64 chunks
         return reply
 
 
@@ -333,6 +346,7 @@ def run_reference(req: dict, send) -> tuple[dict, ReferenceJudge | None]:
                         frame["outputs"] = outs
                     send(frame)
                     del inputs, outs, frame
+                    release_gpu_cache(device)
                     k += 1
     except BaseException as exc:  # noqa: BLE001
         return {"kind": "error", "reason": f"reference Model failed on its inputs: {_one_line(exc)}"}, None
@@ -539,6 +553,7 @@ class CandidateRun:
             self.report("refill", k, src, self.call(model, kept_inputs[k], f"refilled case {k}"))
             del kept_inputs[k]
         self.phase_s["correctness_s"] = time.perf_counter() - t1
+        release_gpu_cache(self.device)
 
         timing = None
         if req.get("timing"):
@@ -653,6 +668,11 @@ def main() -> int:
                 from drtriton.verify.timing import baseline_in_worker
 
                 reply = baseline_in_worker(req, send, recv)
+                import gc
+
+                torch._dynamo.reset()  # the compiled graph holds the problem's weights; this worker idles
+                gc.collect()
+                release_gpu_cache(req.get("device", "cpu"))
             else:
                 reply = {"kind": "error", "reason": f"unknown op {op!r}"}
         except BaseException as exc:  # noqa: BLE001 - report, then let the parent retire this worker
