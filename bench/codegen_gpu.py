@@ -10,8 +10,11 @@ Suites (run interleaved, so a budget cut trims each one, never a whole one):
   bandwidth  fused elementwise/reduction programs of >= 64M elements; bytes of inputs + outputs / median time,
              as a fraction of the measured copy bandwidth (torch clone of 1 GiB)
 For each program: compile (--policy, default mixed), check ModelNew against Model at atol=rtol=1e-4, time
-both with CUDA events (--warmup, then the median of --iters calls), then torch.compile(Model) unless the run
-is behind its time budget (--budget-s split evenly over the programs; a program started late skips the
+both with CUDA events (--warmup, then the median of --iters calls; one sync per call), then the host cost per
+call (wall time of --host-calls back-to-back calls with no sync between them, divided by their number: what
+a call costs the CPU when the GPU keeps up), then ModelNew again with its launch sites' fast path off (every
+call through JITFunction.run, as before the generated `_Launcher`: new_jit_ms, host_us_new_jit), then
+torch.compile(Model) unless the run is behind its time budget (--budget-s split evenly over the programs; a program started late skips the
 torch.compile baseline, and programs not started before the budget ends are listed as not measured).
 Unmeasured values are null. Prints one progress line per program (stderr) and a summary; writes JSON to --out.
 """
@@ -108,6 +111,23 @@ def _time(fn, inputs, iters: int, warmup: int) -> float:
     return statistics.median(samples)
 
 
+def _host_us(fn, inputs, calls: int) -> float:
+    """Mean host wall time per call of `calls` back-to-back calls, no sync in between (microseconds)."""
+    fn(*inputs)
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn(*inputs)
+    elapsed = time.perf_counter() - start
+    torch.cuda.synchronize()
+    return elapsed / calls * 1e6
+
+
+def _launch_sites(module) -> list:
+    """The generated file's `_Launcher` objects (one per kernel launch site)."""
+    return [v for v in vars(module).values() if type(v).__name__ == "_Launcher"]
+
+
 def copy_bandwidth_gbs() -> float:
     x = torch.empty(1 << 28, dtype=torch.float32, device="cuda")
     ms = _time(lambda t: t.clone(), [x], 20, 3)
@@ -134,6 +154,8 @@ def bench_one(suite: str, name: str, src: str, args, with_compile: bool) -> dict
     row = {"suite": suite, "name": name, "correct": None, "max_abs_err": None, "eager_ms": None, "new_ms": None,
            "compile_ms": None, "speedup_eager": None, "speedup_compile": None, "bytes": None,
            "bandwidth_gbs": None, "bandwidth_fraction": None, "kinds": None, "library_calls": None,
+           "host_us_eager": None, "host_us_new": None, "new_jit_ms": None, "host_us_new_jit": None,
+           "speedup_eager_jit": None,
            "seconds": None, "error": None}
     t0 = time.perf_counter()
     try:
@@ -171,6 +193,17 @@ def bench_one(suite: str, name: str, src: str, args, with_compile: bool) -> dict
         row["eager_ms"] = _time(model, inputs, args.iters, args.warmup)
         row["new_ms"] = _time(model_new, inputs, args.iters, args.warmup)
         row["speedup_eager"] = row["eager_ms"] / row["new_ms"]
+        row["host_us_eager"] = _host_us(model, inputs, args.host_calls)
+        row["host_us_new"] = _host_us(model_new, inputs, args.host_calls)
+        sites = _launch_sites(sol)
+        if sites:  # the same kernels, every call through JITFunction.run
+            for site in sites:
+                site.fast, site.compiled = False, None
+            row["new_jit_ms"] = _time(model_new, inputs, args.iters, args.warmup)
+            row["host_us_new_jit"] = _host_us(model_new, inputs, args.host_calls)
+            row["speedup_eager_jit"] = row["eager_ms"] / row["new_jit_ms"]
+            for site in sites:
+                site.fast = True
         if with_compile:
             try:
                 compiled = torch.compile(model)
@@ -208,7 +241,29 @@ def summarize(rows: list[dict]) -> dict:
         "geomean_speedup_compile": _geo([r["speedup_compile"] for r in with_compile]),
         "fusion_chains": len(chains),
         "fusion_chains_faster_than_eager": sum(r["speedup_eager"] > 1 for r in chains) / len(chains) if chains else None,
+        # The same chains with every launch through JITFunction.run (the generated code before `_Launcher`).
+        "fusion_chains_faster_than_eager_jit": _share([r["speedup_eager_jit"] for r in chains]),
+        "median_host_us_eager": _median([r["host_us_eager"] for r in ok]),
+        "median_host_us_new": _median([r["host_us_new"] for r in ok]),
+        "median_host_us_new_jit": _median([r["host_us_new_jit"] for r in ok]),
+        "fusion_chains_median_host_us_eager": _median([r["host_us_eager"] for r in chains]),
+        "fusion_chains_median_host_us_new": _median([r["host_us_new"] for r in chains]),
+        "fusion_chains_median_host_us_new_jit": _median([r["host_us_new_jit"] for r in chains]),
     }
+
+
+def _median(vals: list) -> float | None:
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def _share(speedups: list) -> float | None:
+    vals = [v for v in speedups if v is not None]
+    return sum(v > 1 for v in vals) / len(vals) if vals else None
+
+
+def _us(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
 
 
 def main() -> int:
@@ -223,6 +278,8 @@ def main() -> int:
     ap.add_argument("--policy", choices=["strict", "mixed", "hybrid"], default="mixed")
     ap.add_argument("--iters", type=int, default=30, help="timed calls per contestant (median reported)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed calls first (Triton JIT on the first)")
+    ap.add_argument("--host-calls", type=int, default=200,
+                    help="back-to-back calls (no sync) for the host cost per call of eager and ModelNew")
     ap.add_argument("--budget-s", type=float, default=400.0, help="wall-clock budget for all programs")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile baseline")
     ap.add_argument("--out", type=Path, default=None)
@@ -266,7 +323,9 @@ def main() -> int:
         print(f"[{i + 1}/{len(programs)} {time.perf_counter() - start:5.0f}s] {suite:9s} {name:32s} "
               f"correct={row['correct']} vs_eager={row['speedup_eager'] and round(row['speedup_eager'], 2)} "
               f"vs_compile={row['speedup_compile'] and round(row['speedup_compile'], 2)} "
-              f"bw={row['bandwidth_fraction'] and round(row['bandwidth_fraction'], 2)} {row['error'] or ''}",
+              f"bw={row['bandwidth_fraction'] and round(row['bandwidth_fraction'], 2)} "
+              f"host_us eager/new/jit={_us(row['host_us_eager'])}/{_us(row['host_us_new'])}/"
+              f"{_us(row['host_us_new_jit'])} {row['error'] or ''}",
               file=sys.stderr, flush=True)
     summary = {"all": summarize(rows), "copy_bandwidth_gbs": copy_bw, "not_measured_budget": skipped,
                "seconds": time.perf_counter() - start}

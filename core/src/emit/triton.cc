@@ -297,6 +297,56 @@ class KernelWriter {
   int tmp_ = 0;
 };
 
+// ---- launching ----
+// Emitted once per file, before the kernels. JITFunction.run binds arguments, rebuilds the
+// specialization key and looks the kernel up on every call: on an H100 a ModelNew of one small fused
+// kernel spent ~15 us more host time per call than one eager op. Shapes are static, so after the first
+// launch only the pointers' dtype, device and alignment can change Triton's choice of kernel.
+constexpr std::string_view kLauncherSource = R"PY(
+# ---- launching ----
+# Each kernel's first call goes through Triton's JIT (kernel[grid](...): compile and cache). Later calls
+# relaunch the compiled kernel directly: JITFunction.run binds arguments, rebuilds the specialization key
+# and looks the kernel up on every call, which costs more host time than a small kernel runs. Every size
+# is a tl.constexpr here, so only each pointer's dtype, device and 16-byte alignment can change what
+# Triton would launch; any change goes back through the JIT. Under TRITON_INTERPRET=1 kernel[grid](...)
+# returns no compiled kernel, so every call takes the JIT path.
+class _Launcher:
+    """One launch site: a kernel with a fixed grid, fixed constexpr values and launch options."""
+
+    def __init__(self, kernel, grid, constexprs, num_warps, num_stages):
+        self.kernel, self.grid = kernel, grid
+        self.grid3 = (tuple(grid) + (1, 1))[:3]
+        self.constexprs = tuple(constexprs.values())  # the kernel's trailing parameters, in order
+        self.kwargs = dict(constexprs, num_warps=num_warps, num_stages=num_stages)
+        self.fast = True  # False: every call through the JIT (benchmarks compare both)
+        self.compiled = None  # the CompiledKernel of the last JIT call (None under the interpreter)
+        self.key = None
+
+    def __call__(self, *ptrs):
+        c = self.compiled
+        if c is not None and self.key == _specialization(ptrs):
+            args = ptrs + self.constexprs
+            stream = self.current_stream(self.device)
+            # The same launcher call and hooks as JITFunction.run (profilers and the verifier see it).
+            enter, leave = triton.knobs.runtime.launch_enter_hook, triton.knobs.runtime.launch_exit_hook
+            hooked = getattr(enter, "calls", enter) or getattr(leave, "calls", leave)
+            meta = c.launch_metadata(self.grid, stream, *args) if hooked else None
+            self.run(*self.grid3, stream, c.function, c.packed_metadata, meta, enter, leave, *args)
+            return
+        c = self.kernel[self.grid](*ptrs, **self.kwargs)
+        if self.fast and getattr(c, "packed_metadata", None) is not None:  # compiled for a GPU
+            self.compiled, self.key, self.run = c, _specialization(ptrs), c.run
+            self.device = ptrs[0].get_device()
+            self.current_stream = triton.runtime.driver.active.get_current_stream
+
+
+def _specialization(ptrs):
+    # Triton specializes a pointer argument on its dtype, device and 16-byte alignment. PyTorch's
+    # allocators align a storage's base, so equal dtypes and storage offsets mean equal alignment.
+    return [(t.dtype, t.get_device(), t.storage_offset()) for t in ptrs]
+
+)PY";
+
 // ---- one kernel ----
 struct EmittedKernel {
   std::string name;
@@ -319,10 +369,20 @@ std::string KernelName(const ir::Graph& g, const Kernel& kernel, size_t index) {
   return name;
 }
 
-std::string Constexpr(const std::vector<std::pair<std::string, int64_t>>& cs) {
-  std::string s;
-  for (const auto& [name, value] : cs) s += ", " + name + "=" + std::to_string(value);
-  return s;
+// `dict(N=1349, BLOCK=1024)`: a launch site's constexpr values, in the kernel's parameter order.
+std::string ConstexprDict(const std::vector<std::pair<std::string, int64_t>>& cs) {
+  std::string s = "dict(";
+  for (size_t i = 0; i < cs.size(); ++i) s += (i ? ", " : "") + cs[i].first + "=" + std::to_string(cs[i].second);
+  return s + ")";
+}
+
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// A launch grid as a Python tuple literal; shapes are static, so it is computed here, not per call.
+std::string Grid(const std::vector<int64_t>& dims) {
+  std::string s = "(";
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + (dims.size() == 1 ? ",)" : ")");
 }
 
 // Reduction accumulator update and finalisation, by op. x is the [BLOCK_R, BLOCK_C] tile.
@@ -353,7 +413,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     const int64_t n = root_t.Numel();
     const int64_t block = std::min<int64_t>(kn.block, Pow2AtLeast(n));
     constexprs = {{"N", n}, {"BLOCK", block}};
-    grid = "(triton.cdiv(" + std::to_string(n) + ", " + std::to_string(block) + "),)";
+    grid = Grid({CeilDiv(n, block)});
     w.Line("pid = tl.program_id(0)");
     w.Line("offs = pid * BLOCK + tl.arange(0, BLOCK)");
     w.Line("mask = offs < N");
@@ -420,8 +480,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     constexprs = {{"R", R}, {"I", I}, {"C", C}, {"BLOCK_R", block_r}, {"BLOCK_C", block_c}};
     if (splits > 1) constexprs.push_back({"SPLIT_R", split_len});
     if (block_r * block_c >= kMaxTile) warps = 8;
-    grid = "(triton.cdiv(" + std::to_string(C) + ", " + std::to_string(block_c) + ")" +
-           (splits > 1 ? ", " + std::to_string(splits) + ")" : ",)");
+    grid = splits > 1 ? Grid({CeilDiv(C, block_c), splits}) : Grid({CeilDiv(C, block_c)});
     doc = "the input is viewed as [" + std::to_string(O) + ", R, I]; one program per BLOCK_C of its " +
           std::to_string(C) + " independent rows (o, i), looping over R in BLOCK_R chunks";
     w.Line("offs_c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)");
@@ -611,7 +670,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
         epilogue(w2);
         second = std::make_unique<KernelWriter>(std::move(w2));
         second_constexprs = {{"C", C}, {"SPLITS", splits}, {"BLOCK_C", bc}};
-        second_grid = "(triton.cdiv(" + std::to_string(C) + ", " + std::to_string(bc) + "),)";
+        second_grid = Grid({CeilDiv(C, bc)});
         pre_launch = "        part" + std::to_string(kernel.root) + " = torch.empty((" + std::to_string(splits) +
                      ", " + std::to_string(C) + "), device=dev, dtype=torch.float32)\n";
         doc += "; R is split " + std::to_string(splits) + " ways (SPLIT_R each) into fp32 partials";
@@ -713,8 +772,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     }
     const int64_t bk = std::max<int64_t>(16, std::min<int64_t>(kn.block_k, Pow2AtLeast(K)));
     constexprs = {{"M", M}, {"N", N}, {"K", K}, {"BLOCK_M", bm}, {"BLOCK_N", bn}, {"BLOCK_K", bk}};
-    grid = "(triton.cdiv(" + std::to_string(M) + ", " + std::to_string(bm) + "), triton.cdiv(" +
-           std::to_string(N) + ", " + std::to_string(bn) + "), " + std::to_string(batch) + ")";
+    grid = Grid({CeilDiv(M, bm), CeilDiv(N, bn), batch});
     doc = "one program per BLOCK_M x BLOCK_N output tile (and batch); fp32 accumulation with tl.dot";
     w.Line("pid_m = tl.program_id(0)");
     w.Line("pid_n = tl.program_id(1)");
@@ -794,13 +852,16 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     src << "    # reads " << (reads.empty() ? "nothing" : reads) << "; writes " << writes << " once\n";
     src << "    # " << what << "\n";
     src << wr.body_.str();
+    // The launch site (module level, made once): grid, constexprs and options are fixed (kLauncherSource).
+    src << "\n\n" << name << "_launch = _Launcher(" << name << ", grid=" << grd << ", constexprs=" << ConstexprDict(cs)
+        << ", num_warps=" << num_warps << ", num_stages=" << kn.num_stages << ")\n";
     *source += src.str();
     std::ostringstream ln;
-    ln << "        " << name << "[" << grd << "](";
+    ln << "        " << name << "_launch(";
     for (const Arg& arg : wr.args_) {
       if (arg.name != "p_out") ln << arg.host << ", ";
     }
-    ln << out_host << Constexpr(cs) << ", num_warps=" << num_warps << ", num_stages=" << kn.num_stages << ")\n";
+    ln << out_host << ")\n";
     *launch += ln.str();
   };
   const std::string out_desc = "v" + std::to_string(kernel.root) + " " + ShapeTuple(root_t.shape);
@@ -939,6 +1000,7 @@ std::string EmitTriton(const ir::Graph& graph, const TritonOptions& options) {
     os << "\n@triton.jit\ndef _mul_combine(a, b):\n    # tl.reduce combine: products (Triton has sum/max/min built in, not prod)\n"
           "    return a * b\n";
   }
+  if (!kernels.empty()) os << kLauncherSource;
   for (const EmittedKernel& ek : kernels) os << "\n" << ek.source << "\n";
   os << "\nclass ModelNew(nn.Module):\n";
   if (options.init_source.empty()) {
