@@ -6,6 +6,8 @@
 //   build/synth/core/drtriton_synth --level 5 --n 20000 --seed 0 [--scale small|realistic] [--emit]
 //                                   [--seconds 30]   (stop early; programs/s is then accepted/seconds)
 //                                   [--digest]  (FNV-1a of every emitted byte: same seed, same bytes)
+// programs_per_cpu_s divides by this process's CPU time: on a shared machine wall time also counts
+// the waits for a core, so it is the steadier figure there (report both, with the load).
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <time.h>
 
 #include "drtriton/error.h"
 #include "drtriton/synth.h"
@@ -55,6 +58,13 @@ size_t EmitJson(const drtriton::ir::Graph& g, std::string& out) {
   }
   out += "],\"outputs\":[" + std::to_string(g.outputs[0]) + "]}";
   return out.size();
+}
+
+// CPU time of this process: on a shared, loaded machine wall time also counts the waits for a core.
+double CpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 // FNV-1a, 64 bits: a fingerprint of the emitted stream, to check that a speed-up draws the same bytes.
@@ -107,6 +117,7 @@ int main(int argc, char** argv) {
     size_t bytes = 0;
     uint64_t fingerprint = 0xCBF29CE484222325ULL;
     const auto start = std::chrono::steady_clock::now();
+    const double cpu_start = CpuSeconds();
     auto elapsed = [&] {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
@@ -124,14 +135,17 @@ int main(int argc, char** argv) {
       if (digest) fingerprint = Fnv1a(fingerprint, json);
     }
     const double secs = elapsed();
+    const double cpu_secs = CpuSeconds() - cpu_start;
     n = drawn;
     const auto& st = sampler.stats();
     std::printf("{\"level\": %d, \"n\": %lld, \"startup_seconds\": %.4f, \"rank_classes\": %s, "
                 "\"mcmc_steps\": %d, \"chain_moves\": %llu, \"seconds\": %.4f, \"programs_per_s\": %.1f, "
+                "\"cpu_seconds\": %.4f, \"programs_per_cpu_s\": %.1f, "
                 "\"proposals\": %llu, \"acceptance\": %.6f, \"emit\": %s, \"emitted_bytes\": %zu, "
                 "\"rejected\": {",
                 level, n, startup, sampler.config().rank_classes ? "true" : "false",
-                sampler.config().mcmc_steps, static_cast<unsigned long long>(st.chain_moves), secs, n / secs, static_cast<unsigned long long>(st.proposals),
+                sampler.config().mcmc_steps, static_cast<unsigned long long>(st.chain_moves), secs, n / secs, cpu_secs,
+                cpu_secs > 0 ? n / cpu_secs : 0.0, static_cast<unsigned long long>(st.proposals),
                 st.proposals ? static_cast<double>(st.accepted) / st.proposals : 0.0, emit ? "true" : "false", bytes);
     for (int r = 0; r < static_cast<int>(drtriton::synth::Reject::kCount); ++r) {
       std::printf("%s\"%s\": %llu", r ? ", " : "",

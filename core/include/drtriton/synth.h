@@ -17,7 +17,10 @@ namespace drtriton::synth {
 /// Written into every task: bump when the same seed and config can give a different program.
 // 2: rank-class DP with a rank-priority traversal, tensors of rank <= 6, coverage-seeded streams.
 // 3: levels above 6 draw by a Markov chain (mcmc_steps), approximate; levels 1..6 as in 2.
-inline constexpr std::string_view kGeneratorVersion = "csp-dag/3";
+// 4: levels 1..6: proposal a of a draw uses the stream StreamSeed(seed, a) (was one generator for all
+//    attempts), so early rejection, which stops a walk part-way, cannot change what is drawn. Same
+//    distribution (exactly uniform); other bytes. Levels above 6 as in 3.
+inline constexpr std::string_view kGeneratorVersion = "csp-dag/4";
 
 /// Input shapes of the level tables: small ones for CPU tests, KernelBench-like ones for GPU runs.
 enum class ShapeScale : uint8_t { kSmall, kRealistic };
@@ -106,7 +109,8 @@ class Sampler {
   std::optional<ir::Graph> Propose(uint64_t seed, int stratum = -1);
 
   /// Draws until a proposal is accepted (at most `max_attempts`; InfeasibleError after that): exactly
-  /// uniform over the valid programs of the space, or of `stratum` when it is >= 0.
+  /// uniform over the valid programs of the space, or of `stratum` when it is >= 0. Attempt a is
+  /// Propose(StreamSeed(seed, a)) (chain levels: one chain seeded by `seed`).
   /// Deterministic: the same seed gives the same program on every machine.
   ir::Graph Draw(uint64_t seed, uint64_t max_attempts = 1'000'000, int stratum = -1);
 

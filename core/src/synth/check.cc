@@ -165,6 +165,68 @@ bool SameNode(const ir::Node& a, const ir::Node& b) {
 
 }  // namespace
 
+namespace {
+
+// Right-aligned extents that differ with neither 1: the broadcast of ops/shape.cc fails.
+bool NoBroadcast(std::span<const int64_t> a, std::span<const int64_t> b) {
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 1; i <= n; ++i) {
+    const int64_t da = a[a.size() - i], db = b[b.size() - i];
+    if (da != db && da != 1 && db != 1) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool ExtentsClash(ops::OpId id, std::span<const double> attrs,
+                  std::span<const ir::TensorType> inputs) {
+  using ops::ShapeRule;
+  const ops::OpSpec& spec = ops::Spec(id);
+  if (static_cast<int>(inputs.size()) != spec.arity) return false;
+  const ir::Shape& x = inputs[0].shape;
+  const int rank = static_cast<int>(x.size());
+  auto attr = [&](std::string_view name) {
+    return static_cast<int64_t>(attrs[static_cast<size_t>(ops::AttrIndex(id, name))]);
+  };
+  switch (spec.shape) {
+    case ShapeRule::kBroadcast:
+    case ShapeRule::kBroadcastReduce:
+      return NoBroadcast(x, inputs[1].shape);
+    case ShapeRule::kLoss:
+      return x != inputs[1].shape;
+    case ShapeRule::kConcat: {  // every extent but dim's must match
+      const ir::Shape& y = inputs[1].shape;
+      const int64_t dim = attr("dim");
+      if (static_cast<int>(y.size()) != rank || dim < 0 || dim >= rank) return true;
+      for (int i = 0; i < rank; ++i) {
+        if (i != dim && x[i] != y[i]) return true;
+      }
+      return false;
+    }
+    case ShapeRule::kMatmul:
+    case ShapeRule::kBmm: {  // inner extents, then batch extents (equal for bmm, broadcast for matmul)
+      const ir::Shape& y = inputs[1].shape;
+      const int ry = static_cast<int>(y.size());
+      if (rank < 2 || ry < 2) return false;  // the rank rule decides
+      if (x[rank - 1] != y[ry - 2]) return true;
+      const std::span<const int64_t> bx(x.data(), rank - 2), by(y.data(), ry - 2);
+      if (spec.shape == ShapeRule::kBmm) return !std::equal(bx.begin(), bx.end(), by.begin(), by.end());
+      return NoBroadcast(bx, by);
+    }
+    case ShapeRule::kSqueeze: {
+      const int64_t dim = attr("dim");
+      return dim >= 0 && dim < rank && x[dim] != 1;
+    }
+    case ShapeRule::kUnflatten: {
+      const int64_t dim = attr("dim"), size = attr("size");
+      return dim >= 0 && dim < rank && size >= 1 && x[dim] % size != 0;
+    }
+    default:
+      return false;
+  }
+}
+
 bool DegenerateOnOneValue(ops::OpId op) {
   const ops::OpSpec& spec = ops::Spec(op);
   if (spec.arity != 2 || spec.commutative) return false;
@@ -172,7 +234,7 @@ bool DegenerateOnOneValue(ops::OpId op) {
          spec.shape == ops::ShapeRule::kBroadcastReduce;
 }
 
-std::optional<Reject> SamplerImpl::Check(ir::Graph& graph) const {
+std::optional<Reject> SamplerImpl::Check(ir::Graph& graph, bool typed) const {
   const SynthConfig& cfg = config_;
   const int k = static_cast<int>(graph.inputs.size());
   const int n = static_cast<int>(graph.nodes.size());
@@ -187,9 +249,11 @@ std::optional<Reject> SamplerImpl::Check(ir::Graph& graph) const {
     ir::Node& node = graph.nodes[i];
     args.resize(node.inputs.size());
     for (size_t a = 0; a < node.inputs.size(); ++a) args[a] = graph.TypeOf(node.inputs[a]);
-    auto out = ops::InferOutput(node.op, args, node.attrs);
-    if (!out || out->Rank() > kMaxRank) return Reject::kShape;  // ranks above 6: not in the space
-    node.type = std::move(*out);
+    if (!typed) {
+      auto out = ops::InferOutput(node.op, args, node.attrs);
+      if (!out || out->Rank() > kMaxRank) return Reject::kShape;  // ranks above 6: not in the space
+      node.type = std::move(*out);
+    }
     const int arity = static_cast<int>(node.inputs.size());
     for (int a = 0; a < arity; ++a) {
       arg_ranges[a] = range[node.inputs[a]];

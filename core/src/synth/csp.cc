@@ -138,13 +138,6 @@ std::optional<int> RankOut(ops::OpId id, std::span<const double> attrs, int r0, 
 
 // ---- config validation and the (class, op, attrs, input classes) table ----
 
-namespace {
-
-constexpr int kMaxNodes = 32;
-constexpr int kMaxInputs = 15;
-
-}  // namespace
-
 SamplerImpl::SamplerImpl(SynthConfig config) : config_(std::move(config)) {
   const SynthConfig& c = config_;
   DRT_CHECK(c.min_nodes >= 1 && c.min_nodes <= c.max_nodes && c.max_nodes <= kMaxNodes, ValueError,
@@ -173,6 +166,7 @@ SamplerImpl::SamplerImpl(SynthConfig config) : config_(std::move(config)) {
       DRT_CHECK(dim > 0, ValueError, "shape menu has a non-positive extent " << dim << "; use >= 1");
     }
     menu_of_rank_[c.rank_classes ? shape.size() : 0].push_back(static_cast<int>(i));
+    menu_types_.push_back({.shape = shape, .dtype = ir::DType::kFloat32});
   }
   DRT_CHECK(c.max_flops > 0 && c.max_bytes > 0, ValueError,
             "FLOP and byte budgets must be positive, got " << c.max_flops << " and " << c.max_bytes);
@@ -439,10 +433,16 @@ Proto SamplerImpl::Walk(Chooser& chooser, int stratum) {
   return proto;
 }
 
-void SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto) {
+bool SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto, bool early) {
   const SynthConfig& cfg = config_;
   const int tag = stratum + 1;
   DRT_ICHECK(stratum < 0 || (strata_ready_ && stratum < static_cast<int>(strata_.size())));
+  WalkTypes& types = walk_types_;
+  if (early) {
+    types.edges = 0;
+    types.first_edge.fill(-1);
+    types.pending.fill(0);
+  }
   proto.Clear();
   proto.nodes.emplace_back();
   proto.nodes[0].cls = kSinkClass;
@@ -583,10 +583,45 @@ void SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto) {
           break;
       }
       node.args[slot] = ref;
+      if (early && !ref.is_input) {  // v waits for this producer's type
+        ++types.pending[v];
+        types.edge_to[types.edges] = static_cast<int8_t>(v);
+        types.edge_next[types.edges] = types.first_edge[ref.id];
+        types.first_edge[ref.id] = static_cast<int8_t>(types.edges++);
+      }
     }
     proto.nodes[v] = node;
+    if (early && types.pending[v] == 0 && !TypeUpward(proto, v)) return false;
   }
   DRT_ICHECK(n_open == 0 && st.c == st.m);
+  return true;
+}
+
+bool SamplerImpl::TypeUpward(const Proto& proto, int v) {
+  WalkTypes& types = walk_types_;
+  std::array<int, kMaxNodes> stack;
+  int top = 0;
+  stack[top++] = v;
+  std::vector<ir::TensorType>& args = scratch_args_;
+  while (top > 0) {
+    const int u = stack[--top];
+    const ProtoNode& node = proto.nodes[u];
+    args.resize(node.arity);
+    for (int a = 0; a < node.arity; ++a) {
+      const Ref& ref = node.args[a];
+      args[a] = ref.is_input ? menu_types_[proto.input_shapes[ref.id]] : types.type[ref.id];
+    }
+    // ExtentsClash first: InferOutput formats a message on failure, and most proposals fail here.
+    if (ExtentsClash(node.op, node.attrs, args)) return false;
+    auto out = ops::InferOutput(node.op, args, node.attrs);
+    if (!out || out->Rank() > kMaxRank) return false;
+    types.type[u] = std::move(*out);
+    for (int e = types.first_edge[u]; e >= 0; e = types.edge_next[e]) {
+      const int consumer = types.edge_to[e];
+      if (--types.pending[consumer] == 0) stack[top++] = consumer;
+    }
+  }
+  return true;
 }
 
 ir::Graph SamplerImpl::Build(const Proto& proto) const {
@@ -623,10 +658,17 @@ void SamplerImpl::BuildInto(const Proto& proto, ir::Graph& graph) const {
 
 std::optional<ir::Graph> SamplerImpl::Propose(Rng& rng, int stratum) {
   RngChooser chooser(rng);
-  WalkInto(chooser, stratum, proto_);
-  BuildInto(proto_, graph_);
   ++stats.proposals;
-  if (auto reason = Check(graph_)) {
+  if (!WalkInto(chooser, stratum, proto_, /*early=*/true)) {  // a node's shape rule failed
+    ++stats.rejected[static_cast<int>(Reject::kShape)];
+    return std::nullopt;
+  }
+  BuildInto(proto_, graph_);
+  const int n = static_cast<int>(proto_.order.size());
+  for (int pos = 0; pos < n; ++pos) {  // the walk inferred every type: Check need not again
+    graph_.nodes[n - 1 - pos].type = walk_types_.type[proto_.order[pos]];
+  }
+  if (auto reason = Check(graph_, /*typed=*/true)) {
     ++stats.rejected[static_cast<int>(*reason)];
     return std::nullopt;
   }
@@ -660,16 +702,19 @@ ir::Graph Sampler::Draw(uint64_t seed, uint64_t max_attempts, int stratum) {
               "stratum " << stratum << " is out of range (" << impl_->strata().size()
                          << " strata); pass -1 for the whole space");
   }
-  Rng rng(seed);
   if (config().mcmc_steps > 0) {
+    Rng rng(seed);
     if (auto graph = impl_->DrawChain(rng, stratum, max_attempts)) return std::move(*graph);
     DRT_CHECK(false, InfeasibleError,
               "no valid start for the level-" << config().level << " chain in " << max_attempts
                                               << " proposals; widen the shape menu, budgets or "
                                                  "operator set, or lower the level");
   }
+  // Attempt a has its own stream: a draw depends on which proposals are accepted, never on how much
+  // randomness a rejected one consumed (early rejection stops a walk part-way).
   for (uint64_t attempt = 0; attempt < max_attempts; ++attempt) {
-    if (auto graph = impl_->Propose(rng, stratum)) return std::move(*graph);
+    Rng attempt_rng(StreamSeed(seed, attempt));
+    if (auto graph = impl_->Propose(attempt_rng, stratum)) return std::move(*graph);
   }
   DRT_CHECK(false, InfeasibleError,
             "no valid program in " << max_attempts << " proposals (level " << config().level

@@ -23,11 +23,22 @@ inline constexpr int kMaxRank = 6;
 inline constexpr int kRankClasses = kMaxRank + 1;
 inline constexpr int kSinkClass = kRankClasses;
 inline constexpr int kNumClasses = kRankClasses + 1;
+/// Bounds of every level: compute operators and graph inputs of one program.
+inline constexpr int kMaxNodes = 32;
+inline constexpr int kMaxInputs = 15;
 
 /// The output rank InferOutput gives `id` with `attrs` on inputs of ranks r0 (and r1 when binary),
 /// or nullopt when the rank rule alone rejects them (rank limits, an axis attr >= rank, conv/pool
 /// rank, equal ranks of loss/concat/bmm). Mirrors core/src/ops/shape.cc; a property test checks it.
 std::optional<int> RankOut(ops::OpId id, std::span<const double> attrs, int r0, int r1);
+
+/// True only when InferOutput surely rejects `id` on `inputs` for extents alone (binary operands that
+/// do not broadcast, concat/loss/matmul/bmm extents that differ, squeeze of an extent != 1, unflatten
+/// of an extent `size` does not divide); false means "ask InferOutput". Early rejection asks this
+/// first because InferOutput formats a message on failure, and these are ~95% of the failures at
+/// level 5. Mirrors core/src/ops/shape.cc; a property test checks it never contradicts InferOutput.
+bool ExtentsClash(ops::OpId id, std::span<const double> attrs,
+                  std::span<const ir::TensorType> inputs);
 
 /// True when the binary operator applied to one value twice is statically degenerate (x - x, x / x,
 /// mse_loss(x, x), cosine_similarity(x, x)): such programs are invalid (docs/SYNTH.md).
@@ -155,13 +166,18 @@ class SamplerImpl {
   /// One walk through the superset driven by `chooser`; stratum -1 is the whole space, otherwise an
   /// index into strata(): the sink's operator (and the second node's) is forced.
   Proto Walk(Chooser& chooser, int stratum = -1);
-  void WalkInto(Chooser& chooser, int stratum, Proto& proto);
+  /// With `early`, a node's type is inferred as soon as its arguments' types are known, and the walk
+  /// stops (returns false, `proto` incomplete) at the first node whose shape rule fails: Check would
+  /// reject that program too, so the accepted proposals are the same; only the rest of the walk is
+  /// saved. The chooser then sees fewer decisions (Propose only; enumeration and chains walk fully).
+  bool WalkInto(Chooser& chooser, int stratum, Proto& proto, bool early = false);
   /// The program of a walk: nodes in topological order (reverse materialization), types inferred
   /// by Check.
   ir::Graph Build(const Proto& proto) const;
   void BuildInto(const Proto& proto, ir::Graph& graph) const;
   /// Infers types and checks every constraint; nullopt when the program is valid and canonical.
-  std::optional<Reject> Check(ir::Graph& graph) const;
+  /// `typed`: every node's type is already the one InferOutput gives (an early walk inferred them).
+  std::optional<Reject> Check(ir::Graph& graph, bool typed = false) const;
 
   std::optional<ir::Graph> Propose(Rng& rng, int stratum = -1);
   /// Levels with config.mcmc_steps > 0 (mcmc.cc): a Markov chain over valid superset points whose
@@ -298,6 +314,20 @@ class SamplerImpl {
   std::vector<double> pick_weights_;
   std::vector<double> pick_cumulative_;  // running sums of each cached pick list (WeightedPositive)
   std::vector<uint32_t> pick_groups_;
+  // Early rejection in the walk (WalkInto with early): the type of each created node once known, how
+  // many of its node arguments are still untyped, and its consumer edges (a linked list per producer).
+  struct WalkTypes {
+    std::array<ir::TensorType, kMaxNodes> type;
+    std::array<uint8_t, kMaxNodes> pending{};
+    std::array<int8_t, kMaxNodes> first_edge{};
+    std::array<int8_t, kMaxNodes * ops::kMaxArity> edge_to{}, edge_next{};
+    int edges = 0;
+  };
+  WalkTypes walk_types_;
+  std::vector<ir::TensorType> menu_types_;  // the shape menu as float32 tensor types
+  // Types node v, then every consumer whose last untyped argument it was; false at the first node
+  // whose shape rule fails (or whose rank exceeds kMaxRank).
+  bool TypeUpward(const Proto& proto, int v);
   // Scratch of the walk and the check (reused: no allocation per rejected proposal once warm).
   Proto proto_;
   ir::Graph graph_;
