@@ -8,6 +8,7 @@
 //                                   [--digest]  (FNV-1a of every emitted byte: same seed, same bytes)
 // programs_per_cpu_s divides by this process's CPU time: on a shared machine wall time also counts
 // the waits for a core, so it is the steadier figure there (report both, with the load).
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -23,6 +24,17 @@
 
 namespace {
 
+// Numbers as std::to_chars writes them: no locale, no allocation. Integers exactly as std::to_string;
+// doubles with precision 17 in the general format, which is printf's %.17g.
+void AppendInt(std::string& out, int64_t v) {
+  char buf[24];
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+}
+void AppendDouble(std::string& out, double v) {
+  char buf[40];
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 17).ptr);
+}
+
 // Compact IR JSON (the docs/ARCHITECTURE.md exchange format), written by hand to stay dependency-free.
 size_t EmitJson(const drtriton::ir::Graph& g, std::string& out) {
   out.clear();
@@ -31,7 +43,7 @@ size_t EmitJson(const drtriton::ir::Graph& g, std::string& out) {
     out += i ? ",{\"shape\":[" : "{\"shape\":[";
     for (size_t d = 0; d < g.inputs[i].shape.size(); ++d) {
       if (d) out += ',';
-      out += std::to_string(g.inputs[i].shape[d]);
+      AppendInt(out, g.inputs[i].shape[d]);
     }
     out += "],\"dtype\":\"float32\"}";
   }
@@ -44,19 +56,20 @@ size_t EmitJson(const drtriton::ir::Graph& g, std::string& out) {
     out += "\",\"inputs\":[";
     for (size_t a = 0; a < node.inputs.size(); ++a) {
       if (a) out += ',';
-      out += std::to_string(node.inputs[a]);
+      AppendInt(out, node.inputs[a]);
     }
     out += "],\"attrs\":{";
     for (size_t a = 0; a < node.attrs.size(); ++a) {
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%s\"%.*s\":%.17g", a ? "," : "",
-                    static_cast<int>(spec.attrs[a].name.size()), spec.attrs[a].name.data(),
-                    node.attrs[a]);
-      out += buf;
+      out += a ? ",\"" : "\"";
+      out += spec.attrs[a].name;
+      out += "\":";
+      AppendDouble(out, node.attrs[a]);
     }
     out += "}}";
   }
-  out += "],\"outputs\":[" + std::to_string(g.outputs[0]) + "]}";
+  out += "],\"outputs\":[";
+  AppendInt(out, g.outputs[0]);
+  out += "]}";
   return out.size();
 }
 
