@@ -27,6 +27,7 @@ rounding, not our kernels.
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.util
 import json
 import math
@@ -168,12 +169,31 @@ def build_models(prob, sol, device: str) -> tuple:
     return model, model_new, [t.to(device) for t in prob.get_inputs()]
 
 
+def fp64_errors(model, inputs: list, ref: tuple, out: tuple) -> tuple[float | None, float | None]:
+    """Max abs error of the fp32 reference and of ModelNew against Model run in fp64 (a copy): when the
+    reference itself misses 1e-4 of the fp64 result, the program is ill-conditioned in fp32 (products of
+    many values, discontinuities), and a mismatch says nothing about our kernels."""
+    try:
+        with torch.no_grad():
+            ref64 = copy.deepcopy(model).double()(*[t.double() if t.is_floating_point() else t for t in inputs])
+    except Exception:  # noqa: BLE001 - not every program runs in fp64 (then: not measured)
+        return None, None
+    ref64 = ref64 if isinstance(ref64, tuple) else (ref64,)
+    if len(ref64) != len(ref) or len(out) != len(ref) or any(r.shape != o.shape for r, o in zip(ref64, out)):
+        return None, None
+
+    def err(got: tuple) -> float:
+        return max(((g.double() - r).abs().max().item() for g, r in zip(got, ref64) if r.numel()), default=0.0)
+
+    return err(ref), err(out)
+
+
 def bench_one(suite: str, name: str, src: str, args, with_compile: bool) -> dict:
     row = {"suite": suite, "name": name, "correct": None, "max_abs_err": None, "eager_ms": None, "new_ms": None,
            "compile_ms": None, "speedup_eager": None, "speedup_compile": None, "bytes": None,
            "bandwidth_gbs": None, "bandwidth_fraction": None, "kinds": None, "library_calls": None,
            "host_us_eager": None, "host_us_new": None, "new_jit_ms": None, "host_us_new_jit": None,
-           "speedup_eager_jit": None,
+           "speedup_eager_jit": None, "ref_err_fp64": None, "new_err_fp64": None,
            "seconds": None, "error": None}
     t0 = time.perf_counter()
     try:
@@ -203,6 +223,8 @@ def bench_one(suite: str, name: str, src: str, args, with_compile: bool) -> dict
             for r, o in zip(ref, out))
         row["max_abs_err"] = max(((o.double() - r.double()).abs().max().item() for r, o in zip(ref, out)
                                   if r.shape == o.shape and r.numel()), default=None)
+        if not row["correct"]:  # is the fp32 reference itself within the tolerance of an fp64 run?
+            row["ref_err_fp64"], row["new_err_fp64"] = fp64_errors(model, inputs, ref, out)
         row["eager_ms"] = _time(model, inputs, args.iters, args.warmup)
         row["new_ms"] = _time(model_new, inputs, args.iters, args.warmup)
         row["speedup_eager"] = row["eager_ms"] / row["new_ms"]
@@ -252,6 +274,11 @@ def summarize(rows: list[dict]) -> dict:
         "compile_baseline_measured": len(with_compile),
         "geomean_speedup_eager": _geo([r["speedup_eager"] for r in ok]),
         "geomean_speedup_compile": _geo([r["speedup_compile"] for r in with_compile]),
+        # Incorrect at 1e-4, but the fp32 reference is itself further than 1e-4 from fp64 and ModelNew is
+        # no further from fp64 than twice the reference: fp32 conditioning, not a kernel bug.
+        "incorrect_ill_conditioned": [r["name"] for r in rows if r["correct"] is False and r["ref_err_fp64"]
+                                      and r["ref_err_fp64"] > 1e-4 and r["new_err_fp64"] is not None
+                                      and r["new_err_fp64"] <= 2 * r["ref_err_fp64"]],
         "fusion_chains": len(chains),
         "fusion_chains_faster_than_eager": sum(r["speedup_eager"] > 1 for r in chains) / len(chains) if chains else None,
         # The same chains with every launch through JITFunction.run (the generated code before `_Launcher`).
