@@ -378,7 +378,7 @@ const std::vector<Stratum>& SamplerImpl::strata() {
   // Tags index strata_: forget the memo entries of the candidate numbering before renumbering.
   memo_.EraseIf([](const Key& key) { return (key.c >> 32) != 0; });
   pick_cache_.EraseIf([](const Key& key) { return (key.c >> 32) != 0; });
-  slot_cache_.EraseIf([](const Key& key) { return (key.c >> 32) != 0; });
+  ClearWalkCache();  // its nodes of stratum tags were keyed by the candidate numbering
   strata_ = std::move(kept);
   return strata_;
 }
@@ -433,8 +433,78 @@ Proto SamplerImpl::Walk(Chooser& chooser, int stratum) {
   return proto;
 }
 
-bool SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto, bool early) {
+// ---- the walk cache ----
+
+void SamplerImpl::ClearWalkCache() {
+  step_nodes_.clear();
+  step_weights_.clear();
+  step_cumulative_.clear();
+  step_groups_.clear();
+  step_children_.clear();
+  slot_nodes_.clear();
+  step_index_.Clear();
+  slot_index_.Clear();
+}
+
+int32_t SamplerImpl::StepNodeOf(const DpState& st, int r, int tag) {
+  const Key key = MakeKey(3, nullptr, st, tag);
+  if (const int32_t* id = step_index_.Find(key)) return *id;
+  const auto [offset, len] = Picks(st, r, tag);
+  DRT_ICHECK(len > 0);
+  const auto id = static_cast<int32_t>(step_nodes_.size());
+  step_nodes_.push_back({static_cast<uint32_t>(step_weights_.size()), len});
+  for (uint32_t i = offset; i < offset + len; ++i) {  // copies: pick_cache_ may be cleared later
+    step_weights_.push_back(pick_weights_[i]);
+    step_cumulative_.push_back(pick_cumulative_[i]);
+    step_groups_.push_back(pick_groups_[i]);
+    step_children_.push_back(kUnresolved);
+  }
+  step_index_.Insert(key, id);
+  return id;
+}
+
+int32_t SamplerImpl::SlotNodeOf(int s, const int8_t* slots, const DpState& st, int tag) {
+  const Key key = MakeKey(s, slots, st, tag);
+  if (const int32_t* id = slot_index_.Find(key)) return *id;
   const SynthConfig& cfg = config_;
+  const int t = slots[0];
+  const int rest = s - 1;
+  const int8_t* rest_slots = slots + 1;
+  // The terms of G(s, slots, st) in G's order: new-closed, new-open, keep, close, old input, new input.
+  SlotNode node;
+  DpState next = st;
+  if (CanCreate(st)) {
+    ++next.c;
+    ++next.ready[t];
+    node.w[0] = G(rest, rest_slots, next, tag);
+    --next.ready[t];
+    ++next.open[t];
+    node.w[1] = G(rest, rest_slots, next, tag);
+    next = st;
+  }
+  if (st.open[t] > 0) {
+    const double o = st.open[t];
+    node.w[2] = o * G(rest, rest_slots, st, tag);
+    --next.open[t];
+    ++next.ready[t];
+    node.w[3] = o * G(rest, rest_slots, next, tag);
+    next = st;
+  }
+  if (st.inputs[t] > 0) node.w[4] = st.inputs[t] * G(rest, rest_slots, st, tag);
+  if (st.u < cfg.max_inputs && !menu_of_rank_[t].empty()) {
+    ++next.inputs[t];
+    ++next.u;
+    node.w[5] = static_cast<double>(menu_of_rank_[t].size()) * G(rest, rest_slots, next, tag);
+  }
+  const auto id = static_cast<int32_t>(slot_nodes_.size());
+  slot_nodes_.push_back(node);
+  slot_index_.Insert(key, id);
+  return id;
+}
+
+// ---- the walk ----
+
+bool SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto, bool early) {
   const int tag = stratum + 1;
   DRT_ICHECK(stratum < 0 || (strata_ready_ && stratum < static_cast<int>(strata_.size())));
   WalkTypes& types = walk_types_;
@@ -443,6 +513,8 @@ bool SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto, bool ear
     types.first_edge.fill(-1);
     types.pending.fill(0);
   }
+  // Bound the cache's memory (only here: a walk holds node ids).
+  if (slot_nodes_.size() + step_weights_.size() > kMaxWalkCache) ClearWalkCache();
   proto.Clear();
   proto.nodes.emplace_back();
   proto.nodes[0].cls = kSinkClass;
@@ -452,6 +524,7 @@ bool SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto, bool ear
   DpState st;
   st.ready[kSinkClass] = 1;
   st.c = 1;
+  int32_t step = StepNodeOf(st, kSinkClass, tag);  // the walk cache node of the current state
   while (n_ready > 0) {
     int r = 0;
     while (st.ready[r] == 0) ++r;
@@ -462,17 +535,21 @@ bool SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto, bool ear
     std::copy(ready.begin() + pos + 1, ready.begin() + n_ready, ready.begin() + pos);
     --n_ready;
     const int m = st.m;
-    const auto [offset, len] = Picks(st, r, tag);
-    DRT_ICHECK(len > 0);
+    const StepNode sn = step_nodes_[step];
     --st.ready[r];
     ++st.m;
     proto.order.push_back(v);
-    DpState next = st;
-    const int pick = chooser.WeightedPositive(pick_weights_.data() + offset, pick_cumulative_.data() + offset,
-                                              static_cast<int>(len));
-    const Group& g = groups_[r][pick_groups_[offset + pick]];
+    const int pick = chooser.WeightedPositive(step_weights_.data() + sn.first,
+                                              step_cumulative_.data() + sn.first,
+                                              static_cast<int>(sn.len));
+    const Group& g = groups_[r][step_groups_[sn.first + pick]];
     st.h += g.heavy;
     st.d += g.reduce;
+    int32_t slot_node = step_children_[sn.first + pick];
+    if (slot_node == kUnresolved) {
+      slot_node = SlotNodeOf(g.arity, g.in.data(), st, tag);
+      step_children_[sn.first + pick] = slot_node;
+    }
     // (op, attrs) uniform inside the group: every member has the same completions.
     const Choice* choice = nullptr;
     if (const int forced = ForcedOp(m, tag); forced < 0) {
@@ -491,44 +568,9 @@ bool SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto, bool ear
                                          ops::Spec(choice->op).attrs.size());
     node.arity = g.arity;
     node.cls = r;
+    int last_pick = 0;  // the choice in the node's last slot: its link leads to the next step
     for (int slot = 0; slot < g.arity; ++slot) {
       const int t = g.in[slot];
-      const int rest = g.arity - slot - 1;
-      const int8_t* rest_slots = g.in.data() + slot + 1;
-      const double o = st.open[t], used = st.inputs[t];
-      const auto menu = static_cast<double>(menu_of_rank_[t].size());
-      std::array<double, 6> w{0, 0, 0, 0, 0, 0};
-      const Key slot_key = MakeKey(rest + 1, g.in.data() + slot, st, tag);
-      if (const auto* cached = slot_cache_.Find(slot_key)) {
-        w = *cached;
-      } else {
-        next = st;
-        if (CanCreate(st)) {
-          ++next.c;
-          ++next.ready[t];
-          w[0] = G(rest, rest_slots, next, tag);
-          --next.ready[t];
-          ++next.open[t];
-          w[1] = G(rest, rest_slots, next, tag);
-          next = st;
-        }
-        if (o > 0) {
-          w[2] = o * G(rest, rest_slots, st, tag);
-          --next.open[t];
-          ++next.ready[t];
-          w[3] = o * G(rest, rest_slots, next, tag);
-          next = st;
-        }
-        if (used > 0) w[4] = used * G(rest, rest_slots, st, tag);
-        if (st.u < cfg.max_inputs && menu > 0) {
-          ++next.inputs[t];
-          ++next.u;
-          w[5] = menu * G(rest, rest_slots, next, tag);
-        }
-        if (slot_cache_.Size() >= kMaxCachedSlots) slot_cache_.Clear();  // bound the memory
-        slot_cache_.Insert(slot_key, w);
-      }
-      next = st;
       Ref ref;
       // The k-th open value of class t (open values are kept in opening order).
       auto open_of_class = [&](uint64_t k) {
@@ -538,7 +580,7 @@ bool SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto, bool ear
         DRT_ICHECK(false);
         return -1;
       };
-      const int pick = chooser.Weighted(w.data(), 6);
+      const int pick = chooser.Weighted(slot_nodes_[slot_node].w.data(), 6);
       switch (pick) {
         case 0:    // new node, closed at once: it is ready
         case 1: {  // new node, open: it takes more references
@@ -589,9 +631,28 @@ bool SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto, bool ear
         types.edge_next[types.edges] = types.first_edge[ref.id];
         types.first_edge[ref.id] = static_cast<int8_t>(types.edges++);
       }
+      if (slot + 1 < g.arity) {
+        int32_t next = slot_nodes_[slot_node].child[pick];
+        if (next == kUnresolved) {
+          next = SlotNodeOf(g.arity - slot - 1, g.in.data() + slot + 1, st, tag);
+          slot_nodes_[slot_node].child[pick] = next;
+        }
+        slot_node = next;
+      } else {
+        last_pick = pick;
+      }
     }
     proto.nodes[v] = node;
     if (early && types.pending[v] == 0 && !TypeUpward(proto, v)) return false;
+    if (n_ready > 0) {
+      step = slot_nodes_[slot_node].child[last_pick];
+      if (step == kUnresolved) {
+        int next_r = 0;
+        while (st.ready[next_r] == 0) ++next_r;
+        step = StepNodeOf(st, next_r, tag);
+        slot_nodes_[slot_node].child[last_pick] = step;
+      }
+    }
   }
   DRT_ICHECK(n_open == 0 && st.c == st.m);
   return true;

@@ -307,13 +307,37 @@ class SamplerImpl {
   std::pair<uint32_t, uint32_t> Picks(const DpState& before, int r, int tag);
   static constexpr size_t kMaxCachedPicks = size_t{1} << 24;  // 16M picks, ~200 MB at most
   FlatMap<std::pair<uint32_t, uint32_t>> pick_cache_;
-  // The walk's six argument-choice weights per (state, slots to fill): one lookup instead of up to six
-  // memo lookups per argument (the walk was ~40% of level-5 time in G/F lookups). Same doubles, same draws.
-  static constexpr size_t kMaxCachedSlots = size_t{1} << 20;
-  FlatMap<std::array<double, 6>> slot_cache_;
   std::vector<double> pick_weights_;
   std::vector<double> pick_cumulative_;  // running sums of each cached pick list (WeightedPositive)
   std::vector<uint32_t> pick_groups_;
+  // ---- the walk cache: the DP states a walk visits, linked by the walk's transitions ----
+  // A step node is a state where the next ready value is materialized: its positive group picks
+  // (weights, running sums, group; a copy of Picks) and the slot node each pick leads to. A slot node
+  // is a state inside a node with argument slots still to fill: the six argument-choice weights (the
+  // terms of G) and the node each choice leads to (the next slot, or after the last slot the next
+  // step). Links are resolved on first use through the state's key (step_index_, slot_index_); then a
+  // walk follows indices instead of hashing its state at every decision (the walk was ~60% of level-5
+  // time, most of it in hash lookups that missed the cache). Same doubles, same draws.
+  static constexpr int32_t kUnresolved = -1;
+  static constexpr size_t kMaxWalkCache = size_t{1} << 22;  // nodes + picks; then start afresh
+  struct StepNode {
+    uint32_t first = 0, len = 0;  // range of step_weights_ / _cumulative_ / _groups_ / _children_
+  };
+  struct SlotNode {
+    std::array<double, 6> w{0, 0, 0, 0, 0, 0};
+    std::array<int32_t, 6> child{kUnresolved, kUnresolved, kUnresolved,
+                                 kUnresolved, kUnresolved, kUnresolved};
+  };
+  std::vector<StepNode> step_nodes_;
+  std::vector<double> step_weights_, step_cumulative_;
+  std::vector<uint32_t> step_groups_;
+  std::vector<int32_t> step_children_;
+  std::vector<SlotNode> slot_nodes_;
+  FlatMap<int32_t> step_index_, slot_index_;
+  // The node of a state about to materialize its lowest ready class r / about to fill `slots`.
+  int32_t StepNodeOf(const DpState& st, int r, int tag);
+  int32_t SlotNodeOf(int s, const int8_t* slots, const DpState& st, int tag);
+  void ClearWalkCache();
   // Early rejection in the walk (WalkInto with early): the type of each created node once known, how
   // many of its node arguments are still untyped, and its consumer edges (a linked list per producer).
   struct WalkTypes {
