@@ -81,8 +81,8 @@ def test_hybrid_keeps_unmapped_calls_in_pytorch_and_lowers_the_rest():
                      ("pointwise", ["tanh"]), ("pointwise", ["mul_scalar"])]
     body = result.source[result.source.index("def forward"):]
     # each host call sits after the kernel that writes its operand and before the kernel that reads it
-    assert body.index("k0_linear_relu[") < body.index("torch.flip(v6") < body.index("k1_sigmoid_mul_sum_add_scalar[")
-    assert body.index("k2_tanh[") < body.index("F.avg_pool2d(v11") < body.index("k3_mul_scalar[")
+    assert body.index("k0_linear_relu_launch(") < body.index("torch.flip(v6") < body.index("k1_sigmoid_mul_sum_add_scalar_launch(")
+    assert body.index("k2_tanh_launch(") < body.index("F.avg_pool2d(v11") < body.index("k3_mul_scalar_launch(")
     run_pair(SPLIT, result.source)
 
 

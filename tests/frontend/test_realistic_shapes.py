@@ -74,3 +74,39 @@ def test_ill_conditioned_program_is_told_apart_from_a_kernel_bug():
                                 "speedup_compile": None, "speedup_eager_jit": None, "eager_ms": 1.0,
                                 "host_us_eager": None, "host_us_new": None, "host_us_new_jit": None}])
     assert summary["incorrect_ill_conditioned"] == ["p"]
+
+
+CEIL_POOLS = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.avg = nn.AvgPool2d(3, stride=2, ceil_mode=True)
+
+    def forward(self, x):
+        return self.avg(x) + F.max_pool2d(x - 1.0, 3, 2, ceil_mode=True)
+
+
+def get_inputs():
+    return [torch.randn(2, 3, 10, 9)]
+
+
+def get_init_inputs():
+    return []
+'''
+
+
+def test_ceil_mode_pools_with_partial_windows():
+    # conv3d_maxpool_avgpool at KernelBench sizes: AvgPool1d(3, ceil_mode=True) over 392 values has a last
+    # window of two, which the importer refused. 10 x 9 with window 3, stride 2: partial on both axes.
+    result = compile_problem(CEIL_POOLS, CompileConfig())
+    assert not result.report["unsupported"]
+    run_pair(CEIL_POOLS, result.source, seeds=(0, 1))
+
+
+def test_conv3d_pools_at_kernelbench_spatial_size():
+    src = _problem("conv3d_maxpool_avgpool", OUT_CHANNELS=32, HEIGHT=32, WIDTH=32)
+    run_pair(src, compile_problem(src, CompileConfig()).source, seeds=(0,))

@@ -965,7 +965,7 @@ std::string EmitTriton(const ir::Graph& graph, const TritonOptions& options) {
   auto emit_host_calls = [&](int32_t after) {
     for (const auto& [v, a] : host_after) {
       if (a != after) continue;
-      host << "        # PyTorch (hybrid: no registry operator)\n";
+      host << "        # PyTorch on the host (no registry operator)\n";
       host << "        v" << v << " = (" << options.extra_inputs[v - nargs] << ").contiguous()\n";
       torch_ops += (torch_ops.empty() ? "" : ", ") + options.extra_inputs[v - nargs];
     }

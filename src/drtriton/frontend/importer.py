@@ -129,10 +129,20 @@ class _Builder:
         self.extra_inputs: list[str] = []  # trailing graph inputs that are module tensors, not arguments
         self.scalar_tensors: set[torch.fx.Node] = set()  # torch.tensor(c) nodes, held as ("const", c)
         self.module_tensors: dict[str, int] = {}  # "self.bn.weight" -> its graph input (training BatchNorm)
+        # Values made on the host, appended as trailing graph inputs at the end (_append_host_inputs): hybrid
+        # FX calls kept in PyTorch, and constant tensors a rewrite needs (_HostConstant: pool padding).
+        self.hosts: list = []
 
     def add_shaped(self, op: str, inputs: list[int], shape: list[int], attrs: dict | None = None) -> int:
         """add() for a node inside a decomposition: records its shape so later steps can ask for it."""
         vid = self.add(op, inputs, attrs)
+        self._shapes[vid] = list(shape)
+        return vid
+
+    def constant(self, expr: str, shape: list[int]) -> int:
+        """A float32 tensor made on the host by `expr` (PyTorch allocation code reading `dev`); a graph input."""
+        vid = _HOST_BASE + len(self.hosts)
+        self.hosts.append(_HostConstant(expr, list(shape)))
         self._shapes[vid] = list(shape)
         return vid
 
@@ -188,6 +198,12 @@ class _Builder:
 
 class _NoLowering(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class _HostConstant:
+    expr: str  # e.g. "torch.full((2, 4, 1), float('-inf'), device=dev)"
+    shape: list[int]
 
 
 def _arg(n: torch.fx.Node, i: int, key: str, default: Any = None) -> Any:
@@ -438,8 +454,46 @@ def _pool(b: _Builder, op: str, x: int, given: dict) -> int:
         if v is not None and uniform(v) != _POOL_DEFAULTS[name]:
             raise _NoLowering(f"{op} with {name}={v} (the registry row has no padding, dilation or divisor)")
     if given.get("ceil_mode") and any((e - k) % st for e in shape[2:]):
-        raise _NoLowering(f"{op} with ceil_mode=True that adds a partial window")
+        return _ceil_pool(b, op, x, int(k), int(st))
     return b.add(op, [x], {"kernel_size": int(k), "stride": int(st)})
+
+
+def _ceil_pool(b: _Builder, op: str, x: int, k: int, st: int) -> int:
+    """A ceil_mode pool whose last window along some axis runs past the input (torch: it still starts
+    inside). The input is padded along those axes (concat with a host constant: -inf for max, 0 for avg) to
+    full windows; an average is then rescaled on the last window of each such axis by k / (elements it
+    covers), torch's divisor there (with no padding, count_include_pad changes nothing)."""
+    shape = b.shape_of(x)
+    if b.inputs and b.inputs[0]["dtype"] != "float32":
+        raise _NoLowering(f"{op} with a partial ceil_mode window on a non-float32 program")
+    outs = []
+    for e in shape[2:]:
+        o = -(-(e - k) // st) + 1
+        outs.append(o - 1 if (o - 1) * st >= e else o)  # torch drops a window starting past the input
+    fill = "float('-inf')" if op.startswith("max") else "0.0"
+    cur, v = list(shape), x
+    for d, (o, e) in enumerate(zip(outs, shape[2:])):
+        pad = (o - 1) * st + k - e
+        if pad <= 0:
+            continue
+        ax = 2 + d
+        c = b.constant(f"torch.full({tuple(cur[:ax] + [pad] + cur[ax + 1:])}, {fill}, device=dev)",
+                       cur[:ax] + [pad] + cur[ax + 1:])
+        cur[ax] += pad
+        v = b.add_shaped("concat", [v, c], list(cur), {"dim": ax})
+    out_shape = shape[:2] + outs
+    y = b.add_shaped(op, [v], out_shape, {"kernel_size": k, "stride": st})
+    if op.startswith("avg"):
+        nd = len(outs)
+        for d, (o, e) in enumerate(zip(outs, shape[2:])):
+            covered = e - (o - 1) * st
+            if covered >= k:
+                continue
+            factors = [1.0] * (o - 1) + [k / covered]
+            cshape = [o] + [1] * (nd - 1 - d)
+            c = b.constant(f"torch.tensor({factors}, device=dev).reshape({tuple(cshape)})", cshape)
+            y = b.add_shaped("mul", [y, c], out_shape)
+    return y
 
 
 def _lower_einsum(b: _Builder, n: torch.fx.Node) -> int:
@@ -855,7 +909,7 @@ def import_program(problem_src: str, registry: set[str] | None = None, hybrid: b
         cap.run(*inputs)
     b = _Builder(gm, cap.values, registry)
     b._shapes = {}
-    hosts: list[torch.fx.Node] = []  # hybrid: FX calls kept in PyTorch, in program order
+    hosts = b.hosts  # hybrid: FX calls kept in PyTorch, in program order (and host constants)
     outputs: list[int] = []
     # Value ids: forward arguments first, then module tensors used directly (x + self.bias) as inputs.
     for n in gm.graph.nodes:
@@ -953,9 +1007,13 @@ def _append_host_inputs(b: _Builder, hosts: list, outputs: list[int], host_deps:
     for node in b.nodes:
         node["inputs"] = [final(v) for v in node["inputs"]]
     for j, n in enumerate(hosts):
-        t = b.values[n]
-        expr, deps = _render_call(b, n, lambda v: f"v{final(v)}")
-        b.inputs.append({"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")})
+        if isinstance(n, _HostConstant):
+            expr, deps = n.expr, []
+            b.inputs.append({"shape": n.shape, "dtype": "float32"})
+        else:
+            t = b.values[n]
+            expr, deps = _render_call(b, n, lambda v: f"v{final(v)}")
+            b.inputs.append({"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")})
         host_deps[len(b.extra_inputs)] = sorted({final(v) for v in deps})
         b.extra_inputs.append(expr)
     return [final(v) for v in outputs]
