@@ -108,10 +108,29 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, out_dir: Path):
     return fast
 
 
-def load_tokenizer(directory: Path):
-    from transformers import AutoTokenizer
+# tokenizer_class values a tokenizer trained by `train_tokenizer` is saved with (transformers 5 / 4).
+_OWN_TOKENIZER_CLASSES = ("TokenizersBackend", "PreTrainedTokenizerFast")
 
-    tok = AutoTokenizer.from_pretrained(str(directory))
+
+def load_tokenizer(directory: Path):
+    """The tokenizer saved in `directory`, encoding exactly as when it was saved.
+
+    A tokenizer we trained is loaded as the plain fast tokenizer of its tokenizer.json. AutoTokenizer would
+    not do that in a model folder: transformers 5.23 picks the class from config.json's model_type
+    (Qwen2Tokenizer), whose own pre-tokenizer splits text differently (measured: 254 tokens instead of 243
+    for one prompt), so an SFT model loaded for RL or evaluation read token ids it was never trained on.
+    """
+    import json
+
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    directory = Path(directory)
+    config = directory / "tokenizer_config.json"
+    cls = json.loads(config.read_text()).get("tokenizer_class") if config.is_file() else None
+    if (directory / "tokenizer.json").is_file() and cls in _OWN_TOKENIZER_CLASSES:
+        tok = PreTrainedTokenizerFast.from_pretrained(str(directory))
+    else:
+        tok = AutoTokenizer.from_pretrained(str(directory))
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"

@@ -271,7 +271,8 @@ class Pipeline:
             if d.job.kind != "sft":
                 continue
             row = self.sft_counts.setdefault(d.job.level, {"drawn": 0, "compiled": 0, "checked": 0, "excluded": 0,
-                                                           "canonical": 0, "canonical_failed": 0, "failures": {}})
+                                                           "canonical": 0, "canonical_failed": 0, "direct": 0,
+                                                           "failures": {}})
             row["drawn"] += d.task is not None
             row["compiled"] += d.solution is not None
             row["canonical_failed"] += d.extra.get("canonical") is False  # rewrite failed: original kept
@@ -286,6 +287,7 @@ class Pipeline:
             self.excluded.add(h)
             row["checked"] += 1
             row["canonical"] += bool(d.extra.get("canonical"))
+            row["direct"] += bool(d.extra.get("direct"))  # _Launcher sites written as plain launches
             out.append({"hash": h, "level": d.job.level, "prompt": build_prompt(d.task["program"]),
                         "completion": format_answer(d.solution), "verified": "inprocess"})
         return out
