@@ -1,6 +1,7 @@
 // Early rejection (SamplerImpl::WalkInto with early, used by Propose and Draw): it must accept exactly
 // the proposals the full walk plus Check accepts, its extent filter must never contradict InferOutput,
-// and draws through it must stay uniform and depend only on the seed.
+// and draws through it must stay uniform and depend only on the seed. The walk cache must not change
+// what is drawn, however warm it is.
 #include <gtest/gtest.h>
 
 #include <optional>
@@ -98,6 +99,26 @@ TEST(SynthEarlyRejection, DrawIsTheFirstAcceptedProposalOfItsAttemptStreams) {
     std::optional<ir::Graph> first;
     for (uint64_t a = 0; !first; ++a) first = proposals.Propose(StreamSeed(seed, a));
     EXPECT_EQ(draws.Draw(seed), *first) << "seed " << seed;
+  }
+}
+
+TEST(SynthWalkCache, ColdAndWarmCachesDrawTheSame) {
+  // The walk cache links states on first use: a sampler whose cache is cold for every proposal (a
+  // fresh one each time) must propose exactly what one long-lived sampler proposes; so must a sampler
+  // whose cache has seen other streams first (links resolved in another order).
+  const SynthConfig config = SmallSpace();
+  Sampler warm(config), seasoned(config);
+  for (int s = 0; s < 3'000; ++s) seasoned.Propose(StreamSeed(77, s));
+  for (int s = 0; s < 500; ++s) {
+    Sampler cold(config);
+    const auto expected = cold.Propose(StreamSeed(8, s));
+    EXPECT_EQ(warm.Propose(StreamSeed(8, s)), expected) << "seed " << s;
+    EXPECT_EQ(seasoned.Propose(StreamSeed(8, s)), expected) << "seed " << s;
+  }
+  Sampler level5(LevelConfig(5)), level5_seasoned(LevelConfig(5));
+  for (int s = 0; s < 20'000; ++s) level5_seasoned.Propose(StreamSeed(78, s));
+  for (int s = 0; s < 2'000; ++s) {
+    EXPECT_EQ(level5.Propose(StreamSeed(9, s)), level5_seasoned.Propose(StreamSeed(9, s))) << s;
   }
 }
 

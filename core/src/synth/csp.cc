@@ -658,6 +658,15 @@ bool SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto, bool ear
   return true;
 }
 
+std::optional<ir::TensorType> SamplerImpl::InferNode(const ProtoNode& node,
+                                                     std::span<const ir::TensorType> args) const {
+  // ExtentsClash first: InferOutput formats a message on failure, and most proposals fail here.
+  if (ExtentsClash(node.op, node.attrs, args)) return std::nullopt;
+  auto out = ops::InferOutput(node.op, args, node.attrs);
+  if (!out || out->Rank() > kMaxRank) return std::nullopt;
+  return out;
+}
+
 bool SamplerImpl::TypeUpward(const Proto& proto, int v) {
   WalkTypes& types = walk_types_;
   std::array<int, kMaxNodes> stack;
@@ -667,16 +676,37 @@ bool SamplerImpl::TypeUpward(const Proto& proto, int v) {
   while (top > 0) {
     const int u = stack[--top];
     const ProtoNode& node = proto.nodes[u];
-    args.resize(node.arity);
-    for (int a = 0; a < node.arity; ++a) {
-      const Ref& ref = node.args[a];
-      args[a] = ref.is_input ? menu_types_[proto.input_shapes[ref.id]] : types.type[ref.id];
+    bool leaf = true;
+    for (int a = 0; a < node.arity; ++a) leaf &= node.args[a].is_input;
+    if (leaf) {
+      // (op, attrs) by its place in attr_pool_ (ops without attrs may share a place, hence the op).
+      const auto attrs = static_cast<uint64_t>(node.attrs.data() - attr_pool_.data());
+      const Key key{static_cast<uint64_t>(node.op) << 32 | attrs,
+                    1 + static_cast<uint64_t>(proto.input_shapes[node.args[0].id]),
+                    node.arity > 1 ? 1 + static_cast<uint64_t>(proto.input_shapes[node.args[1].id]) : 0};
+      const int32_t* known = leaf_type_index_.Find(key);
+      int32_t id = known ? *known : kNoType;
+      if (!known) {
+        args.resize(node.arity);
+        for (int a = 0; a < node.arity; ++a) args[a] = menu_types_[proto.input_shapes[node.args[a].id]];
+        if (auto out = InferNode(node, args)) {
+          id = static_cast<int32_t>(leaf_types_.size());
+          leaf_types_.push_back(std::move(*out));
+        }
+        leaf_type_index_.Insert(key, id);
+      }
+      if (id == kNoType) return false;
+      types.type[u] = leaf_types_[id];
+    } else {
+      args.resize(node.arity);
+      for (int a = 0; a < node.arity; ++a) {
+        const Ref& ref = node.args[a];
+        args[a] = ref.is_input ? menu_types_[proto.input_shapes[ref.id]] : types.type[ref.id];
+      }
+      auto out = InferNode(node, args);
+      if (!out) return false;
+      types.type[u] = std::move(*out);
     }
-    // ExtentsClash first: InferOutput formats a message on failure, and most proposals fail here.
-    if (ExtentsClash(node.op, node.attrs, args)) return false;
-    auto out = ops::InferOutput(node.op, args, node.attrs);
-    if (!out || out->Rank() > kMaxRank) return false;
-    types.type[u] = std::move(*out);
     for (int e = types.first_edge[u]; e >= 0; e = types.edge_next[e]) {
       const int consumer = types.edge_to[e];
       if (--types.pending[consumer] == 0) stack[top++] = consumer;

@@ -349,6 +349,14 @@ class SamplerImpl {
   };
   WalkTypes walk_types_;
   std::vector<ir::TensorType> menu_types_;  // the shape menu as float32 tensor types
+  // The type of a leaf (a node whose arguments are all graph inputs) per (op, attrs, menu indices),
+  // an index into leaf_types_ or kNoType when the rule fails: InferOutput is a pure function, and
+  // this table is bounded (choices x menu entries^arity), so leaves skip it once seen.
+  static constexpr int32_t kNoType = -1;
+  FlatMap<int32_t> leaf_type_index_;
+  std::vector<ir::TensorType> leaf_types_;
+  // The output type of `node` on `args` (ExtentsClash, then InferOutput), or nullopt.
+  std::optional<ir::TensorType> InferNode(const ProtoNode& node, std::span<const ir::TensorType> args) const;
   // Types node v, then every consumer whose last untyped argument it was; false at the first node
   // whose shape rule fails (or whose rank exceeds kMaxRank).
   bool TypeUpward(const Proto& proto, int v);
