@@ -2,10 +2,12 @@
 (core/tools/drtriton_synth, JSON emission included) and through the Python API (Synthesizer.draw_tasks on
 the strict-uniform stream: graph JSON + PyTorch program text + hash per row; no torch degenerate check).
 The sampler's start-up (building the counting DP) is reported apart from the drawing rate, with the load
-average (shared machines depress the rates). Prints a table and writes JSON to --out (default
-$OUT/synth_throughput.json when $OUT is set).
+average (shared machines depress the rates): programs per wall second, and per CPU second of the process
+(steadier on a shared machine, where wall time also counts the waits for a core). Prints a table and
+writes JSON to --out (default $OUT/synth_throughput.json when $OUT is set).
 
     PYTHONPATH=src python bench/synth_throughput.py --tool build/synth/core/drtriton_synth --seconds 20
+    PYTHONPATH=src python bench/synth_throughput.py --levels 1,2,5 --seconds 5    # skip level 20's start pool
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def python_rate(level: int, seconds: float, scale: str) -> dict:
     built = time.perf_counter()
     sampler = _core.Synthesizer(level, scale)  # builds the counting DP: start-up, reported apart
     startup = time.perf_counter() - built
-    start, drawn = time.perf_counter(), 0
+    start, cpu_start, drawn = time.perf_counter(), time.process_time(), 0
     # Batches of 1 would time the Python loop; batches of 16 keep the binding overhead honest. The
     # strict-uniform stream is the steady state (coverage-seeded rows are the first P rows only).
     batch = 16 if level < 20 else 1
@@ -42,9 +44,10 @@ def python_rate(level: int, seconds: float, scale: str) -> dict:
         drawn += batch
         if level >= 20:
             break  # one level-20 program may take minutes: measure one and stop
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return {"level": level, "n": drawn, "startup_seconds": startup, "seconds": elapsed,
-            "programs_per_s": drawn / elapsed, "stats": sampler.stats()}
+            "programs_per_s": drawn / elapsed, "cpu_seconds": cpu,
+            "programs_per_cpu_s": drawn / cpu if cpu > 0 else None, "stats": sampler.stats()}
 
 
 def main() -> None:
@@ -60,21 +63,26 @@ def main() -> None:
     results = {"cpp": [], "python": [], "scale": args.scale, "seconds_per_level": args.seconds,
                "provenance": Provenance.here().to_json(), "cores": 1, "load_average": os.getloadavg(),
                "generator_version": _core.GENERATOR_VERSION}
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores, {_core.GENERATOR_VERSION}")
     print(f"{'path':8} {'level':>5} {'startup_s':>9} {'programs':>9} {'seconds':>8} {'programs/s/core':>16} "
-          f"{'acceptance':>11}")
+          f"{'per CPU s':>10} {'acceptance':>11}")
+
+    def fmt(rate: float | None) -> str:
+        return f"{rate:.1f}" if rate else "None"
+
     for level in levels:
         row = cpp_rate(args.tool, level, args.seconds, args.scale)
         results["cpp"].append(row)
-        rate = f"{row['programs_per_s']:.1f}" if row["programs_per_s"] else "None"
-        print(f"{'c++':8} {level:>5} {row['startup_seconds']:>9.3f} {row['n']:>9} {row['seconds']:>8.2f} {rate:>16} "
-              f"{row['acceptance']:>11.6f}")
+        print(f"{'c++':8} {level:>5} {row['startup_seconds']:>9.3f} {row['n']:>9} {row['seconds']:>8.2f} "
+              f"{fmt(row['programs_per_s']):>16} {fmt(row.get('programs_per_cpu_s')):>10} {row['acceptance']:>11.6f}")
     for level in [int(x) for x in args.python_levels.split(",") if x]:
         row = python_rate(level, args.seconds, args.scale)
         results["python"].append(row)
         st = row["stats"]
         acc = st["accepted"] / st["proposals"] if st["proposals"] else 0.0
         print(f"{'python':8} {level:>5} {row['startup_seconds']:>9.3f} {row['n']:>9} {row['seconds']:>8.2f} "
-              f"{row['programs_per_s']:>16.1f} {acc:>11.6f}")
+              f"{fmt(row['programs_per_s']):>16} {fmt(row['programs_per_cpu_s']):>10} {acc:>11.6f}")
+    results["load_average_end"] = os.getloadavg()
     out = args.out or (Path(os.environ["OUT"]) / "synth_throughput.json" if os.environ.get("OUT") else None)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
