@@ -114,3 +114,14 @@ def test_a_model_that_overfits_three_level1_tasks_is_scored_correct_on_them(tmp_
         check.close()
     assert exact >= 2 and r.correct_rate >= 2 / 3, (exact, r.records)
     assert os.environ["TRITON_INTERPRET"] == "1"
+
+
+def test_rl_starts_at_the_level_with_the_most_groups_of_mixed_rewards():
+    from drtriton.train.pipeline import rl_start_level
+
+    levels = (1, 2, 5)
+    assert rl_start_level(levels, {1: 0.9, 2: 0.4, 5: 0.0}) == 2  # 0.24 > 0.09
+    assert rl_start_level(levels, {1: 0.25, 2: 0.75, 5: 0.1}) == 1  # a tie goes to the lower level
+    assert rl_start_level(levels, {1: 0.0, 2: 0.0, 5: 0.0}) == 1  # no variance anywhere: the first level
+    assert rl_start_level(levels, {1: 1.0, 2: None, 5: None}) == 2  # passed: the first level not passed
+    assert rl_start_level(levels, {1: 1.0, 2: 1.0, 5: 1.0}) == 5

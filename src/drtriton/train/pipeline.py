@@ -53,7 +53,9 @@ class PipelineConfig:
     # Most SFT programs drawn. The first H100 run drew all 900 in 55 s and trained 15 epochs on 797 pairs
     # (memorised: held-out correct 0): the pool now keeps drawing through the whole SFT phase.
     sft_tasks: int = 6000
-    sft_level_weights: tuple[float, ...] = (0.45, 0.35, 0.2)  # share of SFT programs per level (of `levels`)
+    # Share of SFT programs per level (of `levels`). Levels 1-2, where RL can find reward variance, get most
+    # of SFT's steps: a level-5 answer is ~3x a level-1 one in tokens, so at 0.2 it took ~40% of SFT's compute.
+    sft_level_weights: tuple[float, ...] = (0.55, 0.35, 0.1)
     # The data phase ends once the held-out and RL draws are in and this many SFT pairs passed their check
     # (or at its budget); the rest arrive while SFT trains (draw_during_sft).
     sft_min_pairs: int = 400
@@ -381,8 +383,7 @@ class Pipeline:
             r = verify_answers(self.heldout[lv], got, check)
             out["levels"][lv] = {k: getattr(r, k) for k in ("n", "format_error_rate", "compile_rate", "correct_rate")}
             out["levels"][lv]["statuses"] = r.statuses
-        start = next((lv for lv in self.cfg.levels if (out["levels"].get(lv) or {}).get("correct_rate") is None
-                      or out["levels"][lv]["correct_rate"] <= 0.5), self.cfg.levels[-1])
+        start = rl_start_level(self.cfg.levels, {lv: (r or {}).get("correct_rate") for lv, r in out["levels"].items()})
         self.start_level = start
         out["rl_start_level"] = start
         return out
@@ -617,6 +618,17 @@ class Pipeline:
         for name in ("sft", "rl_drpo", "rl_grpo"):
             plots[f"{name}_curves"] = f"{name}/curves.png" if (out / name / "curves.png").is_file() else None
         self.results["plots"] = plots
+
+
+def rl_start_level(levels: tuple[int, ...], pass_at_1: dict) -> int:
+    """Where RL starts, from SFT's probe pass@1 per level (None: not measured). DRPO and GRPO learn only
+    from groups with correct and wrong rollouts, so the level whose pass rate p gives the most such groups
+    (largest p(1-p), 0 < p < 1; the lower level on a tie) wins. With no such level: the first level SFT
+    has not passed (p None or <= 0.5), else the last."""
+    mixed = [(p * (1 - p), -i) for i, lv in enumerate(levels) if (p := pass_at_1.get(lv)) is not None and 0 < p < 1]
+    if mixed:
+        return levels[-max(mixed)[1]]
+    return next((lv for lv in levels if pass_at_1.get(lv) is None or pass_at_1[lv] <= 0.5), levels[-1])
 
 
 def compare_results(results: dict) -> dict:
