@@ -160,3 +160,25 @@ def test_search_reuses_the_runs_verified_single_shot_only_under_the_same_problem
     assert proposer.known_verdicts(p) == {}
     record(p.sha256, config_digest(VerifyConfig(policy="strict")))
     assert proposer.known_verdicts(p) == {}
+
+
+def test_rule_proposer_names_a_library_only_program_instead_of_proposing_it(tmp_path):
+    from drtriton.bench.proposers import RuleProposer
+
+    src = (
+        "import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.conv = nn.Conv2d(3, 4, 3)\n\n"
+        "    def forward(self, x):\n        return self.conv(x)\n\n\n"
+        "def get_inputs():\n    return [torch.randn(2, 3, 8, 8)]\n\n\ndef get_init_inputs():\n    return []\n"
+    )
+    path = tmp_path / "level1" / "54_conv_only.py"
+    path.parent.mkdir()
+    path.write_text(src)
+    conv_only = next(p for p in discover(tmp_path, 1) if p.problem_id == 54)
+    proposal = RuleProposer(policy="mixed").propose(conv_only)
+    assert proposal.source is None
+    assert "library call" in proposal.reason and "conv2d" in proposal.reason
+    with_relu = src.replace("return self.conv(x)", "return torch.relu(self.conv(x))")
+    path.write_text(with_relu)
+    proposal = RuleProposer(policy="mixed").propose(next(p for p in discover(tmp_path, 1) if p.problem_id == 54))
+    assert proposal.source is not None and "@triton.jit" in proposal.source

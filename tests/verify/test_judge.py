@@ -45,7 +45,7 @@ def test_describes_reports_shape_and_dtype_mismatches_in_the_comparisons_words()
         ({"storage_bytes": True}, "non-negative"),
         ({"handle": "zz"}, "hex"),
         ({"handle": 5}, "hex"),
-        ({"rc_handle": "a" * 4000}, "hex"),
+        ({"rc_handle": "a" * 70000}, "hex"),
         ({"device": 1}, "another GPU"),
         ({"event_sync": "yes"}, "event_sync"),
     ],
@@ -53,6 +53,11 @@ def test_describes_reports_shape_and_dtype_mismatches_in_the_comparisons_words()
 def test_forged_descriptors_are_refused_before_anything_is_mapped(bad, why):
     with pytest.raises(BadDescriptor, match=why):
         open_cuda_output(_meta([4, 5], **bad), (4, 5), torch.float32, 0)
+
+
+def test_long_handles_of_expandable_segments_are_accepted_as_hex():
+    with pytest.raises(BadDescriptor, match="event_sync"):  # got past the handle fields' checks
+        open_cuda_output(_meta([4, 5], handle="ab" * 2000, event_sync="yes"), (4, 5), torch.float32, 0)
 
 
 def test_descriptor_without_a_list_shape_is_refused():

@@ -128,8 +128,16 @@ class RuleProposer:
             result = on_meta_else_real(lambda: compile_problem(problem.source(), CompileConfig(policy=self.policy)))
             report = getattr(result, "report", None)
             extra = {"report": report if isinstance(report, (dict, list, str)) else str(report)}
-            return Proposal(result.source, "", extra=extra) if result.source else Proposal(
-                None, f"code generator produced no source: {report}", extra=extra)
+            if not result.source:
+                return Proposal(None, f"code generator produced no source: {report}", extra=extra)
+            if isinstance(report, dict) and not report.get("kernels"):
+                # e.g. a lone convolution under `mixed`: the library call is the whole program, and a
+                # ModelNew without a Triton kernel is not a Triton solution (the verifier rejects it)
+                calls = ", ".join(str(c[0] if isinstance(c, list) and c else c) for c in report.get("library_calls", []))
+                return Proposal(None, f"every operator stays a library call under policy {self.policy} "
+                                f"({calls or 'no Triton work'}): the code generator writes no Triton kernel "
+                                "for this program", extra=extra)
+            return Proposal(result.source, "", extra=extra)
 
         return _timed(go)
 

@@ -78,7 +78,9 @@ def _bytes_field(meta: dict, name: str, optional: bool = False) -> bytes | None:
     value = meta.get(name)
     if value is None and optional:
         return None
-    if not isinstance(value, str) or len(value) > 1024:
+    # 64 KiB of hex: a cudaIpcMemHandle is 64 bytes, but with expandable segments torch shares a list of
+    # segment handles (the H100 run met one past 512 bytes for a large matmul output)
+    if not isinstance(value, str) or len(value) > 1 << 16:
         raise BadDescriptor(f"descriptor field {name} is not a hex string")
     try:
         return bytes.fromhex(value)
