@@ -285,7 +285,7 @@ def test_eval_generates_for_half_its_budget_and_names_what_it_could_not_measure(
     p = Pipeline(PipelineConfig(out=tmp_path / "o", work=tmp_path / "w"))
     p.sft_dir = tmp_path / "sft"
     seen = []
-    monkeypatch.setattr(p, "_generate", lambda name, folder, until: seen.append(until - time.time()))
+    monkeypatch.setattr(p, "_generate", lambda name, folder, until, levels=None: seen.append(until - time.time()))
     monkeypatch.setattr(p, "_verify_generated", lambda deadline, teacher: {"sft": {1: {"n": 4}, 2: None}})
     out = p.phase_eval(100.0)
     assert seen and all(45.0 < s <= 50.0 for s in seen)  # the other half is the verifier's

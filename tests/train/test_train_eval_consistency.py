@@ -125,3 +125,16 @@ def test_rl_starts_at_the_level_with_the_most_groups_of_mixed_rewards():
     assert rl_start_level(levels, {1: 0.0, 2: 0.0, 5: 0.0}) == 1  # no variance anywhere: the first level
     assert rl_start_level(levels, {1: 1.0, 2: None, 5: None}) == 2  # passed: the first level not passed
     assert rl_start_level(levels, {1: 1.0, 2: 1.0, 5: 1.0}) == 5
+
+
+def test_eval_generates_level_by_level_so_a_cut_drops_the_same_levels_of_every_model(tmp_path, monkeypatch):
+    from drtriton.train.pipeline import Pipeline, PipelineConfig
+
+    p = Pipeline(PipelineConfig(out=tmp_path / "o", work=tmp_path / "w"))
+    for name in ("sft", "drpo", "grpo"):
+        setattr(p, f"{name}_dir", tmp_path / name)
+    calls = []
+    monkeypatch.setattr(p, "_generate", lambda name, folder, until, levels=None: calls.append((levels, name)))
+    monkeypatch.setattr(p, "_verify_generated", lambda deadline, teacher: {})
+    p.phase_eval(100.0)
+    assert calls == [([lv], n) for lv in (1, 2, 5) for n in ("sft", "drpo", "grpo")]

@@ -5,7 +5,7 @@ scratch with a BPE tokenizer trained here on our own corpus (saved in the standa
     model, tokenizer = load_model(spec, corpus=texts)   # trains + saves the tokenizer if absent
     model, tokenizer = load_model(ModelSpec(path=Path("runs/sft/final")))
 
-Built-ins: "tiny" (~17M params at vocab 8192), "small" (~125M at vocab 16384), "qwen2.5-7b" (the
+Built-ins: "tiny" (~17M params at vocab 8192), "mini" (~1.3M at vocab 2048: a CPU proxy), "small" (~125M at vocab 16384), "qwen2.5-7b" (the
 Qwen2.5-7B architecture, random weights: for scale tests only), "test" (2 layers, hidden 64: CPU tests).
 """
 
@@ -24,6 +24,9 @@ SPECIAL_TOKENS = {"eos_token": "<|endoftext|>", "pad_token": "<|pad|>"}
 BUILTIN_MODELS: dict[str, dict] = {
     "test": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
              "intermediate_size": 128, "max_position_embeddings": 2048, "tie_word_embeddings": True},
+    # ~1.3M at vocab 2048: the CPU proxy of the tiny model (minutes of SFT on a laptop core)
+    "mini": {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2,
+             "intermediate_size": 512, "max_position_embeddings": 4096, "tie_word_embeddings": True},
     "tiny": {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 6, "num_key_value_heads": 2,
              "intermediate_size": 1536, "max_position_embeddings": 4096, "tie_word_embeddings": True},
     "small": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "num_key_value_heads": 4,

@@ -154,6 +154,7 @@ class Pipeline:
         self.sft_counts: dict = {}
         self.fast = None  # fastcheck.FastChecker: RL rewards (rl_reward: fast)
         self.generated: dict[tuple[str, int], list[str]] = {}  # (model, level) -> greedy held-out answers
+        self.loaded: dict[str, tuple] = {}  # model name -> (folder, model, tokenizer) while generating
         self.statuses: dict[tuple, dict] = {}  # (model, level, hash) -> its verdict record
 
     # ---- bookkeeping ----
@@ -373,6 +374,7 @@ class Pipeline:
         # answers stop at 60% of the phase: checking them needs the rest (the first H100 run with longer
         # answers spent 44 s of a 40 s probe generating, so no level was scored)
         self._generate("sft", self.sft_dir, time.time() + GENERATE_SHARE["probe_sft"] * budget)
+        self.loaded.clear()
         out: dict = {"reward_check": self.cfg.rl_reward, "levels": {}}
         check = self._reward_check()
         for lv in self.cfg.levels:
@@ -433,9 +435,11 @@ class Pipeline:
         # generation stops at half the phase so the sandboxed verifier has the rest (the second H100 run
         # generated for 96 s of 115 and left 19 s to verify 170 answers: every rate was unmeasured)
         generate_until = time.time() + GENERATE_SHARE["eval"] * budget
-        for name in ("sft", "drpo", "grpo"):  # sft: levels the probe had no time for
-            if hasattr(self, f"{name}_dir"):
-                self._generate(name, getattr(self, f"{name}_dir"), generate_until)
+        names = [n for n in ("sft", "drpo", "grpo") if hasattr(self, f"{n}_dir")]  # sft: levels the probe missed
+        for lv in self.cfg.levels:  # level by level: a cut drops the same (last) levels of every model
+            for name in names:
+                self._generate(name, getattr(self, f"{name}_dir"), generate_until, levels=[lv])
+        self.loaded.clear()
         models = self._verify_generated(deadline, teacher=self.cfg.eval_teacher)
         missing = [f"{name} L{lv}" for name, levels in models.items() for lv, r in levels.items() if r is None]
         if missing:
@@ -494,15 +498,19 @@ class Pipeline:
             self.fast = FastChecker(self.workers, self._device(), timeout_s=self.cfg.fast_timeout_s)
         return self.fast
 
-    def _generate(self, name: str, folder: Path, deadline: float) -> None:
-        """Greedy answers of one model to every held-out set (levels in order, until the deadline)."""
+    def _generate(self, name: str, folder: Path, deadline: float, levels: list[int] | None = None) -> None:
+        """Greedy answers of one model to the held-out sets of `levels` (default all; in order, until the
+        deadline). The model stays loaded for the next call (`self.loaded`)."""
         from drtriton.train.evaluate import generate_answers
         from drtriton.train.models import ModelSpec, load_model
 
-        levels = [lv for lv in self.cfg.levels if self.heldout.get(lv) and (name, lv) not in self.generated]
-        if not levels:
+        levels = [lv for lv in (levels or self.cfg.levels)
+                  if self.heldout.get(lv) and (name, lv) not in self.generated]
+        if not levels or time.time() >= deadline:
             return
-        model, tok = load_model(ModelSpec(path=Path(folder)), device=self._device())
+        if self.loaded.get(name, (None,))[0] != folder:
+            self.loaded[name] = (folder, *load_model(ModelSpec(path=Path(folder)), device=self._device()))
+        _, model, tok = self.loaded[name]
         for lv in levels:
             tasks = self.heldout[lv]
             if time.time() >= deadline:
