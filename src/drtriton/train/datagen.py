@@ -106,7 +106,7 @@ def direct_launches(code: str) -> str:
             if (len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name) or len(call.args) != 1
                     or "grid" not in kw or not isinstance(consts, ast.Call) or consts.args):
                 return code
-            seg = lambda n: ast.get_source_segment(code, n)  # noqa: E731
+            seg = lambda n: ast.get_source_segment(code, n)
             extra = [f"{k.arg}={seg(k.value)}" for k in consts.keywords]
             extra += [f"{name}={seg(kw[name])}" for name in ("num_warps", "num_stages") if name in kw]
             grid = _grid_as_cdiv(kw["grid"], consts.keywords) or seg(kw["grid"])

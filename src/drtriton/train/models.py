@@ -5,8 +5,9 @@ scratch with a BPE tokenizer trained here on our own corpus (saved in the standa
     model, tokenizer = load_model(spec, corpus=texts)   # trains + saves the tokenizer if absent
     model, tokenizer = load_model(ModelSpec(path=Path("runs/sft/final")))
 
-Built-ins: "tiny" (~17M params at vocab 8192), "mini" (~1.3M at vocab 2048: a CPU proxy), "small" (~125M at vocab 16384), "qwen2.5-7b" (the
-Qwen2.5-7B architecture, random weights: for scale tests only), "test" (2 layers, hidden 64: CPU tests).
+Built-ins: "tiny" (~17M params at vocab 8192), "mini" (~1.3M at vocab 2048: a CPU proxy), "small" (~125M at
+vocab 16384), "qwen2.5-7b" (the Qwen2.5-7B architecture, random weights: for scale tests only), "test"
+(2 layers, hidden 64: CPU tests).
 """
 
 from __future__ import annotations
