@@ -291,7 +291,8 @@ class Pipeline:
             row["checked"] += 1
             row["canonical"] += bool(d.extra.get("canonical"))
             row["direct"] += bool(d.extra.get("direct"))  # _Launcher sites written as plain launches
-            out.append({"hash": h, "level": d.job.level, "prompt": build_prompt(d.task["program"]),
+            out.append({"hash": h, "level": d.job.level, "program": d.task["program"],
+                        "prompt": build_prompt(d.task["program"]),
                         "completion": format_answer(d.solution), "verified": "inprocess"})
         return out
 
@@ -357,7 +358,13 @@ class Pipeline:
             self.caps.setdefault(lv, c.max_new_tokens)
             self.rl_caps.setdefault(lv, self.caps[lv])
         tokens = sum(sum(v) for v in lengths.values())
-        return {"pairs": r.n_pairs, "pairs_added_while_training": added[0], "dropped_too_long": dropped[0],
+        # the exported folder must encode as SFT did (transformers 5.23's AutoTokenizer did not: docs/TRAINING.md)
+        import transformers
+
+        reloaded = load_tokenizer(r.final_dir)
+        same = all(reloaded(x["prompt"] + x["completion"], add_special_tokens=False).input_ids
+                   == tok(x["prompt"] + x["completion"], add_special_tokens=False).input_ids for x in kept[:32])
+        return {"pairs": r.n_pairs, "tokenizer_reload_identical": same, "transformers": transformers.__version__, "pairs_added_while_training": added[0], "dropped_too_long": dropped[0],
                 "data_counts": self.sft_counts, "params": r.params,
                 "steps": r.steps, "final_loss": r.final_loss, "backend": r.backend, "seconds": r.seconds,
                 "answer_tokens": {lv: {"max": max(v), "mean": _mean(v)} for lv, v in lengths.items()},
@@ -374,7 +381,6 @@ class Pipeline:
         # answers stop at 60% of the phase: checking them needs the rest (the first H100 run with longer
         # answers spent 44 s of a 40 s probe generating, so no level was scored)
         self._generate("sft", self.sft_dir, time.time() + GENERATE_SHARE["probe_sft"] * budget)
-        self.loaded.clear()
         out: dict = {"reward_check": self.cfg.rl_reward, "levels": {}}
         check = self._reward_check()
         for lv in self.cfg.levels:
@@ -385,6 +391,22 @@ class Pipeline:
             r = verify_answers(self.heldout[lv], got, check)
             out["levels"][lv] = {k: getattr(r, k) for k in ("n", "format_error_rate", "compile_rate", "correct_rate")}
             out["levels"][lv]["statuses"] = r.statuses
+        # The same on tasks SFT trained on (first level), when time is left: trained tasks wrong as well means
+        # a train/eval mismatch or too little training; right while held-out ones fail means no generalisation.
+        lv = self.cfg.levels[0]
+        seen = [{"hash": p["hash"], "program": p["program"]} for p in self.pairs
+                if p["level"] == lv and "program" in p][: self.cfg.heldout_n]
+        out["trained_tasks"] = None
+        if seen and "sft" in self.loaded and time.time() < deadline - 0.35 * budget:
+            from drtriton.train.evaluate import generate_answers
+
+            _, model, tok = self.loaded["sft"]
+            answers = generate_answers(model, tok, seen, self.caps.get(lv, self.cfg.max_new_tokens),
+                                       batch_size=len(seen))
+            r = verify_answers(seen, answers, check)
+            out["trained_tasks"] = {"level": lv, "n": r.n, "compile_rate": r.compile_rate,
+                                    "correct_rate": r.correct_rate, "statuses": r.statuses}
+        self.loaded.clear()
         start = rl_start_level(self.cfg.levels, {lv: (r or {}).get("correct_rate") for lv, r in out["levels"].items()})
         self.start_level = start
         out["rl_start_level"] = start
