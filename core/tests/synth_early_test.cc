@@ -1,7 +1,7 @@
-// Early rejection (SamplerImpl::WalkInto with early, used by Propose and Draw): it must accept exactly
-// the proposals the full walk plus Check accepts, its extent filter must never contradict InferOutput,
-// and draws through it must stay uniform and depend only on the seed. The walk cache must not change
-// what is drawn, however warm it is.
+// Early rejection (SamplerImpl::WalkInto with early, used by Propose and Draw): it must accept
+// exactly the proposals the full walk plus Check accepts, its extent filter must never contradict
+// InferOutput, and draws through it must stay uniform and depend only on the seed. The walk cache
+// must not change what is drawn, however warm it is.
 #include <gtest/gtest.h>
 
 #include <optional>
@@ -22,11 +22,16 @@ using testing::SmallSpace;
 TEST(SynthEarlyRejection, ExtentsClashNeverContradictsInferOutput) {
   // Whenever the filter says "surely fails", the registry's rule must fail too (otherwise early
   // rejection would drop valid programs and break uniformity); and it must catch real clashes.
-  const std::vector<ir::Shape> shapes = {{},        {1},          {16},          {8},
-                                         {8, 16},   {16, 16},     {1, 16},       {16, 8},
-                                         {4, 8, 16}, {4, 16, 8},  {1, 8, 16},    {2, 8, 8, 8},
-                                         {2, 8, 8},  {2, 4, 6, 6, 6}, {2, 4, 6, 6}, {1, 2, 3, 4, 5, 6},
-                                         {3, 1, 2},  {4, 16},     {2, 16, 4},    {2, 1, 16, 8}};
+  const std::vector<ir::Shape> shapes = {{},           {1},
+                                         {16},         {8},
+                                         {8, 16},      {16, 16},
+                                         {1, 16},      {16, 8},
+                                         {4, 8, 16},   {4, 16, 8},
+                                         {1, 8, 16},   {2, 8, 8, 8},
+                                         {2, 8, 8},    {2, 4, 6, 6, 6},
+                                         {2, 4, 6, 6}, {1, 2, 3, 4, 5, 6},
+                                         {3, 1, 2},    {4, 16},
+                                         {2, 16, 4},   {2, 1, 16, 8}};
   int clashes = 0, checked = 0;
   for (const auto& spec : ops::Registry()) {
     std::vector<size_t> idx(spec.attrs.size(), 0);
@@ -104,8 +109,8 @@ TEST(SynthEarlyRejection, DrawIsTheFirstAcceptedProposalOfItsAttemptStreams) {
 
 TEST(SynthWalkCache, ColdAndWarmCachesDrawTheSame) {
   // The walk cache links states on first use: a sampler whose cache is cold for every proposal (a
-  // fresh one each time) must propose exactly what one long-lived sampler proposes; so must a sampler
-  // whose cache has seen other streams first (links resolved in another order).
+  // fresh one each time) must propose exactly what one long-lived sampler proposes; so must a
+  // sampler whose cache has seen other streams first (links resolved in another order).
   const SynthConfig config = SmallSpace();
   Sampler warm(config), seasoned(config);
   for (int s = 0; s < 3'000; ++s) seasoned.Propose(StreamSeed(77, s));

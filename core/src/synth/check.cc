@@ -163,10 +163,6 @@ bool SameNode(const ir::Node& a, const ir::Node& b) {
   return ops::Spec(a.op).commutative && a.inputs[0] == b.inputs[1] && a.inputs[1] == b.inputs[0];
 }
 
-}  // namespace
-
-namespace {
-
 // Right-aligned extents that differ with neither 1: the broadcast of ops/shape.cc fails.
 bool NoBroadcast(std::span<const int64_t> a, std::span<const int64_t> b) {
   const size_t n = std::min(a.size(), b.size());
@@ -211,7 +207,9 @@ bool ExtentsClash(ops::OpId id, std::span<const double> attrs,
       if (rank < 2 || ry < 2) return false;  // the rank rule decides
       if (x[rank - 1] != y[ry - 2]) return true;
       const std::span<const int64_t> bx(x.data(), rank - 2), by(y.data(), ry - 2);
-      if (spec.shape == ShapeRule::kBmm) return !std::equal(bx.begin(), bx.end(), by.begin(), by.end());
+      if (spec.shape == ShapeRule::kBmm) {
+        return !std::equal(bx.begin(), bx.end(), by.begin(), by.end());
+      }
       return NoBroadcast(bx, by);
     }
     case ShapeRule::kSqueeze: {

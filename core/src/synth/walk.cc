@@ -1,6 +1,7 @@
 // The walk: one proposal drawn through the counting DP (csp.cc) by a Chooser, with early rejection
-// (each node typed as soon as its arguments are; the walk stops at the first failing shape rule) and
-// the walk cache (the DP states a walk visits, linked by its transitions). docs/SYNTH.md explains both.
+// (each node typed as soon as its arguments are; the walk stops at the first failing shape rule)
+// and the walk cache (the DP states a walk visits, linked by its transitions). docs/SYNTH.md
+// explains both.
 #include <algorithm>
 #include <utility>
 
@@ -59,7 +60,8 @@ int32_t SamplerImpl::SlotNodeOf(int s, const int8_t* slots, const DpState& st, i
   const int t = slots[0];
   const int rest = s - 1;
   const int8_t* rest_slots = slots + 1;
-  // The terms of G(s, slots, st) in G's order: new-closed, new-open, keep, close, old input, new input.
+  // The terms of G(s, slots, st) in G's order: new-closed, new-open, keep, close, old input, new
+  // input.
   SlotNode node;
   DpState next = st;
   if (CanCreate(st)) {
@@ -128,9 +130,9 @@ bool SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto, bool ear
     --st.ready[r];
     ++st.m;
     proto.order.push_back(v);
-    const int pick = chooser.WeightedPositive(step_weights_.data() + sn.first,
-                                              step_cumulative_.data() + sn.first,
-                                              static_cast<int>(sn.len));
+    const int pick =
+        chooser.WeightedPositive(step_weights_.data() + sn.first,
+                                 step_cumulative_.data() + sn.first, static_cast<int>(sn.len));
     const Group& g = groups_[r][step_groups_[sn.first + pick]];
     st.h += g.heavy;
     st.d += g.reduce;
@@ -147,8 +149,9 @@ bool SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto, bool ear
     } else {
       const Choice* begin = choices_.data() + g.first;
       const Choice probe{static_cast<ops::OpId>(forced), 0};
-      const Choice* lo = std::lower_bound(begin, begin + g.count, probe,
-                                          [](const Choice& a, const Choice& b) { return a.op < b.op; });
+      const Choice* lo =
+          std::lower_bound(begin, begin + g.count, probe,
+                           [](const Choice& a, const Choice& b) { return a.op < b.op; });
       choice = lo + chooser.Uniform(static_cast<uint64_t>(Allowed(g, m, tag)));
     }
     ProtoNode node;
@@ -270,14 +273,16 @@ bool SamplerImpl::TypeUpward(const Proto& proto, int v) {
     if (leaf) {
       // (op, attrs) by its place in attr_pool_ (ops without attrs may share a place, hence the op).
       const auto attrs = static_cast<uint64_t>(node.attrs.data() - attr_pool_.data());
-      const Key key{static_cast<uint64_t>(node.op) << 32 | attrs,
-                    1 + static_cast<uint64_t>(proto.input_shapes[node.args[0].id]),
-                    node.arity > 1 ? 1 + static_cast<uint64_t>(proto.input_shapes[node.args[1].id]) : 0};
+      const Key key{
+          static_cast<uint64_t>(node.op) << 32 | attrs,
+          1 + static_cast<uint64_t>(proto.input_shapes[node.args[0].id]),
+          node.arity > 1 ? 1 + static_cast<uint64_t>(proto.input_shapes[node.args[1].id]) : 0};
       const int32_t* known = leaf_type_index_.Find(key);
       int32_t id = known ? *known : kNoType;
       if (!known) {
         args.resize(node.arity);
-        for (int a = 0; a < node.arity; ++a) args[a] = menu_types_[proto.input_shapes[node.args[a].id]];
+        for (int a = 0; a < node.arity; ++a)
+          args[a] = menu_types_[proto.input_shapes[node.args[a].id]];
         if (auto out = InferNode(node, args)) {
           id = static_cast<int32_t>(leaf_types_.size());
           leaf_types_.push_back(std::move(*out));
