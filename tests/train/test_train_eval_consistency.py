@@ -138,3 +138,58 @@ def test_eval_generates_level_by_level_so_a_cut_drops_the_same_levels_of_every_m
     monkeypatch.setattr(p, "_verify_generated", lambda deadline, teacher: {})
     p.phase_eval(100.0)
     assert calls == [([lv], n) for lv in (1, 2, 5) for n in ("sft", "drpo", "grpo")]
+
+
+LAUNCHER_SOLUTION = '''import torch
+import torch.nn as nn
+import triton
+import triton.language as tl
+
+class _Launcher:
+    """One launch site."""
+
+    def __init__(self, kernel, grid, constexprs, num_warps, num_stages):
+        self.kernel, self.grid = kernel, grid
+        self.kwargs = dict(constexprs, num_warps=num_warps, num_stages=num_stages)
+
+    def __call__(self, *ptrs):
+        self.kernel[self.grid](*ptrs, **self.kwargs)
+
+def _specialization(ptrs):
+    return [t.dtype for t in ptrs]
+
+@triton.jit
+def relu_kernel(x_ptr, out_ptr, N: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < N
+    x = tl.load(x_ptr + offs, mask=mask)
+    tl.store(out_ptr + offs, tl.maximum(x, 0.0), mask=mask)
+
+relu_kernel_launch = _Launcher(relu_kernel, grid=(3,), constexprs=dict(N=561, BLOCK=256), num_warps=4, num_stages=2)
+
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        x = x.contiguous()
+        out = torch.empty((33, 17), device=x.device, dtype=torch.float32)
+        relu_kernel_launch(x, out)
+        return out
+'''
+
+
+def test_direct_launches_writes_launcher_sites_as_plain_launches_with_cdiv_grids(tiny_problems, monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    from drtriton.train.datagen import check_solution, direct_launches
+
+    relu = tiny_problems[0][0]
+    assert check_solution(relu, LAUNCHER_SOLUTION, "cpu") is None
+    out = direct_launches(LAUNCHER_SOLUTION)
+    assert "_Launcher" not in out and "_specialization" not in out and "relu_kernel_launch" not in out
+    assert ("relu_kernel[(triton.cdiv(561, 256),)](x, out, N=561, BLOCK=256, num_warps=4, num_stages=2)"
+            in out), out
+    assert check_solution(relu, out, "cpu") is None
+    assert direct_launches(tiny_problems[0][1]) == tiny_problems[0][1]  # no launcher: unchanged
+    odd = LAUNCHER_SOLUTION.replace("relu_kernel_launch(x, out)", "relu_kernel_launch(x, out, extra=1)")
+    assert direct_launches(odd) == odd  # a form it does not know: unchanged
