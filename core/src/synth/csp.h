@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <utility>
 #include <algorithm>
 #include <vector>
 
@@ -334,6 +335,7 @@ class SamplerImpl {
   std::vector<int32_t> step_children_;
   std::vector<SlotNode> slot_nodes_;
   FlatMap<int32_t> step_index_, slot_index_;
+  std::pair<int32_t, int> root_step_{kUnresolved, 0};  // (step node, stratum tag) a walk starts at
   // The node of a state about to materialize its lowest ready class r / about to fill `slots`.
   int32_t StepNodeOf(const DpState& st, int r, int tag);
   int32_t SlotNodeOf(int s, const int8_t* slots, const DpState& st, int tag);

@@ -34,6 +34,7 @@ void SamplerImpl::ClearWalkCache() {
   slot_nodes_.clear();
   step_index_.Clear();
   slot_index_.Clear();
+  root_step_ = {kUnresolved, 0};
 }
 
 int32_t SamplerImpl::StepNodeOf(const DpState& st, int r, int tag) {
@@ -115,7 +116,11 @@ bool SamplerImpl::WalkInto(Chooser& chooser, int stratum, Proto& proto, bool ear
   DpState st;
   st.ready[kSinkClass] = 1;
   st.c = 1;
-  int32_t step = StepNodeOf(st, kSinkClass, tag);  // the walk cache node of the current state
+  // The walk cache node of the current state; the first one is kept for the last stratum tag.
+  if (root_step_.first == kUnresolved || root_step_.second != tag) {
+    root_step_ = {StepNodeOf(st, kSinkClass, tag), tag};
+  }
+  int32_t step = root_step_.first;
   while (n_ready > 0) {
     int r = 0;
     while (st.ready[r] == 0) ++r;
