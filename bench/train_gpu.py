@@ -165,7 +165,7 @@ def phase_targets(args) -> dict:
     rewrites the code generator's answer, digits and tokens per answer before and after, and the share of
     real (unpadded) tokens in batches of 16 with plain vs length-bucketed epoch orders."""
     from drtriton.train.data import SynthSource, reference_solution
-    from drtriton.train.datagen import canonical_solution, compact_solution, direct_launches
+    from drtriton.train.datagen import canonical_solution, compact_solution, direct_launches, shape_free
     from drtriton.train.models import train_tokenizer
     from drtriton.train.pipeline import PipelineConfig
     from drtriton.train.prompt import build_prompt, format_answer
@@ -181,7 +181,7 @@ def phase_targets(args) -> dict:
             if sol is not None:
                 code = compact_solution(sol)
                 rows.append((build_prompt(task["program"]), code,
-                             canonical_solution(task["program"], direct_launches(code))))
+                             shape_free(task["program"], canonical_solution(task["program"], direct_launches(code)))))
     if not rows:
         raise SystemExit("targets: the code generator compiled none of the programs drawn")
     tok = train_tokenizer([p + format_answer(c) for p, _, c in rows], cfg.vocab_size,

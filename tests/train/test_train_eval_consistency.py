@@ -68,11 +68,13 @@ def _pipeline(tmp_path, **kw):
 
 def test_canonical_targets_of_heldout_tasks_score_correct_through_the_evaluation_path(tmp_path, monkeypatch):
     """The teacher's targets as a model would emit them (encoded, decoded) -> parse_answer -> the sandboxed
-    verifier of the pipeline's evaluation: all correct, or some stage disagrees with SFT's data."""
+    verifier of the pipeline's evaluation: all correct, or some stage disagrees with SFT's data (one target
+    is shape-free: the verifier's rules must accept what SFT teaches)."""
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     from drtriton.train.models import train_tokenizer
 
     drawn = _level1_drawn(2, max_chars=1500)
+    assert any(d.extra.get("shape_free") for d in drawn)  # torch.empty_like / v0.numel() reach the verifier
     p = _pipeline(tmp_path)
     p.pairs = p._sft_pairs(drawn)
     assert len(p.pairs) == 2 and all(x["completion"].startswith("```python\n") for x in p.pairs)
@@ -193,3 +195,21 @@ def test_direct_launches_writes_launcher_sites_as_plain_launches_with_cdiv_grids
     assert direct_launches(tiny_problems[0][1]) == tiny_problems[0][1]  # no launcher: unchanged
     odd = LAUNCHER_SOLUTION.replace("relu_kernel_launch(x, out)", "relu_kernel_launch(x, out, extra=1)")
     assert direct_launches(odd) == odd  # a form it does not know: unchanged
+
+
+def test_shape_free_target_allocates_like_the_input_and_drops_unused_sizes(tiny_problems, monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    from drtriton.train.datagen import canonical_solution, check_solution, direct_launches, shape_free
+
+    problem = tiny_problems[0][0].replace("torch.randn(33, 17)", "torch.randn(ROWS, COLS)").replace(
+        "class Model", "ROWS = 33\nCOLS = 17\n\n\nclass Model")
+    answer = LAUNCHER_SOLUTION.replace("import triton.language as tl\n", "import triton.language as tl\n\nROWS = 33\n"
+                                       "COLS = 17\n")
+    canon = canonical_solution(problem, direct_launches(answer))
+    assert "N=ROWS * COLS" in canon and "torch.empty((ROWS, COLS)" in canon, canon
+    free = shape_free(problem, canon)
+    assert "torch.empty_like(x)" in free and "N=x.numel()" in free and "triton.cdiv(x.numel(), 256)" in free
+    assert "ROWS" not in free and "COLS" not in free  # nothing uses the sizes any more
+    assert check_solution(problem, free, "cpu") is None
+    two_inputs = problem.replace("return [torch.randn(ROWS, COLS)]", "return [torch.randn(ROWS, COLS), 3]")
+    assert shape_free(two_inputs, canon) == canon  # forward takes one input, get_inputs gives two: unchanged

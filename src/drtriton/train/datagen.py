@@ -289,6 +289,114 @@ def canonical_solution(program: str, code: str) -> str:
     return out
 
 
+def _input_shapes(program: str) -> list[tuple[int, ...] | None]:
+    """Per get_inputs() element: its shape when it is a float32 `torch.randn/rand(dims...)` of size names
+    and integers, else None."""
+    sizes = size_constants(program)
+    try:
+        tree = ast.parse(program)
+    except SyntaxError:
+        return []
+    fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "get_inputs"), None)
+    ret = next((n for n in ast.walk(fn) if isinstance(n, ast.Return)), None) if fn is not None else None
+    if ret is None or not isinstance(ret.value, (ast.List, ast.Tuple)):
+        return []
+    out: list[tuple[int, ...] | None] = []
+    for el in ret.value.elts:
+        shape = None
+        if (isinstance(el, ast.Call) and isinstance(el.func, ast.Attribute) and el.func.attr in ("randn", "rand")
+                and not el.keywords and el.args):
+            dims = [sizes.get(a.id) if isinstance(a, ast.Name) else a.value if isinstance(a, ast.Constant)
+                    and type(a.value) is int else None for a in el.args]
+            shape = tuple(dims) if all(d is not None for d in dims) else None
+        out.append(shape)
+    return out
+
+
+def shape_free(program: str, code: str) -> str:
+    """A canonical target with what it can say without sizes said so: an output allocated with an input's
+    shape becomes `torch.empty_like(v0)`, a grid or kernel size equal to an input's element count becomes
+    `v0.numel()`, and size constants nothing uses any more are dropped. An elementwise answer then depends
+    on its operators only, not on the program's shapes. Returns `code` unchanged when nothing applies or the
+    result does not parse; callers check it like any answer."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    shapes = _input_shapes(program)
+    model_new = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ModelNew"), None)
+    forward = next((n for n in (model_new.body if model_new else []) if isinstance(n, ast.FunctionDef)
+                    and n.name == "forward"), None)
+    if forward is None or len(forward.args.args) - 1 != len(shapes) or not any(shapes):
+        return code
+    params = [a.arg for a in forward.args.args[1:]]
+    env = {n: v for n, v in size_constants(code).items() if size_constants(program).get(n) == v}
+
+    def value(node) -> int | None:
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            return node.value
+        if isinstance(node, ast.Name):
+            return env.get(node.id)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+            a, b = value(node.left), value(node.right)
+            return None if a is None or b is None else a * b
+        return None
+
+    def input_with(pred) -> str | None:
+        return next((params[j] for j, sh in enumerate(shapes) if sh is not None and pred(sh)), None)
+
+    edits: list[tuple[int, int, int, str]] = []
+
+    def edit(node, text: str | None) -> None:
+        if text is not None and node.lineno == node.end_lineno:
+            edits.append((node.lineno, node.col_offset, node.end_col_offset, text))
+
+    def numel_of(node) -> str | None:
+        v = value(node)
+        name = None if v is None or v < 2 else input_with(lambda sh: math.prod(sh) == v)
+        return f"{name}.numel()" if name else None
+
+    for node in ast.walk(forward):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        attr = func.attr if isinstance(func, ast.Attribute) else None
+        if attr == "empty" and len(node.args) == 1 and isinstance(node.args[0], ast.Tuple):
+            dims = tuple(value(e) for e in node.args[0].elts)
+            dtype = next((k.value for k in node.keywords if k.arg == "dtype"), None)
+            if (None not in dims and dims and dtype is not None
+                    and ast.get_source_segment(code, dtype) == "torch.float32"):
+                name = input_with(lambda sh: sh == dims)
+                edit(node, f"torch.empty_like({name})" if name else None)
+        elif attr == "cdiv" and node.args:
+            edit(node.args[0], numel_of(node.args[0]))
+        elif isinstance(func, ast.Subscript):
+            for kw in node.keywords:
+                if kw.arg and not kw.arg.startswith(_KEEP_KEYWORDS):
+                    edit(kw.value, numel_of(kw.value))
+    if not edits:
+        return code
+    lines = code.splitlines(keepends=True)
+    for line, col, end, text in sorted(edits, reverse=True):
+        row = lines[line - 1].encode()
+        lines[line - 1] = (row[:col] + text.encode() + row[end:]).decode()
+    out = "".join(lines)
+    try:
+        new_tree = ast.parse(out)
+    except SyntaxError:
+        return code
+    defs = {n.targets[0].id: n.lineno for n in new_tree.body if isinstance(n, ast.Assign) and len(n.targets) == 1
+            and isinstance(n.targets[0], ast.Name) and n.targets[0].id in env}
+    used = {n.id for n in ast.walk(new_tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    unused = {line for name, line in defs.items() if name not in used}
+    out = compact_solution("".join(x for i, x in enumerate(out.splitlines(keepends=True)) if i + 1 not in unused))
+    try:
+        compile(out, "<shape_free>", "exec")
+    except SyntaxError:
+        return code
+    return out
+
+
 def _load_module(src: str, folder: str, name: str):
     # From a real file: Triton's @jit reads kernel source with inspect, which needs one.
     fd, path = tempfile.mkstemp(prefix=f"{name}_", suffix=".py", dir=folder)
@@ -385,20 +493,23 @@ def _run_job(job: Job, scale: str | None) -> Drawn:
             else:
                 out.solution = compact_solution(sol)
                 device, folder = _STATE.get("device", "cpu"), _STATE.get("folder")
-                # SFT targets: plain launches, then canonical names and sizes; the first form that passes
-                # the check is kept (the code generator's own answer last)
+                # SFT targets: plain launches, canonical names and sizes, then shape-free where it applies;
+                # the first form that passes the check is kept (the code generator's own answer last)
                 forms = [out.solution]
                 if job.canonical:
                     direct = direct_launches(out.solution)
-                    forms = list(dict.fromkeys([canonical_solution(task["program"], direct), direct, out.solution]))
+                    canon = canonical_solution(task["program"], direct)
+                    free = shape_free(task["program"], canon)
+                    forms = list(dict.fromkeys([free, canon, direct, out.solution]))
                 if job.check:
-                    for k, form in enumerate(forms):
+                    for form in forms:
                         out.check = check_solution(task["program"], form, device, folder=folder)
                         if out.check is None:
                             out.solution = form
                             break
                     if len(forms) > 1:
-                        out.extra["canonical"] = out.check is None and k == 0
+                        out.extra["canonical"] = out.check is None and out.solution in (free, canon)
+                        out.extra["shape_free"] = out.check is None and out.solution == free != canon
                         out.extra["direct"] = out.check is None and "_Launcher(" not in out.solution
                     if out.check is None:
                         out.check = static_rules(out.solution)  # e.g. an identity op answered with no kernel

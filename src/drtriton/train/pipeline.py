@@ -274,7 +274,7 @@ class Pipeline:
             if d.job.kind != "sft":
                 continue
             row = self.sft_counts.setdefault(d.job.level, {"drawn": 0, "compiled": 0, "checked": 0, "excluded": 0,
-                                                           "canonical": 0, "canonical_failed": 0, "direct": 0,
+                                                           "canonical": 0, "canonical_failed": 0, "direct": 0, "shape_free": 0,
                                                            "failures": {}})
             row["drawn"] += d.task is not None
             row["compiled"] += d.solution is not None
@@ -291,6 +291,7 @@ class Pipeline:
             row["checked"] += 1
             row["canonical"] += bool(d.extra.get("canonical"))
             row["direct"] += bool(d.extra.get("direct"))  # _Launcher sites written as plain launches
+            row["shape_free"] += bool(d.extra.get("shape_free"))  # empty_like / numel() instead of sizes
             out.append({"hash": h, "level": d.job.level, "program": d.task["program"],
                         "prompt": build_prompt(d.task["program"]),
                         "completion": format_answer(d.solution), "verified": "inprocess"})
