@@ -177,3 +177,33 @@ def test_refill_cases_keep_every_case_on_cpu_and_what_fits_on_a_gpu():
     ref.input_bytes = [8 << 30] * 10  # never fewer than two
     assert pool._refill_cases(ref, "cuda:0") == [8, 9]
     assert pool._gpu_share_mb("cuda:0", 0.5) == 4096
+
+
+# ---- inputs at KernelBench sizes ----
+def test_heavy_tail_positions_are_distinct_so_every_worker_draws_the_same_values(monkeypatch):
+    from drtriton.verify import worker
+
+    monkeypatch.setattr(worker, "TRANSFORM_CHUNK", 1000)  # several chunks on a small tensor
+    x = torch.full((20000,), 1e-3)
+    y = worker._transform(x, "heavy_tailed", 5)
+    assert torch.equal(y, worker._transform(x, "heavy_tailed", 5))
+    g = torch.Generator().manual_seed(5 * 7919 + 17)
+    for lo in range(0, 20000, 1000):  # the chunks' draws come first, then the positions
+        torch.rand(1000, generator=g, dtype=torch.float64)
+    positions = torch.unique(torch.randint(0, 20000, (200,), generator=g))
+    assert int((y.abs() >= 90).sum()) == positions.numel()  # each position written exactly once
+    assert torch.equal(torch.nonzero(y.abs() >= 90).reshape(-1), positions)
+
+
+def test_timing_inputs_of_huge_tensors_are_rotated_not_permuted(monkeypatch):
+    from drtriton.verify import timing
+
+    monkeypatch.setattr(timing, "SHUFFLE_LIMIT", 100)
+    x = torch.arange(1000, dtype=torch.float32)
+    (y,) = timing._timing_inputs([x], 3, "cpu")
+    assert not torch.equal(y, x) and torch.equal(torch.sort(y).values, x)
+    shift = int(torch.nonzero(y == 0)[0])
+    assert torch.equal(y, x.roll(shift))  # a rotation: no permutation index the size of the input
+    small = torch.arange(50, dtype=torch.float32)
+    (z,) = timing._timing_inputs([small], 3, "cpu")
+    assert torch.equal(torch.sort(z).values, small) and not torch.equal(z, small.roll(int(torch.nonzero(z == 0)[0])))

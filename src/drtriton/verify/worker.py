@@ -100,9 +100,10 @@ def _transform(x, dist: str, seed: int):
         # The far tail: about 1% of elements (at least one) get magnitude 90..200, past fp32 exp's
         # overflow at 88.7, so kernels that skip max-subtraction or thresholds fail as they would in use.
         if n >= 8:
-            k = max(1, n // 100)
-            idx = torch.randint(0, n, (k,), generator=g, device=dev)
-            mag = 90 + 110 * torch.rand(k, generator=g, dtype=torch.float64, device=dev)
+            # Distinct positions: a position drawn twice would get one of two magnitudes, and which one
+            # wins an indexed write on a GPU is not defined, so two workers' draws could differ.
+            idx = torch.unique(torch.randint(0, n, (max(1, n // 100),), generator=g, device=dev))
+            mag = 90 + 110 * torch.rand(idx.numel(), generator=g, dtype=torch.float64, device=dev)
             out[idx] = torch.where(out[idx] < 0, -mag, mag).to(x.dtype)
         return out.reshape(x.shape)
     if dist == "uniform_shifted":
