@@ -366,7 +366,7 @@ def shape_free(program: str, code: str) -> str:
             dtype = next((k.value for k in node.keywords if k.arg == "dtype"), None)
             if (None not in dims and dims and dtype is not None
                     and ast.get_source_segment(code, dtype) == "torch.float32"):
-                name = input_with(lambda sh: sh == dims)
+                name = input_with(lambda sh, dims=dims: sh == dims)
                 edit(node, f"torch.empty_like({name})" if name else None)
         elif attr == "cdiv" and node.args:
             edit(node.args[0], numel_of(node.args[0]))
