@@ -144,6 +144,9 @@ def test_hf_proposer_samples_a_tiny_local_model(tmp_path):
     model.save_pretrained(tmp_path)
     fast.save_pretrained(tmp_path)
     prop = HFProposer.from_path(tmp_path, max_new_tokens=8, temperature=1.0)
+    # the saved tokenizer itself, encoding as it did when saved (not a class picked from config.json)
+    text = "def f(x): return x.a\n"
+    assert prop.tokenizer(text)["input_ids"] == fast(text)["input_ids"]
     cands = prop.propose(TASK, 2)
     assert len(cands) == 2 and all(c.proposer == "hf" and isinstance(c.source, str) for c in cands)
     with pytest.raises(UsageError, match="config.json"):

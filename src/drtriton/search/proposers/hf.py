@@ -34,10 +34,14 @@ class HFProposer(Proposer):
             raise UsageError(f"--model-path {path} has no config.json; pass a local Hugging Face model folder")
         try:
             import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers import AutoModelForCausalLM
+
+            from drtriton.train.models import load_tokenizer
         except ImportError:
             raise UsageError("the hf proposer needs transformers; pip install 'drtriton[train]'") from None
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        # The tokenizer the model was trained with, encoding as when it was saved (AutoTokenizer picks a
+        # class from config.json's model_type in a model folder: other token ids for a drtriton-trained model)
+        tokenizer = load_tokenizer(path)
         device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = torch.bfloat16 if device == "cuda" else torch.float32
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, torch_dtype=dtype).to(device)
