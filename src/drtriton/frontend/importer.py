@@ -398,7 +398,30 @@ def _lower(b: _Builder, n: torch.fx.Node, value: Any) -> Any:
         if len(parts) != 2:
             raise _NoLowering("concat of other than two tensors")
         return b.add("concat", parts, {"dim": b.axis(b.const(_arg(n, 1, "dim", 0)), len(b.shape_of(parts[0])))})
+    if target in (torch.triu, torch.tril) or key in ("triu", "tril"):
+        upper = target is torch.triu or key == "triu"
+        return _triangle(b, b.tensor(x0), int(b.const(_arg(n, 1, "diagonal", 0))), upper)
     raise _NoLowering("no mapping to a registry operator")
+
+
+def _triangle(b: _Builder, x: int, diagonal: int, upper: bool) -> int:
+    """triu/tril as an index mask on the last two axes: x * clamp(+-(col - row - diagonal) + 1, 0, 1), where
+    row and col are host `arange` constants ([M, 1], [1, N]); the mask is 1 on the kept side of the diagonal
+    and 0 elsewhere, pointwise, so it fuses as an epilogue (of a matmul: torch.triu(A @ B)). Exact: indices
+    are integers below 2^24 in float32. A non-finite entry outside the triangle gives NaN, not 0."""
+    shape = b.shape_of(x)
+    if len(shape) < 2:
+        raise _NoLowering("triu/tril of a tensor with fewer than two axes")
+    if b.inputs and b.inputs[0]["dtype"] != "float32":
+        raise _NoLowering("triu/tril on a non-float32 program (its index mask is float32)")
+    m, n = shape[-2:]
+    row = b.constant(f"torch.arange({m}, device=dev, dtype=torch.float32).reshape({m}, 1)", [m, 1])
+    col = b.constant(f"torch.arange({n}, device=dev, dtype=torch.float32).reshape(1, {n})", [1, n])
+    # triu keeps col - row >= diagonal; tril keeps row - col >= -diagonal
+    diff = b.add_shaped("sub", [col, row] if upper else [row, col], [m, n])
+    keep = b.add_shaped("add_scalar", [diff], [m, n], {"other": float(1 - diagonal if upper else 1 + diagonal)})
+    keep = b.add_shaped("clamp", [keep], [m, n], {"min": 0.0, "max": 1.0})
+    return b.add("mul", [x, keep])
 
 
 def _lower_binary(b: _Builder, n: torch.fx.Node, key: Any) -> int:
