@@ -207,3 +207,36 @@ def test_timing_inputs_of_huge_tensors_are_rotated_not_permuted(monkeypatch):
     small = torch.arange(50, dtype=torch.float32)
     (z,) = timing._timing_inputs([small], 3, "cpu")
     assert torch.equal(torch.sort(z).values, small) and not torch.equal(z, small.roll(int(torch.nonzero(z == 0)[0])))
+
+
+# ---- GPU memory admission ----
+def test_memory_gate_admits_what_fits_and_one_oversized_request_alone():
+    import threading
+    import time
+
+    from drtriton.verify.pool import GpuMemoryGate
+
+    gate = GpuMemoryGate(100)
+    a = gate.acquire(60)
+    assert gate.acquire(30) == 30 and gate.used == 90  # fits beside
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(gate.acquire(500)))  # larger than the GPU: alone
+    waiter.start()
+    time.sleep(0.2)
+    assert not got  # waits while others run
+    gate.release(a)
+    time.sleep(0.1)
+    assert not got
+    gate.release(30)
+    waiter.join(5)
+    assert got == [100] and gate.used == 100  # clamped to the capacity, admitted once the GPU was free
+    gate.release(100)
+    assert gate.used == 0
+
+
+def test_case_bytes_counts_a_cases_inputs_and_outputs():
+    from drtriton.verify.pool import case_bytes
+
+    ref = _judged_reference(4, None)
+    ref.judge = object()  # judged: output bytes come from the frames' sizes
+    assert case_bytes(ref) == 100 + 400

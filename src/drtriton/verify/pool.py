@@ -308,6 +308,47 @@ def resolve_devices(device: str) -> list[str]:
     return ["cpu"]
 
 
+class GpuMemoryGate:
+    """Admission by estimated GPU memory, one gate per GPU: a candidate (or a baseline) starts once its
+    estimate fits beside what is running, or at once when nothing runs. KernelBench level-1 inputs reach
+    6-16 GB per tensor: four workers at once ran the H100 out of memory, while smaller problems share a
+    GPU fine, so the limit is in bytes, not in workers."""
+
+    def __init__(self, capacity_bytes: int) -> None:
+        self.capacity = max(1, int(capacity_bytes))
+        self.used = 0
+        self._cv = threading.Condition()
+
+    def acquire(self, need: int) -> int:
+        """Blocks until `need` bytes (at most the capacity) fit; returns what it took."""
+        need = max(0, min(int(need), self.capacity))
+        with self._cv:
+            while self.used and self.used + need > self.capacity:
+                self._cv.wait()
+            self.used += need
+        return need
+
+    def release(self, taken: int) -> None:
+        with self._cv:
+            self.used -= taken
+            self._cv.notify_all()
+
+
+# A candidate's worker holds about this many copies of one case's inputs and outputs at its peak (the
+# drawn case and its device copy, the outputs and the newest kept ones, the timing inputs and eager's
+# outputs), and the judge recomputes a reference case beside it.
+CANDIDATE_CASE_COPIES = 4
+BASELINE_CASE_COPIES = 2  # timing inputs and outputs (eager, then torch.compile's)
+GATE_SHARE = 0.75  # of a GPU's memory: the rest for CUDA contexts, judges' caches and references
+
+
+def case_bytes(ref: ReferenceOutputs) -> int:
+    """One case's inputs plus outputs, the largest case's inputs (from the reference run)."""
+    n = max(1, len(ref))
+    outputs = ref.judged_bytes if ref.judge is not None else ref.nbytes()
+    return max(ref.input_bytes, default=0) + outputs // n
+
+
 class _GpuSlot:
     """One request's hold on a GPU's timing lock: taken when the worker asks, given back once."""
 
@@ -350,6 +391,7 @@ class VerifierPool:
         """
         self.gpu_judge = gpu_judge
         self._gpu_total_mb: dict[str, int] = {}
+        self._gates: dict[str, GpuMemoryGate] = {}
         self.config = config or VerifyConfig()
         self.workers = max(1, int(workers))
         self.prespawn = prespawn  # keep warm spare workers (interpreter + torch import done) ready
@@ -532,6 +574,19 @@ class VerifierPool:
                     self._refs.popitem(last=False)
             return ref
 
+    def _gate(self, device: str) -> GpuMemoryGate | None:
+        """The GPU's memory gate (None on CPU, where the workers' own memory caps hold)."""
+        if not device.startswith("cuda"):
+            return None
+        with self._lock:
+            gate = self._gates.get(device)
+        if gate is None:
+            total_mb = self._gpu_total_mb.get(device) or gpu_total_mb(device)
+            self._gpu_total_mb[device] = total_mb
+            with self._lock:
+                gate = self._gates.setdefault(device, GpuMemoryGate(int(GATE_SHARE * total_mb) << 20))
+        return gate
+
     @staticmethod
     def _judge_broken(ref: dict) -> bool:
         judge = ref["outputs"].judge if "outputs" in ref else None
@@ -563,6 +618,8 @@ class VerifierPool:
             "timing_config": self._timing_config(),
         }
         slot = _GpuSlot(self._gpu_locks[device])
+        gate = self._gate(device)
+        taken = gate.acquire(BASELINE_CASE_COPIES * case_bytes(ref["outputs"])) if gate else 0
         try:
             reply = worker.request(req, c.first_call_timeout_s + c.timeout_s * 2, on_need_gpu=slot.acquire)
         except WorkerTimeout:
@@ -572,6 +629,8 @@ class VerifierPool:
             reply = {"kind": "error", "reason": f"baseline run crashed: {exc}"}
         finally:
             slot.release()
+            if gate:
+                gate.release(taken)
         with self._lock:
             keep = worker.alive() and reply.get("kind") == "baseline" and not self._closed
             if keep:
@@ -666,6 +725,8 @@ class VerifierPool:
         if on_gpu:  # gigabyte outputs: keep only the newest past a share of the GPU
             req["keep_outputs_mb"] = self._gpu_share_mb(device, 0.125)
         judge = _Judge(ref["outputs"], c.atol, c.rtol, refills=len(refill))
+        gate = self._gate(device)
+        taken = gate.acquire(CANDIDATE_CASE_COPIES * case_bytes(ref["outputs"])) if gate else 0
         try:
             reply = worker.request(
                 req,
@@ -695,6 +756,8 @@ class VerifierPool:
             return self._verdict(Status.RUNTIME_ERROR, f"comparing this candidate's outputs failed: {exc}")
         finally:
             slot.release()
+            if gate:
+                gate.release(taken)
             self._note_frames(worker)
             worker.discard()  # one candidate per worker: nothing to shut down gracefully
             path.unlink(missing_ok=True)
