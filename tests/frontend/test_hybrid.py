@@ -20,8 +20,8 @@ from drtriton.util.errors import UsageError
 pytestmark = pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") != "1" and not __import__("torch").cuda.is_available(),
                                 reason="needs TRITON_INTERPRET=1 on CPU")
 
-# flip (no registry operator) in the middle of a fused chain; pools with padding (the registry's pools
-# have none) feeding and fed by Triton kernels; two outputs.
+# flip (no registry operator) in the middle of a fused chain; pools the importer cannot rewrite (2-D
+# dilation, padding with count_include_pad=False) feeding and fed by Triton kernels; two outputs.
 SPLIT = '''
 import torch
 import torch.nn as nn
@@ -32,14 +32,14 @@ class Model(nn.Module):
     def __init__(self):
         super().__init__()
         self.fc = nn.Linear(12, 10)
-        self.pool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.pool = nn.MaxPool2d(3, stride=2, padding=1, dilation=2)
 
     def forward(self, x, y):
         h = torch.relu(self.fc(x))
         f = torch.flip(h, dims=[1])
         g = torch.sigmoid(f) * h
         p = self.pool(y)
-        return g.sum(dim=1, keepdim=True) + 1.0, F.avg_pool2d(torch.tanh(p), 2, padding=1) * 2.0
+        return g.sum(dim=1, keepdim=True) + 1.0, F.avg_pool2d(torch.tanh(p), 2, padding=1, count_include_pad=False) * 2.0
 
 
 def get_inputs():
@@ -75,7 +75,7 @@ def get_init_inputs():
 
 def test_hybrid_keeps_unmapped_calls_in_pytorch_and_lowers_the_rest():
     result = compile_problem(SPLIT, CompileConfig(policy="hybrid"))
-    assert result.report["host_calls"] == ["torch.flip(v6, dims=[1])", "self.pool(v1)", "F.avg_pool2d(v11, 2, padding=1)"]
+    assert result.report["host_calls"] == ["torch.flip(v6, dims=[1])", "self.pool(v1)", "F.avg_pool2d(v11, 2, padding=1, count_include_pad=False)"]
     kinds = [(k["kind"], k["ops"]) for k in result.report["kernels"]]
     assert kinds == [("matmul", ["linear", "relu"]), ("reduction", ["sigmoid", "mul", "sum", "add_scalar"]),
                      ("pointwise", ["tanh"]), ("pointwise", ["mul_scalar"])]

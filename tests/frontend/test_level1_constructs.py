@@ -14,7 +14,8 @@ import pytest
 
 from harness import run_pair
 
-from drtriton.frontend import CompileConfig, compile_problem
+from drtriton.frontend import CompileConfig, compile_problem, import_program
+from drtriton.util.errors import UsageError
 
 pytestmark = pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") != "1" and not __import__("torch").cuda.is_available(),
                                 reason="needs TRITON_INTERPRET=1 on CPU")
@@ -65,3 +66,53 @@ def test_triu_of_a_matmul_is_one_fused_matmul_kernel():
                                      "x.triu(-1) + x.tril(1)", "torch.tril(x * 2.0, diagonal=9)"])
 def test_triu_tril_with_diagonals_on_batched_input(forward):
     _compiled_matches(_program(forward, "[torch.randn(3, 11, 7)]"))
+
+
+# ---- pooling with padding and dilation ----
+def test_padded_dilated_max_pool1d_is_one_kernel():
+    report = _compiled_matches((PROBLEMS / "maxpool1d_padded_dilated.py").read_text())
+    assert len(report["kernels"]) == 1, report["kernels"]
+
+
+@pytest.mark.parametrize("forward,shape", [
+    ("F.max_pool1d(x, 8, stride=1, padding=4, dilation=3)", "2, 3, 22"),  # level1/41's window, short row
+    ("F.max_pool1d(x, 3, stride=3, padding=1, dilation=2)", "2, 4, 16"),
+    ("F.max_pool1d(x, 2, stride=1, dilation=5)", "2, 3, 25"),
+    ("F.max_pool2d(x, 3, stride=2, padding=1)", "2, 3, 9, 7"),
+    ("F.avg_pool2d(x, 3, stride=2, padding=1)", "2, 3, 9, 7"),
+    ("F.max_pool3d(x, 2, stride=2, padding=1)", "1, 2, 5, 4, 3"),
+    ("F.avg_pool1d(x, 4, stride=3, padding=2) * 2.0", "2, 3, 13"),
+])
+def test_padded_or_dilated_pools_match_torch(forward, shape):
+    _compiled_matches(_program(forward, f"[torch.randn({shape})]"))
+
+
+@pytest.mark.parametrize("forward,shape,why", [
+    ("F.max_pool1d(x, 2, stride=1, padding=1, dilation=3)", "2, 3, 20", "does not divide"),
+    ("F.avg_pool1d(x, 3, stride=1, padding=1, count_include_pad=False)", "2, 3, 10", "count_include_pad"),
+    ("F.max_pool2d(x, 2, stride=1, dilation=2)", "2, 3, 8, 8", "only 1-D"),
+])
+def test_pools_the_rewrite_cannot_express_are_named(forward, shape, why):
+    prog = import_program(_program(forward, f"[torch.randn({shape})]"))
+    assert prog.unsupported and why in prog.unsupported[0].why, prog.unsupported
+
+
+# ---- bool mask inputs ----
+@pytest.mark.parametrize("forward,inputs", [
+    ("torch.cumsum(x * mask, dim=1)", "[torch.randn(5, 37), torch.rand(5, 37) > 0.5]"),
+    ("torch.relu(mask * x) + x", "[torch.randn(4, 9), torch.rand(4, 9) > 0.3]"),
+    ("(x * mask).sum(dim=0)", "[torch.randn(6, 11), torch.rand(1, 11) > 0.5]"),  # broadcast mask
+])
+def test_bool_mask_multiplied_into_a_float_tensor_matches_torch(forward, inputs):
+    _compiled_matches(_program(forward, inputs, args="x, mask"))
+
+
+def test_masked_cumsum_reads_the_mask_in_the_scan_kernel():
+    report = _compiled_matches((PROBLEMS / "masked_cumsum.py").read_text())
+    assert [k["ops"] for k in report["kernels"]] == [["mul", "cumsum"]]
+
+
+def test_bool_input_used_other_than_as_a_mask_is_a_usage_error():
+    with pytest.raises(UsageError, match="bool tensor used by"):
+        import_program(_program("x.masked_fill(mask, 0.0)", "[torch.randn(3, 4), torch.rand(3, 4) > 0.5]",
+                                args="x, mask"))

@@ -461,8 +461,9 @@ _POOL_DEFAULTS = {"padding": 0, "dilation": 1, "return_indices": False, "divisor
 
 
 def _pool(b: _Builder, op: str, x: int, given: dict) -> int:
-    """A max/avg pool as the registry's row (uniform window and stride, no padding, no dilation). ceil_mode
-    is accepted where it gives the floor-mode shape (every window starts inside the input)."""
+    """A max/avg pool as the registry's row (uniform window and stride). ceil_mode is accepted where it gives
+    the floor-mode shape (every window starts inside the input) or, unpadded and undilated, by _ceil_pool.
+    Padding and dilation are rewritten (_pad_spatial, _dilated_pool1d)."""
     def uniform(v: Any) -> Any:
         return v if not isinstance(v, (list, tuple)) else (v[0] if len(set(v)) == 1 else None)
 
@@ -472,13 +473,71 @@ def _pool(b: _Builder, op: str, x: int, given: dict) -> int:
     st = uniform(st if st not in (None, [], ()) else given["kernel_size"])
     if k is None or st is None:
         raise _NoLowering(f"{op} with a non-uniform window or stride")
-    for name in ("padding", "dilation", "return_indices", "divisor_override"):  # count_include_pad: no padding
+    for name in ("return_indices", "divisor_override"):
         v = given.get(name, _POOL_DEFAULTS[name])
         if v is not None and uniform(v) != _POOL_DEFAULTS[name]:
-            raise _NoLowering(f"{op} with {name}={v} (the registry row has no padding, dilation or divisor)")
+            raise _NoLowering(f"{op} with {name}={v} (the registry row has no indices output or divisor)")
+    pad, dil = (uniform(_POOL_DEFAULTS[a] if given.get(a) is None else given[a]) for a in ("padding", "dilation"))
+    if pad is None or dil is None:
+        raise _NoLowering(f"{op} with a non-uniform padding or dilation")
+    k, st, pad, dil = int(k), int(st), int(pad), int(dil)
+    if pad or dil != 1:
+        if given.get("ceil_mode") and any((e + 2 * pad - dil * (k - 1) - 1) % st for e in shape[2:]):
+            raise _NoLowering(f"{op} with ceil_mode and padding or dilation whose last window is partial")
+        if op.startswith("avg") and given.get("count_include_pad") is False and pad:
+            raise _NoLowering(f"{op} with padding and count_include_pad=False (the divisor varies per window)")
+        if b.inputs and b.inputs[0]["dtype"] != "float32":
+            raise _NoLowering(f"{op} with padding or dilation on a non-float32 program (host fill is float32)")
+        if dil != 1:  # refuse before adding nodes: a refused pool must leave no dead nodes behind
+            if len(shape) != 3:
+                raise _NoLowering(f"{op} with dilation on other than [N, C, L] (only 1-D pools are rewritten)")
+            if (shape[2] + 2 * pad) % dil or (shape[2] + 2 * pad) // dil < k:
+                raise _NoLowering(f"{op} with dilation {dil}: it does not divide the padded length "
+                                  f"{shape[2] + 2 * pad} into rows of at least {k} (the IR has no slice)")
+        v = _pad_spatial(b, x, pad, "float('-inf')" if op.startswith("max") else "0.0") if pad else x
+        if dil == 1:
+            return b.add(op, [v], {"kernel_size": k, "stride": st})
+        return _dilated_pool1d(b, op, v, k, st, dil)
     if given.get("ceil_mode") and any((e - k) % st for e in shape[2:]):
-        return _ceil_pool(b, op, x, int(k), int(st))
-    return b.add(op, [x], {"kernel_size": int(k), "stride": int(st)})
+        return _ceil_pool(b, op, x, k, st)
+    return b.add(op, [x], {"kernel_size": k, "stride": st})
+
+
+def _pad_spatial(b: _Builder, x: int, pad: int, fill: str) -> int:
+    """Pads every spatial axis of [N, C, *S] by `pad` on both sides: concat with host constants of `fill`
+    (-inf for max: torch's implicit padding never wins; 0 for avg with count_include_pad, whose divisor is
+    then the full window)."""
+    cur, v = list(b.shape_of(x)), x
+    for ax in range(2, len(cur)):
+        side = cur[:ax] + [pad] + cur[ax + 1:]
+        for left in (True, False):
+            c = b.constant(f"torch.full({tuple(side)}, {fill}, device=dev)", side)
+            cur = cur[:ax] + [cur[ax] + pad] + cur[ax + 1:]
+            v = b.add_shaped("concat", [c, v] if left else [v, c], list(cur), {"dim": ax})
+    return v
+
+
+def _dilated_pool1d(b: _Builder, op: str, x: int, k: int, st: int, dil: int) -> int:
+    """max_pool1d with dilation d on [N, C, L] (L already padded): out[i] = max_j x[s*i + d*j]. Writing the
+    position as d*q + r, positions of one residue r form a dense row, so: view [N, C, L/d, d] -> transpose
+    -> [N, C*d, L/d], an undilated stride-1 pool of k, back to [N, C, L - d(k - 1)], then a window-1 pool of
+    stride s picks every s-th output. Needs L divisible by d (there is no slice operator for the rest)."""
+    n, c, length = b.shape_of(x)  # _pool checked: rank 3, length divisible by dil, at least k per row
+    q = length // dil
+    if q < k:
+        raise _NoLowering(f"{op} with dilation {dil}: fewer than kernel_size positions per residue")
+    v = b.add_shaped("unflatten", [x], [n, c, q, dil], {"dim": 2, "size": q})
+    v = b.add_shaped("transpose", [v], [n, c, dil, q], {"dim0": 2, "dim1": 3})
+    v = b.add_shaped("flatten", [v], [n, c * dil * q], {"start_dim": 1})
+    v = b.add_shaped("unflatten", [v], [n, c * dil, q], {"dim": 1, "size": c * dil})
+    q_out = q - k + 1
+    v = b.add_shaped(op, [v], [n, c * dil, q_out], {"kernel_size": k, "stride": 1})
+    v = b.add_shaped("unflatten", [v], [n, c, dil, q_out], {"dim": 1, "size": c})
+    v = b.add_shaped("transpose", [v], [n, c, q_out, dil], {"dim0": 2, "dim1": 3})
+    v = b.add_shaped("flatten", [v], [n, c, q_out * dil], {"start_dim": 2})
+    if st == 1:
+        return v
+    return b.add_shaped(op, [v], [n, c, (q_out * dil - 1) // st + 1], {"kernel_size": 1, "stride": st})
 
 
 def _ceil_pool(b: _Builder, op: str, x: int, k: int, st: int) -> int:
@@ -792,7 +851,7 @@ def _lower_module(b: _Builder, n: torch.fx.Node, m: nn.Module, path: str) -> Any
     if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)):
         kind = "max" if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)) else "avg"
         names = ["kernel_size", "stride", "padding", "ceil_mode"] + (
-            ["dilation", "return_indices"] if kind == "max" else ["divisor_override"])
+            ["dilation", "return_indices"] if kind == "max" else ["divisor_override", "count_include_pad"])
         return _pool(b, f"{kind}_pool{type(m).__name__[-2:]}", x, {a: getattr(m, a, None) for a in names})
     if isinstance(m, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)):
         size = m.output_size if isinstance(m.output_size, int) else (set(m.output_size) == {1} and 1)
@@ -941,7 +1000,7 @@ def import_program(problem_src: str, registry: set[str] | None = None, hybrid: b
             if not isinstance(t, torch.Tensor):
                 raise UsageError(f"forward argument {n.name} is a {type(t).__name__}, not a tensor; "
                                  "drtriton compiles programs whose get_inputs() are all tensors")
-            b.inputs.append({"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")})
+            b.inputs.append({"shape": list(t.shape), "dtype": _input_dtype(n, t, cap.values)})
             b.ids[n] = len(b.inputs) - 1
     for n in gm.graph.nodes:
         if n.op == "get_attr" and isinstance(cap.values.get(n), torch.Tensor):
@@ -1018,6 +1077,21 @@ def import_program(problem_src: str, registry: set[str] | None = None, hybrid: b
             preamble = "import operator\n" + preamble
     graph = {"inputs": b.inputs, "nodes": b.nodes, "outputs": outputs}
     return ImportedProgram(graph, b.extra_inputs, b.params, init, preamble, b.unsupported, host_deps)
+
+
+def _input_dtype(n: torch.fx.Node, t: torch.Tensor, values: dict) -> str:
+    """The IR dtype of a forward argument. A bool mask whose every use is a product with a float32 tensor
+    (x * mask, KernelBench level1/93) is declared float32: torch promotes it to 0./1. there, and a Triton
+    kernel loading the bool tensor (1 byte per element, no host cast) gets the same values."""
+    if t.dtype != torch.bool:
+        return str(t.dtype).removeprefix("torch.")
+    for user in n.users:
+        others = [a for a in user.args if a is not n]
+        if user.target not in (operator.mul, torch.mul, "mul") or len(others) != 1 or not (
+                isinstance(values.get(others[0]), torch.Tensor) and values[others[0]].dtype == torch.float32):
+            raise UsageError(f"forward argument {n.name} is a bool tensor used by {user.name} ({_name(user.target)}); "
+                             "drtriton reads bool inputs only as a mask multiplied into a float32 tensor")
+    return "float32"
 
 
 def _append_host_inputs(b: _Builder, hosts: list, outputs: list[int], host_deps: dict) -> list[int]:
