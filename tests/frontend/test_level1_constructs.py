@@ -1,6 +1,6 @@
 """KernelBench level-1 constructs the importer rewrites into registry operators (session 5): triu/tril as an
-index mask, max pooling with padding and dilation, bool mask inputs. Each is compiled under mixed and
-compared with torch under the Triton interpreter at small irregular shapes.
+index mask, pooling with padding and dilation, bool mask inputs, scaled dot-product attention. Each is
+compiled under mixed and compared with torch under the Triton interpreter at small irregular shapes.
 
     PYTHONPATH=src TRITON_INTERPRET=1 python -m pytest -q tests/frontend/test_level1_constructs.py
 """
@@ -118,10 +118,23 @@ def test_bool_input_used_other_than_as_a_mask_is_a_usage_error():
                                 args="x, mask"))
 
 
+# ---- scaled dot-product attention ----
+def test_attention_is_two_matmuls_around_a_softmax():
+    report = _compiled_matches((PROBLEMS / "attention.py").read_text())
+    assert [k["kind"] for k in report["kernels"]] == ["matmul", "normalization", "matmul"], report["kernels"]
+
+
+def test_attention_with_a_scale_matches_and_causal_is_named():
+    qkv = "[torch.randn(3, 7, 16), torch.randn(3, 5, 16), torch.randn(3, 5, 4)]"
+    _compiled_matches(_program("F.scaled_dot_product_attention(q, k, v, scale=0.3)", qkv, args="q, k, v"))
+    prog = import_program(_program("F.scaled_dot_product_attention(q, k, v, is_causal=True)", qkv, args="q, k, v"))
+    assert prog.unsupported and "is_causal" in prog.unsupported[0].why
+
+
 # ---- the verifier's protocol (5 seeds, normal and heavy-tailed inputs, anti-cheat) ----
 def test_verifier_accepts_each_level1_construct_problem():
     verify = pytest.importorskip("drtriton.verify")
-    names = ["matmul_triu", "maxpool1d_padded_dilated", "masked_cumsum"]
+    names = ["matmul_triu", "maxpool1d_padded_dilated", "masked_cumsum", "attention"]
     pairs = []
     for name in names:
         src = (PROBLEMS / f"{name}.py").read_text()

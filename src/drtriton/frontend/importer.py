@@ -398,10 +398,36 @@ def _lower(b: _Builder, n: torch.fx.Node, value: Any) -> Any:
         if len(parts) != 2:
             raise _NoLowering("concat of other than two tensors")
         return b.add("concat", parts, {"dim": b.axis(b.const(_arg(n, 1, "dim", 0)), len(b.shape_of(parts[0])))})
+    if target is F.scaled_dot_product_attention:
+        return _attention(b, n)
     if target in (torch.triu, torch.tril) or key in ("triu", "tril"):
         upper = target is torch.triu or key == "triu"
         return _triangle(b, b.tensor(x0), int(b.const(_arg(n, 1, "diagonal", 0))), upper)
     raise _NoLowering("no mapping to a registry operator")
+
+
+def _attention(b: _Builder, n: torch.fx.Node) -> int:
+    """F.scaled_dot_product_attention without mask, dropout or causality, as its definition:
+    softmax(q @ k^T * scale) @ v (scale 1/sqrt(E) by default); the scores [..., L, S] are materialised."""
+    q, k, v = (b.tensor(_arg(n, i, r)) for i, r in enumerate(("query", "key", "value")))
+    for i, (name, default) in enumerate([("attn_mask", None), ("dropout_p", 0.0), ("is_causal", False)], 3):
+        given = _arg(n, i, name, default)
+        if isinstance(given, torch.fx.Node) or given != default:
+            raise _NoLowering(f"scaled_dot_product_attention with {name} (only the plain form is imported)")
+    if n.kwargs.get("enable_gqa", False):
+        raise _NoLowering("scaled_dot_product_attention with enable_gqa")
+    qs, ks = b.shape_of(q), b.shape_of(k)
+    if len(qs) < 2 or len(ks) != len(qs):
+        raise _NoLowering("scaled_dot_product_attention on operands of different ranks")
+    scale = _arg(n, 6, "scale", None)
+    scale = 1.0 / float(qs[-1]) ** 0.5 if scale is None else float(b.const(scale))
+    rank = len(qs)
+    kt = b.add_shaped("transpose", [k], ks[:-2] + [ks[-1], ks[-2]], {"dim0": rank - 2, "dim1": rank - 1})
+    scores_shape = list(torch.broadcast_shapes(tuple(qs[:-2]), tuple(ks[:-2]))) + [qs[-2], ks[-2]]
+    s = b.add_shaped("matmul", [q, kt], scores_shape)
+    s = b.add_shaped("mul_scalar", [s], scores_shape, {"other": scale})
+    p = b.add_shaped("softmax", [s], scores_shape, {"dim": rank - 1})
+    return b.add("matmul", [p, v])
 
 
 def _triangle(b: _Builder, x: int, diagonal: int, upper: bool) -> int:
