@@ -178,6 +178,8 @@ def test_uninstall_restores_triton():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_gpu_direct_relaunch_is_counted_once(tmp_path):
+    if os.environ.get("TRITON_INTERPRET") == "1":  # set at collection by a CPU-tier module of this session
+        pytest.skip("TRITON_INTERPRET=1 in this pytest session: @triton.jit would interpret; run this file alone")
     launches = LaunchCounter()
     launches.install()
     try:
