@@ -145,3 +145,11 @@ def test_verifier_accepts_each_level1_construct_problem():
         verdicts = pool.verify_many(pairs)
     bad = [(name, v.status, v.reason) for name, v in zip(names, verdicts) if not v.ok]
     assert not bad, bad
+
+
+# ---- concat of more than two tensors (level 3: Inception, DenseNet) ----
+def test_concat_of_four_tensors_is_a_chain_of_two_way_concats():
+    src = _program("torch.cat([x, torch.relu(y), x * 2.0, y], dim=1)", "[torch.randn(2, 3, 5), torch.randn(2, 4, 5)]",
+                   args="x, y")
+    report = _compiled_matches(src)
+    assert sum(op == "concat" for k in report["kernels"] for op in k["ops"]) == 3

@@ -394,10 +394,15 @@ def _lower(b: _Builder, n: torch.fx.Node, value: Any) -> Any:
             raise _NoLowering("instance_norm with use_input_stats=False")
         return b.add("instance_norm", [b.tensor(x0)], {"eps": float(b.const(_arg(n, 7, "eps", 1e-5)))})
     if target is torch.cat or target is torch.concat:
-        parts = [b.tensor(p) for p in n.args[0]]
-        if len(parts) != 2:
-            raise _NoLowering("concat of other than two tensors")
-        return b.add("concat", parts, {"dim": b.axis(b.const(_arg(n, 1, "dim", 0)), len(b.shape_of(parts[0])))})
+        parts = [b.tensor(p) for p in _arg(n, 0, "tensors")]
+        if len(parts) < 2:
+            raise _NoLowering("concat of fewer than two tensors")
+        dim = b.axis(b.const(_arg(n, 1, "dim", 0)), len(b.shape_of(parts[0])))
+        v, shape = parts[0], list(b.shape_of(parts[0]))
+        for part in parts[1:-1]:  # the registry's concat joins two: fold left, each step inlined in the next
+            shape[dim] += b.shape_of(part)[dim]
+            v = b.add_shaped("concat", [v, part], list(shape), {"dim": dim})
+        return b.add("concat", [v, parts[-1]], {"dim": dim})
     if target is F.scaled_dot_product_attention:
         return _attention(b, n)
     if target in (torch.triu, torch.tril) or key in ("triu", "tril"):
