@@ -153,3 +153,42 @@ def test_concat_of_four_tensors_is_a_chain_of_two_way_concats():
                    args="x, y")
     report = _compiled_matches(src)
     assert sum(op == "concat" for k in report["kernels"] for op in k["ops"]) == 3
+
+
+# ---- Model's helper methods (level 3: DenseNet's self._make_layer in __init__) ----
+HELPERS = """
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self, n: int):
+        super(Model, self).__init__()
+        self.layers = nn.ModuleList([self._make_layer(i) for i in range(n)])
+
+    @staticmethod
+    def _width(i):
+        return 6 + i
+
+    def _make_layer(self, i: int) -> nn.Module:
+        return nn.Linear(5 + i, self._width(i))
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = torch.relu(layer(x))
+        return x
+
+
+def get_inputs():
+    return [torch.randn(3, 5)]
+
+
+def get_init_inputs():
+    return [2]
+"""
+
+
+def test_helper_methods_the_init_calls_are_copied_into_model_new():
+    result = compile_problem(HELPERS)
+    assert "    @staticmethod\n    def _width(i):" in result.source
+    run_pair(HELPERS, result.source)

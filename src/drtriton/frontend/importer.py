@@ -910,6 +910,7 @@ def _init_and_preamble(problem_src: str) -> tuple[str, str]:
     tree = ast.parse(problem_src)
     init = ""
     preamble: list[str] = []
+    helpers: list[str] = []
     for stmt in tree.body:
         if isinstance(stmt, ast.ClassDef) and stmt.name == "Model":
             class_attrs = []  # class-level constants the __init__ may read (ResNet's `expansion = 1`)
@@ -918,8 +919,14 @@ def _init_and_preamble(problem_src: str) -> tuple[str, str]:
                     class_attrs.append(ast.get_source_segment(problem_src, item) or "")
                 if isinstance(item, ast.FunctionDef) and item.name == "__init__":
                     init = textwrap.dedent(ast.get_source_segment(problem_src, item, padded=True) or "")
+                elif isinstance(item, ast.FunctionDef) and item.name != "forward":
+                    # helpers the __init__ may call (DenseNet's self._make_layer); forward is generated
+                    first = min([d.lineno for d in item.decorator_list] + [item.lineno]) - 1  # keep @staticmethod
+                    helpers.append(textwrap.dedent("\n".join(problem_src.splitlines()[first:item.end_lineno])))
             if init and class_attrs:
                 init = "\n".join(class_attrs) + "\n\n" + init
+            if init and helpers:
+                init = init.rstrip("\n") + "\n\n" + "\n\n".join(h.rstrip("\n") for h in helpers) + "\n"
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
             preamble.append(ast.get_source_segment(problem_src, stmt) or "")
     init = init.replace("super(Model, self)", "super(ModelNew, self)")
