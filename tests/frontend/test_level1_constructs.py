@@ -192,3 +192,10 @@ def test_helper_methods_the_init_calls_are_copied_into_model_new():
     result = compile_problem(HELPERS)
     assert "    @staticmethod\n    def _width(i):" in result.source
     run_pair(HELPERS, result.source)
+
+
+# ---- permute as a chain of transpositions (level 3: attention layouts) ----
+@pytest.mark.parametrize("dims", ["2, 0, 1", "1, 2, 0", "0, 3, 1, 2", "3, 2, 1, 0", "0, 1, 2, 3"])
+def test_any_permute_matches_torch(dims):
+    shape = "3, 4, 5" if dims.count(",") == 2 else "2, 3, 4, 5"
+    _compiled_matches(_program(f"torch.relu(x.permute({dims})) + 1.0", f"[torch.randn({shape})]"))

@@ -307,10 +307,22 @@ def _lower(b: _Builder, n: torch.fx.Node, value: Any) -> Any:
     if target is torch.permute or key == "permute":
         dims = b.const(list(n.args[1:]) if len(n.args) > 2 else _arg(n, 1, "dims"))
         dims = [b.axis(d, rank) for d in dims]
-        swapped = [d for d in range(rank) if dims[d] != d]
-        if len(swapped) == 2 and dims[swapped[0]] == swapped[1]:
-            return b.add("transpose", [b.tensor(x0)], {"dim0": swapped[0], "dim1": swapped[1]})
-        raise _NoLowering(f"permute {dims} is not a single transposition")
+        if sorted(dims) != list(range(rank)):
+            raise _NoLowering(f"permute {dims} is not a permutation of {rank} axes")
+        # a chain of transpositions (each an index remap, inlined into its consumer): put dims[i] at axis i
+        v, order, shape = b.tensor(x0), list(range(rank)), list(b.shape_of(b.tensor(x0)))
+        swaps = []
+        for i in range(rank):
+            j = order.index(dims[i])
+            if j != i:
+                order[i], order[j] = order[j], order[i]
+                swaps.append((i, j))
+        if not swaps:
+            return v
+        for i, j in swaps[:-1]:
+            shape[i], shape[j] = shape[j], shape[i]
+            v = b.add_shaped("transpose", [v], list(shape), {"dim0": i, "dim1": j})
+        return b.add("transpose", [v], {"dim0": swaps[-1][0], "dim1": swaps[-1][1]})
     if target is torch.transpose or key == "transpose":
         return b.add("transpose", [b.tensor(x0)], {"dim0": b.axis(b.const(n.args[1]), rank),
                                                    "dim1": b.axis(b.const(n.args[2]), rank)})
