@@ -199,3 +199,14 @@ def test_helper_methods_the_init_calls_are_copied_into_model_new():
 def test_any_permute_matches_torch(dims):
     shape = "3, 4, 5" if dims.count(",") == 2 else "2, 3, 4, 5"
     _compiled_matches(_program(f"torch.relu(x.permute({dims})) + 1.0", f"[torch.randn({shape})]"))
+
+
+def test_module_level_helper_classes_and_imports_are_copied():
+    src = HELPERS.replace("import torch\n", "from __future__ import annotations\n\nimport math\n\nimport torch\n", 1).replace(
+        "class Model(nn.Module):", "class Block(nn.Module):\n    def __init__(self, i):\n        super().__init__()\n"
+        "        self.fc = nn.Linear(5 + i, 6 + i)\n\n    def forward(self, x):\n        return self.fc(x)\n\n\n"
+        "class Model(nn.Module):", 1).replace("return nn.Linear(5 + i, self._width(i))",
+                                              "return Block(i) if math.isfinite(1.0) else None")
+    result = compile_problem(src)
+    assert "class Block(nn.Module):" in result.source and "from __future__" not in result.source
+    run_pair(src, result.source)

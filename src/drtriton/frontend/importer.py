@@ -939,8 +939,13 @@ def _init_and_preamble(problem_src: str) -> tuple[str, str]:
                 init = "\n".join(class_attrs) + "\n\n" + init
             if init and helpers:
                 init = init.rstrip("\n") + "\n\n" + "\n\n".join(h.rstrip("\n") for h in helpers) + "\n"
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.Import)) or (
+                isinstance(stmt, ast.ImportFrom) and stmt.module != "__future__"):  # mid-file: a SyntaxError
             preamble.append(ast.get_source_segment(problem_src, stmt) or "")
+        elif isinstance(stmt, (ast.ClassDef, ast.FunctionDef)) and stmt.name not in ("get_inputs", "get_init_inputs"):
+            # module-level helpers Model.__init__ builds (ResNet's BasicBlock): ModelNew builds the same
+            first = min([d.lineno for d in stmt.decorator_list] + [stmt.lineno]) - 1
+            preamble.append("\n" + "\n".join(problem_src.splitlines()[first:stmt.end_lineno]) + "\n")
     init = init.replace("super(Model, self)", "super(ModelNew, self)")
     return textwrap.indent(init, "    "), "\n".join(p for p in preamble if p)
 
