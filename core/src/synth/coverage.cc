@@ -20,20 +20,6 @@ struct Typed {
   }
 };
 
-// Calls fn(attrs) for every combination of an op's attr choices; stops when fn returns true.
-template <class Fn>
-bool ForEachAttrs(const ops::OpSpec& spec, Fn&& fn) {
-  std::vector<double> attrs(spec.attrs.size());
-  std::vector<size_t> idx(spec.attrs.size(), 0);
-  while (true) {
-    for (size_t j = 0; j < idx.size(); ++j) attrs[j] = spec.attrs[j].choices[idx[j]];
-    if (fn(attrs)) return true;
-    size_t j = 0;
-    while (j < idx.size() && ++idx[j] == spec.attrs[j].choices.size()) idx[j++] = 0;
-    if (j == idx.size()) return false;
-  }
-}
-
 // Output of `id` on typed arguments, if its shape rule and input domains accept them.
 std::optional<Typed> Apply(ops::OpId id, std::span<const Typed> args, std::span<const double> attrs) {
   std::array<ir::TensorType, ops::kMaxArity> types;

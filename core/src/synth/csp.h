@@ -24,6 +24,20 @@ inline constexpr int kMaxRank = 6;
 inline constexpr int kRankClasses = kMaxRank + 1;
 inline constexpr int kSinkClass = kRankClasses;
 inline constexpr int kNumClasses = kRankClasses + 1;
+/// Calls fn(attrs) for every combination of an op's attr choices; stops when fn returns true.
+template <class Fn>
+bool ForEachAttrs(const ops::OpSpec& spec, Fn&& fn) {
+  std::vector<double> attrs(spec.attrs.size());
+  std::vector<size_t> idx(spec.attrs.size(), 0);
+  while (true) {
+    for (size_t j = 0; j < idx.size(); ++j) attrs[j] = spec.attrs[j].choices[idx[j]];
+    if (fn(attrs)) return true;
+    size_t j = 0;
+    while (j < idx.size() && ++idx[j] == spec.attrs[j].choices.size()) idx[j++] = 0;
+    if (j == idx.size()) return false;
+  }
+}
+
 /// Bounds of every level: compute operators and graph inputs of one program.
 inline constexpr int kMaxNodes = 32;
 inline constexpr int kMaxInputs = 15;

@@ -6,13 +6,7 @@
 // (more good nodes is better) seeded by its pool index, so a draw depends only on (config, seed).
 #include "support/check.h"
 #include "synth/csp.h"
-
-// Same seed, same bytes (the walk's weighted draws sum doubles).
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "synth/no_fp_contract.h"
 
 namespace drtriton::synth {
 

@@ -7,13 +7,7 @@
 
 #include "support/check.h"
 #include "synth/csp.h"
-
-// Same seed, same bytes: no fused multiply-add contraction in the weights (as in csp.cc).
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "synth/no_fp_contract.h"
 
 namespace drtriton::synth {
 
