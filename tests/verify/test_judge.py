@@ -5,22 +5,21 @@ tests/verify/test_gpu.py on the H100."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from drtriton.verify.compare import outputs_digest
-from drtriton.verify.ipc import BadDescriptor, describes, gpu_digest, open_cuda_output
+from drtriton.verify.ipc import BadDescriptor, _contiguous_strides, describes, gpu_digest, open_cuda_output
 from drtriton.verify.pool import JudgeFailure, ReferenceOutputs, VerifierPool, _Budget, _Judge
 
 
 def _meta(shape, dtype="float32", **kw):
-    strides, acc = [], 1
-    for n in reversed(shape):
-        strides.append(acc)
-        acc *= max(1, n)
     meta = {
-        "shape": list(shape), "stride": strides[::-1], "offset": 0, "dtype": dtype, "device": 0,
-        "handle": "00" * 64, "storage_bytes": 4 * acc, "storage_offset_bytes": 0, "rc_handle": "ab",
+        "shape": list(shape), "stride": _contiguous_strides(list(shape)), "offset": 0, "dtype": dtype,
+        "device": 0, "handle": "00" * 64, "storage_bytes": 4 * math.prod(shape), "storage_offset_bytes": 0,
+        "rc_handle": "ab",
         "rc_offset": 0, "event_handle": None, "event_sync": False,
     }
     meta.update(kw)

@@ -19,13 +19,8 @@ import math
 
 import torch
 
-_DTYPES = {
-    str(t).removeprefix("torch."): t
-    for t in (
-        torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32, torch.int16,
-        torch.int8, torch.uint8, torch.bool, torch.complex64, torch.complex128,
-    )
-}
+from drtriton.verify.protocol import ProtocolError, _dtype_from_name
+
 _INT_VIEW = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 DIGEST_CHUNK = 1 << 24  # elements hashed at a time: int64 temporaries stay ~256 MB
 
@@ -111,9 +106,7 @@ def open_cuda_output(meta: dict, shape: tuple, dtype: torch.dtype, device: int) 
     storage_offset_bytes, rc_offset = _int_field(meta, "storage_offset_bytes"), _int_field(meta, "rc_offset")
     if _int_field(meta, "device") != device:
         raise BadDescriptor("output lives on another GPU than the judge's")
-    numel = math.prod(shape)
-    itemsize = torch.empty(0, dtype=dtype).element_size()
-    if (offset + numel) * itemsize > storage_bytes:
+    if (offset + math.prod(shape)) * dtype.itemsize > storage_bytes:
         raise BadDescriptor("output descriptor claims more elements than its storage holds")
     handle, rc_handle = _bytes_field(meta, "handle"), _bytes_field(meta, "rc_handle")
     event_handle = _bytes_field(meta, "event_handle", optional=True)
@@ -136,11 +129,11 @@ def describes(meta, shape: tuple, dtype: torch.dtype) -> str:
     if got != tuple(shape):
         return f"has shape {got}, expected {tuple(shape)}"
     name = meta.get("dtype")
-    if name not in _DTYPES:
+    try:
+        got_dtype = _dtype_from_name(name)
+    except (ProtocolError, TypeError):  # not a torch dtype name (or not a string)
         return f"has dtype {name!r}, expected {dtype}"
-    if _DTYPES[name] != dtype:
-        return f"has dtype torch.{name}, expected {dtype}"
-    return ""
+    return f"has dtype {got_dtype}, expected {dtype}" if got_dtype != dtype else ""
 
 
 def gpu_digest(outs: list) -> str:

@@ -39,6 +39,7 @@ from drtriton.verify.process import WorkerCrash, WorkerProcess, WorkerTimeout, Z
 from drtriton.verify.rules import RULES, check_static, has_model_new, parse_candidate
 from drtriton.verify.sandbox import policy_violations
 from drtriton.verify.verdict import Status, Timing, Verdict
+from drtriton.verify.worker import tensor_bytes
 
 _REF_CACHE_SIZE = 32  # problems whose reference outputs the pool keeps
 _REF_CACHE_BYTES = 32 << 30  # ... and at most this many bytes of them (memory and spill files together)
@@ -123,18 +124,17 @@ class ReferenceOutputs:
         outs = msg.get("outputs")
         if int(msg.get("k", -1)) != len(self.specs) or not (isinstance(outs, list) or "digest" in msg):
             raise ValueError(f"reference worker sent case {msg.get('k')!r} out of order")
+        if outs is not None and not all(isinstance(o, torch.Tensor) for o in outs):
+            raise ValueError("reference worker sent a non-tensor output")
         k = len(self.specs)
+        self.specs.append({"seed": msg["seed"], "dist": msg["dist"], "fingerprint": str(msg["fingerprint"])})
         self.input_bytes.append(int(msg.get("input_bytes") or 0))
         if outs is None:
-            self.specs.append({"seed": msg["seed"], "dist": msg["dist"], "fingerprint": str(msg["fingerprint"])})
             self.digests.append(str(msg["digest"]))
             self.judged_bytes += int(msg.get("output_bytes") or 0)
             return
-        if not all(isinstance(o, torch.Tensor) for o in outs):
-            raise ValueError("reference worker sent a non-tensor output")
-        self.specs.append({"seed": msg["seed"], "dist": msg["dist"], "fingerprint": str(msg["fingerprint"])})
         self.digests.append(outputs_digest(outs))
-        size = sum(o.numel() * o.element_size() for o in outs)
+        size = tensor_bytes(outs)
         if self._budget.take(size):
             self._held[0] += size
             self.ram_bytes += size
@@ -581,10 +581,9 @@ class VerifierPool:
         with self._lock:
             gate = self._gates.get(device)
         if gate is None:
-            total_mb = self._gpu_total_mb.get(device) or gpu_total_mb(device)
-            self._gpu_total_mb[device] = total_mb
+            capacity = int(GATE_SHARE * self._gpu_mb(device)) << 20
             with self._lock:
-                gate = self._gates.setdefault(device, GpuMemoryGate(int(GATE_SHARE * total_mb) << 20))
+                gate = self._gates.setdefault(device, GpuMemoryGate(capacity))
         return gate
 
     @staticmethod
@@ -592,13 +591,17 @@ class VerifierPool:
         judge = ref["outputs"].judge if "outputs" in ref else None
         return judge is not None and bool(judge.broken)
 
-    def _gpu_share_mb(self, device: str, fraction: float) -> int:
-        """`fraction` of one process slot's share of the GPU's memory (workers + 2 slots: candidates,
-        a judge being built, a baseline), in MB; the total is read once from nvidia-smi or torch."""
+    def _gpu_mb(self, device: str) -> int:
+        """The GPU's total memory in MB, read once from nvidia-smi (or torch)."""
         total = self._gpu_total_mb.get(device)
         if total is None:
             total = self._gpu_total_mb[device] = gpu_total_mb(device)
-        return max(256, int(total * fraction / (self.workers + 2)))
+        return total
+
+    def _gpu_share_mb(self, device: str, fraction: float) -> int:
+        """`fraction` of one process slot's share of the GPU's memory (workers + 2 slots: candidates,
+        a judge being built, a baseline), in MB."""
+        return max(256, int(self._gpu_mb(device) * fraction / (self.workers + 2)))
 
     def _baseline(self, ref: dict, device: str) -> dict:
         """Eager and torch.compile(Model) timed once for a problem, in a worker that only runs problems."""
@@ -772,7 +775,7 @@ class VerifierPool:
             return list(range(n))
         budget, chosen, used = self._gpu_share_mb(device, 0.125) << 20, [], 0
         for k in reversed(range(n)):
-            size = ref.input_bytes[k] if k < len(ref.input_bytes) else 0
+            size = ref.input_bytes[k]
             if used + size > budget and len(chosen) >= min(2, n):
                 break
             chosen.append(k)

@@ -63,6 +63,20 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize(device)
 
 
+def tensor_bytes(values) -> int:
+    """Bytes held by the tensors among `values` (other arguments count nothing)."""
+    import torch
+
+    return sum(v.numel() * v.element_size() for v in values if isinstance(v, torch.Tensor))
+
+
+def _tensor_outputs(out, device=None) -> list:
+    """Model's outputs as a list of tensors (a Python number becomes one, on `device`)."""
+    import torch
+
+    return [o if isinstance(o, torch.Tensor) else torch.tensor(o, device=device) for o in _as_list(out)]
+
+
 def release_gpu_cache(device) -> None:
     """Hands this process's cached-but-free GPU memory back to the device. Several workers share a GPU
     and each caching allocator keeps its peak: a KernelBench case's transient tensors (float64 input
@@ -192,8 +206,6 @@ class CaseSource:
 
     def get(self, k: int) -> list:
         """Case k's host inputs (shared: copy before mutating). Raises InputMismatch."""
-        import torch
-
         if k in self._kept:
             self._kept.move_to_end(k)
             return self._kept[k][0]
@@ -210,7 +222,7 @@ class CaseSource:
                 "from torch.manual_seed in a fresh process (time, os.urandom, the pid, numpy or random "
                 "module state?) or torch's global state was changed; draw inputs only from torch's RNG"
             )
-        size = sum(a.numel() * a.element_size() for a in inputs if isinstance(a, torch.Tensor))
+        size = tensor_bytes(inputs)
         if size <= self.budget:
             self._kept[k] = (inputs, size)
             self._bytes += size
@@ -240,7 +252,7 @@ class ReferenceJudge:
 
     def keep(self, k: int, seed: int, dist: str, outs: list) -> None:
         self.specs.append((seed, dist))
-        size = sum(o.numel() * o.element_size() for o in outs)
+        size = tensor_bytes(outs)
         if self.held + size <= self.budget:
             self.cached[k] = outs
             self.held += size
@@ -255,8 +267,7 @@ class ReferenceJudge:
         self.last = None  # free the previous recomputed case first
         seed, dist = self.specs[k]
         with torch.no_grad():
-            outs = _as_list(self.model(*_make_case(self.module, seed, dist, self.device)))
-        outs = [o if isinstance(o, torch.Tensor) else torch.tensor(o, device=self.device) for o in outs]
+            outs = _tensor_outputs(self.model(*_make_case(self.module, seed, dist, self.device)), self.device)
         self.recomputed += 1
         self.last = (k, outs)
         release_gpu_cache(self.device)
@@ -327,7 +338,7 @@ def run_reference(req: dict, send) -> tuple[dict, ReferenceJudge | None]:
                 for dist in req["distributions"]:
                     inputs = _make_case(module, seed, dist, device)
                     fp = fingerprint(inputs)
-                    in_bytes = sum(a.numel() * a.element_size() for a in inputs if isinstance(a, torch.Tensor))
+                    in_bytes = tensor_bytes(inputs)
                     if k == 0 and fingerprint(_make_case(module, seed, dist, device)) != fp:
                         return {
                             "kind": "error",
@@ -335,9 +346,7 @@ def run_reference(req: dict, send) -> tuple[dict, ReferenceJudge | None]:
                             f"torch.manual_seed({seed}) differ (time, os.urandom, numpy or random module "
                             "state?); draw inputs only from torch's RNG",
                         }, None
-                    outs = _as_list(model(*_to_device(inputs, device)))
-                    outs = [o if isinstance(o, torch.Tensor) else torch.tensor(o, device=device if judge else None)
-                            for o in outs]
+                    outs = _tensor_outputs(model(*_to_device(inputs, device)), device if judge else None)
                     if k == 0:
                         send({"kind": "first_call_done"})
                         again = _as_list(model(*_to_device(inputs, device)))
@@ -350,7 +359,7 @@ def run_reference(req: dict, send) -> tuple[dict, ReferenceJudge | None]:
                         from drtriton.verify.ipc import gpu_digest
 
                         frame["digest"] = gpu_digest(outs)
-                        frame["output_bytes"] = sum(o.numel() * o.element_size() for o in outs)
+                        frame["output_bytes"] = tensor_bytes(outs)
                         judge.keep(k, seed, dist, outs)
                     else:
                         frame["outputs"] = outs
@@ -630,7 +639,7 @@ def main() -> int:
         settings.get("output_cap_mb", 16),
         settings.get("limit_address_space", True),
     )
-    import torch  # noqa: F401 - warm imports before the parent's clock starts
+    import torch  # warm imports before the parent's clock starts (torch is also used below)
     import triton  # noqa: F401
 
     torch.set_num_threads(1)  # one worker per core (see process.py)
