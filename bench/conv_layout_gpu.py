@@ -15,12 +15,12 @@ import argparse
 import importlib.util
 import json
 import os
-import statistics
 import sys
 from pathlib import Path
 
 import torch
 import torch.nn as nn
+from codegen_gpu import _time  # CUDA-event median of one call, as the code generator's benchmark times
 
 _CONVS = (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
@@ -30,22 +30,6 @@ def _load(path: Path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _time(fn, inputs, iters: int, warmup: int) -> float:
-    with torch.no_grad():
-        for _ in range(warmup):
-            fn(*inputs)
-        torch.cuda.synchronize()
-        samples = []
-        for _ in range(iters):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn(*inputs)
-            end.record()
-            torch.cuda.synchronize()
-            samples.append(start.elapsed_time(end))
-    return statistics.median(samples)
 
 
 def channels_last(model: nn.Module) -> int:
@@ -92,12 +76,11 @@ def main() -> int:
             torch.manual_seed(1)
             inputs = list(prob.get_inputs())
         row = {"id": pid, "name": path.stem}
-        row["eager_ms"] = _time(model, inputs, args.iters, args.warmup)
         with torch.no_grad():
+            row["eager_ms"] = _time(model, inputs, args.iters, args.warmup)
             ref = model(*inputs)
-        row["convs"] = channels_last(model)
-        row["channels_last_ms"] = _time(model, inputs, args.iters, args.warmup)
-        with torch.no_grad():
+            row["convs"] = channels_last(model)
+            row["channels_last_ms"] = _time(model, inputs, args.iters, args.warmup)
             out = model(*inputs)
         row["max_abs_diff"] = float((out.double() - ref.double()).abs().max())
         row["speedup"] = row["eager_ms"] / row["channels_last_ms"]
