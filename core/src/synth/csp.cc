@@ -193,11 +193,10 @@ SamplerImpl::SamplerImpl(SynthConfig config) : config_(std::move(config)) {
     DRT_ICHECK(!spec.commutative || spec.arity == 2);
     const int heavy = track_heavy_ && spec.heavy;
     const int reduce = track_reduce_ && spec.reduces;
-    std::vector<size_t> idx(spec.attrs.size(), 0);
-    while (true) {
+    ForEachAttrs(spec, [&](const std::vector<double>& choice) {
       const auto offset = static_cast<uint32_t>(attr_pool_.size());
-      for (size_t j = 0; j < idx.size(); ++j) attr_pool_.push_back(spec.attrs[j].choices[idx[j]]);
-      const std::span<const double> attrs(attr_pool_.data() + offset, idx.size());
+      attr_pool_.insert(attr_pool_.end(), choice.begin(), choice.end());
+      const std::span<const double> attrs(attr_pool_.data() + offset, choice.size());
       for (int r0 = 0; r0 <= kMaxRank; ++r0) {
         for (int r1 = 0; r1 <= (spec.arity == 2 ? kMaxRank : 0); ++r1) {
           const auto out = RankOut(id, attrs, r0, spec.arity == 2 ? r1 : 0);
@@ -210,10 +209,8 @@ SamplerImpl::SamplerImpl(SynthConfig config) : config_(std::move(config)) {
           add({kSinkClass, heavy, reduce, spec.arity, in0, in1}, {id, offset});
         }
       }
-      size_t j = 0;
-      while (j < idx.size() && ++idx[j] == spec.attrs[j].choices.size()) idx[j++] = 0;
-      if (j == idx.size()) break;
-    }
+      return false;
+    });
   }
   for (const auto& [key, list] : table) {
     const auto [cls, heavy, reduce, arity, r0, r1] = key;
