@@ -86,6 +86,7 @@ def main() -> int:
     assert c is not None, "the launcher did not keep a compiled kernel"
     stream = launcher.current_stream(launcher.device)
     full = (x, y, out) + launcher.constexprs
+    addrs = (x.data_ptr(), y.data_ptr(), out.data_ptr()) + launcher.constexprs
     knobs = triton.knobs.runtime
     dev = x.device
     pieces = {
@@ -104,7 +105,10 @@ def main() -> int:
         "hook lookups": lambda: (knobs.launch_enter_hook, knobs.launch_exit_hook),
         "CompiledKernel.run (bare)": lambda: launcher.run(*launcher.grid3, stream, c.function, c.packed_metadata,
                                                          None, None, None, *full),
+        "CompiledKernel.run (int addresses)": lambda: launcher.run(*launcher.grid3, stream, c.function,
+                                                                   c.packed_metadata, None, None, None, *addrs),
         "x.data_ptr() x3": lambda: (x.data_ptr(), y.data_ptr(), out.data_ptr()),
+        "x.new_empty(shape)": lambda: x.new_empty((64, 1024)),
     }
     rows = []
     for name, fn in pieces.items():

@@ -41,13 +41,13 @@ emit::TritonOptions MakeOptions(const nb::dict& knobs, const std::string& policy
                    &k.num_warps, &k.num_stages};
     const char* int_names[] = {"block", "reduce_block", "reduce_block_inner", "block_m", "block_n",
                                "block_k", "num_warps", "num_stages"};
-    bool* bools[] = {&k.fuse_epilogue, &k.fuse_prologue, &k.allow_tf32, &k.exact_dot};
-    const char* bool_names[] = {"fuse_epilogue", "fuse_prologue", "allow_tf32", "exact_dot"};
+    bool* bools[] = {&k.fuse_epilogue, &k.fuse_prologue, &k.allow_tf32, &k.exact_dot, &k.conv_channels_last};
+    const char* bool_names[] = {"fuse_epilogue", "fuse_prologue", "allow_tf32", "exact_dot", "conv_channels_last"};
     bool found = false;
-    for (size_t i = 0; i < 8 && !found; ++i) {
+    for (size_t i = 0; i < std::size(ints) && !found; ++i) {
       if (name == int_names[i]) *ints[i] = nb::cast<int>(value), found = true;
     }
-    for (size_t i = 0; i < 4 && !found; ++i) {
+    for (size_t i = 0; i < std::size(bools) && !found; ++i) {
       if (name == bool_names[i]) *bools[i] = nb::cast<bool>(value), found = true;
     }
     if (!found) throw ValueError("unknown emitter knob '" + name + "'; see drtriton.frontend.CompileConfig");

@@ -73,7 +73,33 @@ TEST(EmitTriton, StrictPolicyRefusesConvolutionAndMixedMakesItALibraryCall) {
   opt.policy = Policy::kMixed;
   const std::string src = EmitTriton(g, opt);
   EXPECT_NE(src.find("# PyTorch library calls: conv2d"), std::string::npos);
-  EXPECT_NE(src.find("self.conv(v0)"), std::string::npos);
+  // By default the convolution runs channels-last, its bias added by the ReLU kernel that reads it, and
+  // that pointwise kernel walks and stores in the same channels-last order.
+  EXPECT_NE(src.find("F.conv2d(v0.contiguous(memory_format=torch.channels_last), self.conv.weight, None,"),
+            std::string::npos);
+  EXPECT_NE(src.find("tl.load(p_self_conv_bias + "), std::string::npos);
+  EXPECT_NE(src.find("memory_format=torch.channels_last)\n"), std::string::npos);
+  EXPECT_EQ(src.find("self.conv(v0)"), std::string::npos);
+  opt.knobs.conv_channels_last = false;
+  const std::string plain = EmitTriton(g, opt);
+  EXPECT_NE(plain.find("self.conv(v0)"), std::string::npos);
+  EXPECT_EQ(plain.find("channels_last"), std::string::npos);
+}
+
+TEST(EmitTriton, ChannelsLastConvKeepsItsBiasWhenTheOutputIsReturned) {
+  // The convolution's output is a graph output as well as read by a kernel: the host sees it, so the
+  // bias stays in the library call and no reader adds it again.
+  const ir::Graph g = ir::FromJson(
+      R"({"inputs": [{"shape": [2, 3, 8, 8, 8], "dtype": "float32"}],
+          "nodes": [{"op": "conv3d", "inputs": [0], "attrs": {"out_channels": 4, "kernel_size": 3,
+                     "stride": 1, "padding": 1, "groups": 1, "bias": 1}},
+                    {"op": "relu", "inputs": [1], "attrs": {}}],
+          "outputs": [1, 2]})");
+  TritonOptions opt;
+  opt.params = {{{"module", "self.conv"}, {"weight", "self.conv.weight"}, {"bias", "self.conv.bias"}}, {}};
+  const std::string src = EmitTriton(g, opt);
+  EXPECT_NE(src.find("memory_format=torch.channels_last_3d), self.conv.weight, self.conv.bias,"), std::string::npos);
+  EXPECT_EQ(src.find("p_self_conv_bias"), std::string::npos);
 }
 
 TEST(EmitTriton, UnknownPolicyNameIsAValueError) { EXPECT_THROW(ParsePolicy("fast"), ValueError); }

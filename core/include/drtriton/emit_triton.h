@@ -38,6 +38,12 @@ struct TritonKnobs {
   // fp32 accuracy, error ~2^-21 per product) unless exact_dot asks for Triton's FMA loop ("ieee"), which
   // on Hopper runs without tensor cores at a fraction of cuBLAS's fp32 speed.
   bool exact_dot = false;
+  // Under mixed/hybrid: 2-D and 3-D convolutions (and transposed ones) run on channels-last input and
+  // produce channels-last output, which is what cuDNN's fastest fp32/TF32 kernels read and write (in
+  // NCHW, PyTorch adds layout-transpose kernels around them and adds the bias in a separate pass). The
+  // bias moves into the Triton kernels that read the output, and pointwise epilogues walk and store in
+  // channels-last order, so the output of such a program is a channels-last tensor.
+  bool conv_channels_last = true;
   std::vector<int32_t> split; // fusion splits: value ids forced to memory (a kernel boundary after them)
 };
 

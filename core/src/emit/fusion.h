@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -45,6 +47,12 @@ struct FusionPlan {
   std::vector<std::string> why;     // per node: why unsupported (empty otherwise)
   std::vector<bool> stored;         // per value: lives in memory (graph inputs always do)
   std::vector<Kernel> kernels;      // in execution order
+  // Layout (set by the emitter, not the planning passes). Values stored channels-last (NHWC / NDHWC
+  // memory for an [N, C, *S] shape; the conv_channels_last knob): value id -> true when the producing
+  // library convolution ran without its bias, which every reader then adds per channel as it loads.
+  std::map<int32_t, bool> channels_last;
+  // Pointwise kernels that walk their output in channels-last memory order and store it so.
+  std::set<int32_t> physical_order;
 };
 
 /// Ordered, named passes of the generator; each has a one-line reason.

@@ -19,7 +19,7 @@ POLICIES = ("strict", "mixed", "hybrid")
 # Knob names -> (type, lowest legal value). Power-of-two tiles: tl.arange needs them.
 _INT_KNOBS = {"block": 16, "reduce_block": 16, "reduce_block_inner": 1, "block_m": 16, "block_n": 16,
               "block_k": 16, "num_warps": 1, "num_stages": 1}
-_BOOL_KNOBS = ("fuse_epilogue", "fuse_prologue", "allow_tf32", "exact_dot")
+_BOOL_KNOBS = ("fuse_epilogue", "fuse_prologue", "allow_tf32", "exact_dot", "conv_channels_last")
 _POW2 = {"block", "reduce_block", "reduce_block_inner", "block_m", "block_n", "block_k", "num_warps"}
 
 
@@ -31,8 +31,8 @@ class CompileConfig:
         epilogues fused in Triton; the default and our headline policy), hybrid (any registry operator
         without a Triton lowering stays a PyTorch call).
     knobs: emitter knobs the search turns: block, reduce_block, reduce_block_inner, block_m, block_n,
-        block_k (powers of two), num_warps, num_stages, fuse_epilogue, fuse_prologue, allow_tf32, exact_dot, and
-        split (value ids forced to memory: a fusion split after them).
+        block_k (powers of two), num_warps, num_stages, fuse_epilogue, fuse_prologue, allow_tf32, exact_dot,
+        conv_channels_last (on by default: convolutions read and write channels-last memory), and split (value ids forced to memory: a fusion split after them).
     """
 
     policy: str = "mixed"

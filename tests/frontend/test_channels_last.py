@@ -1,0 +1,94 @@
+"""Channels-last convolutions under mixed (the conv_channels_last knob): same values as the eager Model, the
+bias folded into the reading kernel, channels-last outputs from pointwise epilogues, and the knob off giving
+the plain library call."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import pytest
+import torch
+
+from drtriton.frontend import CompileConfig, compile_problem
+
+PROBLEM = '''
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.{conv}
+        self.scale = nn.Parameter(torch.randn({channels}, {ones}) * 0.5 + 1.0)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return {body}
+
+
+def get_inputs():
+    return [torch.randn({shape})]
+
+
+def get_init_inputs():
+    return []
+'''
+
+CASES = {
+    # pointwise epilogue: walks and stores channels-last
+    "conv2d_pointwise": dict(conv="Conv2d(3, 5, 3, padding=1)", channels=5, ones="1, 1", shape="2, 3, 7, 6",
+                             body="torch.tanh(y * self.scale) + 0.5"),
+    # reduction over channels reads the channels-last output with the bias added per channel
+    "conv2d_softmax_channels": dict(conv="Conv2d(3, 6, 3)", channels=6, ones="1, 1", shape="2, 3, 9, 8",
+                                    body="torch.softmax(y * self.scale, dim=1)"),
+    "conv_transpose3d_mean": dict(conv="ConvTranspose3d(2, 4, 3, stride=2, padding=1)", channels=4,
+                                  ones="1, 1, 1", shape="2, 2, 3, 4, 3",
+                                  body="torch.relu(y).mean(dim=(2, 3, 4), keepdim=True) * self.scale"),
+    "conv3d_min_channels": dict(conv="Conv3d(3, 4, 2, bias=True)", channels=4, ones="1, 1, 1", shape="2, 3, 5, 4, 4",
+                                body="torch.min(y * self.scale, dim=1, keepdim=True)[0] + y"),
+}
+
+
+def _load(source: str, name: str):
+    spec = importlib.util.spec_from_loader(name, loader=None)
+    module = importlib.util.module_from_spec(spec)
+    exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+    sys.modules.pop(name, None)
+    return module
+
+
+def _run(case: str, knobs: dict) -> tuple[str, torch.Tensor, torch.Tensor]:
+    src = PROBLEM.format(**CASES[case])
+    result = compile_problem(src, CompileConfig(knobs=knobs))
+    prob, sol = _load(src, f"p_{case}"), _load(result.source, f"s_{case}")
+    torch.manual_seed(0)
+    model = prob.Model()
+    torch.manual_seed(0)
+    new = sol.ModelNew()
+    torch.manual_seed(1)
+    x = prob.get_inputs()[0]
+    with torch.no_grad():
+        return result.source, model(x), new(x)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_channels_last_matches_eager(case: str) -> None:
+    source, ref, out = _run(case, {})
+    assert "memory_format=torch.channels_last" in source
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_bias_folded_and_pointwise_output_is_channels_last() -> None:
+    source, ref, out = _run("conv2d_pointwise", {})
+    assert "self.conv.weight, None," in source  # the library call runs without its bias ...
+    assert "tl.load(p_self_conv_bias + " in source  # ... which the epilogue adds per channel
+    assert out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous()
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_knob_off_keeps_the_plain_library_call() -> None:
+    source, ref, out = _run("conv2d_softmax_channels", {"conv_channels_last": False})
+    assert "channels_last" not in source and "self.conv(v0)" in source
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
