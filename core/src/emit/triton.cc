@@ -427,6 +427,21 @@ struct ReduceSpec {
   int64_t count = 1;
 };
 
+// The contiguous range of input axes [first, last] a reduction or normalization anchor reduces.
+std::pair<int, int> AnchorReducedRange(const ir::Graph& g, const ir::Node& a, int rank) {
+  const std::string_view op = ops::Spec(a.op).name;
+  if (op.starts_with("adaptive")) return {2, rank - 1};
+  if (op == "layer_norm" || op == "rms_norm") return {rank - 1, rank - 1};
+  if (op == "group_norm") return {1, rank - 1};
+  if (op == "instance_norm") return {2, rank - 1};
+  if (op == "cosine_similarity") {
+    const int d = static_cast<int>(AttrOr(a, "dim", 1));
+    return {d, d};
+  }
+  if (auto ax = ReducedAxes(g, a)) return {ax->first, ax->last};
+  return {0, rank - 1};
+}
+
 EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const TritonOptions& opt,
                          const Kernel& kernel, size_t index) {
   const TritonKnobs& kn = opt.knobs;
@@ -473,21 +488,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
                                                    : g.TypeOf(src).shape;
     const int rank = static_cast<int>(in.size());
     RowLayout rows;
-    int first = 0, last = rank - 1;
-    if (op.starts_with("adaptive")) {
-      first = 2;
-    } else if (op == "layer_norm" || op == "rms_norm") {
-      first = last = rank - 1;
-    } else if (op == "group_norm") {
-      first = 1;
-    } else if (op == "instance_norm") {
-      first = 2;
-    } else if (op == "cosine_similarity") {
-      first = last = static_cast<int>(AttrOr(a, "dim", 1));
-    } else if (auto ax = ReducedAxes(g, a)) {
-      first = ax->first;
-      last = ax->last;
-    }
+    const auto [first, last] = AnchorReducedRange(g, a, rank);
     int64_t groups = 1;
     if (op == "group_norm") groups = static_cast<int64_t>(AttrOr(a, "num_groups", 1));
     rows.outer = Prod(in, 0, first) * groups;
@@ -987,9 +988,13 @@ bool IsLayoutConv(const ir::Graph& g, int32_t v) {
   return name == "conv2d" || name == "conv3d" || name == "conv_transpose2d" || name == "conv_transpose3d";
 }
 
-// Marks which values are stored channels-last: 2-D/3-D library convolutions, and pointwise kernels that
-// read one of those at their own shape (they walk and store in the same order, so both sides stay
-// coalesced). A convolution's bias is folded into its readers when every reader is a Triton kernel.
+// Marks which values are stored channels-last: a 2-D/3-D library convolution's output, and the outputs
+// of the pointwise kernels that read it at its own shape (they walk and store in memory order, so loads
+// and stores stay coalesced), transitively. A convolution stays in PyTorch's default layout when anything
+// in that region would read it across the grain: a reduction or normalization over other axes than the
+// channels (GroupNorm, spatial means: their rows would be strided in channels-last memory), over more
+// than 16 channels, or a matmul.
+// The bias is folded into the readers when every reader of the convolution is a Triton kernel.
 void PlanLayouts(const ir::Graph& g, const TritonOptions& opt, FusionPlan& plan) {
   if (!opt.knobs.conv_channels_last || opt.policy == Policy::kStrict) return;
   const int32_t k = static_cast<int32_t>(g.inputs.size());
@@ -1001,28 +1006,52 @@ void PlanLayouts(const ir::Graph& g, const TritonOptions& opt, FusionPlan& plan)
   std::set<int32_t> host_read;  // read by host code: graph outputs and hybrid host calls
   host_read.insert(g.outputs.begin(), g.outputs.end());
   for (const auto& [j, deps] : opt.host_deps) host_read.insert(deps.begin(), deps.end());
-  for (const Kernel& kernel : plan.kernels) {
-    const int rank = g.TypeOf(kernel.root).Rank();
-    if (kernel.kind == KernelKind::kLibrary) {
-      if (!IsLayoutConv(g, kernel.root) || (rank != 4 && rank != 5)) continue;
-      const size_t ni = static_cast<size_t>(kernel.root - k);
-      bool fold = ni < opt.params.size() && opt.params[ni].count("bias") && !host_read.count(kernel.root);
-      for (size_t j = 0; j < g.nodes.size() && fold; ++j) {
-        const auto& ins = g.nodes[j].inputs;
-        if (std::find(ins.begin(), ins.end(), kernel.root) == ins.end()) continue;
-        const auto it = owner.find(k + static_cast<int32_t>(j));
-        fold = it != owner.end() && plan.kernels[it->second].kind != KernelKind::kLibrary;
-      }
-      plan.channels_last[kernel.root] = fold;
-    } else if (kernel.kind == KernelKind::kPointwise && (rank == 4 || rank == 5)) {
-      for (int32_t m : kernel.members) {
-        for (int32_t u : g.nodes[m - k].inputs) {
-          if (plan.channels_last.count(u) && g.TypeOf(u).shape == g.TypeOf(kernel.root).shape) {
-            plan.physical_order.insert(kernel.root);
+  // The kernels with a node reading value u.
+  auto readers = [&](int32_t u) {
+    std::set<size_t> out;
+    for (size_t j = 0; j < g.nodes.size(); ++j) {
+      const auto& ins = g.nodes[j].inputs;
+      if (std::find(ins.begin(), ins.end(), u) == ins.end()) continue;
+      if (const auto it = owner.find(k + static_cast<int32_t>(j)); it != owner.end()) out.insert(it->second);
+    }
+    return out;
+  };
+  for (const Kernel& conv : plan.kernels) {
+    const int rank = g.TypeOf(conv.root).Rank();
+    if (conv.kind != KernelKind::kLibrary || !IsLayoutConv(g, conv.root) || (rank != 4 && rank != 5)) continue;
+    bool ok = true, fold = !host_read.count(conv.root);
+    std::vector<int32_t> region = {conv.root};
+    std::set<int32_t> walkers;  // roots of pointwise kernels that would walk in memory order
+    for (size_t r = 0; r < region.size() && ok; ++r) {
+      const int32_t u = region[r];
+      for (size_t ki : readers(u)) {
+        const Kernel& kn = plan.kernels[ki];
+        if (kn.kind == KernelKind::kLibrary) {
+          fold = fold && u != conv.root;
+        } else if (kn.kind == KernelKind::kPointwise) {
+          if (g.TypeOf(kn.root).shape == g.TypeOf(u).shape && !walkers.count(kn.root)) {
+            walkers.insert(kn.root);
+            region.push_back(kn.root);
           }
+        } else if (kn.kind == KernelKind::kMatmul) {
+          ok = false;
+        } else {
+          // A reduction over the channels alone tiles [channels x pixels] with pixels as the fast axis,
+          // which channels-last memory holds C floats apart: whole 32-byte sectors still serve a warp
+          // when a pixel's channels span at most two of them (C <= 16); beyond that the rows are strided.
+          const ir::Node& a = g.nodes[kn.anchor - k];
+          const ir::Shape& in = g.TypeOf(a.inputs[0]).shape;
+          ok = ok && AnchorReducedRange(g, a, static_cast<int>(in.size())) == std::pair<int, int>{1, 1} &&
+               in.size() >= 2 && in[1] <= 16;
         }
       }
-      if (plan.physical_order.count(kernel.root)) plan.channels_last[kernel.root] = false;
+    }
+    if (!ok) continue;
+    const size_t ni = static_cast<size_t>(conv.root - k);
+    plan.channels_last[conv.root] = fold && ni < opt.params.size() && opt.params[ni].count("bias");
+    for (int32_t w : walkers) {
+      plan.physical_order.insert(w);
+      plan.channels_last.emplace(w, false);
     }
   }
 }
