@@ -2,7 +2,9 @@
 (data -> SFT -> held-out eval -> DRPO and GRPO on the same prompts -> eval of both, levels 1, 2, 5), and
 one RL step of a 7B-class model.
 
-    python3 bench/train_gpu.py pipeline --out $OUT/train            # ~8.5 min on one H100, 16 CPU cores
+    python3 bench/train_gpu.py pipeline --out $OUT/train            # ~9 min (545 s budget) on one H100, 16 cores
+    python3 bench/train_gpu.py pipeline --out $OUT/a --save-sft $OUT/sft --stop-after sft   # or two commands:
+    python3 bench/train_gpu.py pipeline --out $OUT/b --init-sft $OUT/sft                    # SFT once, then RL
     python3 bench/train_gpu.py pipeline --out /tmp/p --smoke         # CPU dry run (TRITON_INTERPRET=1)
     python3 bench/train_gpu.py rewardcheck --out $OUT               # RL reward check vs verifier: time, agreement
     python3 bench/train_gpu.py scale7b --out $OUT                   # Qwen2.5-7B arch, random bf16, LoRA
@@ -14,11 +16,12 @@ eval_answers.jsonl); models and checkpoints go to --work (git-ignored runs/). It
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import sys
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,9 +39,29 @@ def phase_pipeline(args) -> dict:
     cfg = PipelineConfig.smoke(out, work) if args.smoke else PipelineConfig(out=out, work=work)
     changes = {"budget_s": args.budget_s, "heldout_n": args.heldout_n, "rl_lr": args.rl_lr,
                "workers": args.workers, "seed": args.seed, "rl_reward": args.rl_reward,
-               "sft_canonical": False if args.no_canonical else None}
+               "sft_canonical": False if args.no_canonical else None, "save_sft": args.save_sft,
+               "init_sft": args.init_sft, "stop_after": args.stop_after,
+               "eval_levels": tuple(args.eval_levels) if args.eval_levels else None}
+    budgets = dict(cfg.budgets)
+    if not args.smoke and args.stop_after == "sft":
+        # first of two commands: SFT takes the whole budget the data phase leaves
+        budgets["sft"] = (args.budget_s or cfg.budget_s) - budgets["data"]
+        changes["budgets"] = budgets
+    elif not args.smoke and args.init_sft:
+        # second of two commands: no data or SFT phase; RL and the evaluation get their time
+        budgets.update({"data": 0.0, "sft": 0.0, "probe_sft": 60.0, "rl_drpo": 170.0, "rl_grpo": 170.0,
+                        "eval": 145.0})
+        changes["budgets"] = budgets
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        if key not in {f.name for f in fields(PipelineConfig)}:
+            raise SystemExit(f"--set takes FIELD=VALUE with a PipelineConfig field, got {item!r}; "
+                             "e.g. --set rl_prompts_per_step=8")
+        try:
+            changes[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            changes[key] = value  # a plain string
     if args.budget:
-        budgets = dict(cfg.budgets)
         for item in args.budget:
             phase, _, secs = item.partition("=")
             try:
@@ -211,16 +234,26 @@ def main() -> int:
                     help="pipeline: results folder (default $OUT); scale7b: folder of train_scale7b.json")
     ap.add_argument("--work", type=Path, help="pipeline: models and checkpoints (default runs/pipeline)")
     ap.add_argument("--smoke", action="store_true", help="pipeline: CPU dry run of every phase at toy sizes")
-    ap.add_argument("--budget-s", type=float, help="pipeline: wall-time budget of the whole run (default 510)")
+    ap.add_argument("--budget-s", type=float, help="pipeline: wall-time budget of the whole run (default 545)")
     ap.add_argument("--budget", action="append", metavar="PHASE=S",
                     help="pipeline: one phase's budget in seconds (data, sft, probe_sft, rl_drpo, rl_grpo, eval)")
-    ap.add_argument("--heldout-n", type=int, help="pipeline: held-out tasks per level (default 16)")
-    ap.add_argument("--rl-lr", type=float, help="pipeline: RL learning rate (default 1e-4)")
+    ap.add_argument("--heldout-n", type=int, help="pipeline: held-out tasks per level (default 64)")
+    ap.add_argument("--eval-levels", type=int, nargs="+", help="pipeline: held-out / RL levels (default 1 2)")
+    ap.add_argument("--rl-lr", type=float, help="pipeline: RL learning rate (default 2e-5)")
+    ap.add_argument("--save-sft", type=Path,
+                    help="pipeline: after SFT, save the SFT model (bf16) and the run's tasks to this folder")
+    ap.add_argument("--init-sft", type=Path,
+                    help="pipeline: start from a --save-sft folder (no data or SFT phase); default budgets "
+                         "probe 60, DRPO 170, GRPO 170, eval 145 s")
+    ap.add_argument("--stop-after", choices=["data", "sft", "probe_sft", "rl_drpo", "rl_grpo", "eval"],
+                    help="pipeline: end the run after this phase (with --save-sft sft: SFT gets the budget)")
     ap.add_argument("--no-canonical", action="store_true",
                     help="pipeline: SFT on the code generator's answers as written (no canonical_solution rewrite)")
     ap.add_argument("--rl-reward", choices=["fast", "verifier"],
                     help="pipeline: RL reward check (default fast: static rules + in-process correctness)")
     ap.add_argument("--workers", type=int, help="pipeline: synthesizer/verifier processes (default CPUs - 2)")
+    ap.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                    help="pipeline: any PipelineConfig field, e.g. --set rl_prompts_per_step=8 --set rl_ref_kl=0.1")
     ap.add_argument("--seed", type=int, help="pipeline: seed of data, init and sampling (default 0)")
     ap.add_argument("--n-kernels", type=int, default=37, help="rewardcheck: honest kernels to check")
     ap.add_argument("--prompt-len", type=int, default=512, help="scale7b: prompt tokens")

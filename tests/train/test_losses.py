@@ -11,6 +11,7 @@ from drtriton.train.losses import (
     grpo_advantages,
     grpo_loss,
     kl_k3,
+    kl_to_reference,
     sequence_scores,
 )
 
@@ -85,3 +86,25 @@ def test_grpo_loss_gradient_follows_advantage_sign():
     loss, _ = grpo_loss(logps, logps.detach().clone(), torch.ones(2, 2), torch.tensor([1.0, -1.0]))
     loss.backward()
     assert torch.all(logps.grad[0] < 0) and torch.all(logps.grad[1] > 0)
+
+
+def test_grpo_ratio_clip_stops_the_gradient_past_the_trust_region_in_the_advantage_direction():
+    old = torch.zeros(4, 1)
+    # ratios e^0.5 ~ 1.65 and e^-0.5 ~ 0.61 (outside 1 +- 0.2), for positive then negative advantages
+    new = torch.tensor([[0.5], [-0.5], [0.5], [-0.5]], requires_grad=True)
+    loss, _ = grpo_loss(new, old, torch.ones(4, 1), torch.tensor([1.0, 1.0, -1.0, -1.0]), clip_eps=0.2)
+    loss.backward()
+    g = new.grad[:, 0]
+    assert g[0] == 0 and g[3] == 0  # already moved past the clip the way the advantage wants: no push
+    assert g[1] < 0 and g[2] > 0  # moved the wrong way: the unclipped term still pulls it back
+
+
+def test_kl_to_reference_is_zero_at_the_reference_and_pulls_back_toward_it():
+    ref = torch.tensor([[-1.0, -2.0]])
+    assert float(kl_to_reference(ref.clone(), ref, torch.ones(1, 2))) == 0.0
+    new = torch.tensor([[-0.5, -2.5]], requires_grad=True)
+    kl = kl_to_reference(new, ref, torch.ones(1, 2))
+    kl.backward()
+    assert float(kl.detach()) > 0 and new.grad[0, 0] > 0 and new.grad[0, 1] < 0  # descent moves each back to ref
+    masked = kl_to_reference(new.detach(), ref, torch.tensor([[1.0, 0.0]]))
+    assert math.isclose(float(masked), math.exp(-0.5) - 1 + 0.5, rel_tol=1e-6)  # token mean over the mask

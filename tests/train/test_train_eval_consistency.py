@@ -132,7 +132,7 @@ def test_rl_starts_at_the_level_with_the_most_groups_of_mixed_rewards():
 def test_eval_generates_level_by_level_so_a_cut_drops_the_same_levels_of_every_model(tmp_path, monkeypatch):
     from drtriton.train.pipeline import Pipeline, PipelineConfig
 
-    p = Pipeline(PipelineConfig(out=tmp_path / "o", work=tmp_path / "w"))
+    p = Pipeline(PipelineConfig(out=tmp_path / "o", work=tmp_path / "w", eval_levels=(1, 2, 5)))
     for name in ("sft", "drpo", "grpo"):
         setattr(p, f"{name}_dir", tmp_path / name)
     calls = []

@@ -74,14 +74,21 @@ class RLParams:
     backend: str = "native"  # native (our loop; no trl needed) | trl (GRPOTrainer; algo=grpo only)
     rollouts: int = 8  # per prompt (the paper: 8)
     prompts_per_step: int = 4
-    lr: float = 1e-6  # the paper's setting
+    lr: float = 1e-6  # the paper's setting (7B, pretrained); a tiny model SFT-trained from scratch takes ~1e-5
+    # Linear lr warm-up over the first RL steps (batches): Adam's first updates are ~lr x sign(gradient) on
+    # every weight, the most disruptive moment for an SFT policy when the RL gradient is noisy.
+    warmup_steps: int = 0
+    # Penalty on KL(pi || pi_ref) to the policy RL started from (k3 estimator on every completion token,
+    # token mean): keeps a few noisy updates from undoing SFT. 0: off (the paper's DRPO has only the
+    # trust region to pi_old). Applied the same way to DRPO and GRPO.
+    ref_kl: float = 0.0
     steps: int = 100
     updates_per_batch: int = 1  # optimizer steps per rollout batch; >1 makes the KL trust region bite
     max_new_tokens: int = 1024
     # Per-level answer caps ({level: tokens}) overriding max_new_tokens: answers grow with the level, and a
     # cap near the reference answers' length keeps a batch from idling on its longest runaway sample.
     max_new_tokens_by_level: dict | None = None
-    temperature: float = 1.0
+    temperature: float = 1.0  # rollout sampling; log-probs in the loss are the policy's own (temperature 1)
     top_p: float = 1.0
     clip_eps: float = 0.2  # GRPO's ratio clip
     drpo: DRPOHyper = field(default_factory=DRPOHyper)
@@ -105,6 +112,9 @@ class RLParams:
             raise UsageError(f"rl.rollouts must be >= 2 (groups need contrast), got {self.rollouts}")
         if self.steps < 1 or self.prompts_per_step < 1 or self.updates_per_batch < 1 or self.lr <= 0:
             raise UsageError("rl.steps, rl.prompts_per_step, rl.updates_per_batch and rl.lr must be positive")
+        if self.warmup_steps < 0 or self.ref_kl < 0 or not self.temperature > 0:
+            raise UsageError(f"rl.warmup_steps and rl.ref_kl must be >= 0 and rl.temperature > 0, got "
+                             f"{self.warmup_steps}, {self.ref_kl}, {self.temperature}")
         if self.max_new_tokens_by_level is not None:
             try:
                 caps = {int(k): int(v) for k, v in dict(self.max_new_tokens_by_level).items()}
@@ -133,7 +143,7 @@ class RunConfig:
     rl: RLParams = field(default_factory=RLParams)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     verify: dict = field(default_factory=dict)  # VerifyConfig fields (policy, timeout_s, device, ...)
-    eval_n: int = 16  # held-out tasks per curriculum evaluation during RL
+    eval_n: int = 16  # held-out tasks per curriculum evaluation during RL; 0: no evaluation (fixed level)
 
     def resolved_device(self) -> str:
         if self.device != "auto":

@@ -1,8 +1,9 @@
 """Fast correctness rewards for RL: the verifier's static rules in the parent, then the answer run against
 the problem's Model in persistent worker processes (torch and Triton imported, the device initialised, once
-per worker instead of once per candidate). Evaluation never uses this: it goes through the sandboxed
-verifier (drtriton.verify), which on the H100 verifies about 48 candidates a minute with 16 workers
-(docs/RESULTS.md): too few for RL steps of dozens of rollouts in a run of minutes.
+per worker instead of once per candidate). The sandboxed verifier (drtriton.verify) verifies about 48
+candidates a minute with 16 workers on the H100 (docs/RESULTS.md): too few for RL steps of dozens of
+rollouts in a run of minutes. The pipeline's evaluation runs this first on every held-out answer
+(`fast_correct_rate`) and sends the verifier only those it did not reject (pipeline.FAST_FINAL).
 
     check = FastChecker(workers=14, device="cuda")
     verdicts = check([(problem_src, answer_src), ...])       # CheckVerdict(status, reason), input order

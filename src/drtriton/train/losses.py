@@ -11,6 +11,8 @@ DRPO (DESIGN §5, arXiv 2510.04474), per prompt with correct rollouts S+ and inc
     loss  = -mean_q J(q) + max(beta * (KL(pi_old || pi) - delta), 0)
 Groups that are all correct or all wrong give no signal. KL uses the non-negative k3 estimator
 (r - 1 - log r, r = pi/pi_old) over every completion token of the batch, sampled from pi_old.
+Both losses can add `kl_to_reference` (KL(pi || pi_ref) to the policy RL started from, k3 with
+r = pi_ref/pi) times `rl.ref_kl`; rl.policy_update adds it, the same way for both.
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ def kl_k3(new_logps: torch.Tensor, old_logps: torch.Tensor, mask: torch.Tensor) 
     per_token = torch.exp(log_ratio) - 1.0 - log_ratio
     mask = mask.to(per_token.dtype)
     return (per_token * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def kl_to_reference(new_logps: torch.Tensor, ref_logps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Token-mean estimate of KL(pi || pi_ref) from tokens sampled (about) by pi: k3 with r = pi_ref / pi
+    (the GRPO paper's per-token penalty); gradients flow through `new_logps` only."""
+    return kl_k3(ref_logps.detach(), new_logps, mask)
 
 
 def drpo_group_objective(

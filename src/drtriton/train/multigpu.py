@@ -216,7 +216,7 @@ def train_rank(cfg: RunConfig, mg: MultiGPUConfig) -> dict | None:
     from drtriton.train.evaluate import evaluate_tasks
     from drtriton.train.metrics import MetricsLogger, plot_learning_curves
     from drtriton.train.models import load_model
-    from drtriton.train.rl import policy_update
+    from drtriton.train.rl import policy_update, reference_policy, warmup_lr
     from drtriton.train.workspace import Workspace, make_verifier
     from drtriton.util.fileio import atomic_write_text
     from drtriton.util.provenance import Provenance
@@ -240,6 +240,7 @@ def train_rank(cfg: RunConfig, mg: MultiGPUConfig) -> dict | None:
             dist.broadcast(q.data, src=0)
     optimizer = SyncedOptimizer(torch.optim.AdamW(params, lr=cfg.rl.lr, weight_decay=0.0), params)
     curriculum = Curriculum.start(cfg.curriculum)
+    ref_model = reference_policy(model) if cfg.rl.ref_kl > 0 else None  # the starting policy, before resume
     step = 0
     last = ckpt.latest_checkpoint(cfg.run_dir)
     if last is not None:
@@ -263,7 +264,8 @@ def train_rank(cfg: RunConfig, mg: MultiGPUConfig) -> dict | None:
             tasks = ws.stream.batch(level, cfg.rl.prompts_per_step)[rank::world]
             scored, info = _rollouts(model, tokenizer, tasks, cfg, level, ws.verify_batch)
             t1 = time.perf_counter()
-            stats = policy_update(model, optimizer, scored, cfg.rl.algo, cfg, tokenizer.pad_token_id)
+            warmup_lr(optimizer.inner, cfg.rl.lr, step, cfg.rl.warmup_steps)
+            stats = policy_update(model, optimizer, scored, cfg.rl.algo, cfg, tokenizer.pad_token_id, ref_model)
             joined_total += optimizer.finish()
             step += 1
             info = _mean_dicts(_gather(info))
@@ -276,7 +278,7 @@ def train_rank(cfg: RunConfig, mg: MultiGPUConfig) -> dict | None:
             info.update({"perf/update_s": time.perf_counter() - t1, "perf/step_s": wall,
                          "perf/samples_per_s": n_samples / wall, "curriculum/level": level,
                          "multigpu/world_size": world, "multigpu/optimizer_steps": optimizer.rounds})
-            if step % cfg.curriculum.eval_every == 0 or step == cfg.rl.steps:
+            if cfg.eval_n > 0 and (step % cfg.curriculum.eval_every == 0 or step == cfg.rl.steps):
                 held = ws.heldout(level)[: cfg.eval_n][rank::world]
                 ev = (evaluate_tasks(model, tokenizer, held, ws.verify_batch, cfg.rl.new_tokens_for(level))
                       if held else None)

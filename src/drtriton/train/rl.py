@@ -25,7 +25,7 @@ from drtriton.train import checkpoint as ckpt
 from drtriton.train.config import RunConfig
 from drtriton.train.curriculum import Curriculum
 from drtriton.train.evaluate import evaluate_tasks
-from drtriton.train.losses import drpo_loss, grpo_advantages, grpo_loss
+from drtriton.train.losses import drpo_loss, grpo_advantages, grpo_loss, kl_to_reference
 from drtriton.train.metrics import MetricsLogger, plot_learning_curves
 from drtriton.train.models import load_model
 from drtriton.train.policy import Rollout, completion_logps, sample
@@ -65,8 +65,15 @@ class RLResult:
     last_stats: dict = field(default_factory=dict)
 
 
-def policy_update(model, optimizer, scored: list[ScoredRollout], algo: str, cfg: RunConfig, pad_id: int) -> dict:
-    """`updates_per_batch` optimizer steps on one batch of scored rollouts; returns the last step's stats."""
+def policy_update(model, optimizer, scored: list[ScoredRollout], algo: str, cfg: RunConfig, pad_id: int,
+                  ref_model=None) -> dict:
+    """`updates_per_batch` optimizer steps on one batch of scored rollouts; returns the last step's stats.
+
+    Only completion tokens enter the loss (completion_logps masks prompts and padding). pi_old is the
+    policy at the start of this call. With `ref_model` and rl.ref_kl > 0 the loss adds
+    rl.ref_kl x KL(pi || pi_ref) (for LoRA policies, pass the policy itself: its adapters are switched off
+    to score the reference). A batch whose groups all have equal rewards carries no signal: no step.
+    """
     import torch
 
     p = cfg.rl
@@ -78,6 +85,9 @@ def policy_update(model, optimizer, scored: list[ScoredRollout], algo: str, cfg:
     rewards = torch.tensor([grpo_reward(s.verdict) for s in scored])
     with torch.no_grad():
         old_logps, mask = completion_logps(model, prompt_ids, comp_ids, pad_id)
+        ref_logps = None
+        if ref_model is not None and p.ref_kl > 0:
+            ref_logps = _reference_logps(model, ref_model, prompt_ids, comp_ids, pad_id)
     stats: dict = {}
     params = [q for q in model.parameters() if q.requires_grad]
     model.train()
@@ -91,6 +101,10 @@ def policy_update(model, optimizer, scored: list[ScoredRollout], algo: str, cfg:
             adv = grpo_advantages(rewards, groups).to(new_logps.device)
             loss, stats = grpo_loss(new_logps, old_logps, mask, adv, p.clip_eps)
             has_signal = bool((adv != 0).any())
+        if ref_logps is not None:
+            kl_ref = kl_to_reference(new_logps, ref_logps, mask)
+            loss = loss + p.ref_kl * kl_ref
+            stats["kl_ref"] = float(kl_ref.detach())
         stats["loss"] = float(loss.detach())
         if not has_signal:
             stats["skipped_update"] = 1.0  # no group carried signal: no gradient to follow
@@ -100,6 +114,34 @@ def policy_update(model, optimizer, scored: list[ScoredRollout], algo: str, cfg:
         stats["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, 1.0))
         optimizer.step()
     return stats
+
+
+def _reference_logps(model, ref_model, prompt_ids, comp_ids, pad_id):
+    """Per-token log-probs under the reference policy (no gradient)."""
+    if ref_model is model and hasattr(model, "disable_adapter"):  # LoRA: the base model is the reference
+        with model.disable_adapter():
+            return completion_logps(model, prompt_ids, comp_ids, pad_id)[0]
+    return completion_logps(ref_model, prompt_ids, comp_ids, pad_id)[0]
+
+
+def reference_policy(model):
+    """A frozen copy of the policy as it starts RL (for LoRA: the policy itself, adapters off when scoring)."""
+    import copy
+
+    if hasattr(model, "disable_adapter"):
+        return model
+    ref = copy.deepcopy(model).eval()
+    for q in ref.parameters():
+        q.requires_grad_(False)
+    return ref
+
+
+def warmup_lr(optimizer, base_lr: float, step: int, warmup_steps: int) -> float:
+    """Sets the lr of optimizer step `step` (0-based): linear warm-up to base_lr over warmup_steps."""
+    lr = base_lr * min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else base_lr
+    for g in optimizer.param_groups:
+        g["lr"] = lr
+    return lr
 
 
 @dataclass
@@ -193,6 +235,7 @@ def run_rl(cfg: RunConfig, ws: Workspace | None = None,
     params = [q for q in model.parameters() if q.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.rl.lr, weight_decay=0.0)
     curriculum = Curriculum.start(cfg.curriculum)
+    ref_model = reference_policy(model) if cfg.rl.ref_kl > 0 else None  # the starting policy, before resume
     step = 0
     last = ckpt.latest_checkpoint(cfg.run_dir)
     if last is not None:
@@ -242,11 +285,12 @@ def run_rl(cfg: RunConfig, ws: Workspace | None = None,
             info.update(current.gen_info)
             info["perf/verify_wait_s"] = time.perf_counter() - t_wait
             t1 = time.perf_counter()
-            stats = policy_update(model, optimizer, scored, cfg.rl.algo, cfg, tokenizer.pad_token_id)
+            info["rl/lr"] = warmup_lr(optimizer, cfg.rl.lr, step, cfg.rl.warmup_steps)
+            stats = policy_update(model, optimizer, scored, cfg.rl.algo, cfg, tokenizer.pad_token_id, ref_model)
             step += 1
             info.update({f"{cfg.rl.algo}/{k}": v for k, v in stats.items()})
             info.update({"perf/update_s": time.perf_counter() - t1, "curriculum/level": current.level})
-            if step % cfg.curriculum.eval_every == 0 or step == cfg.rl.steps:
+            if cfg.eval_n > 0 and (step % cfg.curriculum.eval_every == 0 or step == cfg.rl.steps):
                 level = curriculum.level
                 held = ws.heldout(level)[: cfg.eval_n]
                 ev = evaluate_tasks(model, tokenizer, held, ws.verify_batch, cfg.rl.new_tokens_for(level),
