@@ -129,3 +129,48 @@ def test_saved_sft_is_bf16_and_a_second_run_starts_from_it(tmp_path, sft_run, ti
             tmp_path / "saved")
     with pytest.raises(UsageError, match="inside the work folder"):
         Pipeline(PipelineConfig(out=tmp_path / "o4", work=tmp_path, init_sft=tmp_path / "saved")).prepare_dirs()
+
+
+def test_eval_fast_checks_each_models_answers_while_the_next_generate_and_never_twice(tmp_path, monkeypatch):
+    from drtriton.train.workspace import CachedVerifier
+
+    calls = []
+
+    def check_many(pairs):
+        import threading
+
+        calls.append((len(pairs), threading.current_thread() is threading.main_thread()))
+        return [CheckVerdict("correct") if "'ok" in code else CheckVerdict("incorrect", "x") for _, code in pairs]
+
+    p = _pipeline(tmp_path, monkeypatch, _Fake({}), _Fake({"ok": Outcome("correct")}))
+    screen = CachedVerifier(verify_many=check_many)
+    monkeypatch.setattr(p, "_screen", lambda: screen)
+    for name in ("sft", "drpo"):
+        setattr(p, f"{name}_dir", tmp_path / name)
+
+    def generate(name, folder, until, levels=None):
+        tag = "ok" if name == "drpo" else "no"
+        p.generated[(name, levels[0])] = [_answer(f"{tag}{i}") for i in range(len(TASKS))]
+
+    monkeypatch.setattr(p, "_generate", generate)
+    out = p.phase_eval(60.0)
+    # one check per (model, level), in a background thread; _verify_generated found every answer cached
+    assert calls == [(4, False), (4, False)]
+    assert out["models"]["drpo"][1]["fast_correct_rate"] == 1.0 and out["models"]["sft"][1]["fast_correct_rate"] == 0.0
+
+
+@pytest.mark.slow  # spawns a worker that imports torch and Triton (~10 s here)
+def test_fast_checker_warm_starts_its_workers_without_waiting():
+    from drtriton.train.fastcheck import FastChecker
+
+    fc = FastChecker(workers=1, device="cpu")
+    try:
+        t = time.time()
+        fc.warm()
+        assert time.time() - t < 2.0  # returns at once
+        deadline = time.time() + 120
+        while time.time() < deadline and not any(p.is_alive() for p in (fc._ex._processes or {}).values()):
+            time.sleep(0.2)
+        assert any(p.is_alive() for p in fc._ex._processes.values())
+    finally:
+        fc.close()

@@ -59,6 +59,10 @@ def _static(candidate: str) -> CheckVerdict | None:
     return None
 
 
+def _noop() -> None:
+    """A job that only makes the pool start a worker (its initializer imports torch and Triton)."""
+
+
 class _Alarm(BaseException):
     """Raised in a worker by SIGALRM: a BaseException, so the answer's own `except Exception` cannot eat it."""
 
@@ -114,6 +118,13 @@ class FastChecker:
         for proc in list(getattr(ex, "_processes", {}).values()):
             proc.kill()
         ex.shutdown(wait=False, cancel_futures=True)
+
+    def warm(self) -> None:
+        """Starts every worker process now, without waiting (a spawned worker imports torch and Triton and
+        sets up the device: seconds each), so that the first real check finds them ready."""
+        ex = self._pool()
+        for _ in range(self.workers):
+            ex.submit(_noop)
 
     def __call__(self, pairs: list[tuple[str, str]]) -> list[CheckVerdict]:
         out: list[CheckVerdict | None] = [_static(c) for _, c in pairs]

@@ -431,9 +431,14 @@ class Pipeline:
         from drtriton.train.evaluate import verify_answers
 
         deadline = time.time() + budget
+        self._fast_checker().warm()  # its workers start while the GPU generates
         # answers stop at 60% of the phase: checking them needs the rest (the first H100 run with longer
         # answers spent 44 s of a 40 s probe generating, so no level was scored)
-        self._generate("sft", self.sft_dir, time.time() + GENERATE_SHARE["probe_sft"] * budget)
+        until = time.time() + GENERATE_SHARE["probe_sft"] * budget
+        for lv in self.cfg.eval_levels:  # each level's answers are checked while the next level generates
+            self._generate("sft", self.sft_dir, until, levels=[lv])
+            self._screen_in_background("sft", lv)
+        self._wait_screens(deadline)
         out: dict = {"reward_check": "fast", "levels": {}}
         screen = self._screen()
         for lv in self.cfg.eval_levels:
@@ -529,7 +534,9 @@ class Pipeline:
         for lv in self.cfg.eval_levels:  # level by level: a cut drops the same (last) levels of every model
             for name in names:
                 self._generate(name, getattr(self, f"{name}_dir"), generate_until, levels=[lv])
+                self._screen_in_background(name, lv)  # the fast check runs while the next answers generate
         self.loaded.clear()
+        self._wait_screens(deadline)
         models = self._verify_generated(deadline, teacher=self.cfg.eval_teacher)
         missing = [f"{name} L{lv}" for name, levels in models.items() for lv, r in levels.items() if r is None]
         unverified = [f"{name} L{lv}" for name, levels in models.items() for lv, r in levels.items()
@@ -612,6 +619,29 @@ class Pipeline:
             self._eval_cache = CachedVerifier(self._pool().verify, self.workers)
         return self._eval_cache
 
+    def _screen_in_background(self, name: str, level: int) -> None:
+        """Fast-checks one model's answers at one level in a thread (results land in the screen's cache)."""
+        answers = self.generated.get((name, level))
+        if answers is None:
+            return
+        if getattr(self, "_screening", None) is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._screening = (ThreadPoolExecutor(max_workers=1), [])
+        ex, futures = self._screening
+        futures.append(ex.submit(self._screen(), self._pairs(self.heldout[level], answers)))
+
+    def _wait_screens(self, deadline: float) -> None:
+        """Waits (until the deadline) for the background fast checks, so no answer is checked twice."""
+        from concurrent.futures import wait
+
+        if getattr(self, "_screening", None) is None:
+            return
+        ex, futures = self._screening
+        wait(futures, timeout=max(0.0, deadline - time.time()))
+        ex.shutdown(wait=False)
+        self._screening = None
+
     @staticmethod
     def _pairs(tasks: list[dict], answers: list[str]) -> list[tuple[str, str]]:
         """(program, code) of every answer that parses."""
@@ -670,7 +700,7 @@ class Pipeline:
         fast: dict[tuple[str, str], object] = {}
         screen = self._screen()
         for key in order:  # one call per (model, level): a deadline cuts whole rows
-            if time.time() >= deadline:
+            if time.time() >= deadline - 5.0:
                 break
             got = screen(pairs_of(key))
             fast.update((pr, v) for pr, v in zip(pairs_of(key), got) if v is not None)
