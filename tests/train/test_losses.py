@@ -108,3 +108,16 @@ def test_kl_to_reference_is_zero_at_the_reference_and_pulls_back_toward_it():
     assert float(kl.detach()) > 0 and new.grad[0, 0] > 0 and new.grad[0, 1] < 0  # descent moves each back to ref
     masked = kl_to_reference(new.detach(), ref, torch.tensor([[1.0, 0.0]]))
     assert math.isclose(float(masked), math.exp(-0.5) - 1 + 0.5, rel_tol=1e-6)  # token mean over the mask
+
+
+def test_grpo_loss_is_a_mean_over_the_sequences_of_groups_with_signal():
+    """Sequences of one-reward groups (advantage 0) neither add to nor dilute the loss, as in DRPO."""
+    new = torch.tensor([[-1.0, -2.0], [-1.5, -0.5]], requires_grad=True)
+    old = torch.tensor([[-1.1, -1.9], [-1.4, -0.7]])
+    mask = torch.ones(2, 2)
+    alone, _ = grpo_loss(new, old, mask, torch.tensor([1.0, -1.0]))
+    flat = torch.tensor([[-0.3, -0.2], [-0.9, -0.4]])
+    both, stats = grpo_loss(torch.cat([new, flat]), torch.cat([old, flat]), torch.ones(4, 2),
+                            torch.tensor([1.0, -1.0, 0.0, 0.0]))
+    assert math.isclose(float(alone.detach()), float(both.detach()), rel_tol=1e-6)
+    assert math.isclose(stats["objective"], -float(both.detach()), rel_tol=1e-6)

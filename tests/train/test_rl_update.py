@@ -196,19 +196,23 @@ def test_groups_with_one_reward_leave_the_policy_unchanged(start_policy, algo):
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
-def test_drpo_update_ignores_a_group_without_contrast(start_policy):
-    """A batch = one mixed group + one all-correct group gives the same update as the mixed group alone."""
+@pytest.mark.parametrize("algo", ["drpo", "grpo"])
+def test_an_update_ignores_a_group_without_contrast(start_policy, algo):
+    """A batch = one mixed group + one all-correct group gives the same update as the mixed group alone
+    (plain SGD; the loss-level check of GRPO's mean is in test_losses, as the gradient clip hides it here)."""
     import copy
 
     mixed = [ScoredRollout(Rollout(0, PROMPTS[0], RIGHT[0], ""), Outcome("correct")),
              ScoredRollout(Rollout(0, PROMPTS[0], WRONG[0], ""), Outcome("incorrect"))]
     flat = [ScoredRollout(Rollout(1, PROMPTS[1], RIGHT[1], ""), Outcome("correct")) for _ in range(2)]
-    cfg = load_config(None, {"rl.algo": "drpo", "rl.lr": 1e-3, "rl.updates_per_batch": 1, "device": "cpu"})
+    cfg = load_config(None, {"rl.algo": algo, "rl.lr": 1e-3, "rl.updates_per_batch": 1, "device": "cpu"})
     after = []
     for batch in (mixed, mixed + flat):
         model = copy.deepcopy(start_policy).train()
-        policy_update(model, torch.optim.SGD(model.parameters(), lr=cfg.rl.lr), batch, "drpo", cfg, PAD)
+        policy_update(model, torch.optim.SGD(model.parameters(), lr=cfg.rl.lr), batch, algo, cfg, PAD)
         after.append([q.detach().clone() for q in model.parameters()])
+    start = list(start_policy.parameters())
+    assert any(not torch.allclose(a, b) for a, b in zip(after[0], start))  # the mixed group moved it
     assert all(torch.allclose(a, b, atol=1e-7) for a, b in zip(*after))
 
 

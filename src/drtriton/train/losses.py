@@ -126,15 +126,19 @@ def grpo_loss(
     advantages: torch.Tensor,
     clip_eps: float = 0.2,
 ) -> tuple[torch.Tensor, dict]:
-    """GRPO's clipped surrogate, token-mean per sequence then mean over sequences (minimise it)."""
+    """GRPO's clipped surrogate, token-mean per sequence, then mean over the sequences of groups with signal
+    (non-zero advantage; minimise it). Like DRPO's mean over such groups: a mean over every sequence would
+    shrink the surrogate with the share of one-reward groups, and any penalty added beside it (rl.ref_kl)
+    would then weigh more for GRPO than for DRPO."""
     ratio = torch.exp(new_logps - old_logps.detach())
     adv = advantages.to(new_logps.dtype).unsqueeze(-1)
     surrogate = torch.minimum(ratio * adv, torch.clamp(ratio, 1 - clip_eps, 1 + clip_eps) * adv)
     per_seq = sequence_scores(surrogate, mask)
-    loss = -per_seq.mean()
+    signal = (advantages != 0).to(per_seq.dtype).to(per_seq.device)
+    loss = -(per_seq * signal).sum() / signal.sum().clamp_min(1.0)
     kl = kl_k3(new_logps.detach(), old_logps.detach(), mask)
     stats = {
-        "objective": float(per_seq.mean().detach()),
+        "objective": float(-loss.detach()),
         "kl": float(kl),
         "nonzero_advantage_frac": float((advantages != 0).float().mean()),
     }
