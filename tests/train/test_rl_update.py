@@ -148,7 +148,8 @@ def test_rl_steps_raise_rewarded_and_lower_unrewarded_completions(start_policy, 
 def test_the_pipelines_rl_settings_still_move_the_policy_the_right_way(wider_start_policy, algo):
     """The pipeline's own lr, warm-up, reference KL and rollout temperature (a small, careful step): after
     6 steps the rewarded answers are more likely, the wrong ones less likely, and sampled more rarely
-    (measured: rewarded share 0.44 -> 0.73, log-probs +0.14/+0.38 and -0.17/-0.59 for both algorithms)."""
+    (measured with 4 updates per batch: rewarded share 0.51 -> 0.80, log-probs +0.25/+0.51 and -0.34/-1.09
+    for DRPO, about the same for GRPO)."""
     import copy
 
     model = copy.deepcopy(wider_start_policy).train()
