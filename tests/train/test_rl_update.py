@@ -221,3 +221,17 @@ def test_warmup_lr_ramps_linearly_then_holds():
     opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     assert [warmup_lr(opt, 2e-5, s, 4) for s in range(6)] == pytest.approx([5e-6, 1e-5, 1.5e-5, 2e-5, 2e-5, 2e-5])
     assert opt.param_groups[0]["lr"] == pytest.approx(2e-5) and warmup_lr(opt, 1e-4, 0, 0) == 1e-4
+
+
+def test_completion_logps_match_each_sequence_scored_alone_with_prompts_of_different_lengths(start_policy):
+    """Only completion tokens are scored, each by the logits of the position before it, whatever the other
+    rows' prompt lengths (the logits are computed from the shortest prompt's end on)."""
+    prompts, completions = [[2, 3, 4], [5, 6, 7, 8, 9, 10], [2, 3]], [[5, 6, EOS], [7, EOS], [9, 9, 9, 9, EOS]]
+    with torch.no_grad():
+        logps, mask = completion_logps(start_policy, prompts, completions, PAD)
+        for i, (p, c) in enumerate(zip(prompts, completions)):
+            full = torch.log_softmax(start_policy(input_ids=torch.tensor([p + c])).logits[0].float(), -1)
+            alone = torch.stack([full[len(p) - 1 + k, t] for k, t in enumerate(c)])
+            assert torch.allclose(logps[i, : len(c)], alone, atol=1e-5), i
+            assert mask[i].tolist() == [1.0] * len(c) + [0.0] * (5 - len(c))
+            assert torch.all(logps[i, len(c):] == 0)

@@ -74,15 +74,19 @@ def completion_logps(model, prompt_ids: list[list[int]], completion_ids: list[li
         ids[i, : len(s)] = torch.tensor(s)
         attn[i, : len(s)] = 1
     ids, attn = ids.to(device), attn.to(device)
-    logits = model(input_ids=ids, attention_mask=attn, use_cache=False).logits  # (B, L, V)
+    # Logits only from the first position that predicts a completion token on: the vocabulary projection of
+    # prompt positions is most of the (B, L, V) tensor and its gradient (128 rollouts x 1,000 tokens x 8,192
+    # in fp32 is 4 GB each), and nothing reads it.
+    first = max(0, min(len(p) for p in prompt_ids) - 1)
+    logits = model(input_ids=ids, attention_mask=attn, use_cache=False, logits_to_keep=length - first).logits
     mask = torch.zeros((len(seqs), t_max), device=device, dtype=torch.float32)
     rows = []
     for i, (p, c) in enumerate(zip(prompt_ids, completion_ids)):
         if not c:
             rows.append(torch.zeros(t_max, device=device))
             continue
-        # logits at position j predict token j+1: completion token k sits at len(p)+k.
-        lg = logits[i, len(p) - 1: len(p) - 1 + len(c)].float()
+        # logits at position j predict token j+1: completion token k sits at len(p)+k (row j - first here).
+        lg = logits[i, len(p) - 1 - first: len(p) - 1 - first + len(c)].float()
         tgt = torch.tensor(c, device=device)
         lp = lg.gather(-1, tgt[:, None]).squeeze(-1) - torch.logsumexp(lg, dim=-1)
         rows.append(torch.nn.functional.pad(lp, (0, t_max - len(c))))
