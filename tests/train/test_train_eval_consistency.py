@@ -213,3 +213,18 @@ def test_shape_free_target_allocates_like_the_input_and_drops_unused_sizes(tiny_
     assert check_solution(problem, free, "cpu") is None
     two_inputs = problem.replace("return [torch.randn(ROWS, COLS)]", "return [torch.randn(ROWS, COLS), 3]")
     assert shape_free(two_inputs, canon) == canon  # forward takes one input, get_inputs gives two: unchanged
+
+
+def test_shape_free_rewrites_the_generators_own_new_empty_allocation(tiny_problems, monkeypatch):
+    # The code generator allocates outputs with the first argument's new_empty((sizes)): a target that kept
+    # those sizes would teach the model the training programs' shapes (held-out answers then fail at run time).
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    from drtriton.frontend import compile_problem
+    from drtriton.train.datagen import canonical_solution, check_solution, direct_launches, shape_free
+
+    problem = tiny_problems[0][0]
+    generated = compile_problem(problem).source
+    assert ".new_empty((" in generated
+    free = shape_free(problem, canonical_solution(problem, direct_launches(generated)))
+    assert ".new_empty((" not in free and "torch.empty_like(" in free, free
+    assert check_solution(problem, free, "cpu") is None

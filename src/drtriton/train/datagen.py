@@ -315,7 +315,7 @@ def _input_shapes(program: str) -> list[tuple[int, ...] | None]:
 
 def shape_free(program: str, code: str) -> str:
     """A canonical target with what it can say without sizes said so: an output allocated with an input's
-    shape becomes `torch.empty_like(v0)`, a grid or kernel size equal to an input's element count becomes
+    shape becomes `torch.empty_like(v0)` (or `v0.new_empty(v1.shape)`), a grid or kernel size equal to an input's element count becomes
     `v0.numel()`, and size constants nothing uses any more are dropped. An elementwise answer then depends
     on its operators only, not on the program's shapes. Returns `code` unchanged when nothing applies or the
     result does not parse; callers check it like any answer."""
@@ -368,6 +368,15 @@ def shape_free(program: str, code: str) -> str:
                     and ast.get_source_segment(code, dtype) == "torch.float32"):
                 name = input_with(lambda sh, dims=dims: sh == dims)
                 edit(node, f"torch.empty_like({name})" if name else None)
+        elif (attr == "new_empty" and len(node.args) == 1 and isinstance(node.args[0], ast.Tuple)
+              and isinstance(func.value, ast.Name) and func.value.id in params):
+            # The generator allocates outputs with the first argument's new_empty (its dtype unless given).
+            dims = tuple(value(e) for e in node.args[0].elts)
+            name = input_with(lambda sh, dims=dims: sh == dims) if None not in dims and dims else None
+            if name and name == func.value.id and not node.keywords:
+                edit(node, f"torch.empty_like({name})")
+            elif name:
+                edit(node.args[0], f"{name}.shape")
         elif attr == "cdiv" and node.args:
             edit(node.args[0], numel_of(node.args[0]))
         elif isinstance(func, ast.Subscript):
