@@ -47,6 +47,9 @@ CASES = {
     "conv_transpose3d_mean": dict(conv="ConvTranspose3d(2, 4, 3, stride=2, padding=1)", channels=4,
                                   ones="1, 1, 1", shape="2, 2, 3, 4, 3",
                                   body="torch.relu(y).mean(dim=(2, 3, 4), keepdim=True) * self.scale"),
+    # a reduction over the channels alone reads each pixel's channels together: channels-last at any width
+    "conv2d_max_24_channels": dict(conv="Conv2d(3, 24, 3)", channels=24, ones="1, 1", shape="2, 3, 7, 7",
+                                   body="torch.amax(torch.relu(y) * self.scale, dim=1, keepdim=True) - 1.0"),
     "conv3d_min_channels": dict(conv="Conv3d(3, 4, 2, bias=True)", channels=4, ones="1, 1, 1", shape="2, 3, 5, 4, 4",
                                 body="torch.min(y * self.scale, dim=1, keepdim=True)[0] + y"),
 }
