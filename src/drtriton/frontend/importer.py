@@ -420,7 +420,124 @@ def _lower(b: _Builder, n: torch.fx.Node, value: Any) -> Any:
     if target in (torch.triu, torch.tril) or key in ("triu", "tril"):
         upper = target is torch.triu or key == "triu"
         return _triangle(b, b.tensor(x0), int(b.const(_arg(n, 1, "diagonal", 0))), upper)
+    if target is F.cross_entropy:
+        # (input, target, weight, size_average, ignore_index, reduce, reduction, label_smoothing)
+        names = ["size_average", "ignore_index", "reduce", "reduction", "label_smoothing"]
+        defaults = [None, -100, None, "mean", 0.0]
+        given = {a: b.const(_arg(n, i + 3, a, d)) for i, (a, d) in enumerate(zip(names, defaults))}
+        _no_legacy_reduction(given, "cross_entropy")
+        return _cross_entropy(b, b.tensor(x0), _arg(n, 1, "target"), _arg(n, 2, "weight"), int(given["ignore_index"]),
+                              given["reduction"], float(given["label_smoothing"]))
+    if target in (F.pairwise_distance, torch.pairwise_distance):
+        u, v = b.tensor(x0), b.tensor(_arg(n, 1, "x2"))
+        return _pairwise_distance(b, u, v, float(b.const(_arg(n, 2, "p", 2.0))), float(b.const(_arg(n, 3, "eps", 1e-6))),
+                                  bool(b.const(_arg(n, 4, "keepdim", False))), final=True)
+    if target is F.triplet_margin_loss:
+        names = ["margin", "p", "eps", "swap", "size_average", "reduce", "reduction"]
+        defaults = [1.0, 2.0, 1e-6, False, None, None, "mean"]
+        given = {a: b.const(_arg(n, i + 3, a, d)) for i, (a, d) in enumerate(zip(names, defaults))}
+        _no_legacy_reduction(given, "triplet_margin_loss")
+        a, pos, neg = (b.tensor(_arg(n, i, r)) for i, r in enumerate(("anchor", "positive", "negative")))
+        return _triplet_margin_loss(b, a, pos, neg, float(given["margin"]), float(given["p"]),
+                                    float(given["eps"]), bool(given["swap"]), given["reduction"])
     raise _NoLowering("no mapping to a registry operator")
+
+
+def _no_legacy_reduction(given: dict, op: str) -> None:
+    if given.get("size_average") is not None or given.get("reduce") is not None:
+        raise _NoLowering(f"{op} with the deprecated size_average/reduce arguments; pass reduction= instead")
+
+
+def _reduce_loss(b: _Builder, per: int, reduction: str, op: str) -> int:
+    """A per-sample loss [N] reduced as torch's `reduction` does ('none', 'sum', 'mean')."""
+    if reduction == "none":
+        return per
+    if reduction not in ("sum", "mean"):
+        raise _NoLowering(f"{op} with reduction={reduction!r}")
+    return b.add(reduction, [per], {"dim": 0, "keepdim": 0})
+
+
+def _cross_entropy(b: _Builder, x: int, target: Any, weight: Any, ignore_index: int, reduction: str,
+                   label_smoothing: float) -> int:
+    """F.cross_entropy of logits [N, C] and class indices [N] (int64), without a gather: the target's logit
+    is sum_c x * hit, where hit = clamp(1 - |c - t|, min=0) is 1 exactly where the column index c (a host
+    `arange` constant [1, C]) equals t and 0 elsewhere (integers below 2^24 are exact in float32). The
+    per-sample loss is logsumexp(x) - x[t], zeroed where t == ignore_index; 'mean' divides by the number of
+    samples kept, as torch does. Class-probability targets, weights and label smoothing are not imported."""
+    if weight is not None:
+        raise _NoLowering("cross_entropy with class weights")
+    if float(label_smoothing) != 0.0:
+        raise _NoLowering("cross_entropy with label_smoothing")
+    if reduction not in ("none", "sum", "mean"):
+        raise _NoLowering(f"cross_entropy with reduction={reduction!r}")
+    shape = b.shape_of(x)
+    if len(shape) != 2:
+        raise _NoLowering(f"cross_entropy of logits {shape}: only [N, C] is imported")
+    t = b.tensor(target)
+    if b.shape_of(t) != shape[:1] or b.values[target].dtype != torch.int64:
+        raise _NoLowering("cross_entropy with targets other than int64 class indices [N] (class probabilities)")
+    if t >= len(b.inputs):  # only a forward argument is declared float32 (_input_dtype); argmax outputs are not
+        raise _NoLowering("cross_entropy with class indices computed in the graph (only a forward argument)")
+    if b.inputs[0]["dtype"] != "float32":
+        raise _NoLowering("cross_entropy on a non-float32 program (its column-index constant is float32)")
+    n, c = shape
+    col = b.constant(f"torch.arange({c}, device=dev, dtype=torch.float32).reshape(1, {c})", [1, c])
+    tcol = b.add_shaped("unsqueeze", [t], [n, 1], {"dim": 1})
+
+    def equals(v: int, const: int | None, out: list[int]) -> int:  # 1.0 where v == const (or col), else 0.0
+        d = b.add_shaped("sub", [col, v], out) if const is None else b.add_shaped("add_scalar", [v], out,
+                                                                                     {"other": float(-const)})
+        d = b.add_shaped("neg", [b.add_shaped("abs", [d], out)], out)
+        return b.add_shaped("clamp", [b.add_shaped("add_scalar", [d], out, {"other": 1.0})], out,
+                            {"min": 0.0, "max": float("inf")})
+
+    picked = b.add_shaped("sum", [b.add_shaped("mul", [x, equals(tcol, None, [n, c])], [n, c])], [n],
+                          {"dim": 1, "keepdim": 0})
+    lse = b.add_shaped("logsumexp", [x], [n], {"dim": 1, "keepdim": 0})
+    per = b.add_shaped("sub", [lse, picked], [n])
+    # torch skips ignored targets (default -100) and does not count them in the mean
+    ignored = equals(t, int(ignore_index), [n])
+    kept = b.add_shaped("add_scalar", [b.add_shaped("neg", [ignored], [n])], [n], {"other": 1.0})
+    per = b.add_shaped("mul", [per, kept], [n])
+    if reduction == "mean":
+        total = b.add_shaped("sum", [per], [], {"dim": 0, "keepdim": 0})
+        count = b.add_shaped("sum", [kept], [], {"dim": 0, "keepdim": 0})
+        return b.add("div", [total, count])
+    return _reduce_loss(b, per, reduction, "cross_entropy")
+
+
+def _pairwise_distance(b: _Builder, u: int, v: int, p: float, eps: float, keepdim: bool = False,
+                       final: bool = False) -> int:
+    """F.pairwise_distance as torch defines it: ||u - v + eps||_2 over the last axis (p = 2 only; same shapes)."""
+    shape = b.shape_of(u)
+    if p != 2.0:
+        raise _NoLowering("pairwise_distance with p != 2")
+    if b.shape_of(v) != shape or len(shape) < 2:
+        raise _NoLowering(f"pairwise_distance of shapes {shape}, {b.shape_of(v)}: only equal shapes of rank >= 2")
+    d = b.add_shaped("add_scalar", [b.add_shaped("sub", [u, v], shape)], shape, {"other": eps})
+    attrs = {"dim": len(shape) - 1, "keepdim": int(keepdim)}
+    if final:
+        return b.add("norm", [d], attrs)
+    return b.add_shaped("norm", [d], shape[:-1] + ([1] if keepdim else []), attrs)
+
+
+def _triplet_margin_loss(b: _Builder, a: int, pos: int, neg: int, margin: float, p: float, eps: float,
+                         swap: bool, reduction: str) -> int:
+    """F.triplet_margin_loss as torch defines it: clamp_min(margin + d(a, pos) - d(a, neg), 0) with d the
+    pairwise distance (and d(a, neg) = min(d(a, neg), d(pos, neg)) under swap), then the reduction."""
+    shape = b.shape_of(a)
+    if len(shape) != 2 or b.shape_of(pos) != shape or b.shape_of(neg) != shape:
+        raise _NoLowering("triplet_margin_loss on other than three [N, D] tensors of one shape")
+    if reduction not in ("none", "sum", "mean"):
+        raise _NoLowering(f"triplet_margin_loss with reduction={reduction!r}")
+    d_pos = _pairwise_distance(b, a, pos, p, eps)
+    d_neg = _pairwise_distance(b, a, neg, p, eps)
+    rows = shape[:1]
+    if swap:
+        d_neg = b.add_shaped("minimum", [d_neg, _pairwise_distance(b, pos, neg, p, eps)], rows)
+    gap = b.add_shaped("sub", [b.add_shaped("add_scalar", [d_pos], rows, {"other": margin}), d_neg], rows)
+    per = b.add_shaped("clamp", [gap], rows, {"min": 0.0, "max": float("inf")})
+    return _reduce_loss(b, per, reduction, "triplet_margin_loss")
 
 
 def _attention(b: _Builder, n: torch.fx.Node) -> int:
@@ -896,6 +1013,14 @@ def _lower_module(b: _Builder, n: torch.fx.Node, m: nn.Module, path: str) -> Any
         names = ["kernel_size", "stride", "padding", "ceil_mode"] + (
             ["dilation", "return_indices"] if kind == "max" else ["divisor_override", "count_include_pad"])
         return _pool(b, f"{kind}_pool{type(m).__name__[-2:]}", x, {a: getattr(m, a, None) for a in names})
+    if isinstance(m, nn.CrossEntropyLoss):
+        return _cross_entropy(b, x, n.args[1] if len(n.args) > 1 else n.kwargs.get("target"), m.weight,
+                              m.ignore_index, m.reduction, m.label_smoothing)
+    if isinstance(m, nn.TripletMarginLoss):
+        pos, neg = (b.tensor(n.args[i] if len(n.args) > i else n.kwargs.get(r)) for i, r in
+                    ((1, "positive"), (2, "negative")))
+        return _triplet_margin_loss(b, x, pos, neg, float(m.margin), float(m.p), float(m.eps), bool(m.swap),
+                                    m.reduction)
     if isinstance(m, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)):
         size = m.output_size if isinstance(m.output_size, int) else (set(m.output_size) == {1} and 1)
         if size != 1:
@@ -1134,10 +1259,26 @@ def import_program(problem_src: str, registry: set[str] | None = None, hybrid: b
     return ImportedProgram(graph, b.extra_inputs, b.params, init, preamble, b.unsupported, host_deps)
 
 
+def _is_class_target(user: torch.fx.Node, n: torch.fx.Node) -> bool:
+    """Is `n` the class-index target of cross_entropy at `user` (F.cross_entropy or nn.CrossEntropyLoss)?"""
+    if user.target is F.cross_entropy:
+        is_target = _arg(user, 1, "target") is n
+    elif user.op == "call_module" and isinstance(user.graph.owning_module.get_submodule(user.target),
+                                                 nn.CrossEntropyLoss):
+        is_target = _arg(user, 1, "target") is n
+    else:
+        return False
+    return is_target and user.args[0] is not n
+
+
 def _input_dtype(n: torch.fx.Node, t: torch.Tensor, values: dict) -> str:
-    """The IR dtype of a forward argument. A bool mask whose every use is a product with a float32 tensor
+    """The IR dtype of a forward argument. An int64 tensor used only as cross_entropy's class indices is
+    declared float32 (graph inputs are floating): the kernel loads the int64 values and its arithmetic on
+    them (column index - target) promotes to float32, exact for indices below 2^24. A bool mask whose every use is a product with a float32 tensor
     (x * mask, KernelBench level1/93) is declared float32: torch promotes it to 0./1. there, and a Triton
     kernel loading the bool tensor (1 byte per element, no host cast) gets the same values."""
+    if t.dtype == torch.int64 and n.users and all(_is_class_target(user, n) for user in n.users):
+        return "float32"
     if t.dtype != torch.bool:
         return str(t.dtype).removeprefix("torch.")
     for user in n.users:
