@@ -41,6 +41,9 @@ def _sync_worker(rank: int, world: int, port: int, out_dir: str, steps_by_rank: 
     joined = opt.finish()
     torch.save({"weight": model.weight.detach(), "bias": model.bias.detach(), "joined": joined,
                 "rounds": opt.rounds}, Path(out_dir) / f"rank{rank}.pt")
+    # Tear down together: a rank destroying its gloo group while the other still runs a collective aborted
+    # the process ("terminate called without an active exception") once in CI on the loaded 2-core machine.
+    dist.barrier()
     dist.destroy_process_group()
 
 
