@@ -158,24 +158,23 @@ class KernelWriter {
     return Assign("i", expr);
   }
 
-  // Memory offset of flat (row-major) index `idx` into an [N, C, *S] value stored channels-last
-  // ([N, *S, C] in memory).
-  std::string ChannelsLastIndex(const std::string& idx, const ir::Shape& s) {
-    const int64_t C = s[1], S = Prod(s, 2, s.size());
-    if (C == 1 || S == 1) return idx;  // both layouts are the same memory
-    std::string e = s[0] == 1 ? "" : "(" + idx + " // " + std::to_string(C * S) + ") * " + std::to_string(C * S) + " + ";
-    e += "(" + idx + " % " + std::to_string(S) + ") * " + std::to_string(C) + " + (" + idx + " // " + std::to_string(S) +
-         ") % " + std::to_string(C);
-    return Assign("i", e);
+  // Flat index `x` into [N, A, B] (row-major) -> flat index of the same element in [N, B, A]. With A = C
+  // and B = S (spatial extents) it maps a row-major index of an [N, C, *S] value to its channels-last
+  // memory offset; with A = S and B = C, the other way.
+  std::string SwapInnerIndex(const std::string& x, int64_t n, int64_t a, int64_t b, const std::string& prefix) {
+    if (a == 1 || b == 1) return x;  // both orders are the same
+    std::string e = n == 1 ? "" : "(" + x + " // " + std::to_string(a * b) + ") * " + std::to_string(a * b) + " + ";
+    e += "(" + x + " % " + std::to_string(b) + ") * " + std::to_string(a) + " + (" + x + " // " + std::to_string(b) +
+         ") % " + std::to_string(a);
+    return Assign(prefix, e);
   }
-  // The inverse: row-major flat index of memory offset `off` into a channels-last [N, C, *S] value.
+  // Memory offset of row-major index `idx` into an [N, C, *S] value stored channels-last ([N, *S, C]).
+  std::string ChannelsLastIndex(const std::string& idx, const ir::Shape& s) {
+    return SwapInnerIndex(idx, s[0], s[1], Prod(s, 2, s.size()), "i");
+  }
+  // The inverse: row-major index of memory offset `off` into a channels-last [N, C, *S] value.
   std::string RowMajorIndex(const std::string& off, const ir::Shape& s) {
-    const int64_t C = s[1], S = Prod(s, 2, s.size());
-    if (C == 1 || S == 1) return off;
-    std::string e = s[0] == 1 ? "" : "(" + off + " // " + std::to_string(C * S) + ") * " + std::to_string(C * S) + " + ";
-    e += "(" + off + " % " + std::to_string(C) + ") * " + std::to_string(S) + " + (" + off + " // " + std::to_string(C) +
-         ") % " + std::to_string(S);
-    return Assign("idx", e);
+    return SwapInnerIndex(off, s[0], Prod(s, 2, s.size()), s[1], "idx");
   }
 
   // Index into the input of a permute/transpose from a flat index into its output.
@@ -361,10 +360,10 @@ class _Launcher:
     def __call__(self, *ptrs):
         c = self.compiled
         if c is not None and self.key == _specialization(ptrs):
+            args = ptrs + self.constexprs
             stream = self.current_stream(self.device)
             # The same launcher call and hooks as JITFunction.run (profilers and the verifier see it).
             enter, leave = triton.knobs.runtime.launch_enter_hook, triton.knobs.runtime.launch_exit_hook
-            args = ptrs + self.constexprs
             hooked = getattr(enter, "calls", enter) or getattr(leave, "calls", leave)
             meta = c.launch_metadata(self.grid, stream, *args) if hooked else None
             self.run(*self.grid3, stream, c.function, c.packed_metadata, meta, enter, leave, *args)
@@ -450,6 +449,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
   EmittedKernel ek;
   ek.name = KernelName(g, kernel, index);
   const ir::TensorType& root_t = g.TypeOf(kernel.root);
+  const bool walks_memory_order = plan.physical_order.count(kernel.root) > 0;
   const std::string out_ptr = w.AddArg("p_out", "v" + std::to_string(kernel.root));
   std::vector<std::pair<std::string, int64_t>> constexprs;
   int warps = 4;  // used when the num_warps knob is 0 (auto)
@@ -469,16 +469,16 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     w.Line("offs = pid * BLOCK + tl.arange(0, BLOCK)");
     w.Line("mask = offs < N");
     std::string idx = "offs";
-    if (plan.physical_order.count(kernel.root)) {
+    doc = "one program per BLOCK elements of the output";
+    if (walks_memory_order) {
       // offs walks the output's channels-last memory; idx is the element's row-major index.
       idx = w.RowMajorIndex("offs", root_t.shape);
       w.logical_idx_ = idx;
       w.physical_idx_ = "offs";
+      doc += ", in its channels-last memory order";
     }
     const std::string r = w.Eval(kernel.root, idx);
     w.Line("tl.store(p_out + offs, " + r + ", mask=mask)");
-    doc = plan.physical_order.count(kernel.root) ? "one program per BLOCK elements of the output, in its channels-last memory order"
-                                                 : "one program per BLOCK elements of the output";
   } else if (kernel.kind == KernelKind::kReduction || kernel.kind == KernelKind::kNormalization) {
     const ir::Node& a = g.nodes[kernel.anchor - k];
     const std::string_view op = ops::Spec(a.op).name;
@@ -913,15 +913,11 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
   // The output buffer: Tensor.new_empty on the first argument costs the host less than torch.empty with a
   // device and a dtype to parse (~2 vs ~3.4 us on the H100 host).
   const int32_t nargs = k - static_cast<int32_t>(opt.extra_inputs.size());
-  std::string alloc;
-  if (plan.physical_order.count(kernel.root)) {
-    alloc = "torch.empty(" + ShapeTuple(root_t.shape) + ", device=dev, dtype=" + TorchDtype(root_t.dtype) +
-            ", memory_format=" + MemoryFormat(root_t.shape) + ")";
-  } else if (nargs > 0) {
+  std::string alloc = "torch.empty(" + ShapeTuple(root_t.shape) + ", device=dev, dtype=" + TorchDtype(root_t.dtype) +
+                      (walks_memory_order ? ", memory_format=" + MemoryFormat(root_t.shape) : "") + ")";
+  if (nargs > 0 && !walks_memory_order) {
     alloc = "v0.new_empty(" + ShapeTuple(root_t.shape) +
             (g.inputs[0].dtype == root_t.dtype ? "" : ", dtype=" + TorchDtype(root_t.dtype)) + ")";
-  } else {
-    alloc = "torch.empty(" + ShapeTuple(root_t.shape) + ", device=dev, dtype=" + TorchDtype(root_t.dtype) + ")";
   }
   std::string launch = pre_launch + "        v" + std::to_string(kernel.root) + " = " + alloc + "\n";
   if (second) {
@@ -1002,19 +998,15 @@ void PlanLayouts(const ir::Graph& g, const TritonOptions& opt, FusionPlan& plan)
     owner[plan.kernels[i].root] = i;
     for (int32_t m : plan.kernels[i].members) owner[m] = i;
   }
+  std::map<int32_t, std::set<size_t>> readers;  // value id -> the kernels with a node reading it
+  for (size_t j = 0; j < g.nodes.size(); ++j) {
+    const auto it = owner.find(k + static_cast<int32_t>(j));
+    if (it == owner.end()) continue;
+    for (int32_t u : g.nodes[j].inputs) readers[u].insert(it->second);
+  }
   std::set<int32_t> host_read;  // read by host code: graph outputs and hybrid host calls
   host_read.insert(g.outputs.begin(), g.outputs.end());
   for (const auto& [j, deps] : opt.host_deps) host_read.insert(deps.begin(), deps.end());
-  // The kernels with a node reading value u.
-  auto readers = [&](int32_t u) {
-    std::set<size_t> out;
-    for (size_t j = 0; j < g.nodes.size(); ++j) {
-      const auto& ins = g.nodes[j].inputs;
-      if (std::find(ins.begin(), ins.end(), u) == ins.end()) continue;
-      if (const auto it = owner.find(k + static_cast<int32_t>(j)); it != owner.end()) out.insert(it->second);
-    }
-    return out;
-  };
   for (const Kernel& conv : plan.kernels) {
     const int rank = g.TypeOf(conv.root).Rank();
     if (conv.kind != KernelKind::kLibrary || !IsLayoutConv(g, conv.root) || (rank != 4 && rank != 5)) continue;
@@ -1023,7 +1015,7 @@ void PlanLayouts(const ir::Graph& g, const TritonOptions& opt, FusionPlan& plan)
     std::set<int32_t> walkers;  // roots of pointwise kernels that would walk in memory order
     for (size_t r = 0; r < region.size() && ok; ++r) {
       const int32_t u = region[r];
-      for (size_t ki : readers(u)) {
+      for (size_t ki : readers[u]) {
         const Kernel& kn = plan.kernels[ki];
         if (kn.kind == KernelKind::kLibrary) {
           fold = fold && u != conv.root;
