@@ -32,6 +32,24 @@ def _load(path: Path):
     return module
 
 
+def kernelbench_problems(path: str, level: int, ids: str):
+    """(id, file, Model on the GPU in training mode, inputs drawn on the GPU) for each id in `ids`
+    ("4,11,25") of <path>/level<level>; ids without a file are reported on stderr and skipped."""
+    folder = Path(path) / f"level{level}"
+    for pid in [int(x) for x in ids.split(",") if x.strip()]:
+        file = next(folder.glob(f"{pid}_*.py"), None)
+        if file is None:
+            print(f"{pid}: no problem file in {folder}", file=sys.stderr)
+            continue
+        prob = _load(file)
+        torch.manual_seed(0)
+        model = prob.Model(*prob.get_init_inputs()).cuda()
+        with torch.device("cuda"):
+            torch.manual_seed(1)
+            inputs = list(prob.get_inputs())
+        yield pid, file, model, inputs
+
+
 def channels_last(model: nn.Module) -> int:
     """Wraps every convolution of `model` in place; returns how many."""
     n = 0
@@ -62,19 +80,9 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("conv_layout_gpu: needs a CUDA GPU", file=sys.stderr)
         return 2
-    folder = Path(args.path) / f"level{args.level}"
     rows = []
-    for pid in [int(x) for x in args.ids.split(",") if x.strip()]:
-        path = next(folder.glob(f"{pid}_*.py"), None)
-        if path is None:
-            print(f"{pid}: no problem file in {folder}", file=sys.stderr)
-            continue
-        prob = _load(path)
-        torch.manual_seed(0)
-        model = prob.Model(*prob.get_init_inputs()).cuda().eval()
-        with torch.device("cuda"):
-            torch.manual_seed(1)
-            inputs = list(prob.get_inputs())
+    for pid, path, model, inputs in kernelbench_problems(args.path, args.level, args.ids):
+        model.eval()
         row = {"id": pid, "name": path.stem}
         with torch.no_grad():
             row["eager_ms"] = _time(model, inputs, args.iters, args.warmup)

@@ -12,7 +12,6 @@ mean microseconds. Writes JSON to --out.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -21,13 +20,7 @@ from pathlib import Path
 
 import torch
 from codegen_gpu import _time  # CUDA-event median of one call, as the code generator's benchmark times
-
-
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(f"kb_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conv_layout_gpu import kernelbench_problems
 
 
 def _kernels(fn, inputs, calls: int) -> list[dict]:
@@ -70,19 +63,8 @@ def main() -> int:
         if sub is not None and hasattr(sub, "fp32_precision"):
             flags[f"cudnn.{name}.fp32_precision"] = sub.fp32_precision
     print("flags:", flags, flush=True)
-    folder = Path(args.path) / f"level{args.level}"
     rows = []
-    for pid in [int(x) for x in args.ids.split(",") if x.strip()]:
-        path = next(folder.glob(f"{pid}_*.py"), None)
-        if path is None:
-            print(f"{pid}: no problem file in {folder}", file=sys.stderr)
-            continue
-        prob = _load(path)
-        torch.manual_seed(0)
-        model = prob.Model(*prob.get_init_inputs()).cuda()
-        with torch.device("cuda"):
-            torch.manual_seed(1)
-            inputs = list(prob.get_inputs())
+    for pid, path, model, inputs in kernelbench_problems(args.path, args.level, args.ids):
         row = {"id": pid, "name": path.stem, "input_shapes": [list(t.shape) for t in inputs if torch.is_tensor(t)]}
         with torch.no_grad():
             row["eager_ms"] = _time(model, inputs, args.iters, args.warmup)
