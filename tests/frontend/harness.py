@@ -67,3 +67,43 @@ def check_chunk(level: int, chunk: int, n: int) -> tuple[list[str], float]:
         except Exception as exc:  # noqa: BLE001 - every failure is collected and reported with its program
             failures.append(f"{task['hash']} ({', '.join(task['ops'])}): {type(exc).__name__}: {str(exc)[:300]}")
     return failures, time.perf_counter() - start
+
+
+def kernelbench_program(forward: str, inputs: str, init: str = "", init_inputs: str = "[]", args: str = "x",
+                        init_args: str = "") -> str:
+    """A KernelBench-format problem whose Model returns `forward` over `args` (a parameter list such as
+    "x, t"), with `init` in __init__ (parameters `init_args`, e.g. ", margin"), inputs `inputs` and
+    init inputs `init_inputs` (Python expressions)."""
+    return f"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Model(nn.Module):
+    def __init__(self{init_args}):
+        super().__init__()
+        {init or "pass"}
+
+    def forward(self, {args}):
+        return {forward}
+
+
+def get_inputs():
+    return {inputs}
+
+
+def get_init_inputs():
+    return {init_inputs}
+"""
+
+
+def compiled_matches(src: str, library_calls: bool = True) -> dict:
+    """Compiles `src` under mixed, checks it defines a Triton kernel (and, with library_calls=False, that
+    nothing stayed a PyTorch call), compares ModelNew with Model (run_pair); returns the compile report."""
+    result = compile_problem(src, CompileConfig(policy="mixed"))
+    assert "@triton.jit" in result.source
+    if not library_calls:
+        assert not result.report["library_calls"]
+    run_pair(src, result.source)
+    return result.report

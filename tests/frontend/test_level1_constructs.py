@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import run_pair
+from harness import compiled_matches, kernelbench_program, run_pair
 
 from drtriton.frontend import CompileConfig, compile_problem, import_program
 from drtriton.util.errors import UsageError
@@ -23,36 +23,8 @@ pytestmark = pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") != "1" and no
 PROBLEMS = Path(__file__).resolve().parents[1] / "problems"
 
 
-def _program(forward: str, inputs: str, init: str = "", init_inputs: str = "[]", args: str = "x") -> str:
-    return f"""
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
-
-class Model(nn.Module):
-    def __init__(self):
-        super().__init__()
-        {init or "pass"}
-
-    def forward(self, {args}):
-        return {forward}
-
-
-def get_inputs():
-    return {inputs}
-
-
-def get_init_inputs():
-    return {init_inputs}
-"""
-
-
-def _compiled_matches(src: str) -> dict:
-    result = compile_problem(src, CompileConfig(policy="mixed"))
-    assert "@triton.jit" in result.source
-    run_pair(src, result.source)
-    return result.report
+_program = kernelbench_program
+_compiled_matches = compiled_matches
 
 
 # ---- triu / tril ----

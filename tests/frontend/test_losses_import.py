@@ -13,46 +13,20 @@ import re
 
 import pytest
 
-from harness import run_pair
+from harness import compiled_matches, kernelbench_program
 
-from drtriton.frontend import CompileConfig, compile_problem, import_program
+from drtriton.frontend import compile_problem, import_program
 
 pytestmark = pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") != "1" and not __import__("torch").cuda.is_available(),
                                 reason="needs TRITON_INTERPRET=1 on CPU")
 
 
-def _program(forward: str, inputs: str, init: str = "", init_inputs: str = "[]", args: str = "x, t",
-             init_args: str = "") -> str:
-    return f"""
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
-
-class Model(nn.Module):
-    def __init__(self{init_args}):
-        super().__init__()
-        {init or "pass"}
-
-    def forward(self, {args}):
-        return {forward}
-
-
-def get_inputs():
-    return {inputs}
-
-
-def get_init_inputs():
-    return {init_inputs}
-"""
+def _program(*pos, args: str = "x, t", **kw) -> str:
+    return kernelbench_program(*pos, args=args, **kw)
 
 
 def _compiled_matches(src: str) -> dict:
-    result = compile_problem(src, CompileConfig(policy="mixed"))
-    assert "@triton.jit" in result.source
-    assert not result.report["library_calls"]
-    run_pair(src, result.source)
-    return result.report
+    return compiled_matches(src, library_calls=False)
 
 
 # ---- cross_entropy ----
