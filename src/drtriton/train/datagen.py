@@ -345,6 +345,10 @@ def shape_free(program: str, code: str) -> str:
     def input_with(pred) -> str | None:
         return next((params[j] for j, sh in enumerate(shapes) if sh is not None and pred(sh)), None)
 
+    def input_shaped(sizes: ast.Tuple) -> str | None:  # the input whose shape these literal sizes spell
+        dims = tuple(value(e) for e in sizes.elts)
+        return input_with(lambda sh: sh == dims) if dims and None not in dims else None
+
     edits: list[tuple[int, int, int, str]] = []
 
     def edit(node, text: str | None) -> None:
@@ -362,17 +366,14 @@ def shape_free(program: str, code: str) -> str:
         func = node.func
         attr = func.attr if isinstance(func, ast.Attribute) else None
         if attr == "empty" and len(node.args) == 1 and isinstance(node.args[0], ast.Tuple):
-            dims = tuple(value(e) for e in node.args[0].elts)
             dtype = next((k.value for k in node.keywords if k.arg == "dtype"), None)
-            if (None not in dims and dims and dtype is not None
-                    and ast.get_source_segment(code, dtype) == "torch.float32"):
-                name = input_with(lambda sh, dims=dims: sh == dims)
+            if dtype is not None and ast.get_source_segment(code, dtype) == "torch.float32":
+                name = input_shaped(node.args[0])
                 edit(node, f"torch.empty_like({name})" if name else None)
         elif (attr == "new_empty" and len(node.args) == 1 and isinstance(node.args[0], ast.Tuple)
               and isinstance(func.value, ast.Name) and func.value.id in params):
             # The generator allocates outputs with the first argument's new_empty (its dtype unless given).
-            dims = tuple(value(e) for e in node.args[0].elts)
-            name = input_with(lambda sh, dims=dims: sh == dims) if None not in dims and dims else None
+            name = input_shaped(node.args[0])
             if name and name == func.value.id and not node.keywords:
                 edit(node, f"torch.empty_like({name})")
             elif name:
