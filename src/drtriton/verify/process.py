@@ -64,6 +64,14 @@ def worker_env(device: str) -> dict:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = "1"
     env["PYTHONFAULTHANDLER"] = "1"  # a segfault leaves its Python stack in the capture file
+    if (sys.dont_write_bytecode or env.get("PYTHONDONTWRITEBYTECODE")) and env.get("DRT_WORKER_PYCACHE", "1") != "0":
+        # Workers are short-lived interpreters: without bytecode caches each one compiles the sources of
+        # every module it imports (on the H100 host, whose environment sets PYTHONDONTWRITEBYTECODE, ~6 s
+        # of a candidate's first call went to compiling torch._dynamo and sympy). Their bytecode goes to
+        # our own cache folder instead, never beside the sources. DRT_WORKER_PYCACHE=0 turns this off.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        cache = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "drtriton" / "pycache"
+        env.setdefault("PYTHONPYCACHEPREFIX", str(cache))
     if device == "cpu":
         env["TRITON_INTERPRET"] = "1"  # Triton kernels on CPU tensors run in the interpreter
     else:
@@ -238,6 +246,9 @@ class WorkerProcess:
             "output_cap_mb": output_cap_mb,
             "limit_address_space": device == "cpu",
             "device": device,
+            # GPU work shares this file lock with timing, which takes it alone (gpu_quiet.py); one per
+            # pool and GPU, beside the pool's candidate files.
+            "gpu_lock": None if device == "cpu" else os.path.join(tmpdir, "gpu-" + device.replace(":", "-")),
         }
         fd, self.capture_path = tempfile.mkstemp(prefix="worker-", suffix=".log", dir=tmpdir)
         self._zygote = zygote

@@ -16,6 +16,19 @@ import statistics
 import time
 
 HOST_SLACK_MS = 0.1  # launch + sync latency the host clock may add over the event clock
+WARMUP_S = 0.1  # wall time of back-to-back calls before the timed samples (clock ramp; do_bench: 25 ms)
+QUIET_WAIT_S = 20.0  # how long a timing waits for other workers' GPU work to finish (gpu_quiet.py)
+NOT_QUIET = "timed while other GPU work was still running after {:.0f} s: times may include it"
+
+
+def _time_quietly(contestants: dict, cfg: dict, device, notes: list[str]) -> dict:
+    """time_interleaved with the GPU to itself (gpu_quiet.py), or with a note saying it was not."""
+    from drtriton.verify import gpu_quiet
+
+    with gpu_quiet.current().exclusive(QUIET_WAIT_S) as quiet:
+        if not quiet:
+            notes.append(NOT_QUIET.format(QUIET_WAIT_S))
+        return time_interleaved(contestants, cfg["n_timing"], cfg["warmup"], device)
 
 
 def _median(xs: list[float]) -> float | None:
@@ -47,7 +60,15 @@ def time_interleaved(contestants: dict, n_calls: int, warmup: int, device, host_
     for fn in contestants.values():
         for _ in range(warmup):
             fn()
-    torch.cuda.synchronize(device)
+    # Then keep the GPU busy for WARMUP_S of wall time: an idle H100 drops its SM clock to 345 MHz
+    # (from 1980) and a few thousand microsecond-scale calls do not bring it back; timed at the low
+    # clock, 4 us kernels measured 5-40x their do_bench time (H100, session 6).
+    deadline = time.perf_counter() + WARMUP_S
+    while time.perf_counter() < deadline:
+        for fn in contestants.values():
+            flush.zero_()
+            fn()
+        torch.cuda.synchronize(device)
     names = list(contestants)
     events = {name: [] for name in names}
     for i in range(n_calls):
@@ -252,7 +273,7 @@ def baseline_in_worker(req: dict, send, recv) -> dict:
     if recv().get("kind") != "go":
         return {"kind": "error", "reason": "parent refused the GPU timing slot"}
     t1 = time.perf_counter()
-    result = time_interleaved(contestants, cfg["n_timing"], cfg["warmup"], device)
+    result = _time_quietly(contestants, cfg, device, notes)
     return {
         "kind": "baseline",
         "eager_ms": result["eager"]["median"],
@@ -275,7 +296,7 @@ def measure_in_worker(run, prep: dict, req: dict) -> dict:
     launches_before = run.launches.total()
     run.guard.active, run.guard.in_candidate = run.guard_on, True
     try:
-        result = time_interleaved(contestants, cfg["n_timing"], cfg["warmup"], device)
+        result = _time_quietly(contestants, cfg, device, notes)
     finally:
         run.guard.active = run.guard.in_candidate = False
     if run.guard.violations:

@@ -22,6 +22,8 @@ import sys
 import time
 import traceback
 
+from drtriton.verify import gpu_quiet
+
 
 def _read_exact_fd(fd: int):
     def read_exact(n: int) -> bytes:
@@ -83,7 +85,9 @@ def release_gpu_cache(device) -> None:
     transforms, a recomputed reference) otherwise stay reserved and starve the other workers."""
     import torch
 
-    if str(device).startswith("cuda"):
+    # Only past a quarter GB held free: with expandable segments each call unmaps and later remaps
+    # (~10 ms, profiled at 11 calls per small candidate), which a few MB of small outputs do not repay.
+    if str(device).startswith("cuda") and torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device) > 256 << 20:
         torch.cuda.empty_cache()
 
 
@@ -441,7 +445,7 @@ class CandidateRun:
         def forward():
             log = make_op_log(self.launches, poison=True)
             before = self.launches.total()
-            with torch.no_grad(), log:
+            with gpu_quiet.current().shared(), torch.no_grad(), log:
                 out = model(*args)
                 _sync(self.device)
             self.call_launches.append(self.launches.total() - before)
@@ -554,7 +558,8 @@ class CandidateRun:
         kept_inputs, layouts = {}, []
         t1 = time.perf_counter()
         for k in range(n):
-            args = _to_device(self._case(k), self.device)
+            with gpu_quiet.current().shared():
+                args = _to_device(self._case(k), self.device)
             if k in refill:
                 kept_inputs[k] = args
             layouts.append(_layout(args))
@@ -594,7 +599,9 @@ class CandidateRun:
             except BaseException as exc:  # noqa: BLE001
                 raise _classify(exc, "timing", self.guard) from None
             for k in list(range(1, n)) + [0]:  # re-check after timing, in a new order, fresh tensors
-                outs = self.call(model, _to_device(self._case(k), self.device), f"recheck {k}")
+                with gpu_quiet.current().shared():
+                    args = _to_device(self._case(k), self.device)
+                outs = self.call(model, args, f"recheck {k}")
                 self.report("recheck", k, k, outs)
         self.phase_s["input_draw_s"] = self.cases.draw_s
         return {
@@ -643,10 +650,18 @@ def main() -> int:
     import triton  # noqa: F401
 
     torch.set_num_threads(1)  # one worker per core (see process.py)
-    if settings.get("device", "cpu").startswith("cuda"):
-        # Create the CUDA context now, while this worker waits as a spare, not inside the candidate's
-        # first call (where it was measured as part of first_call_s).
-        torch.empty(1, device=settings["device"])
+    from drtriton.verify import warmup
+
+    quiet = gpu_quiet.install(settings.get("gpu_lock"))
+    warmup.warm_op_log()
+    with quiet.shared():  # a context's creation must not land inside another worker's timing
+        if settings.get("device", "cpu").startswith("cuda"):
+            # Create the CUDA context now, while this worker waits as a spare, not inside the candidate's
+            # first call (where it was measured as part of first_call_s).
+            torch.empty(1, device=settings["device"])
+        # One-time import and Triton launch costs, paid while this worker waits as a spare (warmup.py); a
+        # failure here is the host's, not a candidate's: the worker dies and the pool reports it.
+        warmup.warm_triton(settings.get("device", "cpu"))
 
     from drtriton.verify.protocol import encode_parts, read_frame, write_parts
 
@@ -668,6 +683,10 @@ def main() -> int:
 
     send({"kind": "ready", "pid": os.getpid()})
     judge = None  # this worker's ReferenceJudge, once it ran a problem's reference with one
+    profile_dir = os.environ.get("DRT_WORKER_PROFILE")  # developers: a cProfile dump per request
+    if profile_dir:
+        os.makedirs(profile_dir, exist_ok=True)
+    served = 0
     while True:
         try:
             req = recv()
@@ -676,11 +695,19 @@ def main() -> int:
         op = req.get("op")
         if op == "exit":
             return 0
+        profiler = None
+        if profile_dir:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         try:
             if op == "reference":
-                reply, judge = run_reference(req, send)
+                with quiet.shared():
+                    reply, judge = run_reference(req, send)
             elif op == "compare":
-                reply = judge.compare(req) if judge is not None else {"kind": "error", "reason": "no judge here"}
+                with quiet.shared():
+                    reply = judge.compare(req) if judge is not None else {"kind": "error", "reason": "no judge here"}
             elif op == "candidate":
                 reply = run_candidate(req, guard, launches, send, recv)
             elif op == "baseline":
@@ -700,6 +727,10 @@ def main() -> int:
                 "reason": f"worker failure: {_one_line(exc)}",
                 "traceback": traceback.format_exc()[-2000:],
             }
+        if profiler is not None:
+            profiler.disable()
+            served += 1
+            profiler.dump_stats(os.path.join(profile_dir, f"{op}_{os.getpid()}_{served}.prof"))
         send(reply)
 
 

@@ -27,11 +27,14 @@ import sys
 _MAX_MSG = 1 << 16
 
 
-def _child(sock: socket.socket, fds: list[int], settings: dict) -> None:
+def _child(sock: socket.socket, fds: list[int], settings: dict, cpus: set[int]) -> None:
     """In the forked child: become a worker with the given stdio. Never returns."""
     code = 1
     try:
         os.setsid()  # own session: the parent kills the worker with killpg
+        # The CPUs the zygote started with: a runtime initialised in the zygote (OpenMP under
+        # OMP_PROC_BIND, say) may have pinned its main thread, and every fork would inherit that pin.
+        os.sched_setaffinity(0, cpus)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
@@ -64,12 +67,17 @@ def _reap(sock: socket.socket) -> None:
 
 def main() -> int:
     sock = socket.socket(fileno=int(os.environ["DRT_ZYGOTE_FD"]))
+    cpus = os.sched_getaffinity(0)  # before any import can pin this thread (see _child)
     # The imports every worker needs, done once. Nothing here may start threads or touch CUDA.
     import torch  # noqa: F401
     import triton  # noqa: F401
     import triton.language  # noqa: F401
 
-    from drtriton.verify import protocol, sandbox, worker  # noqa: F401
+    from drtriton.verify import protocol, sandbox, warmup, worker  # noqa: F401
+
+    warmup.warm_op_log()  # its lazy imports once here, not in every forked worker's first candidate call
+    # Not Inductor: importing torch._inductor on a GPU host initialises CUDA and starts threads, and a
+    # CUDA context does not survive fork (measured: every forked reference then failed).
 
     sock.send(json.dumps({"kind": "ready", "pid": os.getpid()}).encode())
     while True:
@@ -90,7 +98,7 @@ def main() -> int:
             continue
         pid = os.fork()
         if pid == 0:
-            _child(sock, fds, msg["settings"])
+            _child(sock, fds, msg["settings"], cpus)
         for fd in fds:
             os.close(fd)
         sock.send(json.dumps({"kind": "spawned", "id": msg["id"], "pid": pid}).encode())

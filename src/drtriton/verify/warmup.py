@@ -1,0 +1,51 @@
+"""One-time process costs paid while a worker waits as a spare, not inside a candidate's first call.
+
+Profiling the verifier on an H100 host (`DRT_WORKER_PROFILE`, bench/verifier_gpu.py --part b) showed that
+a candidate's first call spent ~6 of its ~8.5 s not compiling its kernels but importing: the first aten
+op dispatched under the op log (a TorchDispatchMode) lazily imports torch._higher_order_ops, torch._dynamo
+and sympy (~800 modules; seconds where the interpreter cannot write bytecode caches), and the first
+Triton launch in a process loads Triton's compiler backend, driver utilities and launcher (~0.7-2 s,
+against ~0.08 s for each later distinct kernel; bench/triton_compile_cost_gpu.py). Both are the same for
+every candidate, so the zygote does the import part once before forking and each worker does the rest
+before it says it is ready.
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _warm_kernel(p_x, p_y, N, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < N
+    tl.store(p_y + offs, tl.load(p_x + offs, mask=mask, other=0.0) * 2.0, mask=mask)
+
+
+class _NoLaunches:
+    in_launch = 0  # make_op_log's view of a LaunchCounter: no launch in flight
+
+
+def warm_op_log() -> None:
+    """Dispatch one aten op under the op log: its lazy imports happen here (safe before fork: no CUDA)."""
+    import torch
+
+    from drtriton.verify.sandbox import make_op_log
+
+    with make_op_log(_NoLaunches(), poison=True):
+        torch.empty(4).add_(1)
+
+
+def warm_triton(device: str) -> None:
+    """Launch one small Triton kernel on `device` (a GPU: compile or cache load, driver, launcher)."""
+    import torch
+
+    if device == "cpu":
+        return  # the interpreter has no per-process compile or launcher cost worth paying ahead
+    x = torch.ones(256, device=device)
+    y = torch.empty_like(x)
+    _warm_kernel[(2,)](x, y, x.numel(), BLOCK=128)
+    torch.cuda.synchronize(device)
+    if not bool((y == 2.0).all()):
+        raise RuntimeError("the verifier's Triton warm-up kernel computed a wrong value on this device")
