@@ -65,6 +65,12 @@ def do_bench_median(problem_path: Path, solution_path: Path, seed: int) -> float
     torch.manual_seed(seed)
     inputs = [x.cuda() if isinstance(x, torch.Tensor) else x for x in problem.get_inputs()]
     with torch.no_grad():
+        # As the verifier does: 0.2 s of back-to-back calls first, so do_bench's 25 ms warm-up starts at
+        # the full SM clock (an idle H100 sits at 345 MHz and does not always ramp within 25 ms).
+        deadline = time.perf_counter() + 0.2
+        while time.perf_counter() < deadline:
+            model(*inputs)
+            torch.cuda.synchronize()
         return float(
             triton.testing.do_bench(lambda: model(*inputs), warmup=25, rep=100, return_mode="median")
         )
@@ -90,7 +96,7 @@ def scale_sizes(src: str, first: int = 128, rest: int = 32, cap: int = 1 << 26) 
     return _SIZE.sub(lambda m: f"{m.group(1)} = {int(m.group(2)) * factors[m.group(1)]}", src)
 
 
-def part_a(config: VerifyConfig, scale: bool) -> dict:
+def part_a(config: VerifyConfig, scale: bool, spawn: str = "auto") -> dict:
     import tempfile
 
     honest = ROOT / "tests" / "redteam" / "honest"
@@ -99,7 +105,7 @@ def part_a(config: VerifyConfig, scale: bool) -> dict:
         files = sorted(honest.glob("*.py"))[:12]
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="agreement-"))
-    with VerifierPool(config, workers=1) as pool:
+    with VerifierPool(config, workers=1, spawn=spawn) as pool:
         for f in files:
             problem = ROOT / "tests" / "problems" / f"{f.stem.split('__')[0]}.py"
             if scale:
@@ -299,7 +305,7 @@ def main() -> int:
         help="(b) comma list of distinct-problem counts for the batch (64 = every kernel its own problem)",
     )
     ap.add_argument("--no-scaled", action="store_true", help="(a) skip the scaled-up sizes")
-    ap.add_argument("--spawn", default="auto", choices=["auto", "zygote", "exec"], help="(b) worker spawning")
+    ap.add_argument("--spawn", default="auto", choices=["auto", "zygote", "exec"], help="worker spawning (both parts)")
     ap.add_argument(
         "--out", type=Path, default=None, help="JSON output path (default $OUT/verifier_gpu.json)"
     )
@@ -315,9 +321,13 @@ def main() -> int:
     result = {"provenance": Provenance.here().to_json()}
     if args.part in ("a", "both"):
         config = VerifyConfig(device="cuda", time_compile_baseline=False)
-        result["agreement"] = part_a(config, scale=False)
+        result["agreement"] = part_a(config, scale=False, spawn=args.spawn)
         if not args.no_scaled:
-            result["agreement_scaled"] = part_a(config, scale=True)
+            # KernelBench's tolerance (1e-2) at the scaled sizes: there tl.dot's TF32 products and long fp32
+            # sums leave the honest matmul and sum kernels ~1e-3 from torch, past the default 1e-4, and a
+            # kernel that fails correctness is never timed. This part compares clocks, not numerics.
+            scaled = VerifyConfig.with_tolerance("kernelbench", device="cuda", time_compile_baseline=False)
+            result["agreement_scaled"] = part_a(scaled, scale=True, spawn=args.spawn)
         atomic_write_text(out, json.dumps(result, indent=1))
     if args.part in ("b", "both"):
         result["throughput"] = {}
