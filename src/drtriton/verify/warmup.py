@@ -23,17 +23,13 @@ def _warm_kernel(p_x, p_y, N, BLOCK: tl.constexpr):
     tl.store(p_y + offs, tl.load(p_x + offs, mask=mask, other=0.0) * 2.0, mask=mask)
 
 
-class _NoLaunches:
-    in_launch = 0  # make_op_log's view of a LaunchCounter: no launch in flight
-
-
 def warm_op_log() -> None:
     """Dispatch one aten op under the op log: its lazy imports happen here (safe before fork: no CUDA)."""
     import torch
 
-    from drtriton.verify.sandbox import make_op_log
+    from drtriton.verify.sandbox import LaunchCounter, make_op_log
 
-    with make_op_log(_NoLaunches(), poison=True):
+    with make_op_log(LaunchCounter(), poison=True):  # a counter never installed: no launch in flight
         torch.empty(4).add_(1)
 
 

@@ -519,6 +519,10 @@ class CandidateRun:
         except BaseException as exc:  # noqa: BLE001 - the problem's get_inputs failed here, not there
             raise _Reject("runtime_error", f"drawing the inputs failed: {_one_line(exc)}") from None
 
+    def _case_on_device(self, k: int) -> list:
+        with gpu_quiet.current().shared():  # the host-to-device copies are GPU work too
+            return _to_device(self._case(k), self.device)
+
     def run(self) -> dict:
         import torch
 
@@ -558,8 +562,7 @@ class CandidateRun:
         kept_inputs, layouts = {}, []
         t1 = time.perf_counter()
         for k in range(n):
-            with gpu_quiet.current().shared():
-                args = _to_device(self._case(k), self.device)
+            args = self._case_on_device(k)
             if k in refill:
                 kept_inputs[k] = args
             layouts.append(_layout(args))
@@ -599,9 +602,7 @@ class CandidateRun:
             except BaseException as exc:  # noqa: BLE001
                 raise _classify(exc, "timing", self.guard) from None
             for k in list(range(1, n)) + [0]:  # re-check after timing, in a new order, fresh tensors
-                with gpu_quiet.current().shared():
-                    args = _to_device(self._case(k), self.device)
-                outs = self.call(model, args, f"recheck {k}")
+                outs = self.call(model, self._case_on_device(k), f"recheck {k}")
                 self.report("recheck", k, k, outs)
         self.phase_s["input_draw_s"] = self.cases.draw_s
         return {
@@ -615,7 +616,7 @@ class CandidateRun:
 
 
 def run_candidate(req: dict, guard, launches, send, recv) -> dict:
-    guard.candidate_path = os.path.realpath(req["path"])
+    guard.candidate_path = req["path"]  # the setter resolves it
     try:
         return CandidateRun(req, guard, launches, send, recv).run()
     except _Reject as rej:
