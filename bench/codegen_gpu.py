@@ -10,11 +10,15 @@ Suites (run interleaved, so a budget cut trims each one, never a whole one):
   bandwidth  fused elementwise/reduction programs of >= 64M elements; bytes of inputs + outputs / median time,
              as a fraction of the measured copy bandwidth (torch clone of 1 GiB)
 For each program: compile (--policy, default mixed), check ModelNew against Model at atol=rtol=1e-4, time
-both with CUDA events (--warmup, then the median of --iters calls; one sync per call), then the host cost per
+eager, ModelNew and torch.compile(Model) by the verifier's protocol (verify/timing.py time_interleaved: --warmup
+calls, 0.1 s of back-to-back calls, then --iters interleaved samples, each an L2 flush and a GPU pad covering the
+call's host launch time, no host sync between samples: device time, as every verdict reports it), then eager and
+ModelNew once more with a host sync after every call (--synced-iters, no flush: *_synced, where host launch time
+counts in full), then the host cost per
 call (wall time of --host-calls back-to-back calls with no sync between them, divided by their number: what
 a call costs the CPU when the GPU keeps up), then ModelNew again with its launch sites' fast path off (every
-call through JITFunction.run, as before the generated `_Launcher`: new_jit_ms, host_us_new_jit), then
-torch.compile(Model) unless the run is behind its time budget (--budget-s split evenly over the programs; a program started late skips the
+call through JITFunction.run, as before the generated `_Launcher`: new_jit_ms, host_us_new_jit). torch.compile
+is skipped when the run is behind its time budget (--budget-s split evenly over the programs; a program started late skips the
 torch.compile baseline, and programs not started before the budget ends are listed as not measured).
 Unmeasured values are null. Prints one progress line per program (stderr) and a summary; writes JSON to --out.
 Both models run in training mode, as KernelBench and the verifier call them (BatchNorm with batch
@@ -45,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from drtriton.frontend import CompileConfig, compile_problem  # noqa: E402
 from drtriton.util.fileio import atomic_write_text  # noqa: E402
 from drtriton.util.provenance import Provenance  # noqa: E402
+from drtriton.verify.timing import time_interleaved  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # KernelBench-like sizes for the size constants of tests/problems (batch 128, features 1024-4096, conv
@@ -193,7 +198,8 @@ def bench_one(suite: str, name: str, src: str, args, with_compile: bool) -> dict
            "compile_ms": None, "speedup_eager": None, "speedup_compile": None, "bytes": None,
            "bandwidth_gbs": None, "bandwidth_fraction": None, "kinds": None, "library_calls": None,
            "host_us_eager": None, "host_us_new": None, "new_jit_ms": None, "host_us_new_jit": None,
-           "speedup_eager_jit": None, "ref_err_fp64": None, "new_err_fp64": None,
+           "speedup_eager_jit": None, "eager_ms_synced": None, "new_ms_synced": None,
+           "speedup_eager_synced": None, "ref_err_fp64": None, "new_err_fp64": None,
            "seconds": None, "error": None}
     t0 = time.perf_counter()
     try:
@@ -225,27 +231,41 @@ def bench_one(suite: str, name: str, src: str, args, with_compile: bool) -> dict
                                   if r.shape == o.shape and r.numel()), default=None)
         if not row["correct"]:  # is the fp32 reference itself within the tolerance of an fp64 run?
             row["ref_err_fp64"], row["new_err_fp64"] = fp64_errors(model, inputs, ref, out)
-        row["eager_ms"] = _time(model, inputs, args.iters, args.warmup)
-        row["new_ms"] = _time(model_new, inputs, args.iters, args.warmup)
+        # Device time by the verifier's protocol (verify/timing.py: L2 flush, no host sync between samples,
+        # a GPU pad covering each contestant's host launch time; eager, ModelNew and torch.compile
+        # interleaved), the figures every drtriton verdict reports.
+        contestants = {"eager": lambda: model(*inputs), "new": lambda: model_new(*inputs)}
+        if with_compile:
+            try:
+                compiled = torch.compile(model)
+                compiled(*inputs)
+                contestants["compile"] = lambda: compiled(*inputs)
+            except Exception as exc:  # noqa: BLE001
+                row["error"] = f"torch.compile: {type(exc).__name__}: {str(exc)[:200]}"
+        res = time_interleaved(contestants, args.iters, args.warmup, torch.device("cuda"))
+        row["eager_ms"], row["new_ms"] = res["eager"]["median"], res["new"]["median"]
         row["speedup_eager"] = row["eager_ms"] / row["new_ms"]
+        if "compile" in res:
+            row["compile_ms"] = res["compile"]["median"]
+            row["speedup_compile"] = row["compile_ms"] / row["new_ms"]
+        # The same calls timed one at a time with a host sync after each (no flush): the host's launch
+        # path then counts in full, as for a caller that waits on every result.
+        row["eager_ms_synced"] = _time(model, inputs, args.synced_iters, args.warmup)
+        row["new_ms_synced"] = _time(model_new, inputs, args.synced_iters, args.warmup)
+        row["speedup_eager_synced"] = row["eager_ms_synced"] / row["new_ms_synced"]
         row["host_us_eager"] = _host_us(model, inputs, args.host_calls)
         row["host_us_new"] = _host_us(model_new, inputs, args.host_calls)
         sites = _launch_sites(sol)
         if sites:  # the same kernels, every call through JITFunction.run
             for site in sites:
                 site.fast, site.compiled = False, None
-            row["new_jit_ms"] = _time(model_new, inputs, args.iters, args.warmup)
+            row["new_jit_ms"] = time_interleaved({"jit": lambda: model_new(*inputs)}, args.iters, args.warmup,
+                                                 torch.device("cuda"))["jit"]["median"]
             row["host_us_new_jit"] = _host_us(model_new, inputs, args.host_calls)
             row["speedup_eager_jit"] = row["eager_ms"] / row["new_jit_ms"]
             for site in sites:
                 site.fast = True
         if with_compile:
-            try:
-                compiled = torch.compile(model)
-                row["compile_ms"] = _time(compiled, inputs, args.iters, args.warmup)
-                row["speedup_compile"] = row["compile_ms"] / row["new_ms"]
-            except Exception as exc:  # noqa: BLE001
-                row["error"] = f"torch.compile: {type(exc).__name__}: {str(exc)[:200]}"
             torch._dynamo.reset()  # a fresh cache per program: no recompile limit across programs
     if not row["library_calls"] and set(row["kinds"]) <= {"pointwise", "reduction", "normalization"}:
         moved = sum(t.numel() * t.element_size() for t in inputs) + sum(o.numel() * o.element_size() for o in out)
@@ -283,6 +303,9 @@ def summarize(rows: list[dict]) -> dict:
         "fusion_chains_faster_than_eager": sum(r["speedup_eager"] > 1 for r in chains) / len(chains) if chains else None,
         # The same chains with every launch through JITFunction.run (the generated code before `_Launcher`).
         "fusion_chains_faster_than_eager_jit": _share([r["speedup_eager_jit"] for r in chains]),
+        # Timed with a host sync after every call (host launch time counts; no L2 flush).
+        "fusion_chains_faster_than_eager_synced": _share([r["speedup_eager_synced"] for r in chains]),
+        "faster_than_eager_synced": _share([r["speedup_eager_synced"] for r in ok]),
         "median_host_us_eager": _median([r["host_us_eager"] for r in ok]),
         "median_host_us_new": _median([r["host_us_new"] for r in ok]),
         "median_host_us_new_jit": _median([r["host_us_new_jit"] for r in ok]),
@@ -316,7 +339,10 @@ def main() -> int:
     ap.add_argument("--synth-levels", default="2,5", help="comma-separated synthesizer levels (default 2,5)")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--policy", choices=["strict", "mixed", "hybrid"], default="mixed")
-    ap.add_argument("--iters", type=int, default=30, help="timed calls per contestant (median reported)")
+    ap.add_argument("--iters", type=int, default=100,
+                    help="timed calls per contestant, verifier protocol (median reported; default 100)")
+    ap.add_argument("--synced-iters", type=int, default=30,
+                    help="calls per contestant timed with a host sync after each (default 30)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed calls first (Triton JIT on the first)")
     ap.add_argument("--host-calls", type=int, default=200,
                     help="back-to-back calls (no sync) for the host cost per call of eager and ModelNew")
@@ -367,6 +393,7 @@ def main() -> int:
         print(f"[{i + 1}/{len(programs)} {time.perf_counter() - start:5.0f}s] {suite:9s} {name:32s} "
               f"correct={row['correct']} vs_eager={row['speedup_eager'] and round(row['speedup_eager'], 2)} "
               f"vs_compile={row['speedup_compile'] and round(row['speedup_compile'], 2)} "
+              f"synced_vs_eager={row['speedup_eager_synced'] and round(row['speedup_eager_synced'], 2)} "
               f"bw={row['bandwidth_fraction'] and round(row['bandwidth_fraction'], 2)} "
               f"host_us eager/new/jit={_us(row['host_us_eager'])}/{_us(row['host_us_new'])}/"
               f"{_us(row['host_us_new_jit'])} {row['error'] or ''}",

@@ -22,6 +22,7 @@ class Model(nn.Module):
         super().__init__()
         self.conv = nn.{conv}
         self.scale = nn.Parameter(torch.randn({channels}, {ones}) * 0.5 + 1.0)
+        {norm}
 
     def forward(self, x):
         y = self.conv(x)
@@ -43,10 +44,25 @@ CASES = {
     # reduction over channels reads the channels-last output with the bias added per channel
     "conv2d_softmax_channels": dict(conv="Conv2d(3, 6, 3)", channels=6, ones="1, 1", shape="2, 3, 9, 8",
                                     body="torch.softmax(y * self.scale, dim=1)"),
-    # a mean over the spatial axes would read channels-last rows across the grain: the plain call stays
+    # a mean over all spatial axes reads the channels-last output with a tile wide in channels
     "conv_transpose3d_mean": dict(conv="ConvTranspose3d(2, 4, 3, stride=2, padding=1)", channels=4,
                                   ones="1, 1, 1", shape="2, 2, 3, 4, 3",
                                   body="torch.relu(y).mean(dim=(2, 3, 4), keepdim=True) * self.scale"),
+    # a mean over the depth alone would read channels-last rows across the grain: the plain call stays
+    "conv_transpose3d_mean_depth": dict(conv="ConvTranspose3d(2, 4, 3, stride=2, padding=1)", channels=4,
+                                        ones="1, 1, 1", shape="2, 2, 3, 4, 3",
+                                        body="torch.relu(y).mean(dim=2, keepdim=True) * self.scale"),
+    # GroupNorm walks each group channel-fastest, in two chunks (Welford-merged statistics), and stores
+    # channels-last; a residual add and a logsumexp over the channels read its output (KernelBench L2 92)
+    "conv2d_group_norm_residual_lse": dict(
+        conv="Conv2d(3, 16, 3)", channels=16, ones="1, 1", shape="2, 3, 22, 22", norm="self.norm = nn.GroupNorm(4, 16)",
+        body="torch.logsumexp(self.norm(torch.sigmoid(y) * self.scale) + y, dim=1)"),
+    # KernelBench L2 60: conv_transpose3d, swish, GroupNorm (affine), hardswish
+    "conv_transpose3d_swish_group_norm": dict(
+        conv="ConvTranspose3d(3, 8, 3, stride=2, padding=1)", channels=8, ones="1, 1, 1", shape="2, 3, 3, 4, 4",
+        norm="self.norm = nn.GroupNorm(2, 8)", body="torch.nn.functional.hardswish(self.norm(torch.sigmoid(y) * y))"),
+    "conv2d_instance_norm": dict(conv="Conv2d(3, 6, 3)", channels=6, ones="1, 1", shape="2, 3, 40, 40",
+                                 norm="self.norm = nn.InstanceNorm2d(6)", body="self.norm(torch.relu(y)) * self.scale"),
     # a reduction over the channels alone reads each pixel's channels together: channels-last at any width
     "conv2d_max_24_channels": dict(conv="Conv2d(3, 24, 3)", channels=24, ones="1, 1", shape="2, 3, 7, 7",
                                    body="torch.amax(torch.relu(y) * self.scale, dim=1, keepdim=True) - 1.0"),
@@ -64,7 +80,7 @@ def _load(source: str, name: str):
 
 
 def _run(case: str, knobs: dict) -> tuple[str, torch.Tensor, torch.Tensor]:
-    src = PROBLEM.format(**CASES[case])
+    src = PROBLEM.format(**{"norm": "", **CASES[case]})
     result = compile_problem(src, CompileConfig(knobs=knobs))
     prob, sol = _load(src, f"p_{case}"), _load(result.source, f"s_{case}")
     torch.manual_seed(0)
@@ -77,7 +93,7 @@ def _run(case: str, knobs: dict) -> tuple[str, torch.Tensor, torch.Tensor]:
         return result.source, model(x), new(x)
 
 
-PLAIN = {"conv_transpose3d_mean"}
+PLAIN = {"conv_transpose3d_mean_depth"}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -98,4 +114,17 @@ def test_bias_folded_and_pointwise_output_is_channels_last() -> None:
 def test_knob_off_keeps_the_plain_library_call() -> None:
     source, ref, out = _run("conv2d_softmax_channels", {"conv_channels_last": False})
     assert "channels_last" not in source and "self.conv(v0)" in source
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("case", ["conv2d_group_norm_residual_lse", "conv_transpose3d_swish_group_norm"])
+def test_group_norm_walks_channels_last(case: str) -> None:
+    source, ref, out = _run(case, {})
+    assert "# position in the walk" in source  # each group read channel-fastest
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_group_norm_output_is_channels_last() -> None:
+    source, ref, out = _run("conv_transpose3d_swish_group_norm", {})
+    assert out.is_contiguous(memory_format=torch.channels_last_3d) and not out.is_contiguous()
     torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)

@@ -51,8 +51,12 @@ struct FusionPlan {
   // memory for an [N, C, *S] shape; the conv_channels_last knob): value id -> true when the producing
   // library convolution ran without its bias, which every reader then adds per channel as it loads.
   std::map<int32_t, bool> channels_last;
-  // Pointwise kernels that walk their output in channels-last memory order and store it so.
+  // Kernels that walk their output in channels-last memory order and store it so: pointwise kernels, and
+  // GroupNorm / InstanceNorm kernels over a channels-last input.
   std::set<int32_t> physical_order;
+  // Reduction / normalization kernels (by root) that read a channels-last input by spatial rows (a spatial
+  // reduction, a GroupNorm): tiles wide in channels, each group walked channel-fastest.
+  std::set<int32_t> channels_last_rows;
 };
 
 /// Ordered, named passes of the generator; each has a one-line reason.

@@ -507,6 +507,16 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
       block_r = std::min<int64_t>(Pow2AtLeast(R), std::max<int64_t>(1, kMaxTile / kn.reduce_block_inner));
       block_c = std::min<int64_t>(Pow2AtLeast(C), std::max<int64_t>(kn.reduce_block_inner, kMaxTile / block_r));
     }
+    // A reduction over the spatial axes (and a GroupNorm's channels of a group) of a channels-last input
+    // (PlanLayouts): neighbouring columns (n, c) or (n, g) are neighbours in memory, so the tile is wide
+    // in columns (about 32 channels of a pixel per row of the tile) and each group is walked channel-fastest.
+    const bool cl_rows = plan.channels_last_rows.count(kernel.root) > 0 && I == 1;
+    int64_t walk_cg = 1;
+    if (cl_rows) {
+      if (op == "group_norm") walk_cg = in[1] / groups;
+      block_c = std::min<int64_t>(Pow2AtLeast(C), std::max<int64_t>(1, 32 / walk_cg));
+      block_r = std::min<int64_t>(Pow2AtLeast(R), std::max<int64_t>(1, kMaxTile / block_c));
+    }
     // Large problems keep at least kMinPrograms programs (about two per SM on an H100) when the columns allow.
     while (block_c > 1 && R * C >= kLargeWork && (C + block_c - 1) / block_c < kMinPrograms) block_c /= 2;
     // Few long rows (a full reduction, a loss) would run on a handful of SMs: accumulators that combine
@@ -551,8 +561,17 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
         w.Line("for r0 in range(0, R, BLOCK_R):");
         w.Indent();
       }
-      w.Line("offs_r = r0 + tl.arange(0, BLOCK_R)");
-      w.Line("mask = (offs_r[:, None] < R) & mask_c[None, :]");
+      if (walk_cg > 1) {
+        // Walk each group channel-fastest: (s, cg) -> logical r = cg * S + s, so consecutive lanes read
+        // the group's channels of one pixel, which channels-last memory holds together.
+        w.Line("offs_w = r0 + tl.arange(0, BLOCK_R)  # position in the walk");
+        w.Line("offs_r = (offs_w % " + std::to_string(walk_cg) + ") * " + std::to_string(R / walk_cg) + " + offs_w // " +
+               std::to_string(walk_cg) + "  # logical index along R");
+      } else {
+        w.Line("offs_r = r0 + tl.arange(0, BLOCK_R)");
+        w.Line("offs_w = offs_r");
+      }
+      w.Line("mask = (offs_w[:, None] < R) & mask_c[None, :]");
       w.Line("idx = " + tile_idx);
       w.mask_ = "mask";
     };
@@ -565,6 +584,32 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     // Two passes over the reduced axis (mean, then squared deviations: no cancellation). Leaves `mean`
     // and `q` (the sum of squared deviations) in the kernel; shared by var/std and the mean-based norms.
     auto emit_mean_and_sq_dev = [&](const std::string& pass2_comment) {
+      if (!one_chunk) {
+        // A row longer than one chunk is read once for its statistics, not twice: each chunk's mean and
+        // squared deviations (two passes over the tile in registers), merged into the running ones
+        // (Chan, Golub, LeVeque: as stable as Welford). Values are shifted by the row's first element,
+        // so a constant row has mean exactly its value and variance exactly 0, as torch's Welford
+        // kernels give. Every chunk before this one is full, so r0 elements are already merged.
+        w.Line("# one pass for the statistics: per-chunk mean and squared deviations, merged (Chan et al.)");
+        const std::string saved = w.mask_;
+        w.mask_ = "mask_c";
+        w.Line("shift = tl.where(mask_c, " + w.Eval(src, "base") + ", 0.0)");
+        w.mask_ = saved;
+        w.Line("mean = tl.zeros([BLOCK_C], dtype=tl.float32)");
+        w.Line("q = tl.zeros([BLOCK_C], dtype=tl.float32)");
+        open_loop("statistics of this chunk, merged into the running ones");
+        w.Line("y = tl.where(mask, " + w.Eval(src, "idx") + " - shift[None, :], 0.0)");
+        w.Line("n_chunk = tl.sum((offs_w < R).to(tl.float32), axis=0)");
+        w.Line("m_chunk = tl.sum(y, axis=0) / n_chunk");
+        w.Line("d = tl.where(mask, y - m_chunk[None, :], 0.0)");
+        w.Line("delta = m_chunk - mean");
+        w.Line("frac = n_chunk / (r0 + n_chunk)");
+        w.Line("mean = mean + delta * frac");
+        w.Line("q = q + tl.sum(d * d, axis=0) + delta * delta * r0 * frac");
+        close_loop();
+        w.Line("mean = mean + shift");
+        return;
+      }
       w.Line("s = tl.zeros([BLOCK_C], dtype=tl.float32)");
       open_loop("pass 1: mean");
       w.Line("s += tl.sum(tl.where(mask, " + w.Eval(src, "idx") + ", 0.0), axis=0)");
@@ -792,7 +837,9 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
       w.Line("y = " + y);
       w.anchor_var_ = "y";
       const std::string r = w.Eval(kernel.root, "idx");
-      w.Line("tl.store(p_out + idx, " + r + ", mask=mask)");
+      // A kernel that walks a channels-last input stores its output channels-last too (PlanLayouts).
+      const std::string at = walks_memory_order ? w.ChannelsLastIndex("idx", root_t.shape) : "idx";
+      w.Line("tl.store(p_out + " + at + ", " + r + ", mask=mask)");
       for (const std::string& line : after_store) w.Line(line);
       close_loop();
       doc += after_store.empty() ? "; statistics in fp32, then one write pass" : "; a carry in fp32 links the chunks";
@@ -1012,7 +1059,8 @@ void PlanLayouts(const ir::Graph& g, const TritonOptions& opt, FusionPlan& plan)
     if (conv.kind != KernelKind::kLibrary || !IsLayoutConv(g, conv.root) || (rank != 4 && rank != 5)) continue;
     bool ok = true, fold = !host_read.count(conv.root);
     std::vector<int32_t> region = {conv.root};
-    std::set<int32_t> walkers;  // roots of pointwise kernels that would walk in memory order
+    std::set<int32_t> walkers;  // roots of kernels that would walk in memory order (and store so)
+    std::set<int32_t> row_readers;  // roots of reduction/normalization kernels reading it by spatial rows
     for (size_t r = 0; r < region.size() && ok; ++r) {
       const int32_t u = region[r];
       for (size_t ki : readers[u]) {
@@ -1029,10 +1077,35 @@ void PlanLayouts(const ir::Graph& g, const TritonOptions& opt, FusionPlan& plan)
         } else {
           // A reduction over the channels alone reads each pixel's channels, which channels-last memory
           // holds together (H100, KernelBench level 2: Conv2d_Min_Tanh_Tanh, a min over 64 channels, 3.6 ms
-          // channels-last against 6.3 ms plain). Over other axes (GroupNorm, spatial means and pools) the
-          // rows are strided in channels-last memory: 2-3x slower there.
+          // channels-last against 6.3 ms plain). Reductions over all spatial axes (means, global pools,
+          // InstanceNorm) and GroupNorm read it with a tile wide in channels and GroupNorm walks each group
+          // channel-fastest (EmitKernel: channels_last_rows); a GroupNorm or InstanceNorm whose output has
+          // its input's shape stores it channels-last and its readers join the region. Other axes (a
+          // reduction over the depth alone, a row softmax) would read across the grain: plain layout.
           const ir::Node& a = g.nodes[kn.anchor - k];
-          ok = ok && AnchorReducedRange(g, a, g.TypeOf(a.inputs[0]).Rank()) == std::pair<int, int>{1, 1};
+          const ir::Shape& ain = g.TypeOf(a.inputs[0]).shape;
+          const int arank = static_cast<int>(ain.size());
+          const auto range = AnchorReducedRange(g, a, arank);
+          const std::string_view aop = ops::Spec(a.op).name;
+          // The anchor reads u itself or u with its spatial axes flattened (a mean over dims (2, 3) imports
+          // as flatten -> mean): [N, C, S...] over the same elements.
+          const ir::Shape& us = g.TypeOf(u).shape;
+          const bool cl_input = arank >= 3 && ain[0] == us[0] && ain[1] == us[1] &&
+                                g.TypeOf(a.inputs[0]).Numel() == g.TypeOf(u).Numel();
+          const bool group = aop == "group_norm" && range == std::pair<int, int>{1, arank - 1};
+          const bool spatial = range == std::pair<int, int>{2, arank - 1} && aop != "cosine_similarity";
+          if (range == std::pair<int, int>{1, 1}) {
+            // reads in place
+          } else if (cl_input && (group || spatial)) {
+            row_readers.insert(kn.root);
+            if (kn.kind == KernelKind::kNormalization && g.TypeOf(kn.root).shape == ain && ain == us &&
+                (group || aop == "instance_norm") && !walkers.count(kn.root)) {
+              walkers.insert(kn.root);
+              region.push_back(kn.root);
+            }
+          } else {
+            ok = false;
+          }
         }
       }
     }
@@ -1043,6 +1116,7 @@ void PlanLayouts(const ir::Graph& g, const TritonOptions& opt, FusionPlan& plan)
       plan.physical_order.insert(w);
       plan.channels_last.emplace(w, false);
     }
+    plan.channels_last_rows.insert(row_readers.begin(), row_readers.end());
   }
 }
 

@@ -424,8 +424,14 @@ class VerifierPool:
         self._next_device = 0
         self._closed = False
         # Per-problem torch.compile baselines run beside the candidates (compile on a CPU core, timing
-        # under the GPU lock); a few at a time so they do not starve candidate compilation.
-        self._baselines = ThreadPoolExecutor(max_workers=max(1, min(4, self.workers // 4)))
+        # under the GPU lock), up to one per two workers. Every candidate's verdict waits for its problem's
+        # baseline: at 4 at a time (H100, 16 workers, 8 problems) half the first wave waited for a second
+        # round of Inductor compiles.
+        self._baselines = ThreadPoolExecutor(max_workers=max(1, min(8, self.workers // 2)))
+        # `workers` candidates verify at once; a thread waiting for its problem's baseline gives its turn
+        # back (verify_many runs more threads than workers, so those waits do not idle the workers).
+        self._turns = threading.BoundedSemaphore(self.workers)
+        self._has_turn = threading.local()
 
     # ---- workers ----
     def _zygote_for(self, device: str) -> ZygoteClient | None:
@@ -668,10 +674,21 @@ class VerifierPool:
         key = cache_key(problem_src, candidate_src, c) if self._cache else None
         if key and (hit := self._cache.get(key)) is not None:
             return hit
-        verdict = self._verify_uncached(problem_src, candidate_src)
+        self._turns.acquire()
+        self._has_turn.held = True
+        try:
+            verdict = self._verify_uncached(problem_src, candidate_src)
+        finally:
+            self._give_turn_back()
         if key and verdict.status is not Status.TIMEOUT:  # a timeout may be load, not the candidate
             self._cache.put(key, verdict)
         return verdict
+
+    def _give_turn_back(self) -> None:
+        """Releases this thread's turn (see _turns) if it still holds one."""
+        if getattr(self._has_turn, "held", False):
+            self._has_turn.held = False
+            self._turns.release()
 
     def _verdict(self, status: Status, reason: str = "", **kw) -> Verdict:
         return Verdict(
@@ -868,6 +885,7 @@ class VerifierPool:
         if t:
             gpu_notes = tuple(t.pop("notes", ()))
             t.pop("gpu", None)
+            self._give_turn_back()  # the worker is done; waiting for the baseline needs no turn
             base = self._problem_baseline(ref)
             if base is not None and base.get("kind") == "baseline":
                 gpu_notes += tuple(base.get("notes", ()))
@@ -955,7 +973,8 @@ class VerifierPool:
             if progress:
                 progress(done[0], len(pairs))
 
-        with ThreadPoolExecutor(max_workers=self.workers) as ex:
+        # Twice as many threads as turns: threads waiting for a baseline hold no turn (see _turns).
+        with ThreadPoolExecutor(max_workers=2 * self.workers) as ex:
             list(ex.map(one, range(len(pairs))))
         return results  # type: ignore[return-value]
 

@@ -18,6 +18,8 @@ import time
 HOST_SLACK_MS = 0.1  # launch + sync latency the host clock may add over the event clock
 WARMUP_S = 0.1  # wall time of back-to-back calls before the timed samples (clock ramp; do_bench: 25 ms)
 QUIET_WAIT_S = 20.0  # how long a timing waits for other workers' GPU work to finish (gpu_quiet.py)
+PAD_FACTOR = 1.5  # the GPU pad queued before each sample, as a multiple of the call's host launch time
+PAD_MAX_MS = 5.0  # longest pad: past it a call is host-bound whatever the pad (its host clock says so)
 NOT_QUIET = "timed while other GPU work was still running after {:.0f} s: times may include it"
 
 
@@ -33,6 +35,35 @@ def _time_quietly(contestants: dict, cfg: dict, device, notes: list[str]) -> dic
 
 def _median(xs: list[float]) -> float | None:
     return statistics.median(xs) if xs else None
+
+
+def _sleep_cycles_per_ms(device) -> float:
+    """torch.cuda._sleep's spin cycles per millisecond at the current clock (measured with events)."""
+    import torch
+
+    cycles = 200_000
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda._sleep(cycles)
+    start.record()
+    torch.cuda._sleep(cycles)
+    end.record()
+    torch.cuda.synchronize(device)
+    return cycles / max(start.elapsed_time(end), 1e-3)
+
+
+def gpu_pads(launch_ms: dict[str, list[float]], device) -> dict[str, int]:
+    """Spin cycles to queue before each contestant's samples: PAD_FACTOR x its median host launch time,
+    at most PAD_MAX_MS (0 when it launches in under 10 us: the flush alone covers that)."""
+    rate = None
+    pads = {}
+    for name, xs in launch_ms.items():
+        ms = min(PAD_MAX_MS, PAD_FACTOR * (_median(xs) or 0.0))
+        if ms < 0.01:
+            pads[name] = 0
+            continue
+        rate = rate or _sleep_cycles_per_ms(device)
+        pads[name] = int(ms * rate)
+    return pads
 
 
 def l2_flush_buffer(device):
@@ -52,7 +83,11 @@ def time_interleaved(contestants: dict, n_calls: int, warmup: int, device, host_
     between samples (as triton.testing.do_bench does). The host therefore runs ahead of the GPU and the
     events time the GPU work of each call, not the host's launch latency. (Measured on an H100: syncing
     after every sample let a ~100 us host-side launch path show up as 5-24x the true kernel time of
-    4 us kernels.) The host-clock cross check is a separate pass of synchronised calls.
+    4 us kernels.) A call whose host launch path takes longer than the flush runs (a candidate under
+    the verifier's guard, a many-op eager Model) would still let the GPU idle inside its interval, so each
+    sample is preceded by a GPU spin (torch.cuda._sleep) of PAD_FACTOR x that contestant's measured launch
+    time: the GPU stays busy until the call is queued and the events time only its GPU work. The
+    host-clock cross check is a separate pass of synchronised calls.
     """
     import torch
 
@@ -63,18 +98,25 @@ def time_interleaved(contestants: dict, n_calls: int, warmup: int, device, host_
     # Then keep the GPU busy for WARMUP_S of wall time: an idle H100 drops its SM clock to 345 MHz
     # (from 1980) and a few thousand microsecond-scale calls do not bring it back; timed at the low
     # clock, 4 us kernels measured 5-40x their do_bench time (H100, session 6).
+    # The same loop measures each contestant's host launch time (the call returns once its work is queued).
+    names = list(contestants)
+    launch_ms: dict[str, list[float]] = {name: [] for name in names}
     deadline = time.perf_counter() + WARMUP_S
     while time.perf_counter() < deadline:
-        for fn in contestants.values():
+        for name, fn in contestants.items():
             flush.zero_()
+            t0 = time.perf_counter()
             fn()
+            launch_ms[name].append((time.perf_counter() - t0) * 1e3)
         torch.cuda.synchronize(device)
-    names = list(contestants)
+    pad = gpu_pads(launch_ms, device)
     events = {name: [] for name in names}
     for i in range(n_calls):
         order = names[i % len(names) :] + names[: i % len(names)]
         for name in order:
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            if pad[name]:
+                torch.cuda._sleep(pad[name])
             flush.zero_()
             start.record()
             contestants[name]()
@@ -93,7 +135,12 @@ def time_interleaved(contestants: dict, n_calls: int, warmup: int, device, host_
             torch.cuda.synchronize(device)
             host[name].append((time.perf_counter() - t0) * 1e3)
     return {
-        name: {"samples": samples[name], "median": _median(samples[name]), "host_median": _median(host[name])}
+        name: {
+            "samples": samples[name],
+            "median": _median(samples[name]),
+            "host_median": _median(host[name]),
+            "launch_ms": _median(launch_ms[name]),
+        }
         for name in names
     }
 
