@@ -41,8 +41,10 @@ emit::TritonOptions MakeOptions(const nb::dict& knobs, const std::string& policy
                    &k.num_warps, &k.num_stages};
     const char* int_names[] = {"block", "reduce_block", "reduce_block_inner", "block_m", "block_n",
                                "block_k", "num_warps", "num_stages"};
-    bool* bools[] = {&k.fuse_epilogue, &k.fuse_prologue, &k.allow_tf32, &k.exact_dot, &k.conv_channels_last};
-    const char* bool_names[] = {"fuse_epilogue", "fuse_prologue", "allow_tf32", "exact_dot", "conv_channels_last"};
+    bool* bools[] = {&k.fuse_epilogue, &k.fuse_prologue, &k.allow_tf32, &k.exact_dot, &k.conv_channels_last,
+                    &k.conv_tf32};
+    const char* bool_names[] = {"fuse_epilogue", "fuse_prologue", "allow_tf32", "exact_dot", "conv_channels_last",
+                                "conv_tf32"};
     bool found = false;
     for (size_t i = 0; i < std::size(ints) && !found; ++i) {
       if (name == int_names[i]) *ints[i] = nb::cast<int>(value), found = true;

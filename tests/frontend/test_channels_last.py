@@ -128,3 +128,12 @@ def test_group_norm_output_is_channels_last() -> None:
     source, ref, out = _run("conv_transpose3d_swish_group_norm", {})
     assert out.is_contiguous(memory_format=torch.channels_last_3d) and not out.is_contiguous()
     torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_conv_tf32_off_runs_the_convolution_under_fp32_flags() -> None:
+    source, ref, out = _run("conv2d_pointwise", {"conv_tf32": False})
+    assert "_conv_fp32(F.conv2d, " in source and "allow_tf32=False" in source
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+    plain, _, _ = _run("conv2d_pointwise", {})
+    assert "_conv_fp32" not in plain  # the default keeps PyTorch's cuDNN flags

@@ -191,8 +191,8 @@ def test_rule_proposer_spends_nothing_on_a_fragment_that_is_only_a_library_call(
     assert [c.meta for c in cpu.propose(task, 4)] == [{"knobs": {}}]
 
 
-def test_knob_plan_tries_the_plain_conv_layout_second_when_a_library_call_is_there():
+def test_knob_plan_tries_fp32_then_the_plain_conv_layout_when_a_library_call_is_there():
     with_conv = knob_plan([KernelShape("library", 1, numel=4096), KernelShape("pointwise", 2, numel=4096)])
-    assert with_conv[0] == {} and with_conv[1] == {"conv_channels_last": False}
+    assert with_conv[:3] == [{}, {"conv_tf32": False}, {"conv_channels_last": False}]
     without = knob_plan([KernelShape("pointwise", 2, numel=4096)])
-    assert all("conv_channels_last" not in k for k in without)
+    assert all("conv_channels_last" not in k and "conv_tf32" not in k for k in without)

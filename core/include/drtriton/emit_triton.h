@@ -44,6 +44,10 @@ struct TritonKnobs {
   // bias moves into the Triton kernels that read the output, and pointwise epilogues walk and store in
   // channels-last order, so the output of such a program is a channels-last tensor.
   bool conv_channels_last = true;
+  // Channels-last convolutions with cuDNN's TF32 allowed (PyTorch's default). Off: they run in full fp32,
+  // as a reference whose NCHW convolution cuDNN ran in plain fp32 computes them (TF32 rounds inputs to 10
+  // mantissa bits, which heavy-tailed inputs can push past even a 1e-2 check).
+  bool conv_tf32 = true;
   std::vector<int32_t> split; // fusion splits: value ids forced to memory (a kernel boundary after them)
 };
 

@@ -1128,13 +1128,25 @@ std::string RenderChannelsLastConv(const ir::Graph& g, int32_t v, const TritonOp
   const std::string x = "v" + std::to_string(n.inputs[0]) + ".contiguous(memory_format=" +
                         MemoryFormat(g.TypeOf(n.inputs[0]).shape) + ")";
   const std::string bias = fold_bias ? "None" : self + ".bias";
+  // conv_tf32 off: the call goes through the module-level _conv_fp32 (cuDNN's TF32 off around it).
+  const std::string call = opt.knobs.conv_tf32 ? "F." + std::string(name) + "(" : "_conv_fp32(F." + std::string(name) + ", ";
   if (name.starts_with("conv_transpose")) {
-    return "F." + std::string(name) + "(" + x + ", " + self + ".weight, " + bias + ", " + self + ".stride, " + self +
-           ".padding, " + self + ".output_padding, " + self + ".groups, " + self + ".dilation)";
+    return call + x + ", " + self + ".weight, " + bias + ", " + self + ".stride, " + self + ".padding, " + self +
+           ".output_padding, " + self + ".groups, " + self + ".dilation)";
   }
-  return "F." + std::string(name) + "(" + x + ", " + self + ".weight, " + bias + ", " + self + ".stride, " + self +
-         ".padding, " + self + ".dilation, " + self + ".groups)";
+  return call + x + ", " + self + ".weight, " + bias + ", " + self + ".stride, " + self + ".padding, " + self +
+         ".dilation, " + self + ".groups)";
 }
+
+constexpr std::string_view kConvFp32Source = R"PY(
+def _conv_fp32(conv, *args):
+    """A channels-last convolution in full fp32: cuDNN's TF32 kernels (allowed by PyTorch's default) round
+    inputs to 10 mantissa bits; a reference whose NCHW convolution ran in plain fp32 does not."""
+    cudnn = torch.backends.cudnn
+    with cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic,
+                     allow_tf32=False):
+        return conv(*args)
+)PY";
 
 }  // namespace
 
@@ -1219,6 +1231,7 @@ std::string EmitTriton(const ir::Graph& graph, const TritonOptions& options) {
           "    return a * b\n";
   }
   if (!kernels.empty()) os << kLauncherSource;
+  if (!options.knobs.conv_tf32 && !plan.channels_last.empty()) os << kConvFp32Source;
   for (const EmittedKernel& ek : kernels) os << "\n" << ek.source << "\n";
   os << "\nclass ModelNew(nn.Module):\n";
   if (options.init_source.empty()) {

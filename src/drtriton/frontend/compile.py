@@ -19,7 +19,7 @@ POLICIES = ("strict", "mixed", "hybrid")
 # Knob names -> (type, lowest legal value). Power-of-two tiles: tl.arange needs them.
 _INT_KNOBS = {"block": 16, "reduce_block": 16, "reduce_block_inner": 1, "block_m": 16, "block_n": 16,
               "block_k": 16, "num_warps": 1, "num_stages": 1}
-_BOOL_KNOBS = ("fuse_epilogue", "fuse_prologue", "allow_tf32", "exact_dot", "conv_channels_last")
+_BOOL_KNOBS = ("fuse_epilogue", "fuse_prologue", "allow_tf32", "exact_dot", "conv_channels_last", "conv_tf32")
 _POW2 = {"block", "reduce_block", "reduce_block_inner", "block_m", "block_n", "block_k", "num_warps"}
 
 
@@ -32,7 +32,8 @@ class CompileConfig:
         without a Triton lowering stays a PyTorch call).
     knobs: emitter knobs the search turns: block, reduce_block, reduce_block_inner, block_m, block_n,
         block_k (powers of two), num_warps, num_stages, fuse_epilogue, fuse_prologue, allow_tf32, exact_dot,
-        conv_channels_last (on by default: convolutions read and write channels-last memory), and split (value ids forced to memory: a fusion split after them).
+        conv_channels_last (on by default: convolutions read and write channels-last memory), conv_tf32 (on by
+        default: cuDNN may run those convolutions in TF32; off: full fp32), and split (value ids forced to memory: a fusion split after them).
     """
 
     policy: str = "mixed"

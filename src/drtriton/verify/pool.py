@@ -666,6 +666,9 @@ class VerifierPool:
             "time_compile_baseline": c.time_compile_baseline,
             "compile_scope": c.compile_scope,
             "policy": c.policy,
+            # Inductor's parallel compile starts a pool of compile_threads subprocesses in every fresh
+            # worker; with `workers` processes already on the cores, each gets its share of them.
+            "compile_threads": max(1, (os.cpu_count() or 1) // max(1, self.workers)),
         }
 
     # ---- one candidate ----

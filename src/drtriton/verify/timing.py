@@ -229,11 +229,16 @@ def _timing_inputs(case: list, seed: int, device) -> list:
     return out
 
 
-def _compile_call(reference, inputs, notes: list):
-    """torch.compile(reference) called once (compilation happens here, outside any GPU lock)."""
+def _compile_call(reference, inputs, notes: list, compile_threads: int | None = None):
+    """torch.compile(reference) called once (compilation happens here, outside any GPU lock), with
+    Inductor's parallel compile limited to `compile_threads` (1: in this process, no subprocess pool)."""
     import torch
 
     try:
+        if compile_threads:
+            import torch._inductor.config as inductor_config
+
+            inductor_config.compile_threads = int(compile_threads)
         compiled = torch.compile(reference)
 
         def compiled_call():
@@ -281,7 +286,7 @@ def prepare(run, model, case0: list, req: dict) -> dict:
     contestants = {"candidate": candidate, "eager": eager}
     notes: list[str] = []
     if cfg.get("time_compile_baseline", True) and cfg.get("compile_scope", "problem") == "candidate":
-        compiled_call = _compile_call(reference, inputs, notes)
+        compiled_call = _compile_call(reference, inputs, notes, cfg.get("compile_threads"))
         if compiled_call is not None:
             contestants["compile"] = compiled_call
     return {"contestants": contestants, "candidate": candidate, "notes": notes}
@@ -312,7 +317,7 @@ def baseline_in_worker(req: dict, send, recv) -> dict:
     contestants = {"eager": eager}
     t0 = time.perf_counter()
     if cfg.get("time_compile_baseline", True):
-        compiled_call = _compile_call(reference, inputs, notes)
+        compiled_call = _compile_call(reference, inputs, notes, cfg.get("compile_threads"))
         if compiled_call is not None:
             contestants["compile"] = compiled_call
     compile_s = time.perf_counter() - t0
