@@ -42,6 +42,40 @@ def _kernels(fn, inputs, calls: int) -> list[dict]:
     return sorted(rows, key=lambda r: -r["us_per_call"])
 
 
+def _ours(path: Path, spec: str):
+    """drtriton's ModelNew for the problem file (rule-based code generator, policy mixed) on the GPU."""
+    import importlib.util
+    import tempfile
+
+    from drtriton.frontend import CompileConfig, compile_problem
+
+    knobs = {}
+    if spec.strip() != "default":
+        for kv in spec.split(","):
+            k, v = kv.split("=")
+            knobs[k.strip()] = {"true": True, "false": False}.get(v.strip().lower(), v.strip())
+            if isinstance(knobs[k.strip()], str):
+                knobs[k.strip()] = int(knobs[k.strip()])
+    result = compile_problem(path.read_text(), CompileConfig(knobs=knobs))
+    file = Path(tempfile.mkdtemp()) / f"new_{path.stem}.py"
+    file.write_text(result.source)
+    spec_ = importlib.util.spec_from_file_location(file.stem, file)
+    mod = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(mod)
+    prob = _load_problem(path)
+    torch.manual_seed(0)
+    return mod.ModelNew(*prob.get_init_inputs()).cuda()
+
+
+def _load_problem(path: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"prob_{path.stem}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--path", required=True, help="the KernelBench folder holding level1..level3")
@@ -50,6 +84,9 @@ def main() -> int:
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--profile-calls", type=int, default=3)
+    ap.add_argument("--ours", default="",
+                    help="also profile drtriton's ModelNew under these knob sets: ';'-separated, each "
+                         "'default' or k=v,k=v (e.g. 'default;conv_tf32=false')")
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")) / "conv_profile_gpu.json")
     args = ap.parse_args()
     if not torch.cuda.is_available():
@@ -74,11 +111,19 @@ def main() -> int:
             row["compile_kernels"] = _kernels(compiled, inputs, args.profile_calls)
             out = compiled(*inputs)
             row["compile_out_stride"] = list(out.stride()) if torch.is_tensor(out) else None
+            modes = ["eager", "compile"]
+            for spec in [x for x in args.ours.split(";") if x.strip()]:
+                new = _ours(path, spec)
+                new(*inputs)
+                row[f"ours[{spec}]_ms"] = _time(new, inputs, args.iters, args.warmup)
+                row[f"ours[{spec}]_kernels"] = _kernels(new, inputs, args.profile_calls)
+                modes.append(f"ours[{spec}]")
+                del new
         rows.append(row)
         print(f"\n{pid} {path.stem}: eager {row['eager_ms']:.3f} ms, compile {row['compile_ms']:.3f} ms, "
               f"compile output strides {row['compile_out_stride']}", flush=True)
-        for mode in ("eager", "compile"):
-            print(f"  {mode}:")
+        for mode in modes:
+            print(f"  {mode}: {row[f'{mode}_ms']:.3f} ms")
             for k in row[f"{mode}_kernels"][:8]:
                 print(f"    {k['us_per_call']:9.1f} us/call  x{k['per_call']:.0f}  {k['kernel'][:110]}")
         del model, inputs, compiled, out

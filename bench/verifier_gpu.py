@@ -246,8 +246,7 @@ def part_b(config: VerifyConfig, n: int, workers: int, problems: int | None, spa
             )
             return v
 
-        # as verify_many (threads waiting on a baseline give their turn back), with a timeline
-        with ThreadPoolExecutor(max_workers=2 * workers) as ex:
+        with ThreadPoolExecutor(max_workers=workers) as ex:  # as verify_many, with a timeline
             verdicts = list(ex.map(one, range(len(pairs))))
         wall = time.perf_counter() - t0
         pool_stats = pool.stats()  # what the parent held: largest frame, reference outputs cached

@@ -428,10 +428,6 @@ class VerifierPool:
         # baseline: at 4 at a time (H100, 16 workers, 8 problems) half the first wave waited for a second
         # round of Inductor compiles.
         self._baselines = ThreadPoolExecutor(max_workers=max(1, min(8, self.workers // 2)))
-        # `workers` candidates verify at once; a thread waiting for its problem's baseline gives its turn
-        # back (verify_many runs more threads than workers, so those waits do not idle the workers).
-        self._turns = threading.BoundedSemaphore(self.workers)
-        self._has_turn = threading.local()
 
     # ---- workers ----
     def _zygote_for(self, device: str) -> ZygoteClient | None:
@@ -666,9 +662,6 @@ class VerifierPool:
             "time_compile_baseline": c.time_compile_baseline,
             "compile_scope": c.compile_scope,
             "policy": c.policy,
-            # Inductor's parallel compile starts a pool of compile_threads subprocesses in every fresh
-            # worker; with `workers` processes already on the cores, each gets its share of them.
-            "compile_threads": max(1, (os.cpu_count() or 1) // max(1, self.workers)),
         }
 
     # ---- one candidate ----
@@ -677,21 +670,10 @@ class VerifierPool:
         key = cache_key(problem_src, candidate_src, c) if self._cache else None
         if key and (hit := self._cache.get(key)) is not None:
             return hit
-        self._turns.acquire()
-        self._has_turn.held = True
-        try:
-            verdict = self._verify_uncached(problem_src, candidate_src)
-        finally:
-            self._give_turn_back()
+        verdict = self._verify_uncached(problem_src, candidate_src)
         if key and verdict.status is not Status.TIMEOUT:  # a timeout may be load, not the candidate
             self._cache.put(key, verdict)
         return verdict
-
-    def _give_turn_back(self) -> None:
-        """Releases this thread's turn (see _turns) if it still holds one."""
-        if getattr(self._has_turn, "held", False):
-            self._has_turn.held = False
-            self._turns.release()
 
     def _verdict(self, status: Status, reason: str = "", **kw) -> Verdict:
         return Verdict(
@@ -888,7 +870,6 @@ class VerifierPool:
         if t:
             gpu_notes = tuple(t.pop("notes", ()))
             t.pop("gpu", None)
-            self._give_turn_back()  # the worker is done; waiting for the baseline needs no turn
             base = self._problem_baseline(ref)
             if base is not None and base.get("kind") == "baseline":
                 gpu_notes += tuple(base.get("notes", ()))
@@ -976,8 +957,7 @@ class VerifierPool:
             if progress:
                 progress(done[0], len(pairs))
 
-        # Twice as many threads as turns: threads waiting for a baseline hold no turn (see _turns).
-        with ThreadPoolExecutor(max_workers=2 * self.workers) as ex:
+        with ThreadPoolExecutor(max_workers=self.workers) as ex:
             list(ex.map(one, range(len(pairs))))
         return results  # type: ignore[return-value]
 

@@ -229,16 +229,11 @@ def _timing_inputs(case: list, seed: int, device) -> list:
     return out
 
 
-def _compile_call(reference, inputs, notes: list, compile_threads: int | None = None):
-    """torch.compile(reference) called once (compilation happens here, outside any GPU lock), with
-    Inductor's parallel compile limited to `compile_threads` (1: in this process, no subprocess pool)."""
+def _compile_call(reference, inputs, notes: list):
+    """torch.compile(reference) called once (compilation happens here, outside any GPU lock)."""
     import torch
 
     try:
-        if compile_threads:
-            import torch._inductor.config as inductor_config
-
-            inductor_config.compile_threads = int(compile_threads)
         compiled = torch.compile(reference)
 
         def compiled_call():
@@ -286,7 +281,7 @@ def prepare(run, model, case0: list, req: dict) -> dict:
     contestants = {"candidate": candidate, "eager": eager}
     notes: list[str] = []
     if cfg.get("time_compile_baseline", True) and cfg.get("compile_scope", "problem") == "candidate":
-        compiled_call = _compile_call(reference, inputs, notes, cfg.get("compile_threads"))
+        compiled_call = _compile_call(reference, inputs, notes)
         if compiled_call is not None:
             contestants["compile"] = compiled_call
     return {"contestants": contestants, "candidate": candidate, "notes": notes}
@@ -317,7 +312,7 @@ def baseline_in_worker(req: dict, send, recv) -> dict:
     contestants = {"eager": eager}
     t0 = time.perf_counter()
     if cfg.get("time_compile_baseline", True):
-        compiled_call = _compile_call(reference, inputs, notes, cfg.get("compile_threads"))
+        compiled_call = _compile_call(reference, inputs, notes)
         if compiled_call is not None:
             contestants["compile"] = compiled_call
     compile_s = time.perf_counter() - t0
