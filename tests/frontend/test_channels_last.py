@@ -137,3 +137,13 @@ def test_conv_tf32_off_runs_the_convolution_under_fp32_flags() -> None:
     torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
     plain, _, _ = _run("conv2d_pointwise", {})
     assert "_conv_fp32" not in plain  # the default keeps PyTorch's cuDNN flags
+
+
+def test_walks_address_channels_last_memory_without_dividing_the_index() -> None:
+    # A reduction over the channels reads each pixel's channels at offset pixel * C + channel.
+    source, _, _ = _run("conv2d_max_24_channels", {})
+    assert "phys = (offs_c * R)[None, :] + offs_r[:, None]" in source
+    # GroupNorm: offsets, per-channel operands (the folded conv bias, the affine weight) by the walk's channel.
+    source, ref, out = _run("conv2d_group_norm_residual_lse", {})
+    assert "tl.load(p_self_conv_bias + chan" in source and "tl.load(p_self_norm_weight + chan" in source
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)

@@ -144,6 +144,13 @@ class KernelWriter {
     ir::Shape padded(out.size() - std::min(out.size(), in.size()), 1);
     padded.insert(padded.end(), in.begin(), in.end());
     if (padded == out) return idx;
+    if (InWalk(idx, out) && out.size() >= 3) {
+      // A per-channel operand ([C, 1, 1], [1, C, 1, 1]...) of an element of the walk: its channel, known
+      // without dividing the row-major index.
+      bool per_channel = padded[1] == out[1];
+      for (size_t d = 0; d < padded.size() && per_channel; ++d) per_channel = d == 1 || padded[d] == 1;
+      if (per_channel) return channel_idx_;
+    }
     const auto os = Strides(out);
     const auto is = Strides(padded);
     std::string expr;
@@ -207,14 +214,15 @@ class KernelWriter {
       const auto cl = plan_.channels_last.find(v);
       std::string at = idx;
       if (cl != plan_.channels_last.end()) {
-        // Walking the output in memory order, a value of the output's shape and layout is read in place.
-        at = idx == logical_idx_ && shape == g_.TypeOf(kernel_.root).shape ? physical_idx_ : ChannelsLastIndex(idx, shape);
+        // Walking in channels-last memory order, a value of the walk's [N, C, *S] elements is read in place.
+        at = InWalk(idx, shape) ? physical_idx_ : ChannelsLastIndex(idx, shape);
       }
       const std::string load = "tl.load(" + Ptr(v) + " + " + at + ", mask=" + mask_ + ", other=0.0)";
       out = Assign("x", g_.TypeOf(v).dtype == ir::DType::kFloat32 ? load : load + ".to(tl.float32)");
       if (cl != plan_.channels_last.end() && cl->second) {  // the convolution's bias, folded into this read
         const int64_t S = Prod(shape, 2, shape.size());
-        const std::string c = Assign("c", "(" + idx + " // " + std::to_string(S) + ") % " + std::to_string(shape[1]));
+        const std::string c = InWalk(idx, shape) ? channel_idx_
+                                                 : Assign("c", "(" + idx + " // " + std::to_string(S) + ") % " + std::to_string(shape[1]));
         out = Assign("x", out + " + tl.load(" + ParamPtr(v, "bias") + " + " + c + ", mask=" + mask_ + ", other=0.0)");
       }
     } else {
@@ -327,7 +335,15 @@ class KernelWriter {
   std::map<std::string, std::string> cse_;
   std::string mask_ = "mask";
   std::string anchor_var_;
-  std::string logical_idx_, physical_idx_;  // a kernel walking its output in channels-last memory order
+  // A kernel walking channels-last memory: logical_idx_ (the row-major index variable) of an element of an
+  // [N, C, *S] value with walk_shape_'s N, C and element count is at memory offset physical_idx_ of any
+  // channels-last value of that view, and has channel channel_idx_.
+  std::string logical_idx_, physical_idx_, channel_idx_;
+  ir::Shape walk_shape_;
+  bool InWalk(const std::string& idx, const ir::Shape& shape) const {
+    return !logical_idx_.empty() && idx == logical_idx_ && shape.size() >= 3 && walk_shape_.size() >= 3 &&
+           shape[0] == walk_shape_[0] && shape[1] == walk_shape_[1] && Prod(shape, 0, shape.size()) == Prod(walk_shape_, 0, walk_shape_.size());
+  }
   int indent_ = 1;
   int tmp_ = 0;
 };
@@ -475,6 +491,8 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
       idx = w.RowMajorIndex("offs", root_t.shape);
       w.logical_idx_ = idx;
       w.physical_idx_ = "offs";
+      w.walk_shape_ = root_t.shape;
+      w.channel_idx_ = w.Assign("ch", "offs % " + std::to_string(root_t.shape[1]));
       doc += ", in its channels-last memory order";
     }
     const std::string r = w.Eval(kernel.root, idx);
@@ -510,12 +528,19 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     // A reduction over the spatial axes (and a GroupNorm's channels of a group) of a channels-last input
     // (PlanLayouts): neighbouring columns (n, c) or (n, g) are neighbours in memory, so the tile is wide
     // in columns (about 32 channels of a pixel per row of the tile) and each group is walked channel-fastest.
-    const bool cl_rows = plan.channels_last_rows.count(kernel.root) > 0 && I == 1;
+    // A reduction over the channels alone of a channels-last input (rows (n, pixel), R = C): each row is
+    // contiguous in memory, addressed directly (cl_chan).
+    const bool reads_cl = plan.channels_last_rows.count(kernel.root) > 0;
+    const bool cl_rows = reads_cl && I == 1;
+    const bool cl_chan = reads_cl && !cl_rows && first == 1 && last == 1 && groups == 1 && rank >= 3;
     int64_t walk_cg = 1;
     if (cl_rows) {
       if (op == "group_norm") walk_cg = in[1] / groups;
       block_c = std::min<int64_t>(Pow2AtLeast(C), std::max<int64_t>(1, 32 / walk_cg));
       block_r = std::min<int64_t>(Pow2AtLeast(R), std::max<int64_t>(1, kMaxTile / block_c));
+    } else if (cl_chan) {
+      block_r = std::min<int64_t>(Pow2AtLeast(R), kn.reduce_block);
+      block_c = std::min<int64_t>(Pow2AtLeast(C), std::max<int64_t>(1, kMaxTile / block_r));
     }
     // Large problems keep at least kMinPrograms programs (about two per SM on an H100) when the columns allow.
     while (block_c > 1 && R * C >= kLargeWork && (C + block_c - 1) / block_c < kMinPrograms) block_c /= 2;
@@ -545,6 +570,12 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     if (I == 1) base = "offs_c * R";
     if (O == 1) base = "offs_c";
     w.Line("base = " + base);
+    if (cl_rows) {
+      // Per column (n, channel group): its first channel and the channels-last offset of its pixel 0.
+      const int64_t per_n = in[1] / walk_cg, CS = Prod(in, 1, in.size());
+      w.Line("col_ch = (offs_c % " + std::to_string(per_n) + ") * " + std::to_string(walk_cg));
+      w.Line("col_base = (offs_c // " + std::to_string(per_n) + ") * " + std::to_string(CS) + " + col_ch");
+    }
     const std::string tile_idx = I == 1 ? "base[None, :] + offs_r[:, None]" : "base[None, :] + offs_r[:, None] * I";
     // A row that fits in one chunk is straight-line code: no loop, so every pass reuses the tile the
     // first pass loaded (the writer's CSE keeps the loads), and the row is read from memory once.
@@ -573,6 +604,27 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
       }
       w.Line("mask = (offs_w[:, None] < R) & mask_c[None, :]");
       w.Line("idx = " + tile_idx);
+      if (cl_chan) {
+        // Element (channel r of pixel column c): channels-last offset c * C + r, channel r.
+        w.Line("phys = (offs_c * R)[None, :] + offs_r[:, None]");
+        w.Line("chan = offs_r[:, None] + 0 * offs_c[None, :]");
+        w.logical_idx_ = "idx";
+        w.physical_idx_ = "phys";
+        w.channel_idx_ = "chan";
+        w.walk_shape_ = in;
+      }
+      if (cl_rows) {
+        // Element (column (n, group), walk position w): channel group * CG + w % CG, pixel w // CG; its
+        // channels-last offset and channel follow without dividing idx.
+        const std::string wc = walk_cg > 1 ? "(offs_w % " + std::to_string(walk_cg) + ")" : "0";
+        const std::string ws = walk_cg > 1 ? "(offs_w // " + std::to_string(walk_cg) + ")" : "offs_w";
+        w.Line("phys = col_base[None, :] + (" + ws + " * " + std::to_string(in[1]) + " + " + wc + ")[:, None]");
+        w.Line("chan = col_ch[None, :] + " + (walk_cg > 1 ? wc + "[:, None]" : "0 * offs_w[:, None]"));
+        w.logical_idx_ = "idx";
+        w.physical_idx_ = "phys";
+        w.channel_idx_ = "chan";
+        w.walk_shape_ = in;
+      }
       w.mask_ = "mask";
     };
     auto close_loop = [&] {
@@ -730,6 +782,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
       result = "acc";
       // Epilogue over the output row: flat output index o * I + i.
       auto epilogue = [&](KernelWriter& wr) {
+        wr.logical_idx_.clear();  // past the walk: idx is now the output index
         for (const std::string& line : finalize) wr.Line(line);
         wr.Line("# epilogue at the output index (fused pointwise consumers, if any)");
         wr.Line("mask = mask_c");
@@ -823,7 +876,9 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
         const auto roles = ParamRoles(a);
         if (!roles.empty()) {
           std::string pidx = "offs_r[:, None]";  // layer_norm: weight over the normalised axis
-          if (op == "group_norm") {
+          if (op == "group_norm" && cl_rows) {
+            pidx = "chan";
+          } else if (op == "group_norm") {
             const int64_t per_group = in[1] / groups, spatial = Prod(in, 2, in.size());
             pidx = w.Assign("ch", "(offs_c[None, :] % " + std::to_string(groups) + ") * " + std::to_string(per_group) +
                                       " + offs_r[:, None] // " + std::to_string(spatial));
@@ -838,7 +893,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
       w.anchor_var_ = "y";
       const std::string r = w.Eval(kernel.root, "idx");
       // A kernel that walks a channels-last input stores its output channels-last too (PlanLayouts).
-      const std::string at = walks_memory_order ? w.ChannelsLastIndex("idx", root_t.shape) : "idx";
+      const std::string at = !walks_memory_order ? "idx" : cl_rows || cl_chan ? "phys" : w.ChannelsLastIndex("idx", root_t.shape);
       w.Line("tl.store(p_out + " + at + ", " + r + ", mask=mask)");
       for (const std::string& line : after_store) w.Line(line);
       close_loop();
@@ -1095,7 +1150,14 @@ void PlanLayouts(const ir::Graph& g, const TritonOptions& opt, FusionPlan& plan)
           const bool group = aop == "group_norm" && range == std::pair<int, int>{1, arank - 1};
           const bool spatial = range == std::pair<int, int>{2, arank - 1} && aop != "cosine_similarity";
           if (range == std::pair<int, int>{1, 1}) {
-            // reads in place
+            // Reads each pixel's channels in place (contiguous: EmitKernel addresses them directly); a
+            // softmax over the channels of u's shape stores channels-last and its readers join the region.
+            if (cl_input) row_readers.insert(kn.root);
+            if (cl_input && kn.kind == KernelKind::kNormalization && g.TypeOf(kn.root).shape == ain && ain == us &&
+                !walkers.count(kn.root)) {
+              walkers.insert(kn.root);
+              region.push_back(kn.root);
+            }
           } else if (cl_input && (group || spatial)) {
             row_readers.insert(kn.root);
             if (kn.kind == KernelKind::kNormalization && g.TypeOf(kn.root).shape == ain && ain == us &&
