@@ -93,3 +93,26 @@ def test_long_row_statistics_match_torch(case: str, kind: str) -> None:
         assert ours_err <= max(1.5 * torch_err, 1e-4), (ours_err, torch_err)
         return
     torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+
+
+# Few rows of 270,000-700,000 elements: the statistics split over a second grid axis (a _stats kernel writes
+# each split's mean and squared deviations, the writing kernel merges them), the last split partial and, for
+# the LayerNorm, its last chunk wholly past the row.
+SPLIT_CASES = {
+    "group_norm_split": dict(init="self.norm = nn.GroupNorm(2, 4)", body="self.norm(x) * 2.0", shape="2, 4, 300, 500"),
+    "layer_norm_split": dict(init="self.norm = nn.LayerNorm(700000)", body="self.norm(x)", shape="2, 700000"),
+    "conv_group_norm_split": dict(init="self.conv = nn.Conv2d(3, 8, 3)\n        self.norm = nn.GroupNorm(2, 8)",
+                                  body="self.norm(torch.relu(self.conv(x)))", shape="2, 3, 262, 262"),
+}
+
+
+@pytest.mark.parametrize("case,kind", [("group_norm_split", "offset"), ("layer_norm_split", "normal"),
+                                       ("conv_group_norm_split", "normal")])
+def test_split_statistics_match_torch(case: str, kind: str) -> None:
+    CASES[case] = SPLIT_CASES[case]
+    try:
+        src = PROBLEM.format(**CASES[case])
+        assert "_stats_launch(" in compile_problem(src, CompileConfig()).source
+        test_long_row_statistics_match_torch(case, kind)
+    finally:
+        del CASES[case]

@@ -471,6 +471,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
   int warps = 4;  // used when the num_warps knob is 0 (auto)
   // Split reductions: a second kernel (combine partials + epilogue) and the partial buffer's allocation.
   std::unique_ptr<KernelWriter> second;
+  std::unique_ptr<KernelWriter> stats;  // split normalizations: the statistics kernel, launched first
   std::vector<std::pair<std::string, int64_t>> second_constexprs;
   std::string second_grid, pre_launch;
   std::string grid;
@@ -542,8 +543,15 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
       block_r = std::min<int64_t>(Pow2AtLeast(R), kn.reduce_block);
       block_c = std::min<int64_t>(Pow2AtLeast(C), std::max<int64_t>(1, kMaxTile / block_r));
     }
+    // LayerNorm / GroupNorm / InstanceNorm rows can split too (statistics partials, then a merge in the
+    // writing kernel): a channels-last walk then keeps its tile wide in channels instead of narrowing it.
+    const bool moments_norm = kernel.kind == KernelKind::kNormalization &&
+                              (op == "layer_norm" || op == "group_norm" || op == "instance_norm");
     // Large problems keep at least kMinPrograms programs (about two per SM on an H100) when the columns allow.
-    while (block_c > 1 && R * C >= kLargeWork && (C + block_c - 1) / block_c < kMinPrograms) block_c /= 2;
+    while (block_c > 1 && R * C >= kLargeWork && (C + block_c - 1) / block_c < kMinPrograms &&
+           !(moments_norm && cl_rows)) {
+      block_c /= 2;
+    }
     // Few long rows (a full reduction, a loss) would run on a handful of SMs: accumulators that combine
     // associatively split R over a second grid axis; a second kernel combines the partials and runs the
     // epilogue.
@@ -552,7 +560,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
                              op.starts_with("adaptive") || (a.inputs.size() == 2 && op != "cosine_similarity"));
     int64_t splits = 1, split_len = R;
     const int64_t programs = (C + block_c - 1) / block_c, chunks = (R + block_r - 1) / block_r;
-    if (combinable && R * C >= kLargeWork && programs < kMinPrograms / 2 && chunks > 1) {
+    if ((combinable || moments_norm) && R * C >= kLargeWork && programs < kMinPrograms / 2 && chunks > 1) {
       const int64_t want = std::min(chunks, (kMinPrograms + programs - 1) / programs);
       split_len = ((chunks + want - 1) / want) * block_r;
       splits = (R + split_len - 1) / split_len;
@@ -563,24 +571,27 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     grid = splits > 1 ? Grid({CeilDiv(C, block_c), splits}) : Grid({CeilDiv(C, block_c)});
     doc = "the input is viewed as [" + std::to_string(O) + ", R, I]; one program per BLOCK_C of its " +
           std::to_string(C) + " independent rows (o, i), looping over R in BLOCK_R chunks";
-    w.Line("offs_c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)");
-    w.Line("mask_c = offs_c < C");
     // Flat offset of element r = 0 of each column.
     std::string base = "(offs_c // I) * " + std::to_string(R * I) + " + offs_c % I";
     if (I == 1) base = "offs_c * R";
     if (O == 1) base = "offs_c";
-    w.Line("base = " + base);
-    if (cl_rows) {
-      // Per column (n, channel group): its first channel and the channels-last offset of its pixel 0.
-      const int64_t per_n = in[1] / walk_cg, CS = Prod(in, 1, in.size());
-      w.Line("col_ch = (offs_c % " + std::to_string(per_n) + ") * " + std::to_string(walk_cg));
-      w.Line("col_base = (offs_c // " + std::to_string(per_n) + ") * " + std::to_string(CS) + " + col_ch");
-    }
+    auto preamble = [&](KernelWriter& wr) {
+      wr.Line("offs_c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)");
+      wr.Line("mask_c = offs_c < C");
+      wr.Line("base = " + base);
+      if (cl_rows) {
+        // Per column (n, channel group): its first channel and the channels-last offset of its pixel 0.
+        const int64_t per_n = in[1] / walk_cg, CS = Prod(in, 1, in.size());
+        wr.Line("col_ch = (offs_c % " + std::to_string(per_n) + ") * " + std::to_string(walk_cg));
+        wr.Line("col_base = (offs_c // " + std::to_string(per_n) + ") * " + std::to_string(CS) + " + col_ch");
+      }
+    };
+    preamble(w);
     const std::string tile_idx = I == 1 ? "base[None, :] + offs_r[:, None]" : "base[None, :] + offs_r[:, None] * I";
     // A row that fits in one chunk is straight-line code: no loop, so every pass reuses the tile the
     // first pass loaded (the writer's CSE keeps the loads), and the row is read from memory once.
     const bool one_chunk = block_r >= R && splits == 1;
-    auto open_loop = [&](const std::string& comment) {
+    auto open_loop_in = [&](KernelWriter& w, const std::string& comment) {
       w.Line("# " + comment);
       if (splits > 1) {
         w.Line("for rr in range(0, SPLIT_R, BLOCK_R):  # this program's split of R");
@@ -627,6 +638,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
       }
       w.mask_ = "mask";
     };
+    auto open_loop = [&](const std::string& comment) { open_loop_in(w, comment); };
     auto close_loop = [&] {
       if (!one_chunk) w.Dedent();
     };
@@ -647,6 +659,55 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
         w.mask_ = "mask_c";
         w.Line("shift = tl.where(mask_c, " + w.Eval(src, "base") + ", 0.0)");
         w.mask_ = saved;
+        if (splits > 1) {
+          // Few long rows: a first kernel computes each split's statistics (relative to the same shift)
+          // into fp32 partials [splits, 2, C]; this kernel merges them, then normalises its own split.
+          auto w1 = std::make_unique<KernelWriter>(g, plan, opt, kernel);
+          w1->AddArg("p_out", "part" + std::to_string(kernel.root));
+          preamble(*w1);
+          w1->mask_ = "mask_c";
+          w1->Line("shift = tl.where(mask_c, " + w1->Eval(src, "base") + ", 0.0)");
+          w1->Line("mean = tl.zeros([BLOCK_C], dtype=tl.float32)");
+          w1->Line("q = tl.zeros([BLOCK_C], dtype=tl.float32)");
+          open_loop_in(*w1, "statistics of this split, chunk by chunk (rr elements of the split merged so far)");
+          w1->Line("y = tl.where(mask, " + w1->Eval(src, "idx") + " - shift[None, :], 0.0)");
+          w1->Line("n_chunk = tl.sum((offs_w < R).to(tl.float32), axis=0)");
+          // The last split's last chunk can lie wholly past R (n_chunk 0: it then merges nothing).
+          w1->Line("m_chunk = tl.sum(y, axis=0) / tl.maximum(n_chunk, 1.0)");
+          w1->Line("d = tl.where(mask, y - m_chunk[None, :], 0.0)");
+          w1->Line("delta = m_chunk - mean");
+          w1->Line("frac = n_chunk / tl.maximum(rr + n_chunk, 1.0)");
+          w1->Line("mean = mean + delta * frac");
+          w1->Line("q = q + tl.sum(d * d, axis=0) + delta * delta * rr * frac");
+          w1->Dedent();
+          w1->Line("tl.store(p_out + tl.program_id(1) * 2 * C + offs_c, mean, mask=mask_c)");
+          w1->Line("tl.store(p_out + (tl.program_id(1) * 2 + 1) * C + offs_c, q, mask=mask_c)");
+          stats = std::move(w1);
+          const std::string part = w.AddArg("p_part", "part" + std::to_string(kernel.root));
+          const int64_t last = R - (splits - 1) * split_len;
+          const std::string full_f = FloatLit(static_cast<double>(split_len));
+          w.Line("# merge the splits' statistics (every split but the last has SPLIT_R elements)");
+          w.Line("mean = tl.zeros([BLOCK_C], dtype=tl.float32)");
+          w.Line("q = tl.zeros([BLOCK_C], dtype=tl.float32)");
+          w.Line("for s in range(0, " + std::to_string(splits - 1) + "):");
+          w.Line("    m_s = tl.load(" + part + " + s * 2 * C + offs_c, mask=mask_c, other=0.0)");
+          w.Line("    delta = m_s - mean");
+          w.Line("    frac = 1.0 / (s + 1.0)");
+          w.Line("    mean = mean + delta * frac");
+          w.Line("    q = q + tl.load(" + part + " + (s * 2 + 1) * C + offs_c, mask=mask_c, other=0.0) + delta * delta * (s * " +
+                 full_f + ") * frac");
+          w.Line("m_s = tl.load(" + part + " + " + std::to_string(2 * (splits - 1)) + " * C + offs_c, mask=mask_c, other=0.0)");
+          w.Line("delta = m_s - mean");
+          w.Line("frac = " + FloatLit(static_cast<double>(last)) + " / " + Rf);
+          w.Line("mean = mean + delta * frac");
+          w.Line("q = q + tl.load(" + part + " + " + std::to_string(2 * splits - 1) + " * C + offs_c, mask=mask_c, other=0.0) + delta * delta * " +
+                 FloatLit(static_cast<double>(R - last)) + " * frac");
+          w.Line("mean = mean + shift");
+          pre_launch = "        part" + std::to_string(kernel.root) + " = torch.empty((" + std::to_string(splits) +
+                       ", 2, " + std::to_string(C) + "), device=dev, dtype=torch.float32)\n";
+          doc += "; R is split " + std::to_string(splits) + " ways: a first kernel writes each split's statistics";
+          return;
+        }
         w.Line("mean = tl.zeros([BLOCK_C], dtype=tl.float32)");
         w.Line("q = tl.zeros([BLOCK_C], dtype=tl.float32)");
         open_loop("statistics of this chunk, merged into the running ones");
@@ -1022,7 +1083,12 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
             (g.inputs[0].dtype == root_t.dtype ? "" : ", dtype=" + TorchDtype(root_t.dtype)) + ")";
   }
   std::string launch = pre_launch + "        v" + std::to_string(kernel.root) + " = " + alloc + "\n";
-  if (second) {
+  if (stats) {
+    assemble(*stats, ek.name + "_stats", constexprs, grid, "each split's mean and squared deviations per row",
+             "the partials part" + std::to_string(kernel.root), &ek.source, &launch);
+    ek.source += "\n\n";
+    assemble(w, ek.name, constexprs, grid, doc, out_desc, &ek.source, &launch);
+  } else if (second) {
     assemble(w, ek.name + "_split", constexprs, grid, doc, "the partials part" + std::to_string(kernel.root),
              &ek.source, &launch);
     ek.source += "\n\n";
