@@ -61,6 +61,10 @@ CASES = {
     "conv_transpose3d_swish_group_norm": dict(
         conv="ConvTranspose3d(3, 8, 3, stride=2, padding=1)", channels=8, ones="1, 1, 1", shape="2, 3, 3, 4, 4",
         norm="self.norm = nn.GroupNorm(2, 8)", body="torch.nn.functional.hardswish(self.norm(torch.sigmoid(y) * y))"),
+    # a pool fused in front of a reduction would read the channels-last output's windows scattered: plain
+    "conv2d_avgpool_sum": dict(conv="Conv2d(3, 8, 3)", channels=8, ones="1, 1", shape="2, 3, 10, 10",
+                               norm="self.pool = nn.AvgPool2d(2)",
+                               body="torch.sum(torch.sigmoid(self.pool(y)), dim=[1, 2, 3])"),
     "conv2d_instance_norm": dict(conv="Conv2d(3, 6, 3)", channels=6, ones="1, 1", shape="2, 3, 40, 40",
                                  norm="self.norm = nn.InstanceNorm2d(6)", body="self.norm(torch.relu(y)) * self.scale"),
     # a reduction over the channels alone reads each pixel's channels together: channels-last at any width
@@ -93,7 +97,7 @@ def _run(case: str, knobs: dict) -> tuple[str, torch.Tensor, torch.Tensor]:
         return result.source, model(x), new(x)
 
 
-PLAIN = {"conv_transpose3d_mean_depth"}
+PLAIN = {"conv_transpose3d_mean_depth", "conv2d_avgpool_sum"}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
