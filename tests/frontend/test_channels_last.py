@@ -151,3 +151,16 @@ def test_walks_address_channels_last_memory_without_dividing_the_index() -> None
     source, ref, out = _run("conv2d_group_norm_residual_lse", {})
     assert "tl.load(p_self_conv_bias + chan" in source and "tl.load(p_self_norm_weight + chan" in source
     torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 7, 6), (2, 3, 4, 5, 3), (1, 40, 9, 70)])
+def test_channels_last_helper_transposes_like_pytorch(shape: tuple) -> None:
+    # The generated _channels_last (a Triton transpose) feeds every channels-last convolution.
+    source, _, _ = _run("conv2d_pointwise", {})
+    assert "F.conv2d(_channels_last(v0), " in source
+    module = _load(source, "s_helper")
+    x = torch.randn(shape)
+    fmt = torch.channels_last if len(shape) == 4 else torch.channels_last_3d
+    out = module._channels_last(x)
+    assert out.is_contiguous(memory_format=fmt) and torch.equal(out, x)
+    assert module._channels_last(out) is not None and torch.equal(module._channels_last(out), x)  # already CL
