@@ -619,18 +619,15 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
         // Element (channel r of pixel column c): channels-last offset c * C + r, channel r.
         w.Line("phys = (offs_c * R)[None, :] + offs_r[:, None]");
         w.Line("chan = offs_r[:, None] + 0 * offs_c[None, :]");
-        w.logical_idx_ = "idx";
-        w.physical_idx_ = "phys";
-        w.channel_idx_ = "chan";
-        w.walk_shape_ = in;
-      }
-      if (cl_rows) {
+      } else if (cl_rows) {
         // Element (column (n, group), walk position w): channel group * CG + w % CG, pixel w // CG; its
         // channels-last offset and channel follow without dividing idx.
         const std::string wc = walk_cg > 1 ? "(offs_w % " + std::to_string(walk_cg) + ")" : "0";
         const std::string ws = walk_cg > 1 ? "(offs_w // " + std::to_string(walk_cg) + ")" : "offs_w";
         w.Line("phys = col_base[None, :] + (" + ws + " * " + std::to_string(in[1]) + " + " + wc + ")[:, None]");
         w.Line("chan = col_ch[None, :] + " + (walk_cg > 1 ? wc + "[:, None]" : "0 * offs_w[:, None]"));
+      }
+      if (cl_chan || cl_rows) {
         w.logical_idx_ = "idx";
         w.physical_idx_ = "phys";
         w.channel_idx_ = "chan";
@@ -655,31 +652,38 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
         // so a constant row has mean exactly its value and variance exactly 0, as torch's Welford
         // kernels give. Every chunk before this one is full, so r0 elements are already merged.
         w.Line("# one pass for the statistics: per-chunk mean and squared deviations, merged (Chan et al.)");
-        const std::string saved = w.mask_;
-        w.mask_ = "mask_c";
-        w.Line("shift = tl.where(mask_c, " + w.Eval(src, "base") + ", 0.0)");
-        w.mask_ = saved;
+        // `shift` (the row's first element) into writer wr, then `mean` and `q` of the chunks wr walks
+        // relative to it; `merged` counts the elements merged before each chunk (every earlier chunk is
+        // full). In a split, the last split's last chunk can lie wholly past R: n_chunk 0 merges nothing.
+        auto emit_shift = [&](KernelWriter& wr) {
+          const std::string saved = wr.mask_;
+          wr.mask_ = "mask_c";
+          wr.Line("shift = tl.where(mask_c, " + wr.Eval(src, "base") + ", 0.0)");
+          wr.mask_ = saved;
+        };
+        auto emit_chunk_moments = [&](KernelWriter& wr, const std::string& comment, const std::string& merged) {
+          wr.Line("mean = tl.zeros([BLOCK_C], dtype=tl.float32)");
+          wr.Line("q = tl.zeros([BLOCK_C], dtype=tl.float32)");
+          open_loop_in(wr, comment);
+          wr.Line("y = tl.where(mask, " + wr.Eval(src, "idx") + " - shift[None, :], 0.0)");
+          wr.Line("n_chunk = tl.sum((offs_w < R).to(tl.float32), axis=0)");
+          wr.Line("m_chunk = tl.sum(y, axis=0) / tl.maximum(n_chunk, 1.0)");
+          wr.Line("d = tl.where(mask, y - m_chunk[None, :], 0.0)");
+          wr.Line("delta = m_chunk - mean");
+          wr.Line("frac = n_chunk / tl.maximum(" + merged + " + n_chunk, 1.0)");
+          wr.Line("mean = mean + delta * frac");
+          wr.Line("q = q + tl.sum(d * d, axis=0) + delta * delta * " + merged + " * frac");
+          wr.Dedent();  // a row of several chunks always loops
+        };
+        emit_shift(w);
         if (splits > 1) {
           // Few long rows: a first kernel computes each split's statistics (relative to the same shift)
           // into fp32 partials [splits, 2, C]; this kernel merges them, then normalises its own split.
           auto w1 = std::make_unique<KernelWriter>(g, plan, opt, kernel);
           w1->AddArg("p_out", "part" + std::to_string(kernel.root));
           preamble(*w1);
-          w1->mask_ = "mask_c";
-          w1->Line("shift = tl.where(mask_c, " + w1->Eval(src, "base") + ", 0.0)");
-          w1->Line("mean = tl.zeros([BLOCK_C], dtype=tl.float32)");
-          w1->Line("q = tl.zeros([BLOCK_C], dtype=tl.float32)");
-          open_loop_in(*w1, "statistics of this split, chunk by chunk (rr elements of the split merged so far)");
-          w1->Line("y = tl.where(mask, " + w1->Eval(src, "idx") + " - shift[None, :], 0.0)");
-          w1->Line("n_chunk = tl.sum((offs_w < R).to(tl.float32), axis=0)");
-          // The last split's last chunk can lie wholly past R (n_chunk 0: it then merges nothing).
-          w1->Line("m_chunk = tl.sum(y, axis=0) / tl.maximum(n_chunk, 1.0)");
-          w1->Line("d = tl.where(mask, y - m_chunk[None, :], 0.0)");
-          w1->Line("delta = m_chunk - mean");
-          w1->Line("frac = n_chunk / tl.maximum(rr + n_chunk, 1.0)");
-          w1->Line("mean = mean + delta * frac");
-          w1->Line("q = q + tl.sum(d * d, axis=0) + delta * delta * rr * frac");
-          w1->Dedent();
+          emit_shift(*w1);
+          emit_chunk_moments(*w1, "statistics of this split, chunk by chunk (rr elements of the split merged so far)", "rr");
           w1->Line("tl.store(p_out + tl.program_id(1) * 2 * C + offs_c, mean, mask=mask_c)");
           w1->Line("tl.store(p_out + (tl.program_id(1) * 2 + 1) * C + offs_c, q, mask=mask_c)");
           stats = std::move(w1);
@@ -702,24 +706,12 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
           w.Line("mean = mean + delta * frac");
           w.Line("q = q + tl.load(" + part + " + " + std::to_string(2 * splits - 1) + " * C + offs_c, mask=mask_c, other=0.0) + delta * delta * " +
                  FloatLit(static_cast<double>(R - last)) + " * frac");
-          w.Line("mean = mean + shift");
           pre_launch = "        part" + std::to_string(kernel.root) + " = torch.empty((" + std::to_string(splits) +
                        ", 2, " + std::to_string(C) + "), device=dev, dtype=torch.float32)\n";
           doc += "; R is split " + std::to_string(splits) + " ways: a first kernel writes each split's statistics";
-          return;
+        } else {
+          emit_chunk_moments(w, "statistics of this chunk, merged into the running ones", "r0");
         }
-        w.Line("mean = tl.zeros([BLOCK_C], dtype=tl.float32)");
-        w.Line("q = tl.zeros([BLOCK_C], dtype=tl.float32)");
-        open_loop("statistics of this chunk, merged into the running ones");
-        w.Line("y = tl.where(mask, " + w.Eval(src, "idx") + " - shift[None, :], 0.0)");
-        w.Line("n_chunk = tl.sum((offs_w < R).to(tl.float32), axis=0)");
-        w.Line("m_chunk = tl.sum(y, axis=0) / n_chunk");
-        w.Line("d = tl.where(mask, y - m_chunk[None, :], 0.0)");
-        w.Line("delta = m_chunk - mean");
-        w.Line("frac = n_chunk / (r0 + n_chunk)");
-        w.Line("mean = mean + delta * frac");
-        w.Line("q = q + tl.sum(d * d, axis=0) + delta * delta * r0 * frac");
-        close_loop();
         w.Line("mean = mean + shift");
         return;
       }
@@ -1200,9 +1192,11 @@ void PlanLayouts(const ir::Graph& g, const TritonOptions& opt, FusionPlan& plan)
           // holds together (H100, KernelBench level 2: Conv2d_Min_Tanh_Tanh, a min over 64 channels, 3.6 ms
           // channels-last against 6.3 ms plain). Reductions over all spatial axes (means, global pools,
           // InstanceNorm) and GroupNorm read it with a tile wide in channels and GroupNorm walks each group
-          // channel-fastest (EmitKernel: channels_last_rows); a GroupNorm or InstanceNorm whose output has
-          // its input's shape stores it channels-last and its readers join the region. Other axes (a
-          // reduction over the depth alone, a row softmax) would read across the grain: plain layout.
+          // channel-fastest (EmitKernel: channels_last_rows); a channel softmax, GroupNorm or InstanceNorm
+          // whose output has u's shape stores it channels-last and its readers join the region. Other axes
+          // (a reduction over the depth alone, a row softmax) would read across the grain, and so would a
+          // pool fused in front of a reduction (it reads u's windows scattered: KernelBench L2 65
+          // Conv2d_AvgPool_Sigmoid_Sum, 41.8 ms channels-last against 12.1 ms plain): plain layout.
           const ir::Node& a = g.nodes[kn.anchor - k];
           const ir::Shape& ain = g.TypeOf(a.inputs[0]).shape;
           const int arank = static_cast<int>(ain.size());
@@ -1215,26 +1209,12 @@ void PlanLayouts(const ir::Graph& g, const TritonOptions& opt, FusionPlan& plan)
                                 g.TypeOf(a.inputs[0]).Numel() == g.TypeOf(u).Numel();
           const bool group = aop == "group_norm" && range == std::pair<int, int>{1, arank - 1};
           const bool spatial = range == std::pair<int, int>{2, arank - 1} && aop != "cosine_similarity";
-          if (range == std::pair<int, int>{1, 1}) {
-            // Reads each pixel's channels in place (contiguous: EmitKernel addresses them directly); a
-            // softmax over the channels of u's shape stores channels-last and its readers join the region.
-            // Over another shape (a pool fused in front of the reduction reads u's windows) the reads would
-            // be scattered: plain layout (H100, KernelBench L2 65 Conv2d_AvgPool_Sigmoid_Sum: 41.8 ms
-            // channels-last against 12.1 ms plain).
-            if (!cl_input) ok = false;
-            if (cl_input) row_readers.insert(kn.root);
-            if (cl_input && kn.kind == KernelKind::kNormalization && g.TypeOf(kn.root).shape == ain && ain == us &&
-                !walkers.count(kn.root)) {
-              walkers.insert(kn.root);
-              region.push_back(kn.root);
-            }
-          } else if (cl_input && (group || spatial)) {
+          const bool channels = range == std::pair<int, int>{1, 1};
+          if (cl_input && (channels || group || spatial)) {
             row_readers.insert(kn.root);
-            if (kn.kind == KernelKind::kNormalization && g.TypeOf(kn.root).shape == ain && ain == us &&
-                (group || aop == "instance_norm") && !walkers.count(kn.root)) {
-              walkers.insert(kn.root);
-              region.push_back(kn.root);
-            }
+            const bool stores_cl = kn.kind == KernelKind::kNormalization && g.TypeOf(kn.root).shape == ain &&
+                                   ain == us && (channels || group || aop == "instance_norm");
+            if (stores_cl && walkers.insert(kn.root).second) region.push_back(kn.root);
           } else {
             ok = false;
           }
