@@ -19,7 +19,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
+from codegen_gpu import _load as _load_source  # a generated file, loaded from disk (Triton's @jit needs one)
 from codegen_gpu import _time  # CUDA-event median of one call, as the code generator's benchmark times
+from conv_layout_gpu import _load as _load_problem
 from conv_layout_gpu import kernelbench_problems
 
 
@@ -44,36 +46,14 @@ def _kernels(fn, inputs, calls: int) -> list[dict]:
 
 def _ours(path: Path, spec: str):
     """drtriton's ModelNew for the problem file (rule-based code generator, policy mixed) on the GPU."""
-    import importlib.util
-    import tempfile
+    from drtriton.frontend import CompileConfig, compile_problem, parse_knobs
 
-    from drtriton.frontend import CompileConfig, compile_problem
-
-    knobs = {}
-    if spec.strip() != "default":
-        for kv in spec.split(","):
-            k, v = kv.split("=")
-            knobs[k.strip()] = {"true": True, "false": False}.get(v.strip().lower(), v.strip())
-            if isinstance(knobs[k.strip()], str):
-                knobs[k.strip()] = int(knobs[k.strip()])
+    knobs = {} if spec.strip() == "default" else parse_knobs([kv.strip() for kv in spec.split(",")])
     result = compile_problem(path.read_text(), CompileConfig(knobs=knobs))
-    file = Path(tempfile.mkdtemp()) / f"new_{path.stem}.py"
-    file.write_text(result.source)
-    spec_ = importlib.util.spec_from_file_location(file.stem, file)
-    mod = importlib.util.module_from_spec(spec_)
-    spec_.loader.exec_module(mod)
+    new = _load_source(result.source, f"new_{path.stem}")
     prob = _load_problem(path)
     torch.manual_seed(0)
-    return mod.ModelNew(*prob.get_init_inputs()).cuda()
-
-
-def _load_problem(path: Path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"prob_{path.stem}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return new.ModelNew(*prob.get_init_inputs()).cuda()
 
 
 def main() -> int:
