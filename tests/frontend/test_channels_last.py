@@ -4,11 +4,9 @@ the plain library call."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 import torch
+from harness import load
 
 from drtriton.frontend import CompileConfig, compile_problem
 
@@ -75,18 +73,10 @@ CASES = {
 }
 
 
-def _load(source: str, name: str):
-    spec = importlib.util.spec_from_loader(name, loader=None)
-    module = importlib.util.module_from_spec(spec)
-    exec(compile(source, f"<{name}>", "exec"), module.__dict__)
-    sys.modules.pop(name, None)
-    return module
-
-
 def _run(case: str, knobs: dict) -> tuple[str, torch.Tensor, torch.Tensor]:
     src = PROBLEM.format(**{"norm": "", **CASES[case]})
     result = compile_problem(src, CompileConfig(knobs=knobs))
-    prob, sol = _load(src, f"p_{case}"), _load(result.source, f"s_{case}")
+    prob, sol = load(src, f"p_{case}"), load(result.source, f"s_{case}")
     torch.manual_seed(0)
     model = prob.Model()
     torch.manual_seed(0)
@@ -158,7 +148,7 @@ def test_channels_last_helper_transposes_like_pytorch(shape: tuple) -> None:
     # The generated _channels_last (a Triton transpose) feeds every channels-last convolution.
     source, _, _ = _run("conv2d_pointwise", {})
     assert "F.conv2d(_channels_last(v0), " in source
-    module = _load(source, "s_helper")
+    module = load(source, "s_helper")
     x = torch.randn(shape)
     fmt = torch.channels_last if len(shape) == 4 else torch.channels_last_3d
     out = module._channels_last(x)

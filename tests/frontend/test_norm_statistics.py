@@ -3,11 +3,9 @@ InstanceNorm, var and std against torch, on ordinary, heavy-tailed, offset and c
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 import torch
+from harness import load
 
 from drtriton.frontend import CompileConfig, compile_problem
 
@@ -43,19 +41,11 @@ CASES = {
 }
 
 
-def _load(source: str, name: str):
-    spec = importlib.util.spec_from_loader(name, loader=None)
-    module = importlib.util.module_from_spec(spec)
-    exec(compile(source, f"<{name}>", "exec"), module.__dict__)
-    sys.modules.pop(name, None)
-    return module
-
-
 def _models(case: str):
     src = PROBLEM.format(**CASES[case])
     result = compile_problem(src, CompileConfig())
     assert "merged (Chan et al.)" in result.source, "the statistics should take the one-pass chunked form"
-    prob, sol = _load(src, f"p_{case}"), _load(result.source, f"s_{case}")
+    prob, sol = load(src, f"p_{case}"), load(result.source, f"s_{case}")
     torch.manual_seed(0)
     model = prob.Model()
     torch.manual_seed(0)
