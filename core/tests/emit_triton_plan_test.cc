@@ -55,6 +55,22 @@ TEST(EmitTriton, DumpAfterClassifyNamesEachNodeClass) {
   EXPECT_NE(dump.find("relu(v1) pointwise"), std::string::npos);
 }
 
+TEST(EmitTriton, APoolFeedingATlDotOperandGetsItsOwnKernel) {
+  // inlined into the operand it was recomputed per N tile and overflowed shared memory (KernelBench L3 19)
+  const std::string graph =
+      R"({"inputs": [{"shape": [2, 16, 7, 7], "dtype": "float32"}],
+          "nodes": [{"op": "relu", "inputs": [0], "attrs": {}},
+                    {"op": "avg_pool2d", "inputs": [1], "attrs": {"kernel_size": 7, "stride": 7}},
+                    {"op": "flatten", "inputs": [2], "attrs": {"start_dim": 1}},
+                    {"op": "linear", "inputs": [3], "attrs": {"out_features": 8, "bias": 1}}],
+          "outputs": [4]})";
+  TritonOptions opt;
+  opt.params = {{}, {}, {}, {{"module", "self.fc"}, {"weight", "self.fc.weight"}, {"bias", "self.fc.bias"}}};
+  const std::string src = EmitTriton(ir::FromJson(graph), opt);
+  EXPECT_NE(src.find("def k0_relu_avg_pool2d("), std::string::npos) << src;
+  EXPECT_NE(src.find("def k1_flatten_linear("), std::string::npos) << src;
+}
+
 TEST(EmitTriton, MissingParameterBindingIsAValueError) {
   EXPECT_THROW(EmitTriton(ir::FromJson(kLinearReluSum), TritonOptions{}), ValueError);
 }

@@ -91,3 +91,42 @@ def test_streaming_judge_agrees_on_a_large_input_insensitive_output():
     out = torch.linspace(-3, 3, 1 << 16)
     check = judge([[out], [out.clone()], [out.clone()]], inputs_differ=True, atol=1e-4, rtol=1e-4)
     assert check.degenerate is True and check.kind == "input_insensitive"
+
+
+def test_outputs_compare_chunk_by_chunk(monkeypatch):
+    import drtriton.bench.degenerate as degenerate
+
+    monkeypatch.setattr(degenerate, "ALLCLOSE_CHUNK", 4)
+    a = torch.arange(10.0)
+    late = a.clone()
+    late[9] += 1.0  # differs only in the last chunk
+    assert degenerate._allclose_chunked(a, a.clone(), 1e-4, 1e-4) is True
+    assert degenerate._allclose_chunked(a, late, 1e-4, 1e-4) is False
+    assert judge([[a], [late]], True, 1e-4, 1e-4).degenerate is False
+    assert judge([[a], [a.clone()]], True, 1e-4, 1e-4).kind == "input_insensitive"
+
+
+def test_a_failed_check_frees_what_the_reference_allocated():
+    # An out-of-memory reference left tens of GB held by the traceback's frames in the idle checker child,
+    # and the verifier's workers on the same GPU then failed with out-of-memory (KernelBench L1 34, 47).
+    import builtins
+    import weakref
+
+    from drtriton.bench.degenerate import _check_releasing
+
+    source = ("import builtins, weakref, torch\n"
+              "class Model(torch.nn.Module):\n"
+              "    def forward(self, x):\n"
+              "        big = torch.ones(1000) + x.sum()\n"
+              "        builtins._drt_probe = weakref.ref(big)\n"
+              "        raise MemoryError('pretend out of memory')\n"
+              "def get_init_inputs():\n    return []\n"
+              "def get_inputs():\n    return [torch.randn(4)]\n")
+    try:
+        with pytest.raises(MemoryError) as info:
+            _check_releasing((source, DegenerateConfig(device="cpu")))
+        assert info.value.__traceback__ is not None  # the error still says where it happened
+        assert builtins._drt_probe() is None
+    finally:
+        if hasattr(builtins, "_drt_probe"):
+            del builtins._drt_probe

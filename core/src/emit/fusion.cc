@@ -169,6 +169,23 @@ FusionPlan PlanFusion(const ir::Graph& g, const TritonOptions& options, std::str
       for (int32_t u : g.nodes[v - k].inputs) plan.stored[u] = true;
     }
   }
+  // A window fold (pool) feeding a tl.dot operand is stored by its own kernel: inlined, it would be
+  // recomputed for every N tile, and its unrolled window loads, software-pipelined with the K loop, asked
+  // for 514 KB of shared memory on KernelBench L3 19 (MobileNetV1's avg_pool2d -> flatten -> linear).
+  for (int32_t v = k; knobs.fuse_prologue && v < nv; ++v) {
+    if (plan.cls[v - k] != NodeClass::kMatmul) continue;
+    std::vector<int32_t> stack(g.nodes[v - k].inputs.begin(), g.nodes[v - k].inputs.end());
+    while (!stack.empty()) {
+      const int32_t u = stack.back();
+      stack.pop_back();
+      if (u < k || plan.stored[u]) continue;
+      if (ops::Spec(g.nodes[u - k].op).lowering == ops::Lowering::kPooling) {
+        plan.stored[u] = true;
+        continue;
+      }
+      for (int32_t w : g.nodes[u - k].inputs) stack.push_back(w);
+    }
+  }
   if (stop_after == "materialize") return plan;
 
   // ---- fuse_epilogues ----

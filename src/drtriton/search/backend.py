@@ -77,6 +77,10 @@ class EngineBackend:
 
         prog = import_fast(problem_src)  # shapes from the meta device: no host-side forward at full size
         self._init[problem_src] = (prog.init_source, prog.preamble)
+        if not prog.graph.get("outputs"):  # every operation stayed outside the registry: nothing to search
+            listed = "; ".join(f"{u.node} ({u.target}): {u.why}" for u in prog.unsupported) or "no operations"
+            raise UsageError(f"nothing to lower: cannot import {len(prog.unsupported)} operation(s): {listed}; "
+                             "rewrite them with registry operators (drtriton ops lists them)")
         core = _core.Graph.from_json(json.dumps(prog.graph))
         graph = json.loads(core.to_json())
         shapes, dtypes = core.shapes, core.dtypes

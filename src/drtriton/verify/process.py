@@ -352,7 +352,7 @@ class WorkerProcess:
         try:
             write_parts(self.proc.stdin.write, encode_parts(obj))  # weights sent from views, not joined
             self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
+        except (BrokenPipeError, OSError, ValueError):  # ValueError: our end already closed (killed worker)
             raise WorkerCrash(self._death_reason()) from None
 
     def wait_ready(self, timeout: float) -> None:
