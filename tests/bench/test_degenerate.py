@@ -110,7 +110,6 @@ def test_a_failed_check_frees_what_the_reference_allocated():
     # An out-of-memory reference left tens of GB held by the traceback's frames in the idle checker child,
     # and the verifier's workers on the same GPU then failed with out-of-memory (KernelBench L1 34, 47).
     import builtins
-    import weakref
 
     from drtriton.bench.degenerate import _check_releasing
 
