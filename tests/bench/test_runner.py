@@ -248,3 +248,19 @@ def test_workers_verify_problems_concurrently_and_rows_keep_problem_order(tmp_pa
 def test_workers_out_of_range_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="--workers"):
         config(tmp_path, workers=0)
+
+
+def test_resume_on_a_fresh_machine_keeps_cached_flags_without_rerunning_references(tmp_path):
+    # Results travel between GPU machines without the reference folder; re-running gigabyte references
+    # only to confirm a flag the cached row already holds cost a resumed KernelBench run minutes.
+    import shutil
+
+    cfg = config(tmp_path, level=2)
+    first = run_kernelbench(cfg, verify_fn=CountingVerifier(speedup=3.0))
+    shutil.rmtree(cfg.level_dir / "reference")
+    phases: list[str] = []
+    again = run_kernelbench(cfg, verify_fn=CountingVerifier(speedup=3.0),
+                            progress=lambda phase, done, total, key: phases.append(phase) if key else None)
+    assert again.n_cached == len(first.rows) and "reference" not in phases
+    assert [(r.problem_id, r.degenerate) for r in again.rows] == [(r.problem_id, r.degenerate) for r in first.rows]
+    assert not (cfg.level_dir / "reference").exists()

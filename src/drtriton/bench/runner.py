@@ -283,12 +283,16 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
     propose_lock = threading.Lock()
     checker = ReferenceChecker(degenerate)  # its child process starts on the first uncached check
 
-    def one(problem: Problem, check: ReferenceCheck | None) -> tuple[ProblemResult, bool]:
+    def cached_record(problem: Problem) -> tuple[dict, Path, dict | None]:
         key = {"version": RECORD_VERSION, "problem": problem.sha256, "proposer": proposer.fingerprint(problem),
                "verify": verify_digest}
         cache_path = run_dir / "cache" / f"{problem.stem}.json"
         record = _read_json(cache_path) if config.resume else None
-        if record and record.get("key") == key:
+        return key, cache_path, record if record and record.get("key") == key else None
+
+    def one(problem: Problem, check: ReferenceCheck | None) -> tuple[ProblemResult, bool]:
+        key, cache_path, record = cached_record(problem)
+        if record:
             row = ProblemResult.from_json(record["result"])
             if check is not None:  # a later reference check refines the flag without re-verifying
                 row = ProblemResult.from_json({**row.to_json(), "degenerate": check.degenerate,
@@ -309,8 +313,12 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
                                     "and not in any metric; run again to resume")
                     break
                 chunk = problems[lo:lo + workers]
-                checks = (_check_references(chunk, config, degenerate, progress, checker, lo, len(problems))
-                          if config.check_degenerate else {})
+                # a problem whose row is cached keeps the flag recorded with it (a resumed run on a fresh
+                # machine would otherwise re-run gigabyte references only to confirm it)
+                unchecked = [p for p in chunk
+                             if (rec := cached_record(p)[2]) is None or rec["result"].get("degenerate") is None]
+                checks = (_check_references(unchecked, config, degenerate, progress, checker, lo, len(problems))
+                          if config.check_degenerate and unchecked else {})
                 if progress:
                     for p in chunk:
                         progress("verify", lo, len(problems), p.key)
