@@ -13,6 +13,7 @@ from drtriton.train.pipeline import PipelineConfig
 from drtriton.train.policy import Rollout, completion_logps, sample
 from drtriton.train.rewards import Outcome
 from drtriton.train.rl import ScoredRollout, policy_update, reference_policy, warmup_lr
+from drtriton.util.errors import UsageError
 
 PAD, EOS = 0, 1
 PROMPTS = [[2, 3, 4], [2, 3, 9]]
@@ -235,3 +236,35 @@ def test_completion_logps_match_each_sequence_scored_alone_with_prompts_of_diffe
             assert torch.allclose(logps[i, : len(c)], alone, atol=1e-5), i
             assert mask[i].tolist() == [1.0] * len(c) + [0.0] * (5 - len(c))
             assert torch.all(logps[i, len(c):] == 0)
+
+
+@pytest.mark.parametrize("algo", ["drpo", "grpo"])
+def test_micro_batched_update_moves_the_policy_exactly_as_the_whole_batch_does(start_policy, algo):
+    """rl.micro_batch backpropagates chunk by chunk (the loss's gradient w.r.t. the log-probs of the whole
+    batch first): the same step as one backward over the batch, with a reference KL term too."""
+    import copy
+
+    batch = []
+    for i, (right, wrong) in enumerate(zip(RIGHT, WRONG)):
+        batch += [ScoredRollout(Rollout(i, PROMPTS[i], right, ""), Outcome("correct")),
+                  ScoredRollout(Rollout(i, PROMPTS[i], wrong, ""), Outcome("incorrect")),
+                  ScoredRollout(Rollout(i, PROMPTS[i], wrong[:2] + [EOS], ""), Outcome("incorrect"))]
+    after, losses = [], []
+    for micro in (0, 2, 4):
+        cfg = load_config(None, {"rl.algo": algo, "rl.lr": 1e-2, "rl.updates_per_batch": 2, "rl.ref_kl": 0.1,
+                                 "rl.micro_batch": micro, "device": "cpu"})
+        model = copy.deepcopy(start_policy)
+        ref = reference_policy(model)
+        stats = policy_update(model, torch.optim.SGD(model.parameters(), lr=cfg.rl.lr), batch, algo, cfg, PAD, ref)
+        after.append([q.detach().clone() for q in model.parameters()])
+        losses.append(stats["loss"])
+    start = list(start_policy.parameters())
+    assert any(not torch.allclose(a, b) for a, b in zip(after[0], start))
+    for other in after[1:]:
+        assert all(torch.allclose(a, b, atol=1e-6, rtol=1e-5) for a, b in zip(after[0], other))
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5) and losses[2] == pytest.approx(losses[0], rel=1e-5)
+
+
+def test_micro_batch_must_not_be_negative():
+    with pytest.raises(UsageError, match="micro_batch"):
+        load_config(None, {"rl.micro_batch": -1})

@@ -84,6 +84,11 @@ class RLParams:
     ref_kl: float = 0.0
     steps: int = 100
     updates_per_batch: int = 1  # optimizer steps per rollout batch; >1 makes the KL trust region bite
+    # Sequences per forward/backward in an update (0: the whole batch at once). The loss still sees the whole
+    # batch (its gradient w.r.t. the per-token log-probs first, then each chunk's backward): the same
+    # gradient, with activation memory of one chunk. 128 rollouts of ~1,000 tokens at once took the H100 run
+    # of 29c08b4 to 58 GB and out of memory (and starved the verifier's workers on the same GPU).
+    micro_batch: int = 16
     max_new_tokens: int = 1024
     # Per-level answer caps ({level: tokens}) overriding max_new_tokens: answers grow with the level, and a
     # cap near the reference answers' length keeps a batch from idling on its longest runaway sample.
@@ -110,6 +115,8 @@ class RLParams:
             raise UsageError("rl.backend=trl runs GRPO only; use rl.backend=native for DRPO")
         if self.rollouts < 2:
             raise UsageError(f"rl.rollouts must be >= 2 (groups need contrast), got {self.rollouts}")
+        if self.micro_batch < 0:
+            raise UsageError(f"rl.micro_batch must be >= 0 (0: the whole batch at once), got {self.micro_batch}")
         if self.steps < 1 or self.prompts_per_step < 1 or self.updates_per_batch < 1 or self.lr <= 0:
             raise UsageError("rl.steps, rl.prompts_per_step, rl.updates_per_batch and rl.lr must be positive")
         if self.warmup_steps < 0 or self.ref_kl < 0 or not self.temperature > 0:

@@ -263,6 +263,7 @@ class Pipeline:
                 rec["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:400]
                 rec["traceback_tail"] = traceback.format_exc().splitlines()[-6:]
             rec["seconds"] = time.time() - t
+            release_gpu_memory()  # a phase's models and activations are gone: their cached blocks go back too
             self.log(f"{name}: {rec['status']} in {rec['seconds']:.1f} s {rec['error'] or ''}")
         self.save()
 
@@ -474,6 +475,7 @@ class Pipeline:
             out["trained_tasks"] = {"level": lv, "n": r.n, "compile_rate": r.compile_rate,
                                     "correct_rate": r.correct_rate, "statuses": r.statuses}
         self.loaded.clear()
+        release_gpu_memory()  # the verifier's workers share this GPU
         start = rl_start_level(self.cfg.eval_levels,
                                {lv: (r or {}).get("correct_rate") for lv, r in out["levels"].items()})
         self.start_level = start
@@ -545,6 +547,7 @@ class Pipeline:
                 self._generate(name, getattr(self, f"{name}_dir"), generate_until, levels=[lv])
                 self._screen_in_background(name, lv)  # the fast check runs while the next answers generate
         self.loaded.clear()
+        release_gpu_memory()  # the verifier's workers share this GPU
         self._wait_screens(deadline)
         models = self._verify_generated(deadline, teacher=self.cfg.eval_teacher)
         missing = [f"{name} L{lv}" for name, levels in models.items() for lv, r in levels.items() if r is None]
@@ -889,6 +892,19 @@ class Pipeline:
         for name in ("sft", "rl_drpo", "rl_grpo"):
             plots[f"{name}_curves"] = f"{name}/curves.png" if (out / name / "curves.png").is_file() else None
         self.results["plots"] = plots
+
+
+def release_gpu_memory() -> None:
+    """Hands this process's cached, unused GPU memory back to the device. The policy's process kept ~58 GB
+    cached after an RL phase in the H100 run of 29c08b4, and the sandboxed verifier's workers on the same
+    GPU then failed to allocate their inputs (answers judged runtime_error for the machine's sake)."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def rl_start_level(levels: tuple[int, ...], pass_at_1: dict) -> int:

@@ -83,16 +83,26 @@ def policy_update(model, optimizer, scored: list[ScoredRollout], algo: str, cfg:
     correct = torch.tensor([s.correct for s in scored])
     speed = torch.tensor([r_speed(s.verdict) if r_speed(s.verdict) is not None else math.nan for s in scored])
     rewards = torch.tensor([grpo_reward(s.verdict) for s in scored])
+    chunk = p.micro_batch if 0 < p.micro_batch < len(scored) else len(scored)
     with torch.no_grad():
-        old_logps, mask = completion_logps(model, prompt_ids, comp_ids, pad_id)
+        old_logps, mask = _chunked_logps(model, prompt_ids, comp_ids, pad_id, chunk)
         ref_logps = None
         if ref_model is not None and p.ref_kl > 0:
-            ref_logps = _reference_logps(model, ref_model, prompt_ids, comp_ids, pad_id)
+            ref_logps = _reference_logps(model, ref_model, prompt_ids, comp_ids, pad_id, chunk)
     stats: dict = {}
     params = [q for q in model.parameters() if q.requires_grad]
     model.train()
     for _ in range(p.updates_per_batch):
-        new_logps, mask = completion_logps(model, prompt_ids, comp_ids, pad_id)
+        if chunk < len(scored):
+            # Two passes: log-probs of every chunk without a graph, the loss (and its gradient w.r.t. them)
+            # on the whole batch, then each chunk again with a graph, back-propagating its slice of that
+            # gradient. Exact when the forward is deterministic (the built-in models have no dropout), at
+            # the activation memory of one chunk (one extra forward per update).
+            with torch.no_grad():
+                new_logps, _ = _chunked_logps(model, prompt_ids, comp_ids, pad_id, chunk)
+            new_logps.requires_grad_(True)
+        else:
+            new_logps, mask = completion_logps(model, prompt_ids, comp_ids, pad_id)
         if algo == "drpo":
             loss, stats = drpo_loss(new_logps, old_logps, mask, groups.to(new_logps.device),
                                     correct.to(new_logps.device), speed.to(new_logps.device), p.drpo)
@@ -111,17 +121,39 @@ def policy_update(model, optimizer, scored: list[ScoredRollout], algo: str, cfg:
             break
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if chunk < len(scored):
+            grad = new_logps.grad
+            for lo in range(0, len(scored), chunk):
+                part, _ = completion_logps(model, prompt_ids[lo:lo + chunk], comp_ids[lo:lo + chunk], pad_id)
+                part = torch.nn.functional.pad(part, (0, mask.shape[1] - part.shape[1]))
+                part.backward(grad[lo:lo + chunk])
         stats["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, 1.0))
         optimizer.step()
     return stats
 
 
-def _reference_logps(model, ref_model, prompt_ids, comp_ids, pad_id):
+def _chunked_logps(model, prompt_ids, comp_ids, pad_id, chunk: int):
+    """completion_logps of the whole batch, `chunk` sequences at a time: (B, T) log-probs and mask."""
+    import torch
+
+    if chunk >= len(prompt_ids):
+        return completion_logps(model, prompt_ids, comp_ids, pad_id)
+    width = max(1, max(len(c) for c in comp_ids))
+    parts, masks = [], []
+    for lo in range(0, len(prompt_ids), chunk):
+        part, mask = completion_logps(model, prompt_ids[lo:lo + chunk], comp_ids[lo:lo + chunk], pad_id)
+        parts.append(torch.nn.functional.pad(part, (0, width - part.shape[1])))
+        masks.append(torch.nn.functional.pad(mask, (0, width - mask.shape[1])))
+    return torch.cat(parts), torch.cat(masks)
+
+
+def _reference_logps(model, ref_model, prompt_ids, comp_ids, pad_id, chunk: int | None = None):
     """Per-token log-probs under the reference policy (no gradient)."""
+    chunk = chunk or len(prompt_ids)
     if ref_model is model and hasattr(model, "disable_adapter"):  # LoRA: the base model is the reference
         with model.disable_adapter():
-            return completion_logps(model, prompt_ids, comp_ids, pad_id)[0]
-    return completion_logps(ref_model, prompt_ids, comp_ids, pad_id)[0]
+            return _chunked_logps(model, prompt_ids, comp_ids, pad_id, chunk)[0]
+    return _chunked_logps(ref_model, prompt_ids, comp_ids, pad_id, chunk)[0]
 
 
 def reference_policy(model):
