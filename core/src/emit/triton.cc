@@ -430,6 +430,8 @@ std::string ConstexprDict(const std::vector<std::pair<std::string, int64_t>>& cs
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // A launch grid as a Python tuple literal; shapes are static, so it is computed here, not per call.
+constexpr int64_t kGemmGroupM = 8;  // row tiles per group in a GEMM's program order
+
 std::string Grid(const std::vector<int64_t>& dims) {
   std::string s = "(";
   for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
@@ -972,10 +974,19 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     }
     const int64_t bk = std::max<int64_t>(16, std::min<int64_t>(kn.block_k, Pow2AtLeast(K)));
     constexprs = {{"M", M}, {"N", N}, {"K", K}, {"BLOCK_M", bm}, {"BLOCK_N", bn}, {"BLOCK_K", bk}};
-    grid = Grid({CeilDiv(M, bm), CeilDiv(N, bn), batch});
-    doc = "one program per BLOCK_M x BLOCK_N output tile (and batch); fp32 accumulation with tl.dot";
-    w.Line("pid_m = tl.program_id(0)");
-    w.Line("pid_n = tl.program_id(1)");
+    const int64_t tiles_m = CeilDiv(M, bm), tiles_n = CeilDiv(N, bn);
+    grid = Grid({tiles_m * tiles_n, 1, batch});
+    doc = "one program per BLOCK_M x BLOCK_N output tile (and batch), in groups of " + std::to_string(kGemmGroupM) +
+          " tile rows for L2 reuse; fp32 accumulation with tl.dot";
+    // Grouped order: consecutive programs share kGemmGroupM row tiles of A and sweep the column tiles, so
+    // the operand tiles they read stay in L2 (KernelBench L1 1, 4096^3: 4.1 -> ~2.4 ms in the textbook
+    // kernel of bench/matmul_probe_gpu.py with 128 x 64 tiles).
+    w.Line("pid = tl.program_id(0)");
+    w.Line("group_width = " + std::to_string(kGemmGroupM * tiles_n));
+    w.Line("first_m = (pid // group_width) * " + std::to_string(kGemmGroupM));
+    w.Line("group_rows = tl.minimum(" + std::to_string(tiles_m) + " - first_m, " + std::to_string(kGemmGroupM) + ")");
+    w.Line("pid_m = first_m + (pid % group_width) % group_rows");
+    w.Line("pid_n = (pid % group_width) // group_rows");
     w.Line("pid_b = tl.program_id(2)");
     w.Line("offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)");
     w.Line("offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)");
@@ -989,14 +1000,19 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
       a_base = "(" + w.Broadcast("pid_b", ob, ab) + ") * " + std::to_string(M * K);
       b_base = "(" + w.Broadcast("pid_b", ob, bb) + ") * " + std::to_string(K * N);
     }
+    // Tiles that divide the shape need no bounds: a constant-true mask, which Triton folds into plain
+    // (vectorised) loads, while the operand's loads keep one spelling.
+    const bool even_a = M % bm == 0 && K % bk == 0, even_b = K % bk == 0 && N % bn == 0;
     w.Line("for k0 in range(0, K, BLOCK_K):");
     w.Indent();
     w.Line("offs_k = k0 + tl.arange(0, BLOCK_K)");
-    w.Line("mask = (offs_m[:, None] < M) & (offs_k[None, :] < K)");
+    w.Line(even_a ? "mask = tl.full([BLOCK_M, BLOCK_K], 1, tl.int1)  # tiles divide M and K"
+                  : "mask = (offs_m[:, None] < M) & (offs_k[None, :] < K)");
     w.Line("idx = " + a_base + " + offs_m[:, None] * K + offs_k[None, :]");
     w.mask_ = "mask";
     w.Line("a = tl.where(mask, " + w.Eval(a.inputs[0], "idx") + ", 0.0)");
-    w.Line("mask_b = (offs_k[:, None] < K) & (offs_n[None, :] < N)");
+    w.Line(even_b ? "mask_b = tl.full([BLOCK_K, BLOCK_N], 1, tl.int1)  # tiles divide K and N"
+                  : "mask_b = (offs_k[:, None] < K) & (offs_n[None, :] < N)");
     w.mask_ = "mask_b";
     if (linear) {
       // nn.Linear stores W as [N, K]; read it transposed as a [BLOCK_K, BLOCK_N] tile.

@@ -29,8 +29,10 @@ DEFAULT_SPACE: dict[str, tuple] = {
 # fp32 operands take twice the shared memory of fp16: every entry keeps (BM*BK + BK*BN)*4*stages under
 # ~150 KB, inside an H100's 228 KB (the fp16 tutorial's 128x256x64x3 would not fit).
 MATMUL_TILES: tuple[tuple[int, int, int, int, int], ...] = (
-    (128, 128, 32, 8, 3),
+    # 128 x 64 x 32 with 4 warps and 4 stages first: the fastest fp32 (3xTF32) tile on an H100 for
+    # 1024^3-4096^3 and small-K GEMMs in bench/matmul_probe_gpu.py (2026-11-24; 1.0-1.1x cuBLAS there)
     (128, 64, 32, 4, 4),
+    (128, 128, 32, 8, 3),
     (64, 128, 32, 4, 4),
     (128, 256, 32, 8, 3),
     (64, 64, 32, 4, 4),
