@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
@@ -23,6 +22,8 @@ import triton
 import triton.language as tl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from codegen_gpu import _load  # noqa: E402 - generated files load from disk (Triton's @jit needs one)
 
 from drtriton.frontend import CompileConfig, compile_problem  # noqa: E402
 from drtriton.util.provenance import Provenance  # noqa: E402
@@ -102,17 +103,6 @@ def get_init_inputs():
 """
 
 
-def _load(src: str, folder: Path, name: str):
-    import importlib.util
-
-    path = folder / f"{name}.py"
-    path.write_text(src)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("matmul_probe.json"))
@@ -122,7 +112,6 @@ def main() -> int:
         print("matmul_probe_gpu.py needs a CUDA GPU", file=sys.stderr)
         return 2
     torch.backends.cuda.matmul.allow_tf32 = False
-    folder = Path(tempfile.mkdtemp(prefix="drt_mm_"))
     rows = []
     for name in args.shapes.split(","):
         M, N, K = SHAPES[name]
@@ -136,7 +125,7 @@ def main() -> int:
         ours = []
         for i, knobs in enumerate(OUR_KNOBS):
             src = compile_problem(PROBLEM.format(M=M, N=N, K=K), CompileConfig(policy="mixed", knobs=knobs)).source
-            model = _load(src, folder, f"ours_{name}_{i}").ModelNew().cuda()
+            model = _load(src, f"ours_{name}_{i}").ModelNew().cuda()
             try:
                 got = model(a, b)
                 err = float((got - want).abs().max())

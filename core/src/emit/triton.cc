@@ -429,9 +429,9 @@ std::string ConstexprDict(const std::vector<std::pair<std::string, int64_t>>& cs
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// A launch grid as a Python tuple literal; shapes are static, so it is computed here, not per call.
 constexpr int64_t kGemmGroupM = 8;  // row tiles per group in a GEMM's program order
 
+// A launch grid as a Python tuple literal; shapes are static, so it is computed here, not per call.
 std::string Grid(const std::vector<int64_t>& dims) {
   std::string s = "(";
   for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);

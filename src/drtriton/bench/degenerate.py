@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from drtriton.util.child import ChildServer, serve_requests
+from drtriton.util.gpu import release_gpu_memory
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,18 +207,8 @@ def _check_releasing(message: Any) -> dict:
         # GB): clear them (line numbers stay for `describe`) and hand the memory back, or this idle child
         # starves every verifier worker on the GPU for the rest of the run.
         traceback.clear_frames(exc.__traceback__)
-        _release_gpu()
+        release_gpu_memory()
         raise
-
-
-def _release_gpu() -> None:
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 class ReferenceChecker:

@@ -290,8 +290,9 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
         record = _read_json(cache_path) if config.resume else None
         return key, cache_path, record if record and record.get("key") == key else None
 
-    def one(problem: Problem, check: ReferenceCheck | None) -> tuple[ProblemResult, bool]:
-        key, cache_path, record = cached_record(problem)
+    def one(problem: Problem, check: ReferenceCheck | None,
+            cached: tuple[dict, Path, dict | None]) -> tuple[ProblemResult, bool]:
+        key, cache_path, record = cached
         if record:
             row = ProblemResult.from_json(record["result"])
             if check is not None:  # a later reference check refines the flag without re-verifying
@@ -315,14 +316,15 @@ def run_kernelbench(config: BenchConfig, *, proposer: Proposer | None = None, ve
                 chunk = problems[lo:lo + workers]
                 # a problem whose row is cached keeps the flag recorded with it (a resumed run on a fresh
                 # machine would otherwise re-run gigabyte references only to confirm it)
+                records = {p.key: cached_record(p) for p in chunk}
                 unchecked = [p for p in chunk
-                             if (rec := cached_record(p)[2]) is None or rec["result"].get("degenerate") is None]
+                             if (rec := records[p.key][2]) is None or rec["result"].get("degenerate") is None]
                 checks = (_check_references(unchecked, config, degenerate, progress, checker, lo, len(problems))
                           if config.check_degenerate and unchecked else {})
                 if progress:
                     for p in chunk:
                         progress("verify", lo, len(problems), p.key)
-                futures = [ex.submit(one, p, checks.get(p.key)) for p in chunk]
+                futures = [ex.submit(one, p, checks.get(p.key), records[p.key]) for p in chunk]
                 for fut in futures:
                     row, cached = fut.result()
                     rows.append(row)

@@ -39,6 +39,7 @@ from drtriton.train.prompt import build_prompt, format_answer
 from drtriton.train.rewards import status_of
 from drtriton.util.errors import UsageError
 from drtriton.util.fileio import atomic_write_text
+from drtriton.util.gpu import release_gpu_memory
 from drtriton.util.provenance import Provenance
 
 PHASES = ("data", "sft", "probe_sft", "rl_drpo", "rl_grpo", "eval")
@@ -892,19 +893,6 @@ class Pipeline:
         for name in ("sft", "rl_drpo", "rl_grpo"):
             plots[f"{name}_curves"] = f"{name}/curves.png" if (out / name / "curves.png").is_file() else None
         self.results["plots"] = plots
-
-
-def release_gpu_memory() -> None:
-    """Hands this process's cached, unused GPU memory back to the device. The policy's process kept ~58 GB
-    cached after an RL phase in the H100 run of 29c08b4, and the sandboxed verifier's workers on the same
-    GPU then failed to allocate their inputs (answers judged runtime_error for the machine's sake)."""
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def rl_start_level(levels: tuple[int, ...], pass_at_1: dict) -> int:

@@ -124,12 +124,20 @@ def policy_update(model, optimizer, scored: list[ScoredRollout], algo: str, cfg:
         if chunk < len(scored):
             grad = new_logps.grad
             for lo in range(0, len(scored), chunk):
-                part, _ = completion_logps(model, prompt_ids[lo:lo + chunk], comp_ids[lo:lo + chunk], pad_id)
-                part = torch.nn.functional.pad(part, (0, mask.shape[1] - part.shape[1]))
+                part, _ = _chunk_logps(model, prompt_ids, comp_ids, pad_id, lo, chunk, mask.shape[1])
                 part.backward(grad[lo:lo + chunk])
         stats["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, 1.0))
         optimizer.step()
     return stats
+
+
+def _chunk_logps(model, prompt_ids, comp_ids, pad_id, lo: int, chunk: int, width: int):
+    """completion_logps of sequences lo..lo+chunk, log-probs and mask padded to the batch's `width` tokens."""
+    import torch
+
+    part, mask = completion_logps(model, prompt_ids[lo:lo + chunk], comp_ids[lo:lo + chunk], pad_id)
+    pad = (0, width - part.shape[1])
+    return torch.nn.functional.pad(part, pad), torch.nn.functional.pad(mask, pad)
 
 
 def _chunked_logps(model, prompt_ids, comp_ids, pad_id, chunk: int):
@@ -139,12 +147,9 @@ def _chunked_logps(model, prompt_ids, comp_ids, pad_id, chunk: int):
     if chunk >= len(prompt_ids):
         return completion_logps(model, prompt_ids, comp_ids, pad_id)
     width = max(1, max(len(c) for c in comp_ids))
-    parts, masks = [], []
-    for lo in range(0, len(prompt_ids), chunk):
-        part, mask = completion_logps(model, prompt_ids[lo:lo + chunk], comp_ids[lo:lo + chunk], pad_id)
-        parts.append(torch.nn.functional.pad(part, (0, width - part.shape[1])))
-        masks.append(torch.nn.functional.pad(mask, (0, width - mask.shape[1])))
-    return torch.cat(parts), torch.cat(masks)
+    parts = [_chunk_logps(model, prompt_ids, comp_ids, pad_id, lo, chunk, width)
+             for lo in range(0, len(prompt_ids), chunk)]
+    return torch.cat([p for p, _ in parts]), torch.cat([m for _, m in parts])
 
 
 def _reference_logps(model, ref_model, prompt_ids, comp_ids, pad_id, chunk: int | None = None):
