@@ -46,7 +46,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from drtriton.frontend import CompileConfig, compile_problem  # noqa: E402
+from drtriton.frontend import CompileConfig, compile_problem, parse_knobs  # noqa: E402
 from drtriton.util.fileio import atomic_write_text  # noqa: E402
 from drtriton.util.provenance import Provenance  # noqa: E402
 from drtriton.verify.timing import time_interleaved  # noqa: E402
@@ -203,7 +203,7 @@ def bench_one(suite: str, name: str, src: str, args, with_compile: bool) -> dict
            "seconds": None, "error": None}
     t0 = time.perf_counter()
     try:
-        result = compile_problem(src, CompileConfig(policy=args.policy))
+        result = compile_problem(src, CompileConfig(policy=args.policy, knobs=args.knob_dict))
     except Exception as exc:  # noqa: BLE001 - recorded per program
         row["error"] = f"compile: {exc}"
         return row
@@ -265,6 +265,10 @@ def bench_one(suite: str, name: str, src: str, args, with_compile: bool) -> dict
             row["speedup_eager_jit"] = row["eager_ms"] / row["new_jit_ms"]
             for site in sites:
                 site.fast = True
+        if args.profile:
+            row["kernels_us"] = _kernel_us(model_new, inputs)
+            if "compile" in contestants:
+                row["compile_kernels_us"] = _kernel_us(compiled, inputs)
         if with_compile:
             torch._dynamo.reset()  # a fresh cache per program: no recompile limit across programs
     if not row["library_calls"] and set(row["kinds"]) <= {"pointwise", "reduction", "normalization"}:
@@ -273,6 +277,23 @@ def bench_one(suite: str, name: str, src: str, args, with_compile: bool) -> dict
         row["bandwidth_gbs"] = moved / (row["new_ms"] * 1e-3) / 1e9
     row["seconds"] = time.perf_counter() - t0
     return row
+
+
+def _kernel_us(fn, inputs: list, calls: int = 20) -> dict[str, float]:
+    """Mean device time per call of each GPU kernel `fn` launches (torch.profiler; --profile)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    fn(*inputs)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(calls):
+            fn(*inputs)
+        torch.cuda.synchronize()
+    times: dict[str, float] = {}
+    for ev in prof.events():
+        if ev.device_type == torch.autograd.DeviceType.CUDA:
+            times[ev.name[:80]] = times.get(ev.name[:80], 0.0) + ev.device_time / calls
+    return {k: round(v, 2) for k, v in sorted(times.items(), key=lambda kv: -kv[1])}
 
 
 def _geo(vals: list[float]) -> float | None:
@@ -351,7 +372,14 @@ def main() -> int:
     ap.add_argument("--conv-tf32", action="store_true",
                     help="keep PyTorch's default TF32 cuDNN convolutions (default: fp32, so 1e-4 checks our kernels)")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--only", default="", help="comma-separated program names (as in the rows) to run alone")
+    ap.add_argument("--knobs", nargs="*", default=[], metavar="NAME=VALUE",
+                    help="emitter knobs for every program (as drtriton compile --knobs), e.g. block_m=128")
+    ap.add_argument("--profile", action="store_true",
+                    help="also record each kernel's device time per call (torch.profiler) for ModelNew and "
+                         "torch.compile")
     args = ap.parse_args()
+    args.knob_dict = parse_knobs(args.knobs)
     if not torch.cuda.is_available():
         print("codegen_gpu: needs a CUDA GPU; nothing measured", file=sys.stderr)
         return 2
@@ -373,6 +401,9 @@ def main() -> int:
         scale = REALISTIC if args.shape_scale == "realistic" else {}
         lists.append([("problems", p.stem, scale_problem(p.read_text(), scale))
                       for p in sorted(args.problems.glob("*.py")) if not p.name.startswith(("test_", "_"))])
+    if args.only:
+        keep = {n.strip() for n in args.only.split(",") if n.strip()}
+        lists = [[p for p in lst if p[1] in keep] for lst in lists]
     # Round-robin over the suites: a budget cut trims each suite, never drops one.
     programs = [lst[i] for i in range(max(map(len, lists), default=0)) for lst in lists if i < len(lst)]
     copy_bw = copy_bandwidth_gbs()

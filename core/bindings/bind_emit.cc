@@ -38,9 +38,9 @@ emit::TritonOptions MakeOptions(const nb::dict& knobs, const std::string& policy
       continue;
     }
     int* ints[] = {&k.block, &k.reduce_block, &k.reduce_block_inner, &k.block_m, &k.block_n, &k.block_k,
-                   &k.num_warps, &k.num_stages};
+                   &k.num_warps, &k.num_stages, &k.split_k};
     const char* int_names[] = {"block", "reduce_block", "reduce_block_inner", "block_m", "block_n",
-                               "block_k", "num_warps", "num_stages"};
+                               "block_k", "num_warps", "num_stages", "split_k"};
     bool* bools[] = {&k.fuse_epilogue, &k.fuse_prologue, &k.allow_tf32, &k.exact_dot, &k.conv_channels_last,
                     &k.conv_tf32};
     const char* bool_names[] = {"fuse_epilogue", "fuse_prologue", "allow_tf32", "exact_dot", "conv_channels_last",

@@ -84,6 +84,8 @@ SPLIT_CASES = {
     "mean_all_tanh": ("x", "torch.tanh(torch.mean(x) * 10.0)", "torch.randn(1030, 1031)", {}),
     "amax_cols": ("x", "torch.amax(x, dim=0) - 1.0", "torch.randn(210001, 5)", {"reduce_block_inner": 1}),
     "mse_loss": ("x, y", "F.mse_loss(torch.relu(x), y)", "torch.randn(1100, 1000), torch.randn(1100, 1000)", {}),
+    # 76,800 elements: under the old 1M-element threshold one program streamed the whole loss.
+    "huber_loss_mid": ("x, y", "F.silu(F.huber_loss(x, y, delta=1.0))", "torch.randn(256, 300), torch.randn(256, 300)", {}),
 }
 
 
@@ -133,3 +135,74 @@ def test_normalizing_a_constant_row_matches_torch():
     # torch's Welford-based layer_norm and var give a constant row variance exactly 0; a rounded mean would
     # leave ~1e-8 residues that layer_norm scales by 1/sqrt(eps) and rms_norm (or rsqrt) blows up.
     run_pair(CONSTANT_ROWS, compile_problem(CONSTANT_ROWS, CompileConfig(policy="strict")).source)
+
+
+# GEMMs with few output tiles over a long K split K into fp32 partials (then a combine + epilogue kernel);
+# transposed and broadcast operands are addressed from the tile's coordinates, with no division.
+GEMM_CASES = {
+    "splitk_ragged_transposed": ("x, w", "torch.relu(x @ w.t()) + 1.0", "torch.randn(6, 520), torch.randn(10, 520)"),
+    "splitk_matvec": ("x, v", "torch.tanh(torch.matmul(x, v))", "torch.randn(5, 4096), torch.randn(4096, 1)"),
+    "bmm_transposed_b": ("x, y", "torch.bmm(x, y.transpose(1, 2)) * 0.5", "torch.randn(3, 7, 40), torch.randn(3, 9, 40)"),
+    "broadcast_batch_transposed": ("x, y", "torch.sigmoid(x @ y.transpose(-1, -2))",
+                                   "torch.randn(2, 3, 5, 40), torch.randn(3, 6, 40)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GEMM_CASES))
+def test_gemm_splits_and_coordinates_match_torch(name):
+    args, body, inputs = GEMM_CASES[name]
+    src = TEMPLATE.format(args=args, body=body, inputs=inputs)
+    out = compile_problem(src, CompileConfig(policy="strict")).source
+    assert ("SPLIT_K" in out) == name.startswith("splitk"), out
+    loop = out[out.index("tl.dot") - 900:out.index("tl.dot")]
+    assert " // " not in loop.split("for k")[-1], loop  # operand indices: coordinate times stride only
+    run_pair(src, out)
+    unsplit = compile_problem(src, CompileConfig(policy="strict", knobs={"split_k": 1})).source
+    assert "SPLIT_K" not in unsplit
+    run_pair(src, unsplit, seeds=(0,))
+
+
+LINEAR_SRC = '''
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(300, 12)
+
+    def forward(self, x):
+        return torch.relu(self.fc(x)) * 2.0
+
+
+def get_inputs():
+    return [torch.randn(9, 300)]
+
+
+def get_init_inputs():
+    return []
+'''
+
+
+@pytest.mark.parametrize("split_k", [0, 3])
+def test_linear_split_k_adds_the_bias_once_before_the_epilogue(split_k):
+    out = compile_problem(LINEAR_SRC, CompileConfig(policy="strict", knobs={"split_k": split_k})).source
+    assert "SPLIT_K" in out and "SPLITS=" + ("3" if split_k == 3 else "2") in out, out
+    assert out.count("p_self_fc_bias") >= 2  # read by the combine kernel only
+    run_pair(LINEAR_SRC, out)
+
+
+def test_auto_knobs_pipeline_matmuls_deeper_and_widen_tiles_only_with_programs_to_spare():
+    # num_stages 0 (auto): 4 for matmul kernels, 2 for the rest; block_m 0 (auto): 128 only when 128-row
+    # tiles still give kMinPrograms (264) programs, else 64. Compile-only: the shapes are large.
+    big = TEMPLATE.format(args="x, y", body="torch.relu(x @ y) + x.sum()", inputs="torch.randn(2048, 2048), torch.randn(2048, 2048)")
+    out = compile_problem(big, CompileConfig(policy="strict")).source
+    gemm = next(line for line in out.splitlines() if "_launch = _Launcher(" in line and "BLOCK_M=" in line)
+    assert "BLOCK_M=128" in gemm and "num_stages=4" in gemm, gemm
+    assert all("num_stages=2" in line for line in out.splitlines() if "_launch = _Launcher(" in line and "BLOCK_M=" not in line)
+    small = TEMPLATE.format(args="x, y", body="x @ y", inputs="torch.randn(512, 512), torch.randn(512, 512)")
+    out = compile_problem(small, CompileConfig(policy="strict")).source
+    assert "BLOCK_M=64" in out or "BLOCK_M=32" in out or "BLOCK_M=16" in out, out
+    forced = compile_problem(small, CompileConfig(policy="strict", knobs={"block_m": 128, "num_stages": 2})).source
+    assert "num_stages=2" in forced

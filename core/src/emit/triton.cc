@@ -7,6 +7,7 @@
 #include <cctype>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -37,6 +38,13 @@ constexpr int64_t kMaxTile = 4096;
 constexpr int64_t kLargeWork = int64_t{1} << 20;
 constexpr int64_t kMinPrograms = 264;
 constexpr int64_t kLargeGemm = int64_t{1} << 24;  // multiply-adds
+// A reduction's rows split over a second grid axis from this many elements up, when few programs run: one
+// program streaming 128K fp32 elements (two loss inputs) took 36 us on an H100 where torch.compile's split
+// reduction took 9 us (codegen_gpu synth_l2_648507b1, huber_loss over 128 x 1024).
+constexpr int64_t kSplitWork = int64_t{1} << 16;
+// A GEMM's K loop at least this long keeps about kMinPrograms / 2 programs even when the GEMM is small: a
+// 128 x 24 output over K = 1024 ran as 2 programs of 32 K steps each.
+constexpr int64_t kLongK = 256;
 
 int64_t Pow2AtLeast(int64_t n) {
   int64_t p = 1;
@@ -139,11 +147,77 @@ class KernelWriter {
     return name;
   }
 
+  // Index variables whose coordinates are known: `idx` is the row-major flat index into `shape` of the
+  // element at coordinates coords[d] (expressions of tile offsets, in range on every unmasked lane). The
+  // GEMM loop's operand and epilogue tiles are built from coordinates, so a broadcast or transposed read
+  // of such a tile is a sum of coordinate times stride: no division or modulo per element, and Triton can
+  // see which axis is contiguous (KernelBench L1 17's transposed B took 2.4x cuBLAS's time through
+  // `(idx // N) + (idx % N) * K`).
+  void SetCoords(const std::string& idx, const ir::Shape& shape, std::vector<std::string> coords) {
+    coords_[idx] = {shape, std::move(coords)};
+  }
+  // The coordinates of `idx` in `shape`: as registered, or through a reshape that only merges adjacent
+  // axes or adds/drops axes of extent 1 (no division needed); none otherwise.
+  std::optional<std::vector<std::string>> CoordsFor(const std::string& idx, const ir::Shape& shape) const {
+    const auto it = coords_.find(idx);
+    if (it == coords_.end()) return std::nullopt;
+    const auto& [from, coords] = it->second;
+    if (from == shape) return coords;
+    if (Prod(from, 0, from.size()) != Prod(shape, 0, shape.size())) return std::nullopt;
+    std::vector<std::string> out;
+    size_t s = 0;
+    for (size_t d = 0; d < shape.size(); ++d) {
+      while (s < from.size() && from[s] == 1 && shape[d] != 1) ++s;  // drop unit axes of the source
+      if (shape[d] == 1) {
+        out.push_back("0");
+        if (s < from.size() && from[s] == 1) ++s;
+        continue;
+      }
+      // Merge source axes s.. until their product is shape[d]; a source axis that must split fails.
+      std::string e;
+      int64_t p = 1;
+      while (s < from.size() && p < shape[d]) {
+        if (from[s] != 1) {
+          e = e.empty() ? coords[s] : "(" + e + ") * " + std::to_string(from[s]) + " + " + coords[s];
+          p *= from[s];
+        }
+        ++s;
+      }
+      if (p != shape[d]) return std::nullopt;
+      out.push_back(e);
+    }
+    for (; s < from.size(); ++s) {
+      if (from[s] != 1) return std::nullopt;
+    }
+    return out;
+  }
+  // Flat index into `shape` (strides `st`) of coordinates `c`, with its coordinates registered.
+  std::string FromCoords(const std::vector<std::string>& c, const ir::Shape& shape) {
+    const auto st = Strides(shape);
+    std::string expr;
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (shape[d] == 1 || c[d] == "0") continue;
+      expr += (expr.empty() ? "" : " + ") + (st[d] == 1 ? c[d] : "(" + c[d] + ") * " + std::to_string(st[d]));
+    }
+    if (expr.empty()) expr = "0";
+    const std::string v = Assign("i", expr);
+    SetCoords(v, shape, c);
+    return v;
+  }
+
   // Index into `in` (broadcast to `out`) from a flat index into `out`.
   std::string Broadcast(const std::string& idx, const ir::Shape& out, const ir::Shape& in) {
     ir::Shape padded(out.size() - std::min(out.size(), in.size()), 1);
     padded.insert(padded.end(), in.begin(), in.end());
     if (padded == out) return idx;
+    if (auto c = CoordsFor(idx, out); c && !(InWalk(idx, out) && out.size() >= 3)) {
+      std::vector<std::string> ci;
+      for (size_t d = out.size() - in.size(); d < out.size(); ++d) ci.push_back(padded[d] == 1 ? "0" : (*c)[d]);
+      if (std::all_of(ci.begin(), ci.end(), [](const std::string& x) { return x == "0"; })) {
+        return Assign("i", "0 * " + idx);  // a single broadcast element
+      }
+      return FromCoords(ci, in);
+    }
     if (InWalk(idx, out) && out.size() >= 3) {
       // A per-channel operand ([C, 1, 1], [1, C, 1, 1]...) of an element of the walk: its channel, known
       // without dividing the row-major index.
@@ -188,6 +262,11 @@ class KernelWriter {
   std::string Permuted(const std::string& idx, const ir::Shape& out, const std::vector<int>& perm) {
     ir::Shape in(out.size());
     for (size_t d = 0; d < out.size(); ++d) in[perm[d]] = out[d];
+    if (auto c = CoordsFor(idx, out)) {
+      std::vector<std::string> ci(out.size());
+      for (size_t d = 0; d < out.size(); ++d) ci[perm[d]] = (*c)[d];
+      return FromCoords(ci, in);
+    }
     const auto os = Strides(out);
     const auto is = Strides(in);
     std::string expr;
@@ -333,6 +412,7 @@ class KernelWriter {
   std::ostringstream body_;
   std::vector<Arg> args_;
   std::map<std::string, std::string> cse_;
+  std::map<std::string, std::pair<ir::Shape, std::vector<std::string>>> coords_;
   std::string mask_ = "mask";
   std::string anchor_var_;
   // A kernel walking channels-last memory: logical_idx_ (the row-major index variable) of an element of an
@@ -562,7 +642,8 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
                              op.starts_with("adaptive") || (a.inputs.size() == 2 && op != "cosine_similarity"));
     int64_t splits = 1, split_len = R;
     const int64_t programs = (C + block_c - 1) / block_c, chunks = (R + block_r - 1) / block_r;
-    if ((combinable || moments_norm) && R * C >= kLargeWork && programs < kMinPrograms / 2 && chunks > 1) {
+    if (((combinable && R * C >= kSplitWork) || (moments_norm && R * C >= kLargeWork)) &&
+        programs < kMinPrograms / 2 && chunks > 1) {
       const int64_t want = std::min(chunks, (kMinPrograms + programs - 1) / programs);
       split_len = ((chunks + want - 1) / want) * block_r;
       splits = (R + split_len - 1) / split_len;
@@ -964,18 +1045,37 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     const bool linear = op == "linear";
     const int64_t M = linear ? g.TypeOf(a.inputs[0]).Numel() / K : out[out.size() - 2];
     const int64_t batch = linear ? 1 : Prod(out, 0, out.size() - 2);
-    int64_t bm = std::max<int64_t>(16, std::min<int64_t>(kn.block_m, Pow2AtLeast(M)));
     int64_t bn = std::max<int64_t>(16, std::min<int64_t>(kn.block_n, Pow2AtLeast(N)));
+    int64_t block_m = kn.block_m;
+    if (block_m == 0) block_m = CeilDiv(M, 128) * CeilDiv(N, bn) * batch >= kMinPrograms ? 128 : 64;
+    int64_t bm = std::max<int64_t>(16, std::min<int64_t>(block_m, Pow2AtLeast(M)));
     // Large GEMMs with few output tiles (batch 128 x 512 features: 16 tiles of 64 x 64) would leave most
     // SMs idle: smaller tiles until about kMinPrograms / 2 programs run.
+    // A K-dominated GEMM (K >= 16 max(M, N), e.g. a matrix-vector product) keeps its tiles and splits K
+    // instead (below): smaller tiles would re-read its long operands more often.
     auto tiles = [&] { return ((M + bm - 1) / bm) * ((N + bn - 1) / bn) * batch; };
-    while (M * N * K * batch >= kLargeGemm && tiles() < kMinPrograms / 2 && (bm > 16 || bn > 16)) {
+    const bool k_dominated = kn.split_k != 1 && K >= kLongK && K >= 16 * std::max(M, N);
+    while ((M * N * K * batch >= kLargeGemm || K >= kLongK) && !k_dominated && tiles() < kMinPrograms / 2 &&
+           (bm > 16 || bn > 16)) {
       (bm >= bn && bm > 16 ? bm : bn) /= 2;
     }
     const int64_t bk = std::max<int64_t>(16, std::min<int64_t>(kn.block_k, Pow2AtLeast(K)));
+    // Split-K: when even the smallest tiles leave most SMs idle over a long K loop (a 128 x 24 output over
+    // K = 1024: 16 programs of 32 steps), K splits into fp32 partials that a second kernel sums before the
+    // bias and the epilogue. Each split keeps at least 4 steps of BLOCK_K.
+    const int64_t k_steps = CeilDiv(K, bk);
+    int64_t want_k = 1;
+    if (kn.split_k > 1) {
+      want_k = std::min<int64_t>(kn.split_k, k_steps);
+    } else if (kn.split_k == 0 && K >= kLongK && tiles() < kMinPrograms / 4) {
+      want_k = std::min<int64_t>(k_steps / 4, CeilDiv(kMinPrograms / 2, tiles()));
+    }
+    const int64_t split_len_k = CeilDiv(k_steps, std::max<int64_t>(want_k, 1)) * bk;
+    const int64_t splits_k = CeilDiv(K, split_len_k);
     constexprs = {{"M", M}, {"N", N}, {"K", K}, {"BLOCK_M", bm}, {"BLOCK_N", bn}, {"BLOCK_K", bk}};
+    if (splits_k > 1) constexprs.push_back({"SPLIT_K", split_len_k});
     const int64_t tiles_m = CeilDiv(M, bm), tiles_n = CeilDiv(N, bn);
-    grid = Grid({tiles_m * tiles_n, 1, batch});
+    grid = Grid({tiles_m * tiles_n, splits_k, batch});
     doc = "one program per BLOCK_M x BLOCK_N output tile (and batch), in groups of " + std::to_string(kGemmGroupM) +
           " tile rows for L2 reuse; fp32 accumulation with tl.dot";
     // Grouped order: consecutive programs share kGemmGroupM row tiles of A and sweep the column tiles, so
@@ -992,9 +1092,28 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     w.Line("offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)");
     w.Line("acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)");
     std::string a_base = "0", b_base = "0";
+    // Coordinates of the output's batch index pid_b (row-major over the output's batch dims), and of an
+    // operand's batch index broadcast from them.
+    const ir::Shape ob = linear ? ir::Shape{} : ir::Shape(out.begin(), out.end() - 2);
+    std::vector<std::string> batch_coords;
+    {
+      const auto st = Strides(ob);
+      for (size_t d = 0; d < ob.size(); ++d) {
+        std::string c = st[d] == 1 ? "pid_b" : "(pid_b // " + std::to_string(st[d]) + ")";
+        if (d > 0) c = "(" + c + " % " + std::to_string(ob[d]) + ")";
+        batch_coords.push_back(ob[d] == 1 ? "0" : c);
+      }
+    }
+    auto operand_coords = [&](const ir::Shape& shape, const std::string& row, const std::string& col) {
+      std::vector<std::string> c;
+      const size_t nb = shape.size() - 2;
+      for (size_t d = 0; d < nb; ++d) c.push_back(shape[d] == 1 ? "0" : batch_coords[ob.size() - nb + d]);
+      c.push_back(row);
+      c.push_back(col);
+      return c;
+    };
     if (!linear) {
       // Batch dims broadcast (torch.matmul): map the output batch index into each operand's batch.
-      const ir::Shape ob(out.begin(), out.end() - 2);
       const ir::Shape bs = g.TypeOf(a.inputs[1]).shape;
       const ir::Shape ab(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
       a_base = "(" + w.Broadcast("pid_b", ob, ab) + ") * " + std::to_string(M * K);
@@ -1002,13 +1121,22 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     }
     // Tiles that divide the shape need no bounds: a constant-true mask, which Triton folds into plain
     // (vectorised) loads, while the operand's loads keep one spelling.
-    const bool even_a = M % bm == 0 && K % bk == 0, even_b = K % bk == 0 && N % bn == 0;
-    w.Line("for k0 in range(0, K, BLOCK_K):");
-    w.Indent();
-    w.Line("offs_k = k0 + tl.arange(0, BLOCK_K)");
+    const bool even_k = K % bk == 0 && K % split_len_k == 0;  // no split's last step runs past K
+    const bool even_a = M % bm == 0 && even_k, even_b = even_k && N % bn == 0;
+    if (splits_k > 1) {
+      w.Line("for kk in range(0, SPLIT_K, BLOCK_K):  # this program's split of K");
+      w.Indent();
+      w.Line("offs_k = tl.program_id(1) * SPLIT_K + kk + tl.arange(0, BLOCK_K)");
+    } else {
+      w.Line("for k0 in range(0, K, BLOCK_K):");
+      w.Indent();
+      w.Line("offs_k = k0 + tl.arange(0, BLOCK_K)");
+    }
     w.Line(even_a ? "mask = tl.full([BLOCK_M, BLOCK_K], 1, tl.int1)  # tiles divide M and K"
                   : "mask = (offs_m[:, None] < M) & (offs_k[None, :] < K)");
     w.Line("idx = " + a_base + " + offs_m[:, None] * K + offs_k[None, :]");
+    w.SetCoords("idx", linear ? ir::Shape{M, K} : as, linear ? std::vector<std::string>{"offs_m[:, None]", "offs_k[None, :]"}
+                                                            : operand_coords(as, "offs_m[:, None]", "offs_k[None, :]"));
     w.mask_ = "mask";
     w.Line("a = tl.where(mask, " + w.Eval(a.inputs[0], "idx") + ", 0.0)");
     w.Line(even_b ? "mask_b = tl.full([BLOCK_K, BLOCK_N], 1, tl.int1)  # tiles divide K and N"
@@ -1020,21 +1148,67 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
              " + offs_n[None, :] * K + offs_k[:, None], mask=mask_b, other=0.0)");
     } else {
       w.Line("idx_b = " + b_base + " + offs_k[:, None] * N + offs_n[None, :]");
+      w.SetCoords("idx_b", g.TypeOf(a.inputs[1]).shape,
+                  operand_coords(g.TypeOf(a.inputs[1]).shape, "offs_k[:, None]", "offs_n[None, :]"));
       w.Line("b = tl.where(mask_b, " + w.Eval(a.inputs[1], "idx_b") + ", 0.0)");
     }
     const char* precision = kn.allow_tf32 ? "tf32" : (kn.exact_dot ? "ieee" : "tf32x3");
     w.Line(std::string("acc += tl.dot(a, b, input_precision=\"") + precision + "\")");
     w.Dedent();
-    if (linear && AttrOr(a, "bias", 1) != 0) {
-      w.Line("acc += tl.load(" + w.ParamPtr(kernel.anchor, "bias") + " + offs_n, mask=offs_n < N, other=0.0)[None, :]");
+    const bool has_bias = linear && AttrOr(a, "bias", 1) != 0;
+    if (splits_k > 1) {
+      // Kernel 1 (this writer) stores its split's partial tile; kernel 2 sums the partials per output
+      // element, adds the bias and runs the epilogue.
+      const int64_t total = M * N * batch;
+      w.Line("mask = (offs_m[:, None] < M) & (offs_n[None, :] < N)");
+      w.Line("idx = (tl.program_id(1) * " + std::to_string(batch) + " + pid_b) * " + std::to_string(M * N) +
+             " + offs_m[:, None] * N + offs_n[None, :]");
+      w.Line("tl.store(p_out + idx, acc, mask=mask)  # this split's partial");
+      w.args_[0].host = "part" + std::to_string(kernel.root);
+      const int64_t blk = std::min<int64_t>(Pow2AtLeast(total), kn.block);
+      KernelWriter w2(g, plan, opt, kernel);
+      w2.AddArg("p_out", "v" + std::to_string(kernel.root));
+      const std::string part = w2.AddArg("p_part", "part" + std::to_string(kernel.root));
+      w2.Line("offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)");
+      w2.Line("mask = offs < T");
+      w2.Line("acc = tl.zeros([BLOCK], dtype=tl.float32)");
+      w2.Line("for s in range(0, SPLITS):");
+      w2.Line("    acc += tl.load(" + part + " + s * T + offs, mask=mask, other=0.0)");
+      if (has_bias) {
+        w2.Line("acc += tl.load(" + w2.ParamPtr(kernel.anchor, "bias") + " + offs % " + std::to_string(N) +
+                ", mask=mask, other=0.0)");
+      }
+      w2.Line("# epilogue at the output element (fused pointwise consumers, if any)");
+      w2.mask_ = "mask";
+      w2.anchor_var_ = "acc";
+      const std::string r2 = w2.Eval(kernel.root, "offs");
+      w2.Line("tl.store(p_out + offs, " + r2 + ", mask=mask)");
+      second = std::make_unique<KernelWriter>(std::move(w2));
+      second_constexprs = {{"T", total}, {"SPLITS", splits_k}, {"BLOCK", blk}};
+      second_grid = Grid({CeilDiv(total, blk)});
+      pre_launch = "        part" + std::to_string(kernel.root) + " = torch.empty((" + std::to_string(splits_k) +
+                   ", " + std::to_string(total) + "), device=dev, dtype=torch.float32)\n";
+      doc += "; K is split " + std::to_string(splits_k) + " ways (SPLIT_K each) into fp32 partials";
+    } else {
+      if (has_bias) {
+        w.Line("acc += tl.load(" + w.ParamPtr(kernel.anchor, "bias") + " + offs_n, mask=offs_n < N, other=0.0)[None, :]");
+      }
+      w.Line("# epilogue on the accumulator tile (fused pointwise consumers, if any)");
+      w.Line("mask = (offs_m[:, None] < M) & (offs_n[None, :] < N)");
+      w.Line("idx = pid_b * " + std::to_string(M * N) + " + offs_m[:, None] * N + offs_n[None, :]");
+      if (linear) {
+        w.SetCoords("idx", ir::Shape{M, N}, {"offs_m[:, None]", "offs_n[None, :]"});
+      } else {
+        std::vector<std::string> c = batch_coords;
+        c.push_back("offs_m[:, None]");
+        c.push_back("offs_n[None, :]");
+        w.SetCoords("idx", out, c);
+      }
+      w.mask_ = "mask";
+      w.anchor_var_ = "acc";
+      const std::string r = w.Eval(kernel.root, "idx");
+      w.Line("tl.store(p_out + idx, " + r + ", mask=mask)");
     }
-    w.Line("# epilogue on the accumulator tile (fused pointwise consumers, if any)");
-    w.Line("mask = (offs_m[:, None] < M) & (offs_n[None, :] < N)");
-    w.Line("idx = pid_b * " + std::to_string(M * N) + " + offs_m[:, None] * N + offs_n[None, :]");
-    w.mask_ = "mask";
-    w.anchor_var_ = "acc";
-    const std::string r = w.Eval(kernel.root, "idx");
-    w.Line("tl.store(p_out + idx, " + r + ", mask=mask)");
   }
 
   // ---- assemble the kernel text ----
@@ -1044,6 +1218,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
   for (size_t i = 0; i < fused.size(); ++i) fused_s += (i ? " -> " : "") + fused[i];
   ek.summary = fused_s;
   const int num_warps = kn.num_warps > 0 ? kn.num_warps : warps;
+  const int num_stages = kn.num_stages > 0 ? kn.num_stages : kernel.kind == KernelKind::kMatmul ? 4 : 2;
   // One @triton.jit function and its launch; `p_out` is the buffer it writes (host name out_host).
   auto assemble = [&](const KernelWriter& wr, const std::string& name,
                       const std::vector<std::pair<std::string, int64_t>>& cs, const std::string& grd,
@@ -1070,7 +1245,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     src << wr.body_.str();
     // The launch site (module level, made once): grid, constexprs and options are fixed (kLauncherSource).
     src << "\n\n" << name << "_launch = _Launcher(" << name << ", grid=" << grd << ", constexprs=" << ConstexprDict(cs)
-        << ", num_warps=" << num_warps << ", num_stages=" << kn.num_stages << ")\n";
+        << ", num_warps=" << num_warps << ", num_stages=" << num_stages << ")\n";
     *source += src.str();
     std::ostringstream ln;
     ln << "        " << name << "_launch(";
@@ -1101,7 +1276,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
              &ek.source, &launch);
     ek.source += "\n\n";
     assemble(*second, ek.name, second_constexprs, second_grid,
-             "combine the partials of each column, finalize, epilogue", out_desc, &ek.source, &launch);
+             "combine the partials of each output element, finalize, epilogue", out_desc, &ek.source, &launch);
   } else {
     assemble(w, ek.name, constexprs, grid, doc, out_desc, &ek.source, &launch);
   }

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "operator, stay PyTorch calls between the kernels")
     p.add_argument("--knobs", nargs="*", default=[], metavar="NAME=VALUE",
                    help="emitter knobs: block, reduce_block, reduce_block_inner, block_m, block_n, block_k, "
-                        "num_warps, num_stages, fuse_epilogue, fuse_prologue, allow_tf32, conv_channels_last, conv_tf32, split=ID,ID")
+                        "num_warps, num_stages, split_k (0 auto, 1 never), fuse_epilogue, fuse_prologue, allow_tf32, conv_channels_last, conv_tf32, split=ID,ID")
     p.add_argument("--dump-ir-after", default="", metavar="PASS",
                    help="print the fusion plan after PASS (classify, materialize, fuse_epilogues, group) and stop")
     p.add_argument("--json", action="store_true", help="print the compile report as one JSON object")

@@ -17,8 +17,8 @@ from drtriton.util.provenance import Provenance
 POLICIES = ("strict", "mixed", "hybrid")
 
 # Knob names -> (type, lowest legal value). Power-of-two tiles: tl.arange needs them.
-_INT_KNOBS = {"block": 16, "reduce_block": 16, "reduce_block_inner": 1, "block_m": 16, "block_n": 16,
-              "block_k": 16, "num_warps": 1, "num_stages": 1}
+_INT_KNOBS = {"block": 16, "reduce_block": 16, "reduce_block_inner": 1, "block_m": 0, "block_n": 16,
+              "block_k": 16, "num_warps": 1, "num_stages": 0, "split_k": 0}
 _BOOL_KNOBS = ("fuse_epilogue", "fuse_prologue", "allow_tf32", "exact_dot", "conv_channels_last", "conv_tf32")
 _POW2 = {"block", "reduce_block", "reduce_block_inner", "block_m", "block_n", "block_k", "num_warps"}
 
@@ -30,8 +30,9 @@ class CompileConfig:
     policy: strict (everything in Triton), mixed (convolutions may stay PyTorch library calls, their
         epilogues fused in Triton; the default and our headline policy), hybrid (any registry operator
         without a Triton lowering stays a PyTorch call).
-    knobs: emitter knobs the search turns: block, reduce_block, reduce_block_inner, block_m, block_n,
-        block_k (powers of two), num_warps, num_stages, fuse_epilogue, fuse_prologue, allow_tf32, exact_dot,
+    knobs: emitter knobs the search turns: block, reduce_block, reduce_block_inner, block_m (0: auto), block_n,
+        block_k (powers of two), num_warps, num_stages (0: auto, 4 for matmuls, else 2), split_k (matmul K split
+        into partials: 0 auto, 1 never, n ways), fuse_epilogue, fuse_prologue, allow_tf32, exact_dot,
         conv_channels_last (on by default: convolutions read and write channels-last memory), conv_tf32 (on by
         default: cuDNN may run those convolutions in TF32; off: full fp32), and split (value ids forced to memory: a fusion split after them).
     """

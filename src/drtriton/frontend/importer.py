@@ -324,8 +324,11 @@ def _lower(b: _Builder, n: torch.fx.Node, value: Any) -> Any:
             v = b.add_shaped("transpose", [v], list(shape), {"dim0": i, "dim1": j})
         return b.add("transpose", [v], {"dim0": swaps[-1][0], "dim1": swaps[-1][1]})
     if target is torch.transpose or key == "transpose":
-        return b.add("transpose", [b.tensor(x0)], {"dim0": b.axis(b.const(n.args[1]), rank),
-                                                   "dim1": b.axis(b.const(n.args[2]), rank)})
+        # transpose(-1, -2) is transpose(-2, -1): the registry spells it with dim0 < dim1.
+        d0, d1 = sorted(b.axis(b.const(n.args[i] if len(n.args) > i else n.kwargs[f"dim{i - 1}"]), rank) for i in (1, 2))
+        if d0 == d1:
+            return b.tensor(x0)  # swapping an axis with itself
+        return b.add("transpose", [b.tensor(x0)], {"dim0": d0, "dim1": d1})
     if target is torch.unsqueeze or key == "unsqueeze":
         return b.add("unsqueeze", [b.tensor(x0)], {"dim": b.axis(b.const(n.args[1]), rank + 1)})
     if (target is torch.squeeze or key == "squeeze") and len(n.args) > 1:
