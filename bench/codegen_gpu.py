@@ -380,6 +380,9 @@ def main() -> int:
                          "torch.compile")
     args = ap.parse_args()
     args.knob_dict = parse_knobs(args.knobs)
+    # The benchmark runs cuDNN in the precision --conv-tf32 names (full fp32 by default); the generator is told
+    # the same, since its layout choice for convolutions depends on it (IsLayoutConv).
+    args.knob_dict.setdefault("conv_tf32", args.conv_tf32)
     if not torch.cuda.is_available():
         print("codegen_gpu: needs a CUDA GPU; nothing measured", file=sys.stderr)
         return 2

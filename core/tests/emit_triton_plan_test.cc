@@ -77,9 +77,9 @@ TEST(EmitTriton, MissingParameterBindingIsAValueError) {
 
 TEST(EmitTriton, StrictPolicyRefusesConvolutionAndMixedMakesItALibraryCall) {
   const ir::Graph g = ir::FromJson(
-      R"({"inputs": [{"shape": [2, 4, 8, 8], "dtype": "float32"}],
+      R"({"inputs": [{"shape": [2, 3, 8, 8], "dtype": "float32"}],
           "nodes": [{"op": "conv2d", "inputs": [0], "attrs": {"out_channels": 8, "kernel_size": 3,
-                     "stride": 1, "padding": 1, "groups": 2, "bias": 1}},
+                     "stride": 1, "padding": 1, "groups": 1, "bias": 1}},
                     {"op": "relu", "inputs": [1], "attrs": {}}],
           "outputs": [2]})");
   TritonOptions opt;
@@ -89,8 +89,8 @@ TEST(EmitTriton, StrictPolicyRefusesConvolutionAndMixedMakesItALibraryCall) {
   opt.policy = Policy::kMixed;
   const std::string src = EmitTriton(g, opt);
   EXPECT_NE(src.find("# PyTorch library calls: conv2d"), std::string::npos);
-  // By default a grouped convolution runs channels-last, its bias added by the ReLU kernel that reads it,
-  // and that pointwise kernel walks and stores in the same channels-last order.
+  // By default the convolution runs channels-last, its bias added by the ReLU kernel that reads it, and
+  // that pointwise kernel walks and stores in the same channels-last order.
   EXPECT_NE(src.find("F.conv2d(_channels_last(v0), self.conv.weight, None,"),
             std::string::npos);
   EXPECT_NE(src.find("tl.load(p_self_conv_bias + "), std::string::npos);
@@ -106,9 +106,9 @@ TEST(EmitTriton, ChannelsLastConvKeepsItsBiasWhenTheOutputIsReturned) {
   // The convolution's output is a graph output as well as read by a kernel: the host sees it, so the
   // bias stays in the library call and no reader adds it again.
   const ir::Graph g = ir::FromJson(
-      R"({"inputs": [{"shape": [2, 2, 8, 8, 8], "dtype": "float32"}],
+      R"({"inputs": [{"shape": [2, 3, 8, 8, 8], "dtype": "float32"}],
           "nodes": [{"op": "conv3d", "inputs": [0], "attrs": {"out_channels": 4, "kernel_size": 3,
-                     "stride": 1, "padding": 1, "groups": 2, "bias": 1}},
+                     "stride": 1, "padding": 1, "groups": 1, "bias": 1}},
                     {"op": "relu", "inputs": [1], "attrs": {}}],
           "outputs": [1, 2]})");
   TritonOptions opt;
@@ -118,10 +118,10 @@ TEST(EmitTriton, ChannelsLastConvKeepsItsBiasWhenTheOutputIsReturned) {
   EXPECT_EQ(src.find("p_self_conv_bias"), std::string::npos);
 }
 
-TEST(EmitTriton, OnlyGroupedAndStrideOneGroupedTransposedConvolutionsRunChannelsLast) {
+TEST(EmitTriton, InFullFp32OnlyGroupedAndStrideOneGroupedTransposedConvolutionsRunChannelsLast) {
   // H100 fp32 measurements (IsLayoutConv): channels-last pays for grouped convolutions and loses for
-  // ungrouped ones and for stride-2 grouped transposed ones.
-  auto emit = [](const std::string& op, int groups, int stride) {
+  // ungrouped ones and for stride-2 grouped transposed ones. With TF32 (the default) every one does.
+  auto emit = [](const std::string& op, int groups, int stride, bool tf32 = false) {
     const ir::Graph g = ir::FromJson(
         R"({"inputs": [{"shape": [2, 4, 8, 8], "dtype": "float32"}],
             "nodes": [{"op": ")" + op + R"(", "inputs": [0], "attrs": {"out_channels": 8, "kernel_size": 3,
@@ -131,6 +131,7 @@ TEST(EmitTriton, OnlyGroupedAndStrideOneGroupedTransposedConvolutionsRunChannels
             "outputs": [2]})");
     TritonOptions opt;
     opt.params = {{{"module", "self.conv"}, {"weight", "self.conv.weight"}, {"bias", "self.conv.bias"}}, {}};
+    opt.knobs.conv_tf32 = tf32;
     return EmitTriton(g, opt);
   };
   EXPECT_NE(emit("conv2d", 2, 2).find("_channels_last(v0)"), std::string::npos);
@@ -138,6 +139,8 @@ TEST(EmitTriton, OnlyGroupedAndStrideOneGroupedTransposedConvolutionsRunChannels
   EXPECT_NE(emit("conv_transpose2d", 2, 1).find("_channels_last(v0)"), std::string::npos);
   EXPECT_EQ(emit("conv_transpose2d", 2, 2).find("_channels_last(v0)"), std::string::npos);
   EXPECT_EQ(emit("conv_transpose2d", 1, 1).find("_channels_last(v0)"), std::string::npos);
+  EXPECT_NE(emit("conv2d", 1, 1, true).find("_channels_last(v0)"), std::string::npos);
+  EXPECT_NE(emit("conv_transpose2d", 2, 2, true).find("_channels_last(v0)"), std::string::npos);
 }
 
 TEST(EmitTriton, UnknownPolicyNameIsAValueError) { EXPECT_THROW(ParsePolicy("fast"), ValueError); }

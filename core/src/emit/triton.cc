@@ -1330,16 +1330,19 @@ std::string RenderTorch(const ir::Graph& g, int32_t v, const TritonOptions& opt)
 }
 
 // ---- channels-last convolutions (the conv_channels_last knob) ----
-// Which convolutions run channels-last: grouped ones, and of the transposed ones only those of stride 1.
-// Measured on the H100 in fp32 over the 57 convolution programs of bench/codegen_gpu.py, each compiled both
-// ways (2026-11-24): grouped convolutions ran 1.8-7.7x faster channels-last (cuDNN's NCHW grouped fp32
-// kernels are slow), stride-1 grouped transposed ones ~2x, while ungrouped ones ran up to 2.4x slower
-// (32 -> 32 channels, 3x3, stride 2) and stride-2 grouped transposed 3-D ones 1.7x slower.
-bool IsLayoutConv(const ir::Graph& g, int32_t v) {
+// Which convolutions run channels-last. With TF32 allowed (knob conv_tf32, PyTorch's default for cuDNN) all
+// 2-D/3-D ones: cuDNN's NHWC TF32 kernels beat the NCHW path (KernelBench level 2: 25, 60, 61 past
+// torch.compile). In full fp32 (conv_tf32 off) only grouped ones, and of the transposed ones only those of
+// stride 1: measured on the H100 over the 57 convolution programs of bench/codegen_gpu.py (fp32 convolutions),
+// each compiled both ways (2026-11-24), grouped convolutions ran 1.8-7.7x faster channels-last (cuDNN's
+// NCHW grouped fp32 kernels are slow), stride-1 grouped transposed ones ~2x, while ungrouped ones ran up to
+// 2.4x slower (32 -> 32 channels, 3x3, stride 2) and stride-2 grouped transposed 3-D ones 1.7x slower.
+bool IsLayoutConv(const ir::Graph& g, int32_t v, const TritonOptions& opt) {
   const ir::Node& n = g.nodes[v - g.inputs.size()];
   const std::string_view name = ops::Spec(n.op).name;
   const bool transposed = name == "conv_transpose2d" || name == "conv_transpose3d";
   if (name != "conv2d" && name != "conv3d" && !transposed) return false;
+  if (opt.knobs.conv_tf32) return true;
   if (AttrOr(n, "groups", 1) <= 1) return false;
   return !transposed || AttrOr(n, "stride", 1) == 1;
 }
@@ -1369,7 +1372,7 @@ void PlanLayouts(const ir::Graph& g, const TritonOptions& opt, FusionPlan& plan)
   for (const auto& [j, deps] : opt.host_deps) host_read.insert(deps.begin(), deps.end());
   for (const Kernel& conv : plan.kernels) {
     const int rank = g.TypeOf(conv.root).Rank();
-    if (conv.kind != KernelKind::kLibrary || !IsLayoutConv(g, conv.root) || (rank != 4 && rank != 5)) continue;
+    if (conv.kind != KernelKind::kLibrary || !IsLayoutConv(g, conv.root, opt) || (rank != 4 && rank != 5)) continue;
     bool ok = true, fold = !host_read.count(conv.root);
     std::vector<int32_t> region = {conv.root};
     std::set<int32_t> walkers;  // roots of kernels that would walk in memory order (and store so)
