@@ -206,3 +206,30 @@ def test_auto_knobs_pipeline_matmuls_deeper_and_widen_tiles_only_with_programs_t
     assert "BLOCK_M=64" in out or "BLOCK_M=32" in out or "BLOCK_M=16" in out, out
     forced = compile_problem(small, CompileConfig(policy="strict", knobs={"block_m": 128, "num_stages": 2})).source
     assert "num_stages=2" in forced
+
+
+# A reduction whose value broadcasts back over its rows fuses with the pointwise map at the input's shape
+# (a row epilogue: one kernel, a second pass over each row), as torch.compile fuses an RMSNorm.
+ROW_CASES = {
+    "rms_last": ("x", "x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + 1e-6) * 2.0", "torch.randn(5, 37)"),
+    "exp_minus_inner_max": ("x", "torch.exp(x - x.amax(dim=1, keepdim=True))", "torch.randn(3, 21, 7)"),
+    "leading_mean_dropped": ("x", "torch.relu(x - x.mean(dim=0))", "torch.randn(6, 9)"),
+    "l2_normalize_dim0": ("x", "x / torch.linalg.vector_norm(x, ord=2, dim=0, keepdim=True)", "torch.randn(40, 3)"),
+    "standardize_two_reductions": ("x", "(x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True) + 1e-5)",
+                                   "torch.randn(4, 50)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROW_CASES))
+def test_reduction_broadcast_back_fuses_into_one_row_kernel(name):
+    args, body, inputs = ROW_CASES[name]
+    src = TEMPLATE.format(args=args, body=body, inputs=inputs)
+    result = compile_problem(src, CompileConfig(policy="strict"))
+    kinds = [k["kind"] for k in result.report["kernels"]]
+    assert kinds.count("reduction") <= 2 and "pointwise" not in kinds, kinds  # the map rides on the reduction
+    assert "pass 2: the row epilogue" in result.source
+    run_pair(src, result.source)
+    looped = compile_problem(src, CompileConfig(policy="strict", knobs={"reduce_block": 16, "reduce_block_inner": 1024}))
+    run_pair(src, looped.source, seeds=(0,))  # rows longer than a tile: the second pass re-reads them
+    unfused = compile_problem(src, CompileConfig(policy="strict", knobs={"fuse_epilogue": False})).source
+    assert "pass 2: the row epilogue" not in unfused

@@ -100,6 +100,40 @@ std::vector<int32_t> KernelTree(const ir::Graph& g, const FusionPlan& plan, int3
   return {seen.begin(), seen.end()};  // ascending value id = topological order
 }
 
+// A reduction whose value broadcasts back over the axes it reduced (keepdim, or leading axes dropped):
+// a pointwise consumer at the input's shape reads it at every element of its row. Single-input reductions
+// whose accumulator the emitter finalises per row (cosine_similarity and the losses read two inputs;
+// argmax/argmin give indices; adaptive pools are pools).
+bool RowBroadcastable(const ir::Graph& g, const ir::Node& a) {
+  const std::string_view op = ops::Spec(a.op).name;
+  if (!(op == "sum" || op == "mean" || op == "amax" || op == "amin" || op == "logsumexp" || op == "var" ||
+        op == "std" || op == "norm" || op == "prod")) {
+    return false;
+  }
+  const ir::Shape& in = g.TypeOf(a.inputs[0]).shape;
+  const auto axes = ReducedAxes(g, a);
+  if (!axes) return false;
+  ir::Shape want = in;
+  for (int d = axes->first; d <= axes->last; ++d) want[d] = 1;
+  const ir::Shape& out = a.type.shape;
+  if (out.size() > in.size()) return false;
+  ir::Shape padded(in.size() - out.size(), 1);
+  padded.insert(padded.end(), out.begin(), out.end());
+  return padded == want;
+}
+
+// Does the kernel of `root` read the output of a host library call (a convolution)? Such reads may be
+// channels-last (PlanLayouts), which a row epilogue's row-major store does not follow.
+bool ReadsLibraryOutput(const ir::Graph& g, const FusionPlan& plan, int32_t root) {
+  const int32_t k = static_cast<int32_t>(g.inputs.size());
+  for (int32_t v : KernelTree(g, plan, root)) {
+    for (int32_t u : g.nodes[v - k].inputs) {
+      if (u >= k && plan.stored[u] && plan.cls[u - k] == NodeClass::kLibrary) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string_view NodeClassName(NodeClass cls) {
@@ -194,9 +228,15 @@ FusionPlan PlanFusion(const ir::Graph& g, const TritonOptions& options, std::str
     if (std::find(g.outputs.begin(), g.outputs.end(), a) != g.outputs.end()) continue;
     if (std::find(knobs.split.begin(), knobs.split.end(), a) != knobs.split.end()) continue;
     if (ops::Spec(g.nodes[a - k].op).dtype == ops::DtypeRule::kIndexOut) continue;
-    // Walk the lone-consumer chain to the stored value that will own the kernel.
+    // Walk the lone-consumer chain to the stored value that will own the kernel. A reduction that broadcasts
+    // back over its rows may widen once to its input's shape (x * rsqrt(mean(x^2)), x - amax(x)): the kernel
+    // then writes every element of each row in a second pass over the row (a row epilogue), as torch.compile
+    // fuses such chains; the row is read twice only when it is longer than one tile.
+    const ir::Node& an = g.nodes[a - k];
+    const bool row_ok = plan.cls[a - k] == NodeClass::kReduction && RowBroadcastable(g, an);
+    const ir::Shape& in_shape = g.TypeOf(an.inputs[0]).shape;
     plan.stored[a] = false;
-    bool ok = true;
+    bool ok = true, widened = false;
     int32_t cur = a;
     while (!plan.stored[cur] && ok) {
       if (consumers[cur].size() != 1) {
@@ -205,12 +245,16 @@ FusionPlan PlanFusion(const ir::Graph& g, const TritonOptions& options, std::str
       }
       cur = *consumers[cur].begin();
       const NodeClass c = plan.cls[cur - k];
-      ok = (c == NodeClass::kPointwise || c == NodeClass::kAlias) && Numel(g, cur) == Numel(g, a);
+      ok = c == NodeClass::kPointwise || c == NodeClass::kAlias;
+      if (ok && !(widened ? false : Numel(g, cur) == Numel(g, a))) {
+        ok = row_ok && g.TypeOf(cur).shape == in_shape && Numel(g, cur) != Numel(g, a);
+        widened = widened || ok;
+      }
     }
     if (ok) {
       int anchors = 0;
       for (int32_t v : KernelTree(g, plan, cur)) anchors += IsAnchor(plan.cls[v - k]) ? 1 : 0;
-      ok = anchors == 1;
+      ok = anchors == 1 && !(widened && ReadsLibraryOutput(g, plan, cur));
     }
     if (!ok) plan.stored[a] = true;
   }

@@ -588,6 +588,9 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
     const ir::Shape in = op == "cosine_similarity" ? BroadcastShape(g.TypeOf(a.inputs[0]).shape, g.TypeOf(a.inputs[1]).shape)
                                                    : g.TypeOf(src).shape;
     const int rank = static_cast<int>(in.size());
+    // A row epilogue (fusion.cc): the kernel writes a value of the input's shape, reading the reduction at
+    // every element of its row, in a second pass over each row.
+    const bool row_epilogue = kernel.kind == KernelKind::kReduction && root_t.shape == in && root_t.Numel() != a.type.Numel();
     RowLayout rows;
     const auto [first, last] = AnchorReducedRange(g, a, rank);
     int64_t groups = 1;
@@ -642,7 +645,7 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
                              op.starts_with("adaptive") || (a.inputs.size() == 2 && op != "cosine_similarity"));
     int64_t splits = 1, split_len = R;
     const int64_t programs = (C + block_c - 1) / block_c, chunks = (R + block_r - 1) / block_r;
-    if (((combinable && R * C >= kSplitWork) || (moments_norm && R * C >= kLargeWork)) &&
+    if (((combinable && R * C >= kSplitWork) || (moments_norm && R * C >= kLargeWork)) && !row_epilogue &&
         programs < kMinPrograms / 2 && chunks > 1) {
       const int64_t want = std::min(chunks, (kMinPrograms + programs - 1) / programs);
       split_len = ((chunks + want - 1) / want) * block_r;
@@ -929,7 +932,15 @@ EmittedKernel EmitKernel(const ir::Graph& g, const FusionPlan& plan, const Trito
         const std::string r = wr.Eval(kernel.root, "idx");
         wr.Line("tl.store(p_out + idx, " + r + ", mask=mask)");
       };
-      if (splits == 1) {
+      if (row_epilogue) {
+        for (const std::string& line : finalize) w.Line(line);
+        open_loop("pass 2: the row epilogue, reading the reduction at every element of the row");
+        w.anchor_var_ = "(" + result + ")[None, :]";
+        const std::string r = w.Eval(kernel.root, "idx");
+        w.Line("tl.store(p_out + idx, " + r + ", mask=mask)");
+        close_loop();
+        doc += "; a second pass over each row writes the epilogue at the input's shape";
+      } else if (splits == 1) {
         epilogue(w);
       } else {
         // Kernel 1 (this writer) stores its partial; kernel 2 combines the partials and runs the epilogue.
