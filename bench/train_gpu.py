@@ -5,6 +5,9 @@ one RL step of a 7B-class model.
     python3 bench/train_gpu.py pipeline --out $OUT/train            # ~9 min (545 s budget) on one H100, 16 cores
     python3 bench/train_gpu.py pipeline --out $OUT/a --save-sft $OUT/sft --stop-after sft   # or two commands:
     python3 bench/train_gpu.py pipeline --out $OUT/b --init-sft $OUT/sft                    # SFT once, then RL
+    python3 bench/train_gpu.py pipeline --out $OUT/d --init-sft DIR --preset rl-long --algo drpo   # RL only,
+    python3 bench/train_gpu.py pipeline --out $OUT/g --init-sft DIR --preset rl-long --algo grpo   # ~400 s each
+    python3 bench/train_gpu.py compare --runs $OUT/d/results.json $OUT/g/results.json --out /tmp/c   # both (CPU)
     python3 bench/train_gpu.py pipeline --out /tmp/p --smoke         # CPU dry run (TRITON_INTERPRET=1)
     python3 bench/train_gpu.py rewardcheck --out $OUT               # RL reward check vs verifier: time, agreement
     python3 bench/train_gpu.py scale7b --out $OUT                   # Qwen2.5-7B arch, random bf16, LoRA
@@ -30,6 +33,32 @@ sys.path.insert(0, str(ROOT / "src"))
 from drtriton.train.config import load_config
 from drtriton.util.provenance import Provenance
 
+# `--preset rl-long --algo A --init-sft DIR`: one RL algorithm per 10-minute command, from a saved SFT model,
+# with the level-1 evaluation of SFT and SFT+A in the same command (the same held-out tasks, greedy answers
+# with the same caps, the same fast check; the sandboxed verifier gets what time is left). Run it once per
+# algorithm: both start from the same model, prompt list (saved + the same extra seeds) and time budget.
+#   probe_sft 50 s: SFT's greedy answers to the 64 level-1 held-out tasks, fast-checked (the baseline)
+#   rl_<algo>: the rest of --budget-s (default 510: 385 s, ~370 s of steps after loading; the H100 run of
+#     90c16c8 had ~150 s per algorithm), shortened if the probe runs long
+#   eval 75 s: SFT+<algo>'s greedy answers to the same tasks, fast check, then the verifier
+RL_LONG = {
+    "eval_levels": (1,), "budget_s": 510.0, "later_phase_reserve": 1.0,
+    "budgets": {"data": 0.0, "sft": 0.0, "probe_sft": 50.0, "eval": 75.0},  # + rl_<algo>: the rest
+    # 32 prompts x 8 rollouts per generate() call (was 16 x 8): a step of the tiny model is generation-bound
+    # (gen 6-12 s of 7-15 s per step in the run of 90c16c8, the check 0.2-2 s and hidden behind it), and
+    # its decoding is per-token overhead at this size, so twice the groups cost far less than twice the time
+    "rl_prompts_per_step": 32,
+    "rl_extra_tasks": 160,  # 78 saved level-1 prompts + up to 160 new ones (fewer: repeats are dropped)
+    "rl_revisit_share": 0.5,
+    "rl_signal_only": True,
+    # 0.5 stays (measured on CPU, 8 level-1 RL prompts x 8 samples of the saved SFT model, fast check on
+    # the interpreter: 15/64 correct and 6 of 8 groups mixed at 0.5; 9/64, 4 of 8 mixed and 11 syntax
+    # errors at 1.0; greedy 2/8)
+    "rl_temperature": 0.5,
+}
+
+RL_SMOKE = {"eval_levels": (1,), "rl_extra_tasks": 2, "rl_revisit_share": 0.5, "rl_signal_only": True}
+
 
 def phase_pipeline(args) -> dict:
     from drtriton.train.pipeline import PipelineConfig, run_pipeline
@@ -37,6 +66,19 @@ def phase_pipeline(args) -> dict:
     out = args.out
     work = args.work or ROOT / "runs" / ("pipeline_smoke" if args.smoke else "pipeline")
     cfg = PipelineConfig.smoke(out, work) if args.smoke else PipelineConfig(out=out, work=work)
+    if args.preset == "rl-long":
+        if not args.init_sft or not args.algo:
+            raise SystemExit("--preset rl-long needs --init-sft DIR (a --save-sft folder) and --algo drpo|grpo")
+        # --smoke: the same phases at toy sizes (level 1 only, two extra prompts)
+        cfg = replace(cfg, **(RL_SMOKE if args.smoke else RL_LONG), rl_algos=(args.algo,))
+        if not args.smoke:
+            total = args.budget_s or cfg.budget_s
+            rl = total - cfg.budgets["probe_sft"] - cfg.budgets["eval"]
+            if rl < 60:
+                raise SystemExit(f"--preset rl-long: --budget-s {total:g} leaves {rl:g} s for RL; give it >= 185")
+            cfg = replace(cfg, budgets={**cfg.budgets, f"rl_{args.algo}": rl})
+    elif args.algo:
+        cfg = replace(cfg, rl_algos=(args.algo,))
     changes = {"budget_s": args.budget_s, "heldout_n": args.heldout_n, "rl_lr": args.rl_lr,
                "workers": args.workers, "seed": args.seed, "rl_reward": args.rl_reward,
                "sft_canonical": False if args.no_canonical else None, "save_sft": args.save_sft,
@@ -47,7 +89,7 @@ def phase_pipeline(args) -> dict:
         # first of two commands: SFT takes the whole budget the data phase leaves
         budgets["sft"] = (args.budget_s or cfg.budget_s) - budgets["data"]
         changes["budgets"] = budgets
-    elif not args.smoke and args.init_sft:
+    elif not args.smoke and args.init_sft and args.preset is None:
         # second of two commands: no data or SFT phase; RL and the evaluation get their time
         budgets.update({"data": 0.0, "sft": 0.0, "probe_sft": 60.0, "rl_drpo": 170.0, "rl_grpo": 170.0,
                         "eval": 145.0})
@@ -227,9 +269,20 @@ def phase_targets(args) -> dict:
     return out
 
 
+def phase_compare(args) -> dict:
+    """SFT vs each RL model vs each other over several pipeline runs (e.g. the two rl-long commands), from
+    their results.json files; writes --out/train_compare.json."""
+    from drtriton.train.pipeline import combine_runs
+
+    if not args.runs:
+        raise SystemExit("compare needs --runs A/results.json B/results.json")
+    return {"phase": "compare", "runs": [str(p) for p in args.runs],
+            **combine_runs([json.loads(Path(p).read_text()) for p in args.runs])}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("phase", choices=["pipeline", "rewardcheck", "scale7b", "targets"])
+    ap.add_argument("phase", choices=["pipeline", "rewardcheck", "scale7b", "targets", "compare"])
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "out")),
                     help="pipeline: results folder (default $OUT); scale7b: folder of train_scale7b.json")
     ap.add_argument("--work", type=Path, help="pipeline: models and checkpoints (default runs/pipeline)")
@@ -247,6 +300,10 @@ def main() -> int:
                          "probe 60, DRPO 170, GRPO 170, eval 145 s")
     ap.add_argument("--stop-after", choices=["data", "sft", "probe_sft", "rl_drpo", "rl_grpo", "eval"],
                     help="pipeline: end the run after this phase (with --save-sft sft: SFT gets the budget)")
+    ap.add_argument("--preset", choices=["rl-long"],
+                    help="pipeline: rl-long = RL only from --init-sft, one --algo per command (~400 s of RL), "
+                         "then SFT vs SFT+algo on level 1 in the same command")
+    ap.add_argument("--algo", choices=["drpo", "grpo"], help="pipeline: run only this RL algorithm")
     ap.add_argument("--no-canonical", action="store_true",
                     help="pipeline: SFT on the code generator's answers as written (no canonical_solution rewrite)")
     ap.add_argument("--rl-reward", choices=["fast", "verifier"],
@@ -255,6 +312,7 @@ def main() -> int:
     ap.add_argument("--set", action="append", metavar="FIELD=VALUE",
                     help="pipeline: any PipelineConfig field, e.g. --set rl_prompts_per_step=8 --set rl_ref_kl=0.1")
     ap.add_argument("--seed", type=int, help="pipeline: seed of data, init and sampling (default 0)")
+    ap.add_argument("--runs", type=Path, nargs="+", help="compare: results.json of pipeline runs (SFT from the first)")
     ap.add_argument("--n-kernels", type=int, default=37, help="rewardcheck: honest kernels to check")
     ap.add_argument("--prompt-len", type=int, default=512, help="scale7b: prompt tokens")
     ap.add_argument("--new-tokens", type=int, default=256, help="scale7b: generated tokens per rollout")
@@ -265,10 +323,10 @@ def main() -> int:
         os.environ.setdefault("TRITON_INTERPRET", "1")
     t0 = time.time()
     result = {"pipeline": phase_pipeline, "rewardcheck": phase_rewardcheck, "scale7b": phase_scale7b,
-              "targets": phase_targets}[args.phase](args)
+              "targets": phase_targets, "compare": phase_compare}[args.phase](args)
     result.setdefault("seconds", time.time() - t0)
     result["provenance"] = Provenance.here().to_json()
-    if args.phase in ("scale7b", "rewardcheck", "targets"):
+    if args.phase in ("scale7b", "rewardcheck", "targets", "compare"):
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / f"train_{args.phase}.json").write_text(json.dumps(result, indent=1, default=str))
     print(json.dumps(result, indent=1, default=str))

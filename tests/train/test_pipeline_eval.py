@@ -169,8 +169,8 @@ def test_fast_checker_warm_starts_its_workers_without_waiting():
         fc.warm()
         assert time.time() - t < 2.0  # returns at once
         deadline = time.time() + 120
-        while time.time() < deadline and not any(p.is_alive() for p in (fc._ex._processes or {}).values()):
+        while time.time() < deadline and not any(s is not None and s.proc.is_alive() for s in fc._slots):
             time.sleep(0.2)
-        assert any(p.is_alive() for p in fc._ex._processes.values())
+        assert fc.started == 1 and fc._slots[0].proc.is_alive()
     finally:
         fc.close()

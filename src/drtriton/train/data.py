@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -149,6 +150,76 @@ class ListStream:
 
     def batch(self, level: int, n: int) -> list[dict]:
         return [self.next(level) for _ in range(n)]
+
+
+class RevisitStream(ListStream):
+    """RL prompts that come back while they teach: DRPO and GRPO learn only from groups with correct and
+    wrong rollouts, and most prompts give none (all wrong, or all right). Each batch takes up to
+    `revisit_share` of its prompts from the tasks whose last group was mixed (the largest p(1-p) first,
+    then the least recently used), then tasks not yet used in list order, then the least recently used
+    of the rest (a task all wrong or all right once may be mixed later, as the policy changes).
+
+        stream = RevisitStream({1: tasks}, revisit_share=0.5)
+        batch = stream.batch(1, 32)
+        stream.observe(batch[0], correct=3, total=8)       # the RL loop, once the group is scored
+
+    Two runs given equal lists start on the same prompts; later batches follow each run's own rewards.
+    Observations are not part of a checkpoint (a resumed run starts them afresh).
+    """
+
+    def __init__(self, tasks_by_level: dict[int, list[dict]], revisit_share: float = 0.5):
+        super().__init__(tasks_by_level)
+        if not 0.0 <= revisit_share <= 1.0:
+            raise UsageError(f"revisit_share must be in [0, 1], got {revisit_share}")
+        self.revisit_share = revisit_share
+        self.last: dict[str, tuple[int, int]] = {}  # hash -> (correct, total) of its latest scored group
+        self.used_at: dict[str, int] = {}  # hash -> the batch that last used it
+        self.batches = 0
+        self.last_revisits = 0  # tasks of the latest batch chosen for their mixed last group
+
+    def observe(self, task: dict, correct: int, total: int) -> None:
+        self.last[task["hash"]] = (int(correct), int(total))
+
+    def mixed(self, level: int) -> list[dict]:
+        """Tasks of the level whose latest group had correct and wrong rollouts, best first."""
+        def spread(t: dict) -> float:
+            c, n = self.last[t["hash"]]
+            return (c / n) * (1 - c / n)
+
+        pool = [t for t in self.tasks.get(level) or [] if 0 < self.last.get(t["hash"], (0, 0))[0]
+                < self.last[t["hash"]][1]]
+        return sorted(pool, key=lambda t: (-spread(t), self.used_at.get(t["hash"], -1)))
+
+    def batch(self, level: int, n: int) -> list[dict]:
+        pool = self.tasks.get(level) or []
+        if not pool:
+            return super().batch(level, n)  # the same error as ListStream
+        self.batches += 1
+        out: list[dict] = []
+        taken: set[str] = set()
+
+        def take(t: dict) -> None:
+            out.append(t)
+            taken.add(t["hash"])
+            self.used_at[t["hash"]] = self.batches
+            self.seen.add(t["hash"])
+            self.cursor += 1
+
+        for t in self.mixed(level)[: math.ceil(self.revisit_share * n)]:
+            take(t)
+        self.last_revisits = len(out)
+        for t in pool:  # new tasks, in list order
+            if len(out) >= n:
+                break
+            if t["hash"] not in self.used_at:
+                take(t)
+        while len(out) < n:  # the least recently used of the rest
+            rest = [t for t in pool if t["hash"] not in taken]
+            if not rest:  # every task of the level is in this batch: a level smaller than the batch repeats
+                taken.clear()
+                rest = list(pool)
+            take(min(rest, key=lambda t: self.used_at.get(t["hash"], -1)))
+        return out
 
 
 def reference_solution(program: str) -> str | None:

@@ -8,6 +8,8 @@ the sandboxed verifier, write results.json and plots.
     # or in two commands: data + SFT (saved, bf16), then probe + DRPO + GRPO + evaluation from it
     python bench/train_gpu.py pipeline --out $OUT/a --save-sft $OUT/sft --stop-after sft
     python bench/train_gpu.py pipeline --out $OUT/b --init-sft $OUT/sft
+    # or RL only, one algorithm per command (~400 s of RL each), SFT vs SFT+algo evaluated in each
+    python bench/train_gpu.py pipeline --out $OUT/d --init-sft $OUT/sft --preset rl-long --algo drpo
 
 Each phase has a time budget; at it the phase stops (training keeps its last state and exports a final
 model) and the next one starts. A failed phase is recorded with its error line, phases that need it are
@@ -33,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from drtriton.train.data import HELDOUT_SEED_BASE, ListStream, write_jsonl
+from drtriton.train.data import HELDOUT_SEED_BASE, ListStream, RevisitStream, write_jsonl
 from drtriton.train.datagen import Job, ParallelDraws
 from drtriton.train.prompt import build_prompt, format_answer
 from drtriton.train.rewards import status_of
@@ -86,6 +88,18 @@ class PipelineConfig:
     # kernel sizes as products of the program's size names), kept only when the rewrite passes the check.
     sft_canonical: bool = True
     rl_tasks_per_level: int = 96  # RL prompts drawn per evaluated level, shared by DRPO and GRPO
+    # More RL prompts per evaluated level, drawn by a background pool while the probe runs (seeds after the
+    # first rl_tasks_per_level; never a held-out hash). For runs from `init_sft`, whose saved tasks are
+    # fixed: the level-1 space is small (most of SFT's level-1 draws were repeats), and an SFT model that
+    # solves ~1 task in 3 has few prompts with mixed groups among 78. They may repeat SFT programs (the
+    # saved state does not list those); only the held-out sets must stay unseen.
+    rl_extra_tasks: int = 0
+    # RL phases to run, in this order (one per command is how a 10-minute limit gives each ~400 s).
+    rl_algos: tuple[str, ...] = ("drpo", "grpo")
+    # Share of each RL batch given to prompts whose last group was mixed (data.RevisitStream); 0: the prompt
+    # list in order (data.ListStream). Groups with one outcome teach neither DRPO nor GRPO.
+    rl_revisit_share: float = 0.5
+    rl_signal_only: bool = True  # rl.signal_only: updates score only the groups with signal
     draw_during_sft: bool = True  # keep drawing SFT pairs on the CPU cores while the GPU trains on them
     model: str = "tiny"  # built-in architecture (models.BUILTIN_MODELS)
     vocab_size: int = 8192  # BPE trained here on the SFT pairs
@@ -140,6 +154,10 @@ class PipelineConfig:
     # The whole run: 545 s of phases (session 4's 510 s budget took 522 s of wall time: imports, plots), so
     # ~560 s: the 10-minute command keeps ~40 s of slack.
     budget_s: float = 545.0
+    # Share of its own budget each later phase is sure to keep when an earlier one runs long (budget()).
+    # 1.0 makes every phase but the last elastic one fixed: `--preset rl-long` gives RL what the probe and the
+    # evaluation leave, so a slow start (a cold build) shortens RL, never the baseline or the evaluation.
+    later_phase_reserve: float = 0.5
     # RL phases: ~12 s load + export, the rest training. The probe generates SFT's held-out answers (kept
     # for the evaluation), fast-checks them and starts the verifier on the ones that passed; the evaluation
     # generates DRPO's and GRPO's answers (half its budget), then fast check and verifier.
@@ -174,6 +192,13 @@ class PipelineConfig:
             raise UsageError(f"stop_after must be a phase ({list(PHASES)}), got {self.stop_after!r}")
         if self.init_sft is not None and self.save_sft is not None:
             raise UsageError("pass save_sft (first command) or init_sft (second command), not both")
+        if not self.rl_algos or not set(self.rl_algos) <= {"drpo", "grpo"}:
+            raise UsageError(f"rl_algos must be some of drpo, grpo, got {list(self.rl_algos)}")
+        if not 0.0 <= self.later_phase_reserve <= 1.0:
+            raise UsageError(f"later_phase_reserve must be in [0, 1], got {self.later_phase_reserve}")
+        if not 0.0 <= self.rl_revisit_share <= 1.0 or self.rl_extra_tasks < 0:
+            raise UsageError(f"rl_revisit_share must be in [0, 1] and rl_extra_tasks >= 0, got "
+                             f"{self.rl_revisit_share}, {self.rl_extra_tasks}")
 
     @staticmethod
     def smoke(out: Path, work: Path) -> PipelineConfig:
@@ -231,10 +256,11 @@ class Pipeline:
         return own
 
     def budget(self, phase: str) -> float:
-        """The phase's own budget, cut so every later phase (up to stop_after) keeps half of its own."""
+        """The phase's own budget, cut so every later phase that runs (up to stop_after) keeps half of its own."""
         last = PHASES.index(self.cfg.stop_after) if self.cfg.stop_after else len(PHASES) - 1
-        later = PHASES[PHASES.index(phase) + 1: last + 1]
-        reserve = sum(0.5 * self.cfg.budgets.get(p, 0.0) for p in later)
+        later = [p for p in PHASES[PHASES.index(phase) + 1: last + 1]
+                 if not p.startswith("rl_") or p[3:] in self.cfg.rl_algos]
+        reserve = sum(self.cfg.later_phase_reserve * self.cfg.budgets.get(p, 0.0) for p in later)
         left = self.cfg.budget_s - (time.time() - self.t0) - reserve
         return max(0.0, min(self.own_budget(phase), left))
 
@@ -496,10 +522,13 @@ class Pipeline:
         from drtriton.train.workspace import CachedVerifier
 
         c = self.cfg
+        t_phase = time.time()
+        extra = getattr(self, "extra_rl_tasks", None) or self._take_extra_rl_tasks(budget)  # once per run
         steps = c.rl_max_steps
         drpo = self.results.get("rl_drpo")
         if algo == "grpo" and drpo and drpo.get("steps"):
-            steps = drpo["steps"]  # same data, same number of updates as DRPO
+            steps = drpo["steps"]  # same data, same number of updates as DRPO (when both run here)
+        budget -= time.time() - t_phase
         # DRPO and GRPO differ only in rl.algo (loss and reward use); every other setting is shared.
         cfg = self._run_config(f"rl_{algo}", {
             "model.path": str(self.sft_dir), "rl.algo": algo, "rl.rollouts": c.rl_rollouts,
@@ -509,26 +538,35 @@ class Pipeline:
             "rl.temperature": c.rl_temperature, "rl.max_new_tokens": c.max_new_tokens,
             "rl.max_new_tokens_by_level": self.rl_caps or self.caps, "rl.overlap": True, "rl.save_every": 10**9,
             "rl.verify_workers": self.workers, "rl.max_seconds": max(1.0, budget - 12.0),  # 12 s: load + export
+            "rl.signal_only": c.rl_signal_only,
             "curriculum.eval_every": c.rl_eval_every, "curriculum.start_level": getattr(self, "start_level", None),
             "eval_n": c.rl_eval_n})
         verify = CachedVerifier(verify_many=self._reward_check())  # own cache: no free verdicts across runs
-        ws = self._workspace(cfg, verify, ListStream(self.rl_tasks))
+        # a fresh stream per algorithm over the same task lists: both start on the same prompts
+        stream = RevisitStream(self.rl_tasks, c.rl_revisit_share) if c.rl_revisit_share > 0 else ListStream(self.rl_tasks)
+        ws = self._workspace(cfg, verify, stream)
         r = run_rl(cfg, ws=ws)
         self._copy_logs(cfg.run_dir, f"rl_{algo}")
         setattr(self, f"{algo}_dir", r.final_dir)
         series = read_metrics(cfg.run_dir / "metrics.csv") if (cfg.run_dir / "metrics.csv").is_file() else {}
         curve = lambda k: [v for _, v in series.get(k, [])]
         return {"reward_check": c.rl_reward, "fast_check_restarts": self.fast.restarts if self.fast else None,
+                "fast_check_replaced": dict(self.fast.replaced) if self.fast else None,
+                "rl_tasks": {lv: len(v) for lv, v in self.rl_tasks.items()}, "extra_rl_tasks": extra,
+                "prompt_order": "revisit" if c.rl_revisit_share > 0 else "list",
                 "steps": r.steps, "steps_allowed": steps, "seconds": r.seconds, "level": r.level,
                 "curriculum": r.curriculum, "candidates_verified": verify.verified, "verifier_cache_hits": verify.hits,
                 "rollouts": r.steps * c.rl_rollouts * c.rl_prompts_per_step,
                 "settings": {"lr": c.rl_lr, "warmup_steps": c.rl_warmup_steps, "ref_kl": c.rl_ref_kl,
                              "temperature": c.rl_temperature, "rollouts": c.rl_rollouts,
                              "prompts_per_step": c.rl_prompts_per_step, "updates_per_batch": c.rl_updates_per_batch,
+                             "signal_only": c.rl_signal_only, "revisit_share": c.rl_revisit_share,
                              "answer_caps": self.rl_caps or self.caps, "eval_decoding": "greedy, 1 answer per task"},
                 "rollout_correct_rate": curve("rollout/correct_rate"),
                 "rollout_format_error_rate": curve("rollout/format_error_rate"),
                 "mixed_groups": curve("rollout/mixed_groups"), "eval_pass_at_1": curve("eval/pass_at_1"),
+                "prompts_revisited": curve("prompts/revisited"),
+                "update_sequences": curve(f"{algo}/update_sequences"),
                 "kl_ref": curve(f"{algo}/kl_ref"), "skipped_update": curve(f"{algo}/skipped_update"),
                 "step_s": curve("perf/step_s"), "gen_s": curve("perf/gen_s"),
                 "verify_wait_s": curve("perf/verify_wait_s"), "update_s": curve("perf/update_s"),
@@ -562,6 +600,39 @@ class Pipeline:
                 "fast_check_final": sorted(FAST_FINAL)}
 
     # ---- helpers ----
+    def _start_extra_rl_draws(self) -> None:
+        """Starts drawing `rl_extra_tasks` more RL prompts per evaluated level in a background pool."""
+        c = self.cfg
+        if c.rl_extra_tasks <= 0 or getattr(self, "_extra_draws", None) is not None:
+            return
+        first = c.rl_tasks_per_level + 1  # the seeds after those of the data phase's RL draws
+        jobs = [Job("rl", lv, c.seed * 1_000_000_007 + lv * 100_003 + k)
+                for k in range(first, first + c.rl_extra_tasks) for lv in c.eval_levels]
+        # CPU only (no CUDA context per process); half the cores: the fast check's workers start meanwhile
+        self._extra_draws = ParallelDraws(jobs, c.scale, max(2, self.workers // 2), "cpu")
+
+    def _take_extra_rl_tasks(self, budget: float) -> dict | None:
+        """Adds the extra RL prompts drawn so far (waiting up to 10% of the RL phase for the rest) to the RL
+        task lists: new hashes only, never a held-out one. None when there are none to take."""
+        self._start_extra_rl_draws()
+        draws = getattr(self, "_extra_draws", None)
+        if draws is None:
+            return None
+        got = draws.collect(time.time() + min(30.0, 0.1 * budget))
+        draws.close()
+        self._extra_draws = None
+        held = {t["hash"] for ts in self.heldout.values() for t in ts}
+        before = {lv: len(v) for lv, v in self.rl_tasks.items()}
+        for d in got:
+            if d.task is None or d.task["hash"] in held:
+                continue
+            tasks = self.rl_tasks.setdefault(d.job.level, [])
+            if d.task["hash"] not in {t["hash"] for t in tasks}:
+                tasks.append(d.task)
+        self.extra_rl_tasks = {"jobs": len(draws.jobs), "finished": len(got),
+                               "added": {lv: len(v) - before.get(lv, 0) for lv, v in self.rl_tasks.items()}}
+        return self.extra_rl_tasks
+
     def _device(self) -> str:
         if self.cfg.device != "auto":
             return self.cfg.device
@@ -849,12 +920,12 @@ class Pipeline:
         if torch.cuda.is_available():
             torch.backends.cuda.matmul.allow_tf32 = True  # the policy's matmuls (verifier workers are separate)
             torch.backends.cudnn.allow_tf32 = True
-        steps = [("probe_sft", self.phase_probe_sft, ("sft",)),
-                 ("rl_drpo", lambda b: self.phase_rl("drpo", b), ("sft",)),
-                 ("rl_grpo", lambda b: self.phase_rl("grpo", b), ("sft",)),
-                 ("eval", self.phase_eval, ("sft",))]
+        rl = [(f"rl_{a}", lambda b, a=a: self.phase_rl(a, b), ("sft",)) for a in ("drpo", "grpo")
+              if a in self.cfg.rl_algos]
+        steps = [("probe_sft", self.phase_probe_sft, ("sft",)), *rl, ("eval", self.phase_eval, ("sft",))]
         if self.cfg.init_sft is not None:
             self.load_sft(self.cfg.init_sft)
+            self._start_extra_rl_draws()  # on the CPU cores while the probe generates on the GPU
         else:
             steps = [("data", self.phase_data, ()), ("sft", self.phase_sft, ("data",))] + steps
         try:
@@ -867,6 +938,8 @@ class Pipeline:
         finally:
             if self.draws is not None:
                 self.draws.close()
+            if getattr(self, "_extra_draws", None) is not None:
+                self._extra_draws.close()
             if self.fast is not None:
                 self.fast.close()
             if self.pool is not None:
@@ -994,6 +1067,52 @@ def compare_results(results: dict) -> dict:
     if fast_hits or any(out.get(f"{a}_meets_target_fast_check") is False for a in ("drpo", "grpo")):
         out["summary"] += f"; on the fast check's correct rate: {'met by ' + str(fast_hits) if fast_hits else 'not met'}"
     return out
+
+
+def combine_runs(runs: list[dict]) -> dict:
+    """One comparison over several pipeline runs from the same SFT model (e.g. `--preset rl-long`, one RL
+    algorithm per command): SFT's evaluation is the first run's, every run's RL models join it, and
+    `sft_agreement` says per level how many held-out tasks got the same fast-check status from SFT in every
+    run (its greedy answers are regenerated in each: a baseline that differs between runs is reported,
+    never averaged away). The RL prompt lists of the runs are compared by their task counts."""
+    if not runs:
+        raise UsageError("combine_runs needs at least one results.json")
+    first = _all_evals(runs[0])
+    models: dict = {n: dict(first.get(n) or {}) for n in ("sft", "teacher") if first.get(n)}
+    models.setdefault("sft", {})
+    agreement: dict = {}
+    rl: dict = {}
+    for i, r in enumerate(runs):
+        for name, levels in _all_evals(r).items():
+            if name == "sft":
+                for lv, row in (levels or {}).items():
+                    base = models["sft"].get(lv)
+                    if i == 0 or row is None or base is None:
+                        continue
+                    mine = {x["hash"]: x.get("fast_status") for x in row.get("records") or []}
+                    ref = {x["hash"]: x.get("fast_status") for x in base.get("records") or []}
+                    a = agreement.setdefault(lv, {"n": len(ref), "same_fast_status": len(ref),
+                                                  "fast_correct_rate": [base.get("fast_correct_rate")]})
+                    a["same_fast_status"] = min(a["same_fast_status"], sum(mine.get(h) == s for h, s in ref.items()))
+                    a["fast_correct_rate"].append(row.get("fast_correct_rate"))
+            elif name == "teacher":
+                continue  # the code generator's answers: the same in every run, the first run's kept
+            elif name in models:
+                raise UsageError(f"model {name!r} is in more than one run; combine runs of different algorithms")
+            else:
+                models[name] = levels
+        for algo in ("drpo", "grpo"):
+            if r.get(f"rl_{algo}"):
+                x = r[f"rl_{algo}"]
+                rl[algo] = {k: x.get(k) for k in ("steps", "seconds", "rl_tasks", "extra_rl_tasks", "settings",
+                                                  "fast_check_replaced")}
+    tasks = {json.dumps(v.get("rl_tasks"), sort_keys=True) for v in rl.values()}
+    combined = {"eval": {"models": models}}
+    return {"models": {n: {lv: row and {k: row.get(k) for k in ("n", "fast_correct_rate", "correct_rate", "fast_1",
+                                                                 "fast_compile_rate")} for lv, row in lv_rows.items()}
+                       for n, lv_rows in models.items()},
+            "sft_agreement": agreement, "rl": rl, "same_rl_task_counts": len(tasks) <= 1,
+            "comparison": compare_results(combined)}
 
 
 def _all_evals(results: dict) -> dict:

@@ -83,9 +83,9 @@ class CachedVerifier:
             self.hits += len(pairs) - len(todo)
         if todo and self._verify_many is not None:
             verdicts = self._verify_many(todo)
-            with self._lock:
-                self._cache.update(zip(todo, verdicts))
-                self.verified += len(todo)
+            with self._lock:  # None: not judged (a checker closed meanwhile); asked again next time
+                self._cache.update((p, v) for p, v in zip(todo, verdicts) if v is not None)
+                self.verified += sum(v is not None for v in verdicts)
         elif todo:
             ex = ThreadPoolExecutor(max_workers=min(self.workers, len(todo)))
             futures = {ex.submit(self._one, p): p for p in todo}
