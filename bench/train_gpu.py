@@ -38,12 +38,13 @@ from drtriton.util.provenance import Provenance
 # with the same caps, the same fast check; the sandboxed verifier gets what time is left). Run it once per
 # algorithm: both start from the same model, prompt list (saved + the same extra seeds) and time budget.
 #   probe_sft 50 s: SFT's greedy answers to the 64 level-1 held-out tasks, fast-checked (the baseline)
-#   rl_<algo>: the rest of --budget-s (default 510: 385 s, ~370 s of steps after loading; the H100 run of
-#     90c16c8 had ~150 s per algorithm), shortened if the probe runs long
-#   eval 75 s: SFT+<algo>'s greedy answers to the same tasks, fast check, then the verifier
+#   rl_<algo>: the rest of --budget-s (default 510: 355 s; the H100 run of 90c16c8 had ~150 s per
+#     algorithm), shortened if the probe runs long
+#   eval 105 s: SFT+<algo>'s greedy answers to the same tasks, fast check, then the verifier (75 s in the
+#     session-9 H100 runs: the verifier finished DRPO's run but not GRPO's 48 distinct answers)
 RL_LONG = {
     "eval_levels": (1,), "budget_s": 510.0, "later_phase_reserve": 1.0,
-    "budgets": {"data": 0.0, "sft": 0.0, "probe_sft": 50.0, "eval": 75.0},  # + rl_<algo>: the rest
+    "budgets": {"data": 0.0, "sft": 0.0, "probe_sft": 50.0, "eval": 105.0},  # + rl_<algo>: the rest
     # 32 prompts x 8 rollouts per generate() call (was 16 x 8): a step of the tiny model is generation-bound
     # (gen 6-12 s of 7-15 s per step in the run of 90c16c8, the check 0.2-2 s and hidden behind it), and
     # its decoding is per-token overhead at this size, so twice the groups cost far less than twice the time
