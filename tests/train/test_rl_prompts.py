@@ -142,7 +142,7 @@ def test_rl_algos_choose_the_rl_phases_and_an_unselected_phase_reserves_no_time(
 
 
 def test_with_full_reserves_a_late_start_shortens_rl_and_leaves_the_baseline_and_the_evaluation_whole(tmp_path):
-    """`--preset rl-long`: probe 50, RL the rest of budget_s, eval 75, later_phase_reserve 1."""
+    """Budgets shaped like `--preset rl-long` (probe 50, RL the rest of budget_s, eval, later_phase_reserve 1)."""
     budgets = {"data": 0.0, "sft": 0.0, "probe_sft": 50.0, "rl_drpo": 385.0, "eval": 75.0}
     p = Pipeline(PipelineConfig(out=tmp_path / "o", work=tmp_path / "w", eval_levels=(1,), budget_s=510.0,
                                 budgets=budgets, rl_algos=("drpo",), later_phase_reserve=1.0))
