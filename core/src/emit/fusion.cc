@@ -246,7 +246,8 @@ FusionPlan PlanFusion(const ir::Graph& g, const TritonOptions& options, std::str
       cur = *consumers[cur].begin();
       const NodeClass c = plan.cls[cur - k];
       ok = c == NodeClass::kPointwise || c == NodeClass::kAlias;
-      if (ok && !(widened ? false : Numel(g, cur) == Numel(g, a))) {
+      const bool at_anchor_size = !widened && Numel(g, cur) == Numel(g, a);
+      if (ok && !at_anchor_size) {  // past the anchor's size: only the widening to its input's shape
         ok = row_ok && g.TypeOf(cur).shape == in_shape && Numel(g, cur) != Numel(g, a);
         widened = widened || ok;
       }

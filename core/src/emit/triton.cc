@@ -191,7 +191,7 @@ class KernelWriter {
     }
     return out;
   }
-  // Flat index into `shape` (strides `st`) of coordinates `c`, with its coordinates registered.
+  // The flat (row-major) index into `shape` of coordinates `c`, as a variable whose coordinates are registered.
   std::string FromCoords(const std::vector<std::string>& c, const ir::Shape& shape) {
     const auto st = Strides(shape);
     std::string expr;
@@ -210,20 +210,20 @@ class KernelWriter {
     ir::Shape padded(out.size() - std::min(out.size(), in.size()), 1);
     padded.insert(padded.end(), in.begin(), in.end());
     if (padded == out) return idx;
-    if (auto c = CoordsFor(idx, out); c && !(InWalk(idx, out) && out.size() >= 3)) {
-      std::vector<std::string> ci;
-      for (size_t d = out.size() - in.size(); d < out.size(); ++d) ci.push_back(padded[d] == 1 ? "0" : (*c)[d]);
-      if (std::all_of(ci.begin(), ci.end(), [](const std::string& x) { return x == "0"; })) {
-        return Assign("i", "0 * " + idx);  // a single broadcast element
-      }
-      return FromCoords(ci, in);
-    }
     if (InWalk(idx, out) && out.size() >= 3) {
       // A per-channel operand ([C, 1, 1], [1, C, 1, 1]...) of an element of the walk: its channel, known
       // without dividing the row-major index.
       bool per_channel = padded[1] == out[1];
       for (size_t d = 0; d < padded.size() && per_channel; ++d) per_channel = d == 1 || padded[d] == 1;
       if (per_channel) return channel_idx_;
+    }
+    if (auto c = CoordsFor(idx, out)) {
+      std::vector<std::string> ci;
+      for (size_t d = out.size() - in.size(); d < out.size(); ++d) ci.push_back(padded[d] == 1 ? "0" : (*c)[d]);
+      if (std::all_of(ci.begin(), ci.end(), [](const std::string& x) { return x == "0"; })) {
+        return Assign("i", "0 * " + idx);  // a single broadcast element
+      }
+      return FromCoords(ci, in);
     }
     const auto os = Strides(out);
     const auto is = Strides(padded);
