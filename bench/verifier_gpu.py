@@ -11,7 +11,10 @@
     fully verified per minute, the compile share (worker import/build + first call, which includes
     Triton JIT) of worker time and a per-phase breakdown; target >= 120/min. Two batches: every
     kernel its own problem (64 problems: 64 references and torch.compile baselines), and the RL/search
-    shape (8 problems x 8 candidates).
+    shape (8 problems x 8 candidates). Each verdict's phase_s also says where the candidate waited on
+    others (reference, worker start, timing slot, GPU lock, judge, baseline: WAIT_PHASES);
+    --overlap-baselines both runs the batch twice, the second time with candidates waiting for a
+    torch.compile baseline leaving their turn to the next.
 Prints what it measures; writes JSON (with provenance) to --out.
 """
 
@@ -155,6 +158,26 @@ def part_a(config: VerifyConfig, scale: bool, spawn: str = "auto") -> dict:
 
 
 # ---- (b) throughput ----
+# Worker phases (verify/worker.py) and where the parent or the worker waited on something shared
+# (verify/pool.py, verify/gpu_quiet.py): the per-problem reference and baseline, a worker to start, the
+# GPU memory gate, the per-GPU timing slot, the judge, the GPU lock (shared sections, exclusive timing).
+WORKER_PHASES = ("load_s", "first_call_s", "correctness_s", "input_draw_s", "timing_prepare_s", "timing_s")
+WAIT_PHASES = (
+    "reference_s",
+    "take_worker_s",
+    "ready_wait_s",
+    "worker_context_s",
+    "worker_section_s",
+    "gate_wait_s",
+    "shared_wait_s",
+    "judge_s",
+    "gpu_slot_wait_s",
+    "quiet_wait_s",
+    "quiet_hold_s",
+    "baseline_wait_s",
+    "baseline_compile_s",
+    "baseline_timing_s",
+)
 OPS = {  # name: (torch expression on t, triton expression on v)
     "relu": ("torch.relu(t)", "tl.maximum(v, 0.0)"),
     "sigmoid": ("torch.sigmoid(t)", "tl.sigmoid(v)"),
@@ -225,19 +248,43 @@ def batch_pairs(n: int, problems: int | None = None) -> list[tuple[str, str]]:
     return pairs
 
 
-def part_b(config: VerifyConfig, n: int, workers: int, problems: int | None, spawn: str = "auto") -> dict:
+def part_b(
+    config: VerifyConfig,
+    n: int,
+    workers: int,
+    problems: int | None,
+    spawn: str = "auto",
+    overlap: bool = False,
+) -> dict:
+    """overlap: every candidate submitted at once, `workers` verifying at a time (VerifierPool max_running);
+    one waiting for its problem's torch.compile baseline leaves its turn to the next. Without it, `workers`
+    threads as verify_many runs them, each held until its verdict, baseline wait included."""
     pairs = batch_pairs(n, problems)
     from concurrent.futures import ThreadPoolExecutor
 
     timeline = []
-    with VerifierPool(config, workers=workers, spawn=spawn) as pool:
+    threads = len(pairs) if overlap else workers
+    with VerifierPool(config, workers=workers, spawn=spawn, max_running=workers if overlap else None) as pool:
         t0 = time.perf_counter()
 
         def one(i: int):
             start = time.perf_counter() - t0
             v = pool.verify(*pairs[i])
             end = time.perf_counter() - t0
-            timeline.append({"i": i, "start_s": start, "end_s": end, "status": str(v.status), **v.phase_s})
+            timeline.append(
+                {
+                    "i": i,
+                    "start_s": start,
+                    "end_s": end,
+                    "status": str(v.status),
+                    **v.phase_s,
+                    # the timings themselves, to compare with earlier runs: shorter waits must not move them
+                    "candidate_ms": v.timing.candidate_ms if v.timing else None,
+                    "eager_ms": v.timing.eager_ms if v.timing else None,
+                    "compile_ms": v.timing.compile_ms if v.timing else None,
+                    "not_quiet": any(n.startswith("timed while other GPU work") for n in v.notes),
+                }
+            )
             print(
                 f"(b) #{i:02d} {start:6.1f}-{end:6.1f} s {v.status!s:14s} "
                 + " ".join(f"{k}={x:.2f}" for k, x in v.phase_s.items()),
@@ -246,7 +293,7 @@ def part_b(config: VerifyConfig, n: int, workers: int, problems: int | None, spa
             )
             return v
 
-        with ThreadPoolExecutor(max_workers=workers) as ex:  # as verify_many, with a timeline
+        with ThreadPoolExecutor(max_workers=threads) as ex:  # as verify_many, with a timeline
             verdicts = list(ex.map(one, range(len(pairs))))
         wall = time.perf_counter() - t0
         pool_stats = pool.stats()  # what the parent held: largest frame, reference outputs cached
@@ -274,16 +321,29 @@ def part_b(config: VerifyConfig, n: int, workers: int, problems: int | None, spa
     )
     failures = [v.reason for v in verdicts if v.status is not Status.CORRECT][:5]
     phases = {}
-    for name in ("load_s", "first_call_s", "correctness_s", "input_draw_s", "timing_prepare_s", "timing_s"):
+    for name in WORKER_PHASES + WAIT_PHASES:
         xs = [v.phase_s[name] for v in verdicts if name in v.phase_s]
         phases[name] = {"median": statistics.median(xs) if xs else None, "sum": sum(xs), "n": len(xs)}
-    print(f"(b) phases (median s): { {k: v['median'] for k, v in phases.items()} }", flush=True)
+    print(f"(b) phases (median s): { {k: v['median'] for k, v in phases.items() if k in WORKER_PHASES} }")
+    print(f"(b) waits (median s): { {k: v['median'] for k, v in phases.items() if k in WAIT_PHASES} }")
+    # After the first `workers` verdicts (which wait for their problems' torch.compile baselines): the rate
+    # the pool keeps once every baseline is there.
+    ends = sorted(r["end_s"] for r in timeline)
+    span = ends[-1] - ends[workers - 1] if len(ends) > workers else 0.0
+    steady = (len(ends) - workers) / span * 60 if span > 0 else None
+    print(f"(b) after the first {workers} verdicts: {None if steady is None else round(steady, 1)}/min")
+    cand_ms = [r["candidate_ms"] for r in timeline if r["candidate_ms"]]
+    not_quiet = sum(1 for r in timeline if r["not_quiet"])
+    median_ms = statistics.median(cand_ms) if cand_ms else None
+    print(f"(b) candidate_ms median {median_ms}; timed without the GPU alone: {not_quiet}", flush=True)
     speedups = [v.speedup_vs_compile for v in verdicts if v.speedup_vs_compile]
     scopes = sorted({v.timing.compile_scope for v in verdicts if v.timing and v.timing.compile_scope})
     return {
         "n": len(verdicts),
         "problems": problems or len(verdicts),
         "spawn": spawn,
+        "overlap_baselines": overlap,
+        "threads": threads,
         "phases": phases,
         "timeline": sorted(timeline, key=lambda r: r["end_s"]),
         "compile_scopes": scopes,
@@ -291,6 +351,9 @@ def part_b(config: VerifyConfig, n: int, workers: int, problems: int | None, spa
         "workers": workers,
         "wall_s": wall,
         "per_minute": per_min,
+        "steady_per_minute": steady,
+        "candidate_ms_median": median_ms,
+        "timed_not_alone": not_quiet,
         "statuses": statuses,
         "compile_s": compile_s,
         "baseline_compile_s": baseline_compile_s,
@@ -312,6 +375,13 @@ def main() -> int:
         help="(b) comma list of distinct-problem counts for the batch (64 = every kernel its own problem)",
     )
     ap.add_argument("--no-scaled", action="store_true", help="(a) skip the scaled-up sizes")
+    ap.add_argument(
+        "--overlap-baselines",
+        choices=["off", "on", "both"],
+        default="off",
+        help="(b) on: all candidates submitted, --workers verifying at once, those waiting for a "
+        "torch.compile baseline leave their turn (VerifierPool max_running); both: off, then on",
+    )
     ap.add_argument("--spawn", default="auto", choices=["auto", "zygote", "exec"], help="worker spawning (both parts)")
     ap.add_argument(
         "--out", type=Path, default=None, help="JSON output path (default $OUT/verifier_gpu.json)"
@@ -338,10 +408,13 @@ def main() -> int:
         atomic_write_text(out, json.dumps(result, indent=1))
     if args.part in ("b", "both"):
         result["throughput"] = {}
+        overlaps = {"off": [False], "on": [True], "both": [False, True]}[args.overlap_baselines]
         for problems in [int(x) for x in args.designs.split(",") if x.strip()]:
-            run = part_b(VerifyConfig(device="cuda"), args.n, args.workers, problems, args.spawn)
-            result["throughput"][f"{problems}_problems_{args.spawn}"] = run
-            atomic_write_text(out, json.dumps(result, indent=1))
+            for overlap in overlaps:
+                run = part_b(VerifyConfig(device="cuda"), args.n, args.workers, problems, args.spawn, overlap)
+                key = f"{problems}_problems_{args.spawn}" + ("_overlap" if overlap else "")
+                result["throughput"][key] = run
+                atomic_write_text(out, json.dumps(result, indent=1))
     atomic_write_text(out, json.dumps(result, indent=1))
     print(f"wrote {out}")
     return 0

@@ -95,6 +95,19 @@ def test_accepts_honest_kernel_with_exact_result(main_verdicts):
     assert v.timing is None and v.speedup_vs_eager is None  # CPU: not measured, never 0.0
 
 
+def test_verdict_says_where_the_parent_waited(main_verdicts):
+    phases = main_verdicts["honest"].phase_s
+    for wait in ("reference_s", "take_worker_s", "ready_wait_s", "judge_s"):  # beside the worker's phases
+        assert phases[wait] >= 0.0, wait
+    assert phases["correctness_s"] > 0.0
+    # CPU: no GPU lock, timing slot, memory gate or torch.compile baseline, so none is reported (not 0.0)
+    gpu_only = {
+        "shared_wait_s", "gpu_slot_wait_s", "quiet_wait_s", "quiet_hold_s", "gate_wait_s", "baseline_wait_s",
+        "worker_context_s", "worker_section_s",
+    }
+    assert not gpu_only & set(phases)
+
+
 def test_rejects_wrong_value_as_incorrect_with_error(main_verdicts):
     v = main_verdicts["wrong"]
     assert v.status is Status.INCORRECT and v.max_abs_err is not None and v.max_abs_err > 1e-3

@@ -26,6 +26,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -220,6 +221,7 @@ class _Judge:
         self.fresh_digests: list[str | None] = [None] * len(ref)
         self.counts = {p: 0 for p in self.PASSES}
         self.stale: tuple[str, int, Comparison] | None = None  # first refill/recheck failure
+        self.judge_s = 0.0  # seconds spent judging results (a judge worker's lock and comparisons included)
 
     def _check(self, src: int, msg: dict, want_digest: bool, want_compare: bool) -> tuple[Comparison, str | None]:
         """Case `src`'s comparison (or a placeholder when not wanted) and the outputs' digest."""
@@ -246,6 +248,13 @@ class _Judge:
         return compare(self.ref.outputs(src), outs, self.atol, self.rtol), digest
 
     def __call__(self, msg: dict) -> None:
+        t0 = time.monotonic()
+        try:
+            self._judge(msg)
+        finally:
+            self.judge_s += time.monotonic() - t0
+
+    def _judge(self, msg: dict) -> None:
         if msg.get("kind") != "result":
             raise ValueError(f"unexpected {msg.get('kind')!r} frame from a candidate worker")
         name, k, src = msg.get("pass"), msg.get("case"), msg.get("src")
@@ -354,9 +363,12 @@ class _GpuSlot:
 
     def __init__(self, lock: threading.Lock) -> None:
         self._lock, self._held = lock, False
+        self.waited_s: float | None = None  # seconds waited for the lock (None: never asked)
 
     def acquire(self) -> None:
+        t0 = time.monotonic()
         self._lock.acquire()  # blocks until this GPU is free; waiting is not the candidate's time
+        self.waited_s = time.monotonic() - t0
         self._held = True
 
     def release(self) -> None:
@@ -378,6 +390,7 @@ class VerifierPool:
         ref_memory_mb: int = 1024,
         memory_peers: int = 1,
         gpu_judge: bool = True,
+        max_running: int | None = None,
     ) -> None:
         """
         Args:
@@ -388,8 +401,14 @@ class VerifierPool:
             gpu_judge: on GPUs, keep each problem's reference worker as its judge: reference outputs
                 stay on the GPU and candidates' outputs are compared there through CUDA IPC, instead
                 of both crossing pipes to this process (which KernelBench's gigabyte outputs outgrow).
+            max_running: at most this many candidates verify at once (reference, worker, judging); one
+                that only waits for its problem's torch.compile baseline counts no more, so callers may
+                run more threads than this and the workers stay busy while Inductor compiles (verify_many
+                then runs 4x as many threads). None: as many as the callers' threads (verify_many: workers).
         """
         self.gpu_judge = gpu_judge
+        self._turns = threading.BoundedSemaphore(max_running) if max_running else None
+        self._has_turn = threading.local()
         self._gpu_total_mb: dict[str, int] = {}
         self._gates: dict[str, GpuMemoryGate] = {}
         self.config = config or VerifyConfig()
@@ -626,7 +645,13 @@ class VerifierPool:
         gate = self._gate(device)
         taken = gate.acquire(BASELINE_CASE_COPIES * case_bytes(ref["outputs"])) if gate else 0
         try:
-            reply = worker.request(req, c.first_call_timeout_s + c.timeout_s * 2, on_need_gpu=slot.acquire)
+            # The slot goes back at the worker's gpu_done, before its cleanup (dynamo reset, gc) and reply.
+            reply = worker.request(
+                req,
+                c.first_call_timeout_s + c.timeout_s * 2,
+                on_need_gpu=slot.acquire,
+                on_gpu_done=slot.release,
+            )
         except WorkerTimeout:
             reply = {"kind": "error", "reason": "baseline took longer than "
                      f"first_call_timeout_s + 2 x timeout_s = {c.first_call_timeout_s + 2 * c.timeout_s:g} s"}
@@ -648,6 +673,8 @@ class VerifierPool:
         future = ref.get("baseline")
         if future is None:
             return None
+        if not future.done():
+            self._give_turn_back()  # this candidate's worker is done: waiting needs no turn (max_running)
         try:
             return future.result(timeout=self.config.first_call_timeout_s + self.config.timeout_s * 3)
         except Exception as exc:  # noqa: BLE001 - a baseline failure is a note, never the candidate's fault
@@ -670,10 +697,22 @@ class VerifierPool:
         key = cache_key(problem_src, candidate_src, c) if self._cache else None
         if key and (hit := self._cache.get(key)) is not None:
             return hit
-        verdict = self._verify_uncached(problem_src, candidate_src)
+        if self._turns is not None:
+            self._turns.acquire()
+            self._has_turn.held = True
+        try:
+            verdict = self._verify_uncached(problem_src, candidate_src)
+        finally:
+            self._give_turn_back()
         if key and verdict.status is not Status.TIMEOUT:  # a timeout may be load, not the candidate
             self._cache.put(key, verdict)
         return verdict
+
+    def _give_turn_back(self) -> None:
+        """Releases this thread's turn (max_running), if it holds one."""
+        if getattr(self._has_turn, "held", False):
+            self._has_turn.held = False
+            self._turns.release()
 
     def _verdict(self, status: Status, reason: str = "", **kw) -> Verdict:
         return Verdict(
@@ -696,13 +735,20 @@ class VerifierPool:
             more = f" (+{len(findings) - 1} more)" if len(findings) > 1 else ""
             return self._verdict(Status.CHEAT_DETECTED, f"{f.rule}: {f.reason}{more}", rule=f.rule)
         device = self._pick_device()
+        t0 = time.monotonic()
         ref = self._reference(problem_src, device)
         if ref.get("kind") != "reference":
             return self._verdict(Status.FORMAT_ERROR, f"problem: {ref.get('reason')}; fix the problem file")
-        return self._run_candidate(candidate_src, ref, device)
+        return self._run_candidate(candidate_src, ref, device, {"reference_s": time.monotonic() - t0})
 
-    def _run_candidate(self, candidate_src: str, ref: dict, device: str) -> Verdict:
+    def _run_candidate(
+        self, candidate_src: str, ref: dict, device: str, waits: dict | None = None
+    ) -> Verdict:
+        """`waits`: the parent's own seconds so far (reference_s); this adds the rest of where the parent
+        waited (worker, its readiness, the memory gate, the timing slot, the judge) to the verdict's
+        phase_s, beside the worker's phases."""
         c = self.config
+        waits = dict(waits or {})
         path = Path(self._tmp) / f"candidate_{uuid.uuid4().hex[:12]}.py"
         path.write_text(candidate_src)
         on_gpu = device.startswith("cuda")
@@ -726,13 +772,25 @@ class VerifierPool:
             "timing_config": self._timing_config(),
         }
         slot = _GpuSlot(self._gpu_locks[device])
+        t0 = time.monotonic()
         worker = self._take_candidate_worker(device)
+        waits["take_worker_s"] = time.monotonic() - t0
         if on_gpu:  # gigabyte outputs: keep only the newest past a share of the GPU
             req["keep_outputs_mb"] = self._gpu_share_mb(device, 0.125)
         judge = _Judge(ref["outputs"], c.atol, c.rtol, refills=len(refill))
         gate = self._gate(device)
+        t0 = time.monotonic()
         taken = gate.acquire(CANDIDATE_CASE_COPIES * case_bytes(ref["outputs"])) if gate else 0
+        if gate:
+            waits["gate_wait_s"] = time.monotonic() - t0
         try:
+            t0 = time.monotonic()
+            worker.wait_ready(max(c.timeout_s, 300.0))  # a spare still starting (CUDA context, warm-up)
+            waits["ready_wait_s"] = time.monotonic() - t0
+            # this worker's start-up on a GPU: its CUDA context, and how long its warm-up held timers off
+            for name in ("context_s", "section_s"):
+                if name in worker.startup_s:
+                    waits[f"worker_{name}"] = worker.startup_s[name]
             reply = worker.request(
                 req,
                 c.timeout_s,
@@ -766,6 +824,11 @@ class VerifierPool:
             self._note_frames(worker)
             worker.discard()  # one candidate per worker: nothing to shut down gracefully
             path.unlink(missing_ok=True)
+        if slot.waited_s is not None:
+            waits["gpu_slot_wait_s"] = slot.waited_s
+        waits["judge_s"] = judge.judge_s
+        if isinstance(reply.get("phase_s"), dict):
+            reply["phase_s"].update(waits)
         return self.evaluate(ref, reply, judge)
 
     def _refill_cases(self, ref: ReferenceOutputs, device: str) -> list[int]:
@@ -870,7 +933,13 @@ class VerifierPool:
         if t:
             gpu_notes = tuple(t.pop("notes", ()))
             t.pop("gpu", None)
+            t0 = time.monotonic()
             base = self._problem_baseline(ref)
+            if base is not None:
+                common["phase_s"]["baseline_wait_s"] = time.monotonic() - t0
+                for name in ("compile_s", "timing_s"):  # the problem's baseline worker: Inductor, its timing
+                    if isinstance((base.get("phase_s") or {}).get(name), (int, float)):
+                        common["phase_s"][f"baseline_{name}"] = float(base["phase_s"][name])
             if base is not None and base.get("kind") == "baseline":
                 gpu_notes += tuple(base.get("notes", ()))
                 t["compile_ms"] = base["compile_ms"]
@@ -957,7 +1026,9 @@ class VerifierPool:
             if progress:
                 progress(done[0], len(pairs))
 
-        with ThreadPoolExecutor(max_workers=self.workers) as ex:
+        # With max_running, threads waiting for a baseline hold no turn: more threads keep the workers busy.
+        threads = self.workers if self._turns is None else 4 * self.workers
+        with ThreadPoolExecutor(max_workers=threads) as ex:
             list(ex.map(one, range(len(pairs))))
         return results  # type: ignore[return-value]
 

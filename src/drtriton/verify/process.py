@@ -274,6 +274,7 @@ class WorkerProcess:
         self.max_frame_bytes = 0  # the largest frame this worker sent the parent (a memory measure)
         self.in_first_call = False  # the last request is still within its first-call allowance
         self.ready = False
+        self.startup_s: dict[str, float] = {}  # the worker's own start-up seconds (its `ready` message)
         self.spawned_at = time.monotonic()
 
     # ---- reading with a deadline and a memory watchdog ----
@@ -362,6 +363,9 @@ class WorkerProcess:
         if not isinstance(msg, dict) or msg.get("kind") != "ready":
             raise WorkerCrash(f"worker did not start: {self.tail()}")
         self.ready = True
+        startup = msg.get("startup_s")
+        if isinstance(startup, dict):
+            self.startup_s = {str(k): float(v) for k, v in startup.items() if isinstance(v, (int, float))}
 
     def request(
         self,

@@ -12,6 +12,7 @@ cross check.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 
@@ -23,14 +24,19 @@ PAD_MAX_MS = 5.0  # longest pad: past it a call is host-bound whatever the pad (
 NOT_QUIET = "timed while other GPU work was still running after {:.0f} s: times may include it"
 
 
-def _time_quietly(contestants: dict, cfg: dict, device, notes: list[str]) -> dict:
-    """time_interleaved with the GPU to itself (gpu_quiet.py), or with a note saying it was not."""
+def _time_quietly(contestants: dict, cfg: dict, device, notes: list[str], phases: dict | None = None) -> dict:
+    """time_interleaved with the GPU to itself for the timed samples (gpu_quiet.py), or with a note saying
+    it was not; `phases` gets the seconds waited for the GPU alone (quiet_wait_s) and held it alone
+    (quiet_hold_s)."""
     from drtriton.verify import gpu_quiet
 
-    with gpu_quiet.current().exclusive(QUIET_WAIT_S) as quiet:
-        if not quiet:
-            notes.append(NOT_QUIET.format(QUIET_WAIT_S))
-        return time_interleaved(contestants, cfg["n_timing"], cfg["warmup"], device)
+    quiet = gpu_quiet.current()
+    result = time_interleaved(contestants, cfg["n_timing"], cfg["warmup"], device, quiet=quiet, notes=notes)
+    if phases is not None and quiet.path and quiet.last_wait_s is not None:
+        phases["quiet_wait_s"] = quiet.last_wait_s
+        if quiet.last_hold_s is not None:
+            phases["quiet_hold_s"] = quiet.last_hold_s
+    return result
 
 
 def _median(xs: list[float]) -> float | None:
@@ -76,7 +82,9 @@ def l2_flush_buffer(device):
     return torch.empty(max(2 * l2, 256 << 20), dtype=torch.int8, device=device)
 
 
-def time_interleaved(contestants: dict, n_calls: int, warmup: int, device, host_calls: int = 20) -> dict:
+def time_interleaved(
+    contestants: dict, n_calls: int, warmup: int, device, host_calls: int = 20, *, quiet=None, notes=None
+) -> dict:
     """Times each callable n_calls times, round-robin so drifts (clocks, thermals) hit all alike.
 
     Every sample is queued as: L2 flush, start event, call, end event, with no host synchronisation
@@ -88,6 +96,15 @@ def time_interleaved(contestants: dict, n_calls: int, warmup: int, device, host_
     sample is preceded by a GPU spin (torch.cuda._sleep) of PAD_FACTOR x that contestant's measured launch
     time: the GPU stays busy until the call is queued and the events time only its GPU work. The
     host-clock cross check is a separate pass of synchronised calls.
+
+    With `quiet` (a gpu_quiet.GpuQuiet) only the pad calibration, the timed samples and the host-clock
+    check hold the GPU alone: the warm-up calls and the clock ramp run before, while other workers' GPU
+    work goes on (it keeps the clock up too; the caller is the GPU's only timer, by the pool's timing
+    slot), and the ramp goes on while the timer waits for their sections to end, so the GPU never idles
+    between ramp and samples. Every worker's GPU work stops while a timer holds the GPU or waits for it,
+    so this is most of what a pool of workers on one GPU spends per timing. Workers' CUDA context
+    creations hold no section (gpu_quiet.py): a timer never waits for one. `notes` gets a line when the
+    GPU could not be had alone within QUIET_WAIT_S.
     """
     import torch
 
@@ -101,15 +118,42 @@ def time_interleaved(contestants: dict, n_calls: int, warmup: int, device, host_
     # The same loop measures each contestant's host launch time (the call returns once its work is queued).
     names = list(contestants)
     launch_ms: dict[str, list[float]] = {name: [] for name in names}
-    deadline = time.perf_counter() + WARMUP_S
-    while time.perf_counter() < deadline:
+
+    def ramp() -> None:
         for name, fn in contestants.items():
             flush.zero_()
             t0 = time.perf_counter()
             fn()
             launch_ms[name].append((time.perf_counter() - t0) * 1e3)
         torch.cuda.synchronize(device)
-    pad = gpu_pads(launch_ms, device)
+
+    deadline = time.perf_counter() + WARMUP_S
+    while time.perf_counter() < deadline:
+        ramp()
+    section = contextlib.nullcontext(True) if quiet is None else quiet.exclusive(QUIET_WAIT_S, busy=ramp)
+    with section as alone:
+        if not alone and notes is not None:
+            notes.append(NOT_QUIET.format(QUIET_WAIT_S))
+        pad = gpu_pads(launch_ms, device)
+        events, host = _timed_calls(contestants, n_calls, host_calls, flush, pad, device)
+    samples = {name: [s.elapsed_time(e) for s, e in events[name]] for name in names}
+    return {
+        name: {
+            "samples": samples[name],
+            "median": _median(samples[name]),
+            "host_median": _median(host[name]),
+            "launch_ms": _median(launch_ms[name]),
+        }
+        for name in names
+    }
+
+
+def _timed_calls(contestants: dict, n_calls: int, host_calls: int, flush, pad: dict, device) -> tuple:
+    """time_interleaved's part with the GPU alone: the interleaved samples (CUDA event pairs per
+    contestant) and the host-clock check (milliseconds per contestant)."""
+    import torch
+
+    names = list(contestants)
     events = {name: [] for name in names}
     for i in range(n_calls):
         order = names[i % len(names) :] + names[: i % len(names)]
@@ -123,7 +167,6 @@ def time_interleaved(contestants: dict, n_calls: int, warmup: int, device, host_
             end.record()
             events[name].append((start, end))
     torch.cuda.synchronize(device)
-    samples = {name: [s.elapsed_time(e) for s, e in events[name]] for name in names}
     # Host-clock cross check from an idle device: wall time of one call, launch latency included.
     # Work hidden on other streams or on the host (a candidate that computes on the CPU) shows up here.
     host = {name: [] for name in names}
@@ -134,15 +177,7 @@ def time_interleaved(contestants: dict, n_calls: int, warmup: int, device, host_
             contestants[name]()
             torch.cuda.synchronize(device)
             host[name].append((time.perf_counter() - t0) * 1e3)
-    return {
-        name: {
-            "samples": samples[name],
-            "median": _median(samples[name]),
-            "host_median": _median(host[name]),
-            "launch_ms": _median(launch_ms[name]),
-        }
-        for name in names
-    }
+    return events, host
 
 
 # The library calls `mixed` allows (DESIGN §4): convolutions (every conv and conv_transpose reaches
@@ -320,7 +355,12 @@ def baseline_in_worker(req: dict, send, recv) -> dict:
     if recv().get("kind") != "go":
         return {"kind": "error", "reason": "parent refused the GPU timing slot"}
     t1 = time.perf_counter()
-    result = _time_quietly(contestants, cfg, device, notes)
+    phases = {"compile_s": compile_s}
+    result = _time_quietly(contestants, cfg, device, notes, phases)
+    phases["timing_s"] = time.perf_counter() - t1
+    # The parent may hand the timing slot on now, not after this worker's cleanup (torch._dynamo.reset and
+    # a gc.collect over Inductor's heap in worker.main, before the reply is sent).
+    send({"kind": "gpu_done"})
     return {
         "kind": "baseline",
         "eager_ms": result["eager"]["median"],
@@ -328,7 +368,7 @@ def baseline_in_worker(req: dict, send, recv) -> dict:
         "compile_ms": result["compile"]["median"] if "compile" in result else None,
         "compile_samples": result["compile"]["samples"] if "compile" in result else [],
         "notes": notes,
-        "phase_s": {"compile_s": compile_s, "timing_s": time.perf_counter() - t1},
+        "phase_s": phases,
     }
 
 
@@ -343,7 +383,7 @@ def measure_in_worker(run, prep: dict, req: dict) -> dict:
     launches_before = run.launches.total()
     run.guard.active, run.guard.in_candidate = run.guard_on, True
     try:
-        result = _time_quietly(contestants, cfg, device, notes)
+        result = _time_quietly(contestants, cfg, device, notes, run.phase_s)
     finally:
         run.guard.active = run.guard.in_candidate = False
     if run.guard.violations:

@@ -73,7 +73,11 @@ class Verdict:
     config_hash: str | None = None
     cached: bool = False  # True when this verdict came from the cache
     # Worker seconds per phase: load_s (import + build), first_call_s (includes Triton JIT compile),
-    # correctness_s, timing_s; empty when the candidate never reached the worker.
+    # correctness_s, timing_s; and where the candidate waited on something shared: the parent's
+    # reference_s, take_worker_s, ready_wait_s, gate_wait_s, gpu_slot_wait_s, judge_s, baseline_wait_s
+    # (and the problem baseline's own baseline_compile_s, baseline_timing_s), the worker's shared_wait_s,
+    # quiet_wait_s, quiet_hold_s (GPU lock) and its start-up's worker_context_s,
+    # worker_section_s. Empty when the candidate never reached the worker.
     phase_s: dict = field(default_factory=dict)
     provenance: Provenance = field(default_factory=Provenance.here)  # versions, GPU
 

@@ -45,3 +45,39 @@ def warm_triton(device: str) -> None:
     torch.cuda.synchronize(device)
     if not bool((y == 2.0).all()):
         raise RuntimeError("the verifier's Triton warm-up kernel computed a wrong value on this device")
+
+
+def start_up(device: str, quiet, create_context=None, warm=None) -> dict[str, float]:
+    """A worker's start-up on `device`: its CUDA context, then `warm_triton`. Returns its seconds
+    (context_s, warm_triton_s; on a GPU lock, section_s and section_wait_s: how long its warm-up held a
+    shared section and waited to enter it).
+
+    The context's creation (hundreds of ms to seconds of driver work on a loaded host, almost no SM time)
+    runs outside any section of `quiet` (a gpu_quiet.GpuQuiet): a timer never waits for it. Only the
+    warm-up, which launches real kernels, runs in a shared section, as any other worker's GPU work (its
+    Triton compile steps out of it, gpu_quiet.release_during_triton_compiles). `create_context` and `warm`
+    stand in for the CUDA and Triton calls in tests."""
+    import time
+
+    if create_context is None:
+
+        def create_context() -> None:
+            import torch
+
+            torch.empty(1, device=device)  # creates the context; launches no kernel
+
+    warm = warm_triton if warm is None else warm
+    startup: dict[str, float] = {}
+    held0, waited0 = quiet.held_s, quiet.waited_s
+    if device.startswith("cuda"):
+        t0 = time.perf_counter()
+        create_context()
+        startup["context_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with quiet.shared():
+        warm(device)
+    startup["warm_triton_s"] = time.perf_counter() - t0
+    if quiet.path:  # how long this start-up held every timer off (its Triton compile not counted)
+        startup["section_s"] = quiet.held_s - held0
+        startup["section_wait_s"] = quiet.waited_s - waited0
+    return startup

@@ -560,25 +560,34 @@ class CandidateRun:
         # are too large to keep side by side on this device).
         refill = [k for k in req.get("refill_cases", range(n)) if isinstance(k, int) and 0 <= k < n]
         kept_inputs, layouts = {}, []
+        # One GPU section per case (its draw and the call; reports stay outside, where the judge answers):
+        # while a timer waits, each worker gets about one section in before it, so fewer sections per case
+        # finish a candidate in fewer turns.
+        gpu = gpu_quiet.current()
+        shared_waited = gpu.waited_s
         t1 = time.perf_counter()
         for k in range(n):
-            args = self._case_on_device(k)
-            if k in refill:
-                kept_inputs[k] = args
-            layouts.append(_layout(args))
-            self.report("fresh", k, k, self.call(model, args, f"case {k}"))
-            del args
+            with gpu.shared():
+                args = self._case_on_device(k)
+                if k in refill:
+                    kept_inputs[k] = args
+                layouts.append(_layout(args))
+                outs = self.call(model, args, f"case {k}")
+            self.report("fresh", k, k, outs)
+            del args, outs
             if k == 0:
                 self.phase_s["first_call_s"] = time.perf_counter() - t1
                 self.send({"kind": "first_call_done"})
         # Same tensor objects, new values, reverse order: pointer/identity caches and order tricks fail.
         for k in reversed(refill):
             src = next((j for j in [(k + d) % n for d in range(1, n + 1)] if layouts[j] == layouts[k]), k)
-            for dst, val in zip(kept_inputs[k], self._case(src)):
-                if isinstance(dst, torch.Tensor):
-                    dst.copy_(val)
-            self.report("refill", k, src, self.call(model, kept_inputs[k], f"refilled case {k}"))
-            del kept_inputs[k]
+            with gpu.shared():  # a draw and the copies run on the GPU too
+                for dst, val in zip(kept_inputs[k], self._case(src)):
+                    if isinstance(dst, torch.Tensor):
+                        dst.copy_(val)
+                outs = self.call(model, kept_inputs[k], f"refilled case {k}")
+            self.report("refill", k, src, outs)
+            del kept_inputs[k], outs
         self.phase_s["correctness_s"] = time.perf_counter() - t1
         release_gpu_cache(self.device)
 
@@ -602,9 +611,13 @@ class CandidateRun:
             except BaseException as exc:  # noqa: BLE001
                 raise _classify(exc, "timing", self.guard) from None
             for k in list(range(1, n)) + [0]:  # re-check after timing, in a new order, fresh tensors
-                outs = self.call(model, self._case_on_device(k), f"recheck {k}")
+                with gpu.shared():
+                    outs = self.call(model, self._case_on_device(k), f"recheck {k}")
                 self.report("recheck", k, k, outs)
+                del outs
         self.phase_s["input_draw_s"] = self.cases.draw_s
+        if gpu.path:  # seconds this worker waited to enter GPU sections (behind timers, mostly)
+            self.phase_s["shared_wait_s"] = gpu.waited_s - shared_waited
         return {
             "kind": "candidate",
             "launches": self.call_launches,
@@ -654,15 +667,16 @@ def main() -> int:
     from drtriton.verify import warmup
 
     quiet = gpu_quiet.install(settings.get("gpu_lock"))
+    if quiet.path:
+        # Triton compiles (this warm-up's, a candidate's first call) leave the GPU section they run in.
+        gpu_quiet.release_during_triton_compiles(quiet, lambda: torch.cuda.synchronize(settings["device"]))
     warmup.warm_op_log()
-    with quiet.shared():  # a context's creation must not land inside another worker's timing
-        if settings.get("device", "cpu").startswith("cuda"):
-            # Create the CUDA context now, while this worker waits as a spare, not inside the candidate's
-            # first call (where it was measured as part of first_call_s).
-            torch.empty(1, device=settings["device"])
-        # One-time import and Triton launch costs, paid while this worker waits as a spare (warmup.py); a
-        # failure here is the host's, not a candidate's: the worker dies and the pool reports it.
-        warmup.warm_triton(settings.get("device", "cpu"))
+    # The CUDA context now, while this worker waits as a spare, not inside the candidate's first call (where
+    # it was measured as part of first_call_s), and one-time import and Triton launch costs (warmup.py). The
+    # context's creation holds no GPU section (a timer never waits for it); the warm-up's launches do. A
+    # failure here is the host's, not a candidate's: the worker dies and the pool reports it. The seconds
+    # are told to the parent with `ready` (verdicts' phase_s on GPUs).
+    startup = warmup.start_up(settings.get("device", "cpu"), quiet)
 
     from drtriton.verify.protocol import encode_parts, read_frame, write_parts
 
@@ -682,7 +696,7 @@ def main() -> int:
     def recv():
         return read_frame(read_exact, 1 << 40)
 
-    send({"kind": "ready", "pid": os.getpid()})
+    send({"kind": "ready", "pid": os.getpid(), "startup_s": startup})
     judge = None  # this worker's ReferenceJudge, once it ran a problem's reference with one
     profile_dir = os.environ.get("DRT_WORKER_PROFILE")  # developers: a cProfile dump per request
     if profile_dir:
@@ -707,7 +721,9 @@ def main() -> int:
                 with quiet.shared():
                     reply, judge = run_reference(req, send)
             elif op == "compare":
-                with quiet.shared():
+                # Not queued behind a waiting timer: the candidate this answers waits for it outside any
+                # section, and sends nothing more until it has the answer (gpu_quiet.shared).
+                with quiet.shared(queue=False):
                     reply = judge.compare(req) if judge is not None else {"kind": "error", "reason": "no judge here"}
             elif op == "candidate":
                 reply = run_candidate(req, guard, launches, send, recv)
