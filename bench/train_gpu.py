@@ -7,6 +7,8 @@ one RL step of a 7B-class model.
     python3 bench/train_gpu.py pipeline --out $OUT/b --init-sft $OUT/sft                    # SFT once, then RL
     python3 bench/train_gpu.py pipeline --out $OUT/d --init-sft DIR --preset rl-long --algo drpo   # RL only,
     python3 bench/train_gpu.py pipeline --out $OUT/g --init-sft DIR --preset rl-long --algo grpo   # ~400 s each
+    python3 bench/train_gpu.py pipeline --out $OUT/d2 --init-sft DIR --preset rl-long --algo drpo \
+        --init-rl RL1 --save-rl $OUT/rl2     # RL past one command: continue the policy a --save-rl kept
     python3 bench/train_gpu.py compare --runs $OUT/d/results.json $OUT/g/results.json --out /tmp/c   # both (CPU)
     python3 bench/train_gpu.py pipeline --out /tmp/p --smoke         # CPU dry run (TRITON_INTERPRET=1)
     python3 bench/train_gpu.py rewardcheck --out $OUT               # RL reward check vs verifier: time, agreement
@@ -84,6 +86,7 @@ def phase_pipeline(args) -> dict:
                "workers": args.workers, "seed": args.seed, "rl_reward": args.rl_reward,
                "sft_canonical": False if args.no_canonical else None, "save_sft": args.save_sft,
                "init_sft": args.init_sft, "stop_after": args.stop_after,
+               "save_rl": args.save_rl, "init_rl": args.init_rl,
                "eval_levels": tuple(args.eval_levels) if args.eval_levels else None}
     budgets = dict(cfg.budgets)
     if not args.smoke and args.stop_after == "sft":
@@ -299,6 +302,11 @@ def main() -> int:
     ap.add_argument("--init-sft", type=Path,
                     help="pipeline: start from a --save-sft folder (no data or SFT phase); default budgets "
                          "probe 60, DRPO 170, GRPO 170, eval 145 s")
+    ap.add_argument("--save-rl", type=Path,
+                    help="pipeline: after RL (one --algo), save the policy (bf16) and its step count to this folder")
+    ap.add_argument("--init-rl", type=Path,
+                    help="pipeline: continue RL from a --save-rl folder (with --init-sft of the same run and its "
+                         "--algo); the SFT model stays the KL reference, Adam starts afresh")
     ap.add_argument("--stop-after", choices=["data", "sft", "probe_sft", "rl_drpo", "rl_grpo", "eval"],
                     help="pipeline: end the run after this phase (with --save-sft sft: SFT gets the budget)")
     ap.add_argument("--preset", choices=["rl-long"],

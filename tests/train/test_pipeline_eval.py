@@ -174,3 +174,40 @@ def test_fast_checker_warm_starts_its_workers_without_waiting():
         assert fc.started == 1 and fc._slots[0].proc.is_alive()
     finally:
         fc.close()
+
+
+def test_saved_rl_policy_continues_the_same_algorithm_only(tmp_path, sft_run, tiny_problems):
+    """save_rl keeps a bf16 policy and the RL steps so far; a later run's load_rl starts from it (steps
+    add up across commands) and refuses another algorithm, a missing folder and a run without init_sft."""
+    import torch
+    from safetensors.torch import load_file
+
+    from drtriton.train.checkpoint import save_final
+    from drtriton.train.models import load_model
+
+    model, tok = load_model(sft_run().model, corpus=[p + s for p, s in tiny_problems])
+    save_final(model, tok, tmp_path / "rl_final")
+    first = Pipeline(PipelineConfig(out=tmp_path / "o1", work=tmp_path / "w1", rl_algos=("drpo",),
+                                    save_rl=tmp_path / "rl1"))
+    first.results["init_sft"] = {"folder": "sft"}
+    first.save_rl(tmp_path / "rl1", "drpo", tmp_path / "rl_final", 12)
+    tensors = load_file(str(tmp_path / "rl1" / "model" / "model.safetensors"))
+    assert {t.dtype for t in tensors.values()} == {torch.bfloat16}
+
+    second = Pipeline(PipelineConfig(out=tmp_path / "o2", work=tmp_path / "w2", rl_algos=("drpo",),
+                                     init_sft=tmp_path / "sft", init_rl=tmp_path / "rl1", save_rl=tmp_path / "rl2"))
+    start, before = second.load_rl(tmp_path / "rl1", "drpo")
+    assert start == tmp_path / "rl1" / "model" and before == 12
+    second.save_rl(tmp_path / "rl2", "drpo", tmp_path / "rl_final", before + 8)
+    import json
+
+    state = json.loads((tmp_path / "rl2" / "rl_state.json").read_text())
+    assert state["steps_total"] == 20 and [c["steps_total"] for c in state["chain"]] == [12, 20]
+    with pytest.raises(UsageError, match="--algo drpo, not grpo"):
+        second.load_rl(tmp_path / "rl1", "grpo")
+    with pytest.raises(UsageError, match="no rl_state.json"):
+        second.load_rl(tmp_path / "nowhere", "drpo")
+    with pytest.raises(UsageError, match="init_rl continues"):
+        PipelineConfig(init_rl=tmp_path / "rl1", rl_algos=("drpo",))
+    with pytest.raises(UsageError, match="init_rl continues"):
+        PipelineConfig(init_sft=tmp_path / "sft", init_rl=tmp_path / "rl1")  # both algorithms

@@ -85,3 +85,26 @@ def test_trl_grpo_backend_runs_a_step_and_saves_the_policy(sft_run):
     result = run_rl(cfg)
     assert result.steps == 1 and (result.final_dir / "config.json").is_file()
     assert "rollout/format_error_rate" in (cfg.run_dir / "metrics.csv").read_text()
+
+
+def test_continued_rl_pulls_toward_the_named_reference_not_its_starting_policy(sft_run, tmp_path):
+    """rl.ref_path (a continued run's SFT model): the KL term compares against that model, so the first
+    update of a run that starts from another policy already measures a distance; without it the reference
+    is the starting policy and the first update's KL is zero."""
+    import csv
+
+    from drtriton.train.checkpoint import save_final
+
+    sft = run_sft(sft_run(**{"sft.backend": "native", "sft.max_steps": 1}))
+    other, tok = load_model(sft_run(**{"model.seed": 7}).model)  # same tokenizer, other random weights
+    save_final(other, tok, tmp_path / "other")
+    common = {"model.path": str(sft.final_dir), "rl.rollouts": 2, "rl.prompts_per_step": 2,
+              "rl.max_new_tokens": 8, "rl.steps": 1, "rl.ref_kl": 0.1, "verify.device": "cpu", "eval_n": 0}
+
+    def first_kl(run_dir, **extra):
+        run_rl(sft_run(**common, run_dir=str(run_dir), **extra))
+        rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+        return float(next(r["value"] for r in rows if r["key"].endswith("/kl_ref")))
+
+    assert first_kl(tmp_path / "own") == pytest.approx(0.0, abs=1e-6)
+    assert first_kl(tmp_path / "named", **{"rl.ref_path": str(tmp_path / "other")}) > 1e-3

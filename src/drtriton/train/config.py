@@ -82,6 +82,10 @@ class RLParams:
     # token mean): keeps a few noisy updates from undoing SFT. 0: off (the paper's DRPO has only the
     # trust region to pi_old). Applied the same way to DRPO and GRPO.
     ref_kl: float = 0.0
+    # The reference policy of ref_kl: a model folder, or None for the policy as this run starts. A run that
+    # continues an earlier RL model (the pipeline's init_rl: one 10-minute command after another) names the
+    # SFT model here, so every command pulls towards the same reference.
+    ref_path: str | None = None
     steps: int = 100
     updates_per_batch: int = 1  # optimizer steps per rollout batch; >1 makes the KL trust region bite
     # Sequences per forward/backward in an update (0: the whole batch at once). The loss still sees the whole

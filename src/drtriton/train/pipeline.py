@@ -53,6 +53,7 @@ MARKER = ".drtriton_pipeline"  # a work folder we made (and so may clear)
 # another answer's crash) go on to the sandboxed verifier.
 FAST_FINAL = frozenset({"format_error", "cheat_detected", "compile_error", "incorrect"})
 SFT_STATE = "pipeline_state.json"  # save_sft / init_sft: tasks, caps and SFT's results beside the model
+RL_STATE = "rl_state.json"  # save_rl / init_rl: the algorithm and RL steps so far beside the policy
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,12 @@ class PipelineConfig:
     save_sft: Path | None = None
     init_sft: Path | None = None
     stop_after: str | None = None  # a phase name: the run ends after it (e.g. "sft" with save_sft)
+    # RL longer than one 10-minute command: `save_rl` keeps the RL policy (bf16) and its step count after the
+    # RL phase; `init_rl` (with init_sft, one algorithm) starts the RL phase from such a folder instead of
+    # the SFT model, with the SFT model still the KL reference. Adam's moments are not kept (~110 MB for
+    # the tiny model, past what a command can carry): each command starts them afresh, after its warm-up.
+    save_rl: Path | None = None
+    init_rl: Path | None = None
 
     def __post_init__(self) -> None:
         if len(self.sft_level_weights) != len(self.levels):
@@ -192,6 +199,11 @@ class PipelineConfig:
             raise UsageError(f"stop_after must be a phase ({list(PHASES)}), got {self.stop_after!r}")
         if self.init_sft is not None and self.save_sft is not None:
             raise UsageError("pass save_sft (first command) or init_sft (second command), not both")
+        if self.init_rl is not None and (self.init_sft is None or len(self.rl_algos) != 1):
+            raise UsageError("init_rl continues one algorithm's RL from an earlier run: pass init_sft (the SFT "
+                             "folder of that run) and exactly one of rl_algos")
+        if self.save_rl is not None and len(self.rl_algos) != 1:
+            raise UsageError("save_rl keeps one RL policy: run exactly one of rl_algos")
         if not self.rl_algos or not set(self.rl_algos) <= {"drpo", "grpo"}:
             raise UsageError(f"rl_algos must be some of drpo, grpo, got {list(self.rl_algos)}")
         if not 0.0 <= self.later_phase_reserve <= 1.0:
@@ -529,9 +541,14 @@ class Pipeline:
         if algo == "grpo" and drpo and drpo.get("steps"):
             steps = drpo["steps"]  # same data, same number of updates as DRPO (when both run here)
         budget -= time.time() - t_phase
+        start_dir, steps_before = self.sft_dir, 0
+        if c.init_rl is not None:
+            start_dir, steps_before = self.load_rl(c.init_rl, algo)
         # DRPO and GRPO differ only in rl.algo (loss and reward use); every other setting is shared.
         cfg = self._run_config(f"rl_{algo}", {
-            "model.path": str(self.sft_dir), "rl.algo": algo, "rl.rollouts": c.rl_rollouts,
+            "model.path": str(start_dir), "rl.algo": algo,
+            # a continued run keeps the SFT model as its KL reference (else: the policy it starts from)
+            **({"rl.ref_path": str(self.sft_dir)} if c.init_rl is not None else {}), "rl.rollouts": c.rl_rollouts,
             "rl.prompts_per_step": c.rl_prompts_per_step, "rl.gen_prompts_per_call": c.rl_prompts_per_step,
             "rl.lr": c.rl_lr, "rl.warmup_steps": c.rl_warmup_steps, "rl.ref_kl": c.rl_ref_kl,
             "rl.steps": steps, "rl.updates_per_batch": c.rl_updates_per_batch,
@@ -548,13 +565,16 @@ class Pipeline:
         r = run_rl(cfg, ws=ws)
         self._copy_logs(cfg.run_dir, f"rl_{algo}")
         setattr(self, f"{algo}_dir", r.final_dir)
+        if c.save_rl is not None:
+            self.save_rl(c.save_rl, algo, r.final_dir, steps_before + r.steps)
         series = read_metrics(cfg.run_dir / "metrics.csv") if (cfg.run_dir / "metrics.csv").is_file() else {}
         curve = lambda k: [v for _, v in series.get(k, [])]
         return {"reward_check": c.rl_reward, "fast_check_restarts": self.fast.restarts if self.fast else None,
                 "fast_check_replaced": dict(self.fast.replaced) if self.fast else None,
                 "rl_tasks": {lv: len(v) for lv, v in self.rl_tasks.items()}, "extra_rl_tasks": extra,
                 "prompt_order": "revisit" if c.rl_revisit_share > 0 else "list",
-                "steps": r.steps, "steps_allowed": steps, "seconds": r.seconds, "level": r.level,
+                "steps": r.steps, "steps_before": steps_before, "steps_total": steps_before + r.steps,
+                "started_from": str(start_dir), "steps_allowed": steps, "seconds": r.seconds, "level": r.level,
                 "curriculum": r.curriculum, "candidates_verified": verify.verified, "verifier_cache_hits": verify.hits,
                 "rollouts": r.steps * c.rl_rollouts * c.rl_prompts_per_step,
                 "settings": {"lr": c.rl_lr, "warmup_steps": c.rl_warmup_steps, "ref_kl": c.rl_ref_kl,
@@ -845,18 +865,10 @@ class Pipeline:
     def save_sft(self, folder: Path) -> None:
         """The SFT model in bf16 (tokenizer and config beside it) and SFT_STATE: held-out and RL tasks, answer
         caps, the teacher's answers, the data and SFT results; `init_sft` starts a later run from it."""
-        import torch
-        from transformers import AutoModelForCausalLM
-
         folder = Path(folder)
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        (tmp / "model").mkdir(parents=True)
-        for f in Path(self.sft_dir).iterdir():  # tokenizer files, drtriton_train.json
-            if f.is_file() and not f.name.endswith((".safetensors", ".bin")):
-                shutil.copy2(f, tmp / "model" / f.name)
-        model = AutoModelForCausalLM.from_pretrained(str(self.sft_dir), dtype=torch.bfloat16)
-        model.save_pretrained(str(tmp / "model"))
+        self._save_bf16(Path(self.sft_dir), tmp / "model")
         c = self.cfg
         state = {"heldout": self.heldout, "rl_tasks": self.rl_tasks, "caps": self.caps, "rl_caps": self.rl_caps,
                  "teacher": self.teacher, "data": self.results.get("data"), "sft": self.results.get("sft"),
@@ -870,6 +882,52 @@ class Pipeline:
         self.results["saved_sft"] = {"folder": str(folder), "megabytes": round(mb, 1), "dtype": "bfloat16"}
         self.log(f"sft: saved to {folder} ({mb:.1f} MB, bf16)")
         self.save()
+
+    def save_rl(self, folder: Path, algo: str, final_dir: Path, steps_total: int) -> None:
+        """The RL policy in bf16 (tokenizer beside it) and RL_STATE; `init_rl` continues from it."""
+        folder = Path(folder)
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        self._save_bf16(Path(final_dir), tmp / "model")
+        chain = list(getattr(self, "rl_chain", [])) + [{"steps_total": steps_total,
+                                                         "provenance": Provenance.here().to_json()}]
+        state = {"algo": algo, "steps_total": steps_total, "init_sft": self.results.get("init_sft"),
+                 "chain": chain}
+        atomic_write_text(tmp / RL_STATE, json.dumps(_jsonable(state)))
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+        self.results["saved_rl"] = {"folder": str(folder), "algo": algo, "steps_total": steps_total,
+                                    "dtype": "bfloat16"}
+        self.log(f"rl_{algo}: policy after {steps_total} RL steps saved to {folder} (bf16)")
+        self.save()
+
+    def load_rl(self, folder: Path, algo: str) -> tuple[Path, int]:
+        """The policy and step count of a `save_rl` folder, checked against this run's algorithm."""
+        folder = Path(folder)
+        path = folder / RL_STATE
+        if not path.is_file() or not (folder / "model" / "config.json").is_file():
+            raise UsageError(f"--init-rl {folder} has no {RL_STATE} and model/; make one with "
+                             "`bench/train_gpu.py pipeline --init-sft DIR --preset rl-long --algo A --save-rl DIR`")
+        state = json.loads(path.read_text())
+        if state.get("algo") != algo:
+            raise UsageError(f"--init-rl {folder} holds a {state.get('algo')} policy; continue it with "
+                             f"--algo {state.get('algo')}, not {algo}")
+        self.rl_chain = state.get("chain", [])
+        self.results["init_rl"] = {"folder": str(folder), "algo": algo, "steps_before": state["steps_total"]}
+        self.log(f"rl_{algo}: continuing from {folder} after {state['steps_total']} RL steps")
+        return folder / "model", int(state["steps_total"])
+
+    @staticmethod
+    def _save_bf16(src: Path, dst: Path) -> None:
+        """A model folder copied with its weights in bf16 (half the bytes: a command carries ~64 MB)."""
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        dst.mkdir(parents=True)
+        for f in src.iterdir():  # tokenizer files, drtriton_train.json
+            if f.is_file() and not f.name.endswith((".safetensors", ".bin")):
+                shutil.copy2(f, dst / f.name)
+        AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.bfloat16).save_pretrained(str(dst))
 
     def load_sft(self, folder: Path) -> None:
         """Starts from a `save_sft` folder: the SFT model (as saved, bf16 weights loaded in fp32) and its
@@ -899,7 +957,7 @@ class Pipeline:
     # ---- the run ----
     def prepare_dirs(self) -> None:
         work = self.cfg.work
-        for keep in (self.cfg.init_sft, self.cfg.save_sft):
+        for keep in (self.cfg.init_sft, self.cfg.save_sft, self.cfg.init_rl, self.cfg.save_rl):
             if keep is not None and Path(keep).resolve().is_relative_to(work.resolve()):
                 raise UsageError(f"{keep} is inside the work folder {work}, which each run clears; "
                                  "keep the saved SFT folder elsewhere")

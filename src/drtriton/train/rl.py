@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from drtriton.train import checkpoint as ckpt
@@ -301,7 +301,12 @@ def run_rl(cfg: RunConfig, ws: Workspace | None = None,
     params = [q for q in model.parameters() if q.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.rl.lr, weight_decay=0.0)
     curriculum = Curriculum.start(cfg.curriculum)
-    ref_model = reference_policy(model) if cfg.rl.ref_kl > 0 else None  # the starting policy, before resume
+    ref_model = None
+    if cfg.rl.ref_kl > 0 and cfg.rl.ref_path is not None:  # a continued run: the same reference as the first
+        spec = replace(cfg.model, path=Path(cfg.rl.ref_path), builtin=None, lora=None, gradient_checkpointing=False)
+        ref_model = reference_policy(load_model(spec, device=device)[0])
+    elif cfg.rl.ref_kl > 0:
+        ref_model = reference_policy(model)  # the starting policy, before resume
     step = 0
     last = ckpt.latest_checkpoint(cfg.run_dir)
     if last is not None:
