@@ -171,6 +171,8 @@ WAIT_PHASES = (
     "gate_wait_s",
     "shared_wait_s",
     "judge_s",
+    "judge_lock_s",
+    "judge_requests",
     "gpu_slot_wait_s",
     "quiet_wait_s",
     "quiet_hold_s",
@@ -255,8 +257,9 @@ def part_b(
     problems: int | None,
     spawn: str = "auto",
     overlap: bool = False,
+    spares: int | None = None,
 ) -> dict:
-    """overlap: every candidate submitted at once, `workers` verifying at a time (VerifierPool max_running);
+    """spares: warm workers kept per GPU (VerifierPool; None: one per worker). overlap: every candidate submitted at once, `workers` verifying at a time (VerifierPool max_running);
     one waiting for its problem's torch.compile baseline leaves its turn to the next. Without it, `workers`
     threads as verify_many runs them, each held until its verdict, baseline wait included."""
     pairs = batch_pairs(n, problems)
@@ -264,7 +267,8 @@ def part_b(
 
     timeline = []
     threads = len(pairs) if overlap else workers
-    with VerifierPool(config, workers=workers, spawn=spawn, max_running=workers if overlap else None) as pool:
+    with VerifierPool(config, workers=workers, spawn=spawn, max_running=workers if overlap else None,
+                      spares=spares) as pool:
         t0 = time.perf_counter()
 
         def one(i: int):
@@ -374,6 +378,8 @@ def main() -> int:
         default="8,64",
         help="(b) comma list of distinct-problem counts for the batch (64 = every kernel its own problem)",
     )
+    ap.add_argument("--spares", default="",
+                    help="(b) comma list of warm workers kept per GPU, one batch each (default: one per worker)")
     ap.add_argument("--no-scaled", action="store_true", help="(a) skip the scaled-up sizes")
     ap.add_argument(
         "--overlap-baselines",
@@ -409,11 +415,16 @@ def main() -> int:
     if args.part in ("b", "both"):
         result["throughput"] = {}
         overlaps = {"off": [False], "on": [True], "both": [False, True]}[args.overlap_baselines]
+        spares_list = [None] if not args.spares else [int(x) for x in args.spares.split(",")]
         for problems in [int(x) for x in args.designs.split(",") if x.strip()]:
             for overlap in overlaps:
-                run = part_b(VerifyConfig(device="cuda"), args.n, args.workers, problems, args.spawn, overlap)
-                key = f"{problems}_problems_{args.spawn}" + ("_overlap" if overlap else "")
-                result["throughput"][key] = run
+                for spares in spares_list:
+                    run = part_b(VerifyConfig(device="cuda"), args.n, args.workers, problems, args.spawn, overlap,
+                                 spares)
+                    key = (f"{problems}_problems_{args.spawn}" + ("_overlap" if overlap else "")
+                           + (f"_spares{spares}" if spares is not None else ""))
+                    run["spares"] = spares
+                    result["throughput"][key] = run
                 atomic_write_text(out, json.dumps(result, indent=1))
     atomic_write_text(out, json.dumps(result, indent=1))
     print(f"wrote {out}")

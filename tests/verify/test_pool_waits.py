@@ -120,3 +120,40 @@ def test_with_max_running_a_candidate_waiting_for_its_baseline_leaves_its_turn()
             "first: verdict with baseline",
         ]
         assert pool._turns.acquire(blocking=False)  # every turn given back
+
+
+class FakeSpare:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def alive(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+def test_candidates_take_the_oldest_spare_and_the_pool_keeps_its_spare_target(monkeypatch):
+    """A spare's CUDA context takes seconds while others start (the driver creates them one at a time), so
+    the spare started longest ago goes first; the pool tops its spares up to `spares`, one per take."""
+    pool = VerifierPool(VerifyConfig(device="cpu"), workers=2, spawn="exec", spares=3)
+    spawned = []
+
+    def fake_spawn(device):
+        spawned.append(FakeSpare(len(spawned)))
+        return spawned[-1]
+
+    monkeypatch.setattr(pool, "_spawn", fake_spawn)
+    try:
+        first = pool._take_candidate_worker("cpu")  # none idle: spawned for it, then a spare
+        assert first.n == 0 and [w.n for w in pool._idle_candidates["cpu"]] == [1]
+        second = pool._take_candidate_worker("cpu")  # the only spare; one new
+        assert second.n == 1 and [w.n for w in pool._idle_candidates["cpu"]] == [2]
+        pool._idle_candidates["cpu"].extend([FakeSpare(90), FakeSpare(91)])  # spares 2, 90, 91: at target
+        third = pool._take_candidate_worker("cpu")  # the oldest spare; the pool tops up to 3 again
+        assert third.n == 2 and [w.n for w in pool._idle_candidates["cpu"]] == [90, 91, 3]
+        fourth = pool._take_candidate_worker("cpu")
+        assert fourth.n == 90 and [w.n for w in pool._idle_candidates["cpu"]] == [91, 3, 4]
+    finally:
+        pool._idle_candidates["cpu"].clear()
+        pool.close()

@@ -192,7 +192,9 @@ class _JudgeWorker:
     def compare(self, case: int, handles, atol: float, rtol: float, *, digest: bool, compare: bool) -> dict:
         req = {"op": "compare", "case": case, "outputs": handles, "atol": atol, "rtol": rtol,
                "digest": digest, "compare": compare}
+        t0 = time.monotonic()
         with self.lock:
+            lock_wait_s = time.monotonic() - t0  # other candidates of this problem being judged first
             if self.broken:
                 raise JudgeFailure(self.broken)
             try:
@@ -204,7 +206,7 @@ class _JudgeWorker:
                 self.broken = f"the judge worker failed while comparing: {reply.get('reason')}"
                 self.worker.kill()
                 raise JudgeFailure(self.broken)
-            return reply
+            return {**reply, "lock_wait_s": lock_wait_s}
 
 
 class _Judge:
@@ -222,6 +224,8 @@ class _Judge:
         self.counts = {p: 0 for p in self.PASSES}
         self.stale: tuple[str, int, Comparison] | None = None  # first refill/recheck failure
         self.judge_s = 0.0  # seconds spent judging results (a judge worker's lock and comparisons included)
+        self.judge_lock_s = 0.0  # ... of which waiting for the judge worker's lock
+        self.judge_requests = 0  # comparisons and digests asked of a judge worker
 
     def _check(self, src: int, msg: dict, want_digest: bool, want_compare: bool) -> tuple[Comparison, str | None]:
         """Case `src`'s comparison (or a placeholder when not wanted) and the outputs' digest."""
@@ -234,6 +238,8 @@ class _Judge:
             if judge is None:
                 raise ValueError("result frame with IPC handles, but this problem has no judge")
             reply = judge.compare(src, msg["handles"], self.atol, self.rtol, digest=want_digest, compare=want_compare)
+            self.judge_lock_s += float(reply.get("lock_wait_s") or 0.0)
+            self.judge_requests += 1
             if reply["kind"] == "bad_descriptor":
                 raise ValueError(f"bad output descriptor: {reply.get('reason')}")
             cmp = Comparison(bool(reply["ok"]), str(reply.get("reason") or ""), reply.get("max_abs_err"),
@@ -391,6 +397,7 @@ class VerifierPool:
         memory_peers: int = 1,
         gpu_judge: bool = True,
         max_running: int | None = None,
+        spares: int | None = None,
     ) -> None:
         """
         Args:
@@ -405,6 +412,10 @@ class VerifierPool:
                 that only waits for its problem's torch.compile baseline counts no more, so callers may
                 run more threads than this and the workers stay busy while Inductor compiles (verify_many
                 then runs 4x as many threads). None: as many as the callers' threads (verify_many: workers).
+            spares: warm candidate workers kept starting or ready per device (prespawn); None: one per
+                concurrent slot (workers / devices). On a GPU a spare's CUDA context is most of its start:
+                contexts are created one at a time by the driver (bench/cuda_context_cost_gpu.py: 16 at
+                once take 2.3-2.9 s each on an H100), so spares started well ahead hide it.
         """
         self.gpu_judge = gpu_judge
         self._turns = threading.BoundedSemaphore(max_running) if max_running else None
@@ -414,6 +425,11 @@ class VerifierPool:
         self.config = config or VerifyConfig()
         self.workers = max(1, int(workers))
         self.prespawn = prespawn  # keep warm spare workers (interpreter + torch import done) ready
+        if spares is not None and spares < 0:
+            from drtriton.util.errors import UsageError
+
+            raise UsageError(f"spares must be >= 0 (0: none; None: one per concurrent slot), got {spares}")
+        self.spares = spares
         if spawn not in ("auto", "zygote", "exec"):
             from drtriton.util.errors import UsageError
 
@@ -436,7 +452,9 @@ class VerifierPool:
         self._cache = VerdictCache(cache_path) if cache_path else None
         self._lock = threading.Lock()
         self._gpu_locks = {d: threading.Lock() for d in self.devices}
-        self._idle_candidates: dict[str, list[WorkerProcess]] = {d: [] for d in self.devices}
+        # oldest first: the spare started longest ago is the likeliest to have its CUDA context already
+        self._idle_candidates: dict[str, collections.deque[WorkerProcess]] = {
+            d: collections.deque() for d in self.devices}
         self._idle_refs: dict[str, list[WorkerProcess]] = {d: [] for d in self.devices}
         self._refs: collections.OrderedDict[str, dict] = collections.OrderedDict()
         self._ref_locks: dict[str, threading.Lock] = {}
@@ -483,14 +501,19 @@ class VerifierPool:
     def _take_candidate_worker(self, device: str) -> WorkerProcess:
         with self._lock:
             idle = self._idle_candidates[device]
-            worker = idle.pop() if idle else None
-            # keep one warm spare per concurrent slot so interpreter start overlaps the running check
-            spares_needed = max(1, self.workers // len(self.devices)) - len(idle) if self.prespawn else 0
+            worker = idle.popleft() if idle else None
+            # keep warm spares (default one per concurrent slot) so a worker's start overlaps running checks;
+            # one new spare per take: on an H100 two per take (and 32 spares) made contexts pile up in the
+            # driver (19.6 s median context, 49 candidates/min against 71.5; docs/RESULTS.md, issue 4b)
+            target = self.spares if self.spares is not None else max(1, self.workers // len(self.devices))
+            spares_needed = min(1, target - len(idle)) if self.prespawn else 0
         if worker is None or not worker.alive():
             if worker is not None:
                 worker.close()
             worker = self._spawn(device)
-        if spares_needed > 0 and not self._closed:
+        for _ in range(max(0, spares_needed)):
+            if self._closed:
+                break
             spare = self._spawn(device)
             with self._lock:
                 self._idle_candidates[device].append(spare)
@@ -827,6 +850,9 @@ class VerifierPool:
         if slot.waited_s is not None:
             waits["gpu_slot_wait_s"] = slot.waited_s
         waits["judge_s"] = judge.judge_s
+        if judge.judge_requests:
+            waits["judge_lock_s"] = judge.judge_lock_s
+            waits["judge_requests"] = float(judge.judge_requests)
         if isinstance(reply.get("phase_s"), dict):
             reply["phase_s"].update(waits)
         return self.evaluate(ref, reply, judge)

@@ -74,7 +74,8 @@ class Verdict:
     cached: bool = False  # True when this verdict came from the cache
     # Worker seconds per phase: load_s (import + build), first_call_s (includes Triton JIT compile),
     # correctness_s, timing_s; and where the candidate waited on something shared: the parent's
-    # reference_s, take_worker_s, ready_wait_s, gate_wait_s, gpu_slot_wait_s, judge_s, baseline_wait_s
+    # reference_s, take_worker_s, ready_wait_s, gate_wait_s, gpu_slot_wait_s, judge_s (of it judge_lock_s
+    # waiting for the problem's judge worker, over judge_requests requests), baseline_wait_s
     # (and the problem baseline's own baseline_compile_s, baseline_timing_s), the worker's shared_wait_s,
     # quiet_wait_s, quiet_hold_s (GPU lock) and its start-up's worker_context_s,
     # worker_section_s. Empty when the candidate never reached the worker.
