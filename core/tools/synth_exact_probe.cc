@@ -1,14 +1,18 @@
-// Measurements behind docs/SYNTH.md, "Exact sampling above level 7": how far each candidate superset
-// is from the valid programs, per level, before building a sampler on it. Modes:
-//   synth_exact_probe accept   --levels 5,6,10 --seconds 15  one-class DP proposals (early rejection):
-//                                                           acceptance, proposals/s, rejection counts
-//   synth_exact_probe rank     --levels 5,6,7 --seconds 20   the same with the rank-class DP (+ build s)
-//   synth_exact_probe ceilings --levels 5,8 --seconds 60     one-class points walked in full: the share
-//       that is rank-typable, typable with the types of <= 0/1/2-node trees kept exact, shape-typable,
-//       range-valid, valid. A sampler uniform over superset A accepts P(valid) / P(A): measured, not built
-//   synth_exact_probe strata   --levels 7                    sampler build and coverage-strata seconds
-//   synth_exact_probe closure  --levels 20 --seconds 4       distinct types of trees of 1..4 operators
-// `--seconds` is the time per level (closure: the largest tree). Single core, no output files.
+// Measurements behind docs/SYNTH.md, "Exact sampling above level 7": how far each candidate
+// superset is from the valid programs, per level, before building a sampler on it. Modes
+// (`--seconds` is the time per level; for closure, the largest tree size):
+//   synth_exact_probe accept --levels 5,6,10 --seconds 15
+//       one-class DP proposals with early rejection: acceptance, proposals/s, rejection counts
+//   synth_exact_probe rank --levels 5,6,7 --seconds 20
+//       the same with the rank-class DP, and its build time
+//   synth_exact_probe ceilings --levels 5,8 --seconds 60
+//       one-class points walked in full: the share that is rank-typable, typable with the types of
+//       <= 0/1/2-operator trees kept exact, shape-typable, range-valid, valid. A sampler uniform
+//       over superset A would accept P(valid) / P(A): measured without building it
+//   synth_exact_probe strata --levels 7       sampler build and coverage-strata seconds
+//   synth_exact_probe closure --levels 20 --seconds 4
+//       distinct tensor types of trees of exactly 1..4 operators over the level's menu
+// One core, no output files.
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -43,7 +47,7 @@ std::vector<int> ParseList(const char* s) {
   return out;
 }
 
-// Acceptance of the one-class DP (early rejection, as Draw uses) and the full Check's first failure.
+// Acceptance of the one-class (or rank) DP with early rejection, as Draw uses it, and the reasons.
 void Accept(const std::vector<int>& levels, double seconds, bool rank) {
   for (int level : levels) {
     SynthConfig config = LevelConfig(level);
@@ -59,10 +63,10 @@ void Accept(const std::vector<int>& levels, double seconds, bool rank) {
     }
     const double dt = Now() - t1;
     const auto& s = impl.stats;
-    std::printf("level %d %s superset %.3e build %.2fs proposals %llu (%.0f/s) accepted %llu (%.3e)",
-                level, rank ? "rank" : "one-class", impl.SupersetSize(), t1 - t0,
-                (unsigned long long)s.proposals, s.proposals / dt, (unsigned long long)s.accepted,
-                double(s.accepted) / s.proposals);
+    std::printf(
+        "level %d %s superset %.3e build %.2fs proposals %llu (%.0f/s) accepted %llu (%.3e)", level,
+        rank ? "rank" : "one-class", impl.SupersetSize(), t1 - t0, (unsigned long long)s.proposals,
+        s.proposals / dt, (unsigned long long)s.accepted, double(s.accepted) / s.proposals);
     for (int r = 0; r < static_cast<int>(Reject::kCount); ++r) {
       std::printf(" %s=%llu", std::string(RejectName(static_cast<Reject>(r))).c_str(),
                   (unsigned long long)s.rejected[r]);
@@ -81,7 +85,9 @@ bool RankTypable(const ir::Graph& g) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const auto& node = g.nodes[i];
     const auto& spec = ops::Spec(node.op);
-    if (spec.dtype == ops::DtypeRule::kIndexOut && static_cast<int>(i) + 1 != static_cast<int>(g.nodes.size())) return false;
+    if (spec.dtype == ops::DtypeRule::kIndexOut &&
+        static_cast<int>(i) + 1 != static_cast<int>(g.nodes.size()))
+      return false;
     const int r0 = rank[node.inputs[0]];
     const int r1 = node.inputs.size() > 1 ? rank[node.inputs[1]] : 0;
     auto out = RankOut(node.op, node.attrs, r0, r1);
@@ -109,11 +115,13 @@ NodeFlags Flags(const ir::Graph& g) {
       if (!ops::Within(arg[a], ops::InputDomain(node.op, a, node.attrs))) f.range_ok = false;
     }
     range[k + i] = ops::OutputRange(node.op, std::span(arg.data(), arity), node.attrs);
-    if (arity == 2 && node.inputs[0] == node.inputs[1] && DegenerateOnOneValue(node.op)) f.degenerate = true;
+    if (arity == 2 && node.inputs[0] == node.inputs[1] && DegenerateOnOneValue(node.op))
+      f.degenerate = true;
   }
   return f;
 }
 
+// Every node's InferOutput holds (types left in the graph for Check(typed)).
 bool ShapeTypable(ir::Graph& g) {
   std::vector<ir::TensorType> args;
   for (auto& node : g.nodes) {
@@ -153,7 +161,8 @@ std::set<TypeKey> TypesWithin(const SynthConfig& config, int max_nodes) {
             for (const auto& t1 : by_n[a]) {
               for (const auto& t2 : by_n[n - 1 - a]) {
                 args = {t1, t2};
-                if (!ExtentsClash(spec.id, attrs, args)) add(ops::InferOutput(spec.id, args, attrs));
+                if (!ExtentsClash(spec.id, attrs, args))
+                  add(ops::InferOutput(spec.id, args, attrs));
               }
             }
           }
@@ -197,8 +206,10 @@ bool AbstractTypable(const ir::Graph& g, const std::set<TypeKey>& tracked) {
     if (spec.dtype == ops::DtypeRule::kIndexOut && !last) return false;
     auto r = RankOut(node.op, node.attrs, args[0].Rank(), args.size() > 1 ? args[1].Rank() : 0);
     if (!r || *r < 0 || *r > kMaxRank) return false;
-    value[k + i] = {false, {ir::Shape(*r, 0), spec.dtype == ops::DtypeRule::kIndexOut
-                                                  ? ir::DType::kInt64 : ir::DType::kFloat32}};
+    value[k + i] = {
+        false,
+        {ir::Shape(*r, 0),
+         spec.dtype == ops::DtypeRule::kIndexOut ? ir::DType::kInt64 : ir::DType::kFloat32}};
   }
   return true;
 }
@@ -231,14 +242,17 @@ void Ceilings(const std::vector<int>& levels, double seconds) {
         if (flags.range_ok) ++range_ok;
         if (flags.range_ok && !flags.degenerate) ++nondegenerate;
         auto reason = impl.Check(g, /*typed=*/true);
-        if (!reason) ++valid;
-        else ++why[static_cast<int>(*reason)];
+        if (!reason)
+          ++valid;
+        else
+          ++why[static_cast<int>(*reason)];
       }
     }
-    std::printf("level %d full walks %llu rank_ok %llu (%.4e) shape_ok %llu (%.4e) valid %llu (%.4e)\n",
-                level, (unsigned long long)n, (unsigned long long)rank_ok, double(rank_ok) / n,
-                (unsigned long long)shape_ok, double(shape_ok) / n, (unsigned long long)valid,
-                double(valid) / n);
+    std::printf(
+        "level %d full walks %llu rank_ok %llu (%.4e) shape_ok %llu (%.4e) valid %llu (%.4e)\n",
+        level, (unsigned long long)n, (unsigned long long)rank_ok, double(rank_ok) / n,
+        (unsigned long long)shape_ok, double(shape_ok) / n, (unsigned long long)valid,
+        double(valid) / n);
     for (size_t d = 0; d < tracked.size(); ++d) {
       std::printf("  types within %zu nodes tracked (%zu types): abstract ok %llu (%.4e)\n", d,
                   tracked[d].size(), (unsigned long long)abs_ok[d], double(abs_ok[d]) / n);
@@ -272,7 +286,10 @@ void Closure(int level, int max_n) {
   };
   std::vector<std::map<int, double>> count(max_n + 1);  // count[n][type]
   for (const auto& shape : config.shape_menu) count[0][id_of({shape, ir::DType::kFloat32})] += 1;
-  struct OA { ops::OpId op; std::vector<double> attrs; };
+  struct OA {
+    ops::OpId op;
+    std::vector<double> attrs;
+  };
   std::vector<OA> unary, binary;
   for (const auto& spec : ops::Registry()) {
     ForEachAttrs(spec, [&](const std::vector<double>& a) {
@@ -290,7 +307,8 @@ void Closure(int level, int max_n) {
       for (const auto& oa : unary) {
         auto out = ops::InferOutput(oa.op, args, oa.attrs);
         if (!out || out->Rank() > kMaxRank) continue;
-        if (4.0 * static_cast<double>(out->Numel()) > config.max_bytes) continue;  // over budget alone
+        if (4.0 * static_cast<double>(out->Numel()) > config.max_bytes)
+          continue;  // over budget alone
         ++rules;
         count[n][id_of(*out)] += c;
       }
