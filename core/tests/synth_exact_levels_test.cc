@@ -5,6 +5,8 @@
 
 #include <optional>
 
+#include "drtriton/ir.h"
+#include "drtriton/ops.h"
 #include "drtriton/synth.h"
 #include "synth/csp.h"
 #include "synth/rng.h"
@@ -37,6 +39,17 @@ TEST(SynthExactLevels, Level7DrawIsTheFirstAcceptedProposalAndValid) {
     EXPECT_EQ(drawn.nodes.size(), 7u);
     ir::Graph untyped = drawn;  // Check infers every type again and checks every constraint
     EXPECT_EQ(sampler.impl().Check(untyped), std::nullopt);
+    // The level's knobs that the DP enforces by construction (Check does not count them).
+    const SynthConfig& config = sampler.config();
+    EXPECT_LE(static_cast<int>(drawn.inputs.size()), config.max_inputs);
+    int heavy = 0, reductions = 0;
+    for (const auto& node : drawn.nodes) {
+      heavy += ops::Spec(node.op).heavy;
+      reductions += ops::Spec(node.op).reduces;
+    }
+    EXPECT_LE(heavy, config.heavy_max);
+    EXPECT_LE(reductions, config.reductions_max);
+    EXPECT_NO_THROW(ir::Validate(drawn));
   }
 }
 
