@@ -1,4 +1,4 @@
-// Markov-chain levels (above 6; core/src/synth/mcmc.cc): the chain's draws are uniform on a small
+// Markov-chain levels (above 7; core/src/synth/mcmc.cc): the chain's draws are uniform on a small
 // enumerated space (chi-square), a chain too short to mix fails the same test, and level 20 gives
 // valid 20-operator programs, reproducibly, in bounded time.
 #include <gtest/gtest.h>

@@ -211,7 +211,7 @@ def test_stratum_rows_hold_their_stratum_pair():
         assert producer in [graph["nodes"][v - k]["op"] for v in sink["inputs"] if v >= k]
 
 
-# ---- levels above 6: the Markov-chain draws ----
+# ---- levels above 7: the Markov-chain draws ----
 
 def test_level_20_cli_writes_twenty_operator_programs_that_run_and_pass_the_degenerate_check(tmp_path):
     out = tmp_path / "l20.jsonl"
@@ -236,13 +236,13 @@ def test_level_20_rows_are_reproducible_from_the_seed():
 
 
 def test_chain_levels_report_their_steps_and_have_no_strata():
-    assert _core.synth_level_config(6)["mcmc_steps"] == 0
-    assert _core.synth_level_config(7)["mcmc_steps"] > 0
+    assert _core.synth_level_config(7)["mcmc_steps"] == 0  # exact rejection up to level 7
+    assert _core.synth_level_config(8)["mcmc_steps"] > 0
     assert _core.Synthesizer(8).strata() == []
 
 
 def test_coverage_of_a_chain_level_names_its_stream(capsys):
-    assert main(["synth", "--coverage", "--n", "2", "--level", "7", "--json"]) == 0
+    assert main(["synth", "--coverage", "--n", "2", "--level", "8", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["stream"] == "markov-chain" and report["programs"] == 2
 

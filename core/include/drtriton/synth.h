@@ -20,7 +20,9 @@ namespace drtriton::synth {
 // 4: levels 1..6: proposal a of a draw uses the stream StreamSeed(seed, a) (was one generator for all
 //    attempts), so early rejection, which stops a walk part-way, cannot change what is drawn. Same
 //    distribution (exactly uniform); other bytes. Levels above 6 as in 3.
-inline constexpr std::string_view kGeneratorVersion = "csp-dag/4";
+// 5: level 7 draws by exact rejection from the rank-class DP (was the chain); levels 1..6 and 8..32
+//    as in 4 (same bytes).
+inline constexpr std::string_view kGeneratorVersion = "csp-dag/5";
 
 /// Input shapes of the level tables: small ones for CPU tests, KernelBench-like ones for GPU runs.
 enum class ShapeScale : uint8_t { kSmall, kRealistic };
@@ -47,7 +49,7 @@ struct SynthConfig {
   // 0: exact rejection sampling (every accepted draw exactly uniform). > 0: each draw is the state of
   // a Markov chain after this many steps from a searched valid start; the chain's stationary
   // distribution is uniform over valid programs, a finite chain only approximately (docs/SYNTH.md).
-  // Levels above 6 use it: exact rejection accepts ~0 proposals there. No coverage strata then.
+  // Levels above 7 use it: exact rejection accepts too few proposals there. No coverage strata then.
   int mcmc_steps = 0;
 };
 

@@ -59,7 +59,7 @@ bool ExtentsClash(ops::OpId id, std::span<const double> attrs,
 /// mse_loss(x, x), cosine_similarity(x, x)): such programs are invalid (docs/SYNTH.md).
 bool DegenerateOnOneValue(ops::OpId op);
 
-/// Places in the walk a Markov-chain move can change (docs/SYNTH.md, "Levels above 6").
+/// Places in the walk a Markov-chain move can change (docs/SYNTH.md, "Levels above 7").
 enum class Site : uint8_t {
   kStep,        // a materialization step starts
   kOpInGroup,   // the next decision is the (op, attrs) inside the chosen group (unforced steps only)

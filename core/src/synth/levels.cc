@@ -21,8 +21,14 @@ const std::vector<ir::Shape> kRealisticMenu = {
     {128, 1024}, {1024, 1024}, {1024}, {32, 64, 512}, {16, 32, 64, 64}, {8, 16, 16, 32, 32},
 };
 
-// Chain steps per draw above level 6 (docs/SYNTH.md, "Levels above 6", measured there).
+// Chain steps per draw above kExactMaxLevel (docs/SYNTH.md, "Levels above 7", measured there).
 constexpr int kChainSteps = 2000;
+
+// The highest level drawn by exact rejection from the rank-class DP. Level 7 builds in ~2.4 s
+// (peak ~0.6 GB) and accepts 0.7% of proposals: ~2,250 programs/s, exactly uniform (the chain gave
+// ~180/s, approximately). Level 8 would take ~12 s and ~1.1 GB per sampler, so it stays on the
+// chain (docs/SYNTH.md, "Measured throughput").
+constexpr int kExactMaxLevel = 7;
 
 }  // namespace
 
@@ -42,13 +48,13 @@ SynthConfig LevelConfig(int level, ShapeScale scale) {
   config.reductions_min = 0;
   config.reductions_max = cap;
   config.max_fanout = 3;  // a residual plus a side branch; more is rare in KernelBench
-  // The rank-class DP has ~0.25M states at level 5 (~1 s to build), ~0.9M at 6 (~4 s) and ~2.7M at
-  // 7 (~14 s), growing ~3x per operator: above 6 operators the one-class DP keeps start-up instant
-  // (and acceptance as low as the first design's).
-  config.rank_classes = level <= 6;
-  // Above 6 operators exact rejection accepts ~0 proposals (docs/SYNTH.md): draws are the end of a
-  // Markov chain whose stationary distribution is uniform over the valid programs (approximate).
-  config.mcmc_steps = level <= 6 ? 0 : kChainSteps;
+  // The rank-class DP's state grows ~3x per operator (build 0.2 s at level 5, 0.7 s at 6, 2.4 s
+  // at 7, 12 s at 8): above kExactMaxLevel the one-class DP keeps start-up instant.
+  config.rank_classes = level <= kExactMaxLevel;
+  // Above it exact rejection starts too slowly or accepts too few (docs/SYNTH.md): draws are the
+  // end of a Markov chain whose stationary distribution is uniform over the valid programs
+  // (approximate).
+  config.mcmc_steps = level <= kExactMaxLevel ? 0 : kChainSteps;
   if (scale == ShapeScale::kSmall) {
     config.shape_menu = kSmallMenu;
     config.max_flops = 5e7;  // keeps the CPU execution tests fast

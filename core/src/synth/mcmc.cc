@@ -1,5 +1,5 @@
-// Levels above 6: a Metropolis chain over the superset's points whose stationary distribution is
-// uniform over valid programs (docs/SYNTH.md, "Levels above 6"). A point is the tape of decisions of
+// Levels above 7: a Metropolis chain over the superset's points whose stationary distribution is
+// uniform over valid programs (docs/SYNTH.md, "Levels above 7"). A point is the tape of decisions of
 // one walk; every move below proposes y from x with the same probability as x from y (symmetric
 // proposals), so accepting exactly the valid, canonical y leaves the uniform distribution invariant.
 // The chain starts from one of a pool of valid points, each found once per sampler by a greedy search
@@ -217,7 +217,7 @@ int SamplerImpl::SearchScore(ir::Graph& graph, Reject reason) const {
 std::optional<ir::Graph> SamplerImpl::DrawChain(Rng& rng, int stratum, uint64_t max_proposals) {
   DRT_ICHECK(config_.mcmc_steps > 0);
   DRT_CHECK(stratum < 0, ValueError,
-            "levels above 6 draw by a Markov chain and have no coverage strata; pass stratum -1");
+            "levels above 7 draw by a Markov chain and have no coverage strata; pass stratum -1");
   // The chain starts from one of kStartPool valid points, each found once per sampler by a search
   // seeded by its index alone: a draw depends only on the config and its seed, whatever was drawn
   // before.

@@ -1,5 +1,5 @@
 """drtriton synth: write N uniform random programs of a level as KernelBench tasks (exactly uniform at
-levels 1..6, approximately above them: docs/SYNTH.md), or print the
+levels 1..7, approximately above them: docs/SYNTH.md), or print the
 operator / operator-pair coverage of a level.
 
     drtriton synth --n 1000 --level 5 --seed 0 --out tasks.parquet
@@ -30,7 +30,7 @@ def _names(text: str) -> tuple[str, ...]:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="synthesize uniform random programs of a difficulty level (tasks)")
     p.add_argument("--n", type=int, default=1000, help="programs to write (or to draw with --coverage)")
-    p.add_argument("--level", type=int, default=5, help="compute operators per program: 1..32 (1, 2, 5, 20); above 6 drawn by a Markov chain, "
+    p.add_argument("--level", type=int, default=5, help="compute operators per program: 1..32 (1, 2, 5, 20); above 7 drawn by a Markov chain, "
                         "approximately uniform")
     p.add_argument("--seed", type=int, default=0, help="base seed; row i uses stream_seed(seed, i)")
     p.add_argument("--out", type=str, default=None, help="output .parquet or .jsonl (resumed if it exists)")
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if args.coverage:
         report = config.sampler().coverage(config.n, config.seed, config.strict_uniform)
         report["stream"] = "strict-uniform" if config.strict_uniform else "coverage-seeded"
-        if config.sampler().config["mcmc_steps"] > 0:  # levels above 6: no strata, every row from the chain
+        if config.sampler().config["mcmc_steps"] > 0:  # levels above 7: no strata, every row from the chain
             report["stream"] = "markov-chain"
         return _print_coverage(report, args.json, console, Table)
     import torch

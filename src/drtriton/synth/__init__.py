@@ -1,5 +1,5 @@
 """CSP-DAG synthesizer: uniform random programs of a difficulty level, as KernelBench tasks (exactly uniform
-at levels 1..6, approximately above: a Markov chain; docs/SYNTH.md).
+at levels 1..7, approximately above: a Markov chain; docs/SYNTH.md).
 
     from drtriton.synth import SynthConfig, synthesize
     for task in synthesize(SynthConfig(n=10, level=5, seed=0)): print(task["hash"], task["ops"])
