@@ -139,7 +139,7 @@ def test_candidates_take_the_oldest_spare_and_the_pool_keeps_its_spare_target(mo
     pool = VerifierPool(VerifyConfig(device="cpu"), workers=2, spawn="exec", spares=3)
     spawned = []
 
-    def fake_spawn(device):
+    def fake_spawn(device, candidate=False):
         spawned.append(FakeSpare(len(spawned)))
         return spawned[-1]
 
