@@ -125,6 +125,7 @@ def test_with_max_running_a_candidate_waiting_for_its_baseline_leaves_its_turn()
 class FakeSpare:
     def __init__(self, n: int) -> None:
         self.n = n
+        self.uses = 0
 
     def alive(self) -> bool:
         return True
