@@ -258,6 +258,7 @@ def part_b(
     spawn: str = "auto",
     overlap: bool = False,
     spares: int | None = None,
+    reuse: int = 1,
 ) -> dict:
     """spares: warm workers kept per GPU (VerifierPool; None: one per worker). overlap: every candidate submitted at once, `workers` verifying at a time (VerifierPool max_running);
     one waiting for its problem's torch.compile baseline leaves its turn to the next. Without it, `workers`
@@ -268,7 +269,7 @@ def part_b(
     timeline = []
     threads = len(pairs) if overlap else workers
     with VerifierPool(config, workers=workers, spawn=spawn, max_running=workers if overlap else None,
-                      spares=spares) as pool:
+                      spares=spares, reuse=reuse) as pool:
         t0 = time.perf_counter()
 
         def one(i: int):
@@ -323,6 +324,9 @@ def part_b(
         f"(b) {len(verdicts)} candidates in {wall:.1f} s = {per_min:.1f}/min with {workers} workers; "
         f"statuses {statuses}; compile share of worker time {share}"
     )
+    if pool_stats.get("reuse", 1) > 1:
+        print(f"(b) reuse {pool_stats['reuse']}: {pool_stats['candidates_on_reused_workers']} candidates on reused "
+              f"workers; not reused: {pool_stats['reuse_refusals']}")
     failures = [v.reason for v in verdicts if v.status is not Status.CORRECT][:5]
     phases = {}
     for name in WORKER_PHASES + WAIT_PHASES:
@@ -380,6 +384,9 @@ def main() -> int:
     )
     ap.add_argument("--spares", default="",
                     help="(b) comma list of warm workers kept per GPU, one batch each (default: one per worker)")
+    ap.add_argument("--reuse", default="1",
+                    help="(b) comma list of candidates one worker may serve (1: fresh each; verify/reuse.py), "
+                         "one batch each")
     ap.add_argument("--no-scaled", action="store_true", help="(a) skip the scaled-up sizes")
     ap.add_argument(
         "--overlap-baselines",
@@ -416,14 +423,15 @@ def main() -> int:
         result["throughput"] = {}
         overlaps = {"off": [False], "on": [True], "both": [False, True]}[args.overlap_baselines]
         spares_list = [None] if not args.spares else [int(x) for x in args.spares.split(",")]
+        reuse_list = [int(x) for x in args.reuse.split(",")]
         for problems in [int(x) for x in args.designs.split(",") if x.strip()]:
             for overlap in overlaps:
-                for spares in spares_list:
+                for spares, reuse in [(sp, ru) for sp in spares_list for ru in reuse_list]:
                     run = part_b(VerifyConfig(device="cuda"), args.n, args.workers, problems, args.spawn, overlap,
-                                 spares)
+                                 spares, reuse)
                     key = (f"{problems}_problems_{args.spawn}" + ("_overlap" if overlap else "")
-                           + (f"_spares{spares}" if spares is not None else ""))
-                    run["spares"] = spares
+                           + (f"_spares{spares}" if spares is not None else "") + (f"_reuse{reuse}" if reuse > 1 else ""))
+                    run["spares"], run["reuse"] = spares, reuse
                     result["throughput"][key] = run
                 atomic_write_text(out, json.dumps(result, indent=1))
     atomic_write_text(out, json.dumps(result, indent=1))

@@ -125,6 +125,7 @@ def test_with_max_running_a_candidate_waiting_for_its_baseline_leaves_its_turn()
 class FakeSpare:
     def __init__(self, n: int) -> None:
         self.n = n
+        self.uses = 0
 
     def alive(self) -> bool:
         return True
@@ -139,7 +140,7 @@ def test_candidates_take_the_oldest_spare_and_the_pool_keeps_its_spare_target(mo
     pool = VerifierPool(VerifyConfig(device="cpu"), workers=2, spawn="exec", spares=3)
     spawned = []
 
-    def fake_spawn(device):
+    def fake_spawn(device, candidate=False):
         spawned.append(FakeSpare(len(spawned)))
         return spawned[-1]
 

@@ -398,6 +398,7 @@ class VerifierPool:
         gpu_judge: bool = True,
         max_running: int | None = None,
         spares: int | None = None,
+        reuse: int = 1,
     ) -> None:
         """
         Args:
@@ -416,6 +417,10 @@ class VerifierPool:
                 concurrent slot (workers / devices). On a GPU a spare's CUDA context is most of its start:
                 contexts are created one at a time by the driver (bench/cuda_context_cost_gpu.py: 16 at
                 once take 2.3-2.9 s each on an H100), so spares started well ahead hide it.
+            reuse: candidates one worker may serve (1: a fresh worker for every candidate). Past 1, a
+                worker whose process state a candidate left unchanged (verify/reuse.py: a best-effort
+                snapshot, not a proof) serves the next candidate instead of exiting, which saves its CUDA
+                context; a worker that crashed, timed out, was rejected or changed the snapshot exits.
         """
         self.gpu_judge = gpu_judge
         self._turns = threading.BoundedSemaphore(max_running) if max_running else None
@@ -430,6 +435,13 @@ class VerifierPool:
 
             raise UsageError(f"spares must be >= 0 (0: none; None: one per concurrent slot), got {spares}")
         self.spares = spares
+        if reuse < 1:
+            from drtriton.util.errors import UsageError
+
+            raise UsageError(f"reuse must be >= 1 (candidates per worker; 1: a fresh worker each), got {reuse}")
+        self.reuse = int(reuse)
+        self.reused = 0  # candidates served by a worker that had served one before
+        self.reuse_refusals: collections.Counter[str] = collections.Counter()  # why workers were not reused
         if spawn not in ("auto", "zygote", "exec"):
             from drtriton.util.errors import UsageError
 
@@ -480,17 +492,18 @@ class VerifierPool:
                 zygote = self._zygotes[kind] = ZygoteClient(kind)
             return zygote
 
-    def _spawn(self, device: str) -> WorkerProcess:
+    def _spawn(self, device: str, candidate: bool = False) -> WorkerProcess:
         c = self.config
-        cpu_s = int(c.first_call_timeout_s + c.timeout_s * 3 + 120)
+        uses = self.reuse if candidate else 1
+        cpu_s = int((c.first_call_timeout_s + c.timeout_s * 3 + 120) * (4 if uses > 1 else 1))
         args = (device, self.memory_mb[device], cpu_s, c.output_cap_mb, self._tmp)
         zygote = self._zygote_for(device)
         if zygote is not None:
             try:
-                return WorkerProcess(*args, zygote=zygote)
+                return WorkerProcess(*args, zygote=zygote, reuse=uses > 1)
             except WorkerCrash:  # a zygote that cannot fork: fall back to a fresh interpreter
                 zygote.close()
-        return WorkerProcess(*args)
+        return WorkerProcess(*args, reuse=uses > 1)
 
     def _pick_device(self) -> str:
         with self._lock:
@@ -502,6 +515,8 @@ class VerifierPool:
         with self._lock:
             idle = self._idle_candidates[device]
             worker = idle.popleft() if idle else None
+            if worker is not None and worker.uses:
+                self.reused += 1
             # keep warm spares (default one per concurrent slot) so a worker's start overlaps running checks;
             # one new spare per take: on an H100 two per take (and 32 spares) made contexts pile up in the
             # driver (19.6 s median context, 49 candidates/min against 71.5; docs/RESULTS.md, issue 4b)
@@ -510,11 +525,11 @@ class VerifierPool:
         if worker is None or not worker.alive():
             if worker is not None:
                 worker.close()
-            worker = self._spawn(device)
+            worker = self._spawn(device, candidate=True)
         for _ in range(max(0, spares_needed)):
             if self._closed:
                 break
-            spare = self._spawn(device)
+            spare = self._spawn(device, candidate=True)
             with self._lock:
                 self._idle_candidates[device].append(spare)
         return worker
@@ -533,6 +548,9 @@ class VerifierPool:
                 "reference_ram_bytes": sum(r.ram_bytes for r in refs),
                 "reference_spilled_bytes": sum(r.spilled_bytes for r in refs),
                 "reference_problems": len(refs),
+                "reuse": self.reuse,
+                "candidates_on_reused_workers": self.reused,
+                "reuse_refusals": dict(self.reuse_refusals),
             }
 
     def _reference(self, problem_src: str, device: str) -> dict:
@@ -806,12 +824,14 @@ class VerifierPool:
         taken = gate.acquire(CANDIDATE_CASE_COPIES * case_bytes(ref["outputs"])) if gate else 0
         if gate:
             waits["gate_wait_s"] = time.monotonic() - t0
+        reply: dict = {}
         try:
             t0 = time.monotonic()
             worker.wait_ready(max(c.timeout_s, 300.0))  # a spare still starting (CUDA context, warm-up)
             waits["ready_wait_s"] = time.monotonic() - t0
             # this worker's start-up on a GPU: its CUDA context, and how long its warm-up held timers off
-            for name in ("context_s", "section_s"):
+            # (a reused worker's start-up was its first candidate's)
+            for name in ("context_s", "section_s") if worker.uses == 0 else ():
                 if name in worker.startup_s:
                     waits[f"worker_{name}"] = worker.startup_s[name]
             reply = worker.request(
@@ -845,7 +865,11 @@ class VerifierPool:
             if gate:
                 gate.release(taken)
             self._note_frames(worker)
-            worker.discard()  # one candidate per worker: nothing to shut down gracefully
+            worker.uses += 1
+            keep = self.reuse > 1 and worker.uses < self.reuse and reply.get("reusable") is True
+            if not keep:
+                self._note_refusal(worker, reply)
+                worker.discard()  # nothing to shut down gracefully
             path.unlink(missing_ok=True)
         if slot.waited_s is not None:
             waits["gpu_slot_wait_s"] = slot.waited_s
@@ -855,7 +879,39 @@ class VerifierPool:
             waits["judge_requests"] = float(judge.judge_requests)
         if isinstance(reply.get("phase_s"), dict):
             reply["phase_s"].update(waits)
-        return self.evaluate(ref, reply, judge)
+            reply["phase_s"]["worker_uses"] = float(worker.uses)
+        try:
+            verdict = self.evaluate(ref, reply, judge)
+        except BaseException:
+            if keep:
+                worker.discard()
+            raise
+        if keep:
+            # only after an honest run: a candidate caught cheating (here or by the judge) never hands its
+            # worker on, whatever the snapshot says
+            if verdict.status in (Status.CORRECT, Status.INCORRECT) and worker.alive() and not self._closed:
+                with self._lock:
+                    self._idle_candidates[device].appendleft(worker)  # ready now: the next candidate's
+            else:
+                with self._lock:
+                    self.reuse_refusals[f"verdict {verdict.status.value}"] += 1
+                worker.discard()
+        return verdict
+
+    def _note_refusal(self, worker: WorkerProcess, reply: dict) -> None:
+        """Why a worker that could have served again did not (the pool's reuse statistics)."""
+        if self.reuse <= 1:
+            return
+        if worker.uses >= self.reuse:
+            why = "served its share"
+        elif not reply:
+            why = "no reply (crash, timeout)"
+        elif reply.get("reusable") is False:
+            why = "state changed: " + ((reply.get("reuse_diffs") or ["?"])[0].split(":")[0])
+        else:
+            why = f"reply {reply.get('kind')}"
+        with self._lock:
+            self.reuse_refusals[why] += 1
 
     def _refill_cases(self, ref: ReferenceOutputs, device: str) -> list[int]:
         """The cases a candidate's worker refills after the fresh pass: all of them, unless their inputs

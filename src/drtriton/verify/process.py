@@ -237,10 +237,13 @@ class WorkerProcess:
         output_cap_mb: int,
         tmpdir: str,
         zygote: ZygoteClient | None = None,
+        reuse: bool = False,
     ) -> None:
         self.device = device
         self.memory_mb = memory_mb
+        self.uses = 0  # candidates this worker served (the pool's reuse; verify/reuse.py)
         settings = {
+            "reuse": reuse,  # snapshot the process state once warm, and say after each candidate if it held
             "memory_mb": memory_mb,
             "cpu_s": cpu_s,
             "output_cap_mb": output_cap_mb,

@@ -630,6 +630,10 @@ class CandidateRun:
 
 def run_candidate(req: dict, guard, launches, send, recv) -> dict:
     guard.candidate_path = req["path"]  # the setter resolves it
+    # a worker that serves several candidates (reuse.py) starts each with a clean record
+    guard.violations.clear()
+    guard.forks = 0
+    launches.counts.clear()
     try:
         return CandidateRun(req, guard, launches, send, recv).run()
     except _Reject as rej:
@@ -640,6 +644,29 @@ def run_candidate(req: dict, guard, launches, send, recv) -> dict:
             "rule": rej.rule,
             "violations": list(guard.violations),
         }
+
+
+def _reusable(base, req: dict, settings: dict) -> dict:
+    """After a candidate: its objects released, may this worker serve another? (reuse.py; never a verdict)"""
+    import gc
+
+    from drtriton.verify import reuse
+
+    t0 = time.perf_counter()
+    sys.modules.pop("drt_candidate", None)
+    gc.collect()
+    release_gpu_cache(req.get("device", "cpu"))
+    diffs = base.differences(reuse.ProcessState(req.get("device", "cpu")))
+    full = reuse.capture_used(float(settings.get("output_cap_mb", 16)))
+    if full:
+        diffs.append(full)
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_limit = float(settings.get("cpu_s", 3600))
+    if usage.ru_utime + usage.ru_stime > reuse.CPU_SHARE * cpu_limit:  # RLIMIT_CPU counts every candidate
+        diffs.append(f"CPU time {usage.ru_utime + usage.ru_stime:.0f} s of the {cpu_limit:g} s limit")
+    return {"reusable": not diffs, "reuse_diffs": diffs[:3], "reuse_check_s": time.perf_counter() - t0}
 
 
 # ---- main loop ----
@@ -696,6 +723,10 @@ def main() -> int:
     def recv():
         return read_frame(read_exact, 1 << 40)
 
+    # Reuse (the pool's `reuse`): the state a candidate could change for the next one, once warm (reuse.py)
+    from drtriton.verify import reuse
+
+    reuse_base = reuse.ProcessState(settings.get("device", "cpu")) if settings.get("reuse") else None
     send({"kind": "ready", "pid": os.getpid(), "startup_s": startup})
     judge = None  # this worker's ReferenceJudge, once it ran a problem's reference with one
     profile_dir = os.environ.get("DRT_WORKER_PROFILE")  # developers: a cProfile dump per request
@@ -727,6 +758,8 @@ def main() -> int:
                     reply = judge.compare(req) if judge is not None else {"kind": "error", "reason": "no judge here"}
             elif op == "candidate":
                 reply = run_candidate(req, guard, launches, send, recv)
+                if reuse_base is not None:
+                    reply.update(_reusable(reuse_base, req, settings))
             elif op == "baseline":
                 from drtriton.verify.timing import baseline_in_worker
 

@@ -1,0 +1,87 @@
+"""Worker reuse (VerifierPool reuse > 1, verify/reuse.py): a worker serves the next candidate only when the
+last one left its process-state snapshot unchanged and was judged honestly (correct or incorrect); every
+verdict stays the one a fresh worker gives."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from drtriton.verify import Status, VerifierPool, VerifyConfig
+from drtriton.verify.reuse import ProcessState
+
+TESTS = Path(__file__).resolve().parents[1]
+RELU = (TESTS / "problems" / "relu.py").read_text()
+RELU_OK = (TESTS / "redteam" / "honest" / "relu__elementwise.py").read_text()
+RELU_WRONG = RELU_OK.replace("tl.maximum(x, 0.0)", "tl.maximum(x, 0.5)")
+SOFTMAX = (TESTS / "problems" / "softmax_rows.py").read_text()
+SOFTMAX_OK = next((TESTS / "redteam" / "honest").glob("softmax_rows__*.py")).read_text()
+PATCHES_TORCH = (TESTS / "redteam" / "cheats" / "patch_monkey_patch_torch.py").read_text()
+
+
+def test_snapshot_sees_patches_flags_threads_environment_and_descriptors_but_not_submodule_imports():
+    import torch
+
+    base = ProcessState("cpu")
+    assert base.differences(ProcessState("cpu")) == []
+    import json.tool  # noqa: F401 - a submodule import is not a patch (json is not watched; torch's are)
+
+    saved_relu, saved_bench = torch.relu, torch.backends.cudnn.benchmark
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    fd = os.open(os.devnull, os.O_RDONLY)
+    try:
+        torch.relu = lambda x: x
+        torch.backends.cudnn.benchmark = not saved_bench
+        torch.Tensor.drt_extra = 1
+        os.environ["DRT_REUSE_TEST"] = "1"
+        thread.start()
+        diffs = " | ".join(base.differences(ProcessState("cpu")))
+    finally:
+        torch.relu, torch.backends.cudnn.benchmark = saved_relu, saved_bench
+        del torch.Tensor.drt_extra
+        os.environ.pop("DRT_REUSE_TEST")
+        stop.set()
+        thread.join()
+        os.close(fd)
+    for part in ("torch: replaced relu", "torch.Tensor: added drt_extra", "torch state cudnn", "threads",
+                 "environment", "open file descriptors"):
+        assert part in diffs
+    assert base.differences(ProcessState("cpu")) == []  # all restored
+
+
+def test_reused_workers_give_fresh_workers_verdicts_and_a_state_changing_candidate_retires_its_worker():
+    # rules that would reject the torch-patching cheat are off, so it runs, is judged correct, and only the
+    # snapshot stands between its patched torch and the next candidate
+    cfg = VerifyConfig(device="cpu", seeds=(0,), disabled_rules=("patch.monkey_patch", "sandbox.runtime_event"))
+    with VerifierPool(cfg, workers=1, reuse=4, spawn="exec") as pool:
+        first = pool.verify(RELU, RELU_OK)
+        wrong = pool.verify(RELU, RELU_WRONG)  # on the reused worker: still caught
+        again = pool.verify(RELU, RELU_OK + "\n# another candidate\n")
+        patched = pool.verify(SOFTMAX, PATCHES_TORCH)
+        after = pool.verify(SOFTMAX, SOFTMAX_OK)
+        stats = pool.stats()
+    assert [v.status for v in (first, wrong, again)] == [Status.CORRECT, Status.INCORRECT, Status.CORRECT]
+    assert [v.phase_s["worker_uses"] for v in (first, wrong, again, patched)] == [1.0, 2.0, 3.0, 4.0]
+    assert after.status is Status.CORRECT and after.phase_s["worker_uses"] == 1.0  # a fresh worker
+    assert stats["candidates_on_reused_workers"] == 3
+
+
+def test_patching_candidate_on_a_fresh_worker_is_not_reused():
+    cfg = VerifyConfig(device="cpu", seeds=(0,), disabled_rules=("patch.monkey_patch", "sandbox.runtime_event"))
+    with VerifierPool(cfg, workers=1, reuse=4, spawn="exec") as pool:
+        pool.verify(SOFTMAX, PATCHES_TORCH)
+        after = pool.verify(SOFTMAX, SOFTMAX_OK)
+        stats = pool.stats()
+    assert after.status is Status.CORRECT and after.phase_s["worker_uses"] == 1.0
+    assert stats["reuse_refusals"] == {"state changed: torch": 1} and stats["candidates_on_reused_workers"] == 0
+
+
+def test_reuse_below_one_is_a_usage_error():
+    from drtriton.util.errors import UsageError
+
+    with pytest.raises(UsageError, match="reuse must be >= 1"):
+        VerifierPool(VerifyConfig(device="cpu"), reuse=0)
