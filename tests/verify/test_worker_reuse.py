@@ -32,7 +32,7 @@ def test_snapshot_sees_patches_flags_threads_environment_and_descriptors_but_not
     saved_relu, saved_bench = torch.relu, torch.backends.cudnn.benchmark
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
-    fd = os.open(os.devnull, os.O_RDONLY)
+    fd = os.open(__file__, os.O_RDONLY)  # a regular file (device files are the GPU driver's, not checked)
     try:
         torch.relu = lambda x: x
         torch.backends.cudnn.benchmark = not saved_bench

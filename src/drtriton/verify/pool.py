@@ -907,7 +907,7 @@ class VerifierPool:
         elif not reply:
             why = "no reply (crash, timeout)"
         elif reply.get("reusable") is False:
-            why = "state changed: " + ((reply.get("reuse_diffs") or ["?"])[0].split(":")[0])
+            why = "state changed: " + "; ".join(d.split(":")[0] for d in reply.get("reuse_diffs") or ["?"])
         else:
             why = f"reply {reply.get('kind')}"
         with self._lock:

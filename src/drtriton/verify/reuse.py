@@ -12,8 +12,9 @@ covers what a candidate could change in this process that later code reads: the 
 attribute of the torch, torch.cuda, torch.nn.functional, torch.Tensor, torch.nn.Module, triton, time and
 builtins namespaces (a monkey-patch), torch's global numerics and modes (default dtype, grad mode, TF32
 and cuDNN flags, matmul precision, function/dispatch mode stacks, global module hooks), Python's trace and
-profile hooks, threads, gc callbacks, the environment, the working directory, open file descriptors,
-live GPU memory and the current CUDA stream, and how much of the output cap the capture file used. It is a
+profile hooks, threads, gc callbacks, the environment, the working directory, open descriptors other
+than the GPU driver's, live GPU memory and the current CUDA stream, and how much of the output cap the
+capture file used. It is a
 best-effort check, not a proof: state outside it (e.g. a C extension's globals, a module attribute deep
 inside torch) is not seen. A worker whose snapshot differs is discarded (never a verdict: lazy
 initialisation inside torch can change an attribute on first use), and `reuse` in the pool caps how many
@@ -80,11 +81,22 @@ def _torch_state(device: str) -> dict:
     return state
 
 
-def _fds() -> frozenset[int]:
+def _fds() -> frozenset[str]:
+    """What this process's descriptors point to, leaving out the GPU driver's own (device files and anonymous
+    inodes it opens as it goes: on an H100 every candidate's run added some, so every worker was retired)."""
+    out = set()
     try:
-        return frozenset(int(f) for f in os.listdir("/proc/self/fd"))
+        names = os.listdir("/proc/self/fd")
     except OSError:  # not Linux: no descriptor check
         return frozenset()
+    for name in names:
+        try:
+            target = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:  # closed meanwhile (the listing's own descriptor)
+            continue
+        if not target.startswith(("/dev/", "anon_inode:")):
+            out.add(f"{name}->{target}")
+    return frozenset(out)
 
 
 class ProcessState:
@@ -139,7 +151,8 @@ class ProcessState:
         if later.cwd != self.cwd:
             diffs.append("working directory changed")
         if later.fds != self.fds:
-            diffs.append(f"open file descriptors: {len(self.fds)} -> {len(later.fds)}")
+            new = sorted(later.fds - self.fds)[:2]
+            diffs.append(f"open file descriptors: {len(self.fds)} -> {len(later.fds)} (new: {', '.join(new) or '-'})")
         if later.gpu_bytes > self.gpu_bytes + slack_bytes:
             diffs.append(f"live GPU memory grew by {(later.gpu_bytes - self.gpu_bytes) >> 10} KiB")
         return diffs
