@@ -233,14 +233,15 @@ class ModelNew(nn.Module):
 """
 
 
-def batch_pairs(n: int, problems: int | None = None) -> list[tuple[str, str]]:
-    """n distinct kernels (op x block size); `problems` distinct problem constants (None: one each)."""
+def batch_pairs(n: int, problems: int | None = None, salt: int = 0) -> list[tuple[str, str]]:
+    """n distinct kernels (op x block size); `problems` distinct problem constants (None: one each); another
+    `salt` gives other problems and kernels (a later batch on a warm pool: no reference or verdict reused)."""
     pairs = []
     for i in range(n):
         name, (torch_expr, triton_expr) = list(OPS.items())[i % len(OPS)]
         block = BLOCKS[(i // len(OPS)) % len(BLOCKS)]
         k = i if problems is None else i % problems
-        scale, shift = f"{1.0 + 0.01 * k:.2f}", f"{0.001 * k:.3f}"
+        scale, shift = f"{1.0 + 0.01 * k:.2f}", f"{0.001 * k + 0.25 * salt:.3f}"
         pairs.append(
             (
                 PROBLEM_T.format(scale=scale, shift=shift, torch_expr=torch_expr),
@@ -259,17 +260,30 @@ def part_b(
     overlap: bool = False,
     spares: int | None = None,
     reuse: int = 1,
+    warm_batches: int = 0,
 ) -> dict:
-    """spares: warm workers kept per GPU (VerifierPool; None: one per worker). overlap: every candidate submitted at once, `workers` verifying at a time (VerifierPool max_running);
+    """warm_batches: batches of other problems run on the same pool first (untimed but for their wall);
+    the figures are the last batch's, on a warm pool. spares: warm workers kept per GPU (VerifierPool; None:
+    one per worker). overlap: every candidate submitted at once, `workers` verifying at a time (VerifierPool max_running);
     one waiting for its problem's torch.compile baseline leaves its turn to the next. Without it, `workers`
     threads as verify_many runs them, each held until its verdict, baseline wait included."""
-    pairs = batch_pairs(n, problems)
     from concurrent.futures import ThreadPoolExecutor
 
-    timeline = []
-    threads = len(pairs) if overlap else workers
+    threads = n if overlap else workers
+    warm_walls = []
     with VerifierPool(config, workers=workers, spawn=spawn, max_running=workers if overlap else None,
                       spares=spares, reuse=reuse) as pool:
+        for salt in range(1, warm_batches + 1):
+            t0 = time.perf_counter()
+            warm = batch_pairs(n, problems, salt)
+            with ThreadPoolExecutor(max_workers=threads) as ex:
+                warm_statuses = [str(v.status) for v in ex.map(lambda pr: pool.verify(*pr), warm)]
+            warm_walls.append(time.perf_counter() - t0)
+            print(f"(b) warm-up batch {salt}: {len(warm)} candidates in {warm_walls[-1]:.1f} s "
+                  f"({len(warm) / warm_walls[-1] * 60:.1f}/min), {warm_statuses.count('correct')} correct",
+                  file=sys.stderr, flush=True)
+        pairs = batch_pairs(n, problems)
+        timeline = []
         t0 = time.perf_counter()
 
         def one(i: int):
@@ -369,6 +383,8 @@ def part_b(
         "compile_share": share,
         "first_failures": failures,
         "pool_stats": pool_stats,
+        "warm_batches": warm_batches,
+        "warm_batch_walls_s": warm_walls,
     }
 
 
@@ -387,6 +403,9 @@ def main() -> int:
     ap.add_argument("--reuse", default="1",
                     help="(b) comma list of candidates one worker may serve (1: fresh each; verify/reuse.py), "
                          "one batch each")
+    ap.add_argument("--warm-batches", type=int, default=0,
+                    help="(b) batches of other problems run first on the same pool; the figures are then a warm "
+                         "pool's (default 0: a cold pool)")
     ap.add_argument("--no-scaled", action="store_true", help="(a) skip the scaled-up sizes")
     ap.add_argument(
         "--overlap-baselines",
@@ -428,7 +447,7 @@ def main() -> int:
             for overlap in overlaps:
                 for spares, reuse in [(sp, ru) for sp in spares_list for ru in reuse_list]:
                     run = part_b(VerifyConfig(device="cuda"), args.n, args.workers, problems, args.spawn, overlap,
-                                 spares, reuse)
+                                 spares, reuse, args.warm_batches)
                     key = (f"{problems}_problems_{args.spawn}" + ("_overlap" if overlap else "")
                            + (f"_spares{spares}" if spares is not None else "") + (f"_reuse{reuse}" if reuse > 1 else ""))
                     run["spares"], run["reuse"] = spares, reuse
