@@ -889,12 +889,14 @@ class VerifierPool:
         if keep:
             # only after an honest run: a candidate caught cheating (here or by the judge) never hands its
             # worker on, whatever the snapshot says
-            if verdict.status in (Status.CORRECT, Status.INCORRECT) and worker.alive() and not self._closed:
-                with self._lock:
+            honest = verdict.status in (Status.CORRECT, Status.INCORRECT) and worker.alive()
+            with self._lock:  # close() empties the idle lists under this lock: none is handed back after it
+                kept = honest and not self._closed
+                if kept:
                     self._idle_candidates[device].appendleft(worker)  # ready now: the next candidate's
-            else:
-                with self._lock:
+                elif not honest:
                     self.reuse_refusals[f"verdict {verdict.status.value}"] += 1
+            if not kept:
                 worker.discard()
         return verdict
 
