@@ -904,11 +904,8 @@ class Pipeline:
     def load_rl(self, folder: Path, algo: str) -> tuple[Path, int]:
         """The policy and step count of a `save_rl` folder, checked against this run's algorithm."""
         folder = Path(folder)
-        path = folder / RL_STATE
-        if not path.is_file() or not (folder / "model" / "config.json").is_file():
-            raise UsageError(f"--init-rl {folder} has no {RL_STATE} and model/; make one with "
-                             "`bench/train_gpu.py pipeline --init-sft DIR --preset rl-long --algo A --save-rl DIR`")
-        state = json.loads(path.read_text())
+        state = self._saved_state(folder, RL_STATE, "--init-rl", "bench/train_gpu.py pipeline --init-sft DIR "
+                                  "--preset rl-long --algo A --save-rl DIR")
         if state.get("algo") != algo:
             raise UsageError(f"--init-rl {folder} holds a {state.get('algo')} policy; continue it with "
                              f"--algo {state.get('algo')}, not {algo}")
@@ -916,6 +913,14 @@ class Pipeline:
         self.results["init_rl"] = {"folder": str(folder), "algo": algo, "steps_before": state["steps_total"]}
         self.log(f"rl_{algo}: continuing from {folder} after {state['steps_total']} RL steps")
         return folder / "model", int(state["steps_total"])
+
+    @staticmethod
+    def _saved_state(folder: Path, name: str, flag: str, make: str) -> dict:
+        """The state file of a saved folder (beside its model/), or a usage error that says how to make one."""
+        path = folder / name
+        if not path.is_file() or not (folder / "model" / "config.json").is_file():
+            raise UsageError(f"{flag} {folder} has no {name} and model/; make one with `{make}`")
+        return json.loads(path.read_text())
 
     @staticmethod
     def _save_bf16(src: Path, dst: Path) -> None:
@@ -933,11 +938,8 @@ class Pipeline:
         """Starts from a `save_sft` folder: the SFT model (as saved, bf16 weights loaded in fp32) and its
         tasks; the data and SFT phases are recorded as loaded."""
         folder = Path(folder)
-        path = folder / SFT_STATE
-        if not path.is_file() or not (folder / "model" / "config.json").is_file():
-            raise UsageError(f"--init-sft {folder} has no {SFT_STATE} and model/; make one with "
-                             "`bench/train_gpu.py pipeline --save-sft DIR --stop-after sft`")
-        state = json.loads(path.read_text())
+        state = self._saved_state(folder, SFT_STATE, "--init-sft",
+                                  "bench/train_gpu.py pipeline --save-sft DIR --stop-after sft")
         level_map = lambda d: {int(k): v for k, v in (d or {}).items()}
         self.heldout, self.rl_tasks = level_map(state["heldout"]), level_map(state["rl_tasks"])
         self.caps, self.rl_caps, self.teacher = level_map(state["caps"]), level_map(state["rl_caps"]), state["teacher"]
