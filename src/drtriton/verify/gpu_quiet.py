@@ -21,8 +21,9 @@ of driver work on a loaded host, almost no SM time) takes no section at all: onl
 (warmup.start_up). An earlier version made start-ups a third kind of section that a ramping timer waited
 for; with the pool replacing workers continuously one was almost always under way, and on an H100 every
 timing waited ~1.9 s for them (34-35 candidates/min against 55 without). Leaving the context creation
-out of every section rests on its using almost no SM time: not yet checked on a GPU (a timing's notes and
-sample spread with spares starting beside it are what would show otherwise).
+out of every section rests on its using almost no SM time; on the H100 (docs/RESULTS.md, issue 4b) two
+batches of 64 timed with spares starting beside them were all timed alone and their medians agreed
+(8.1 and 8.0 us).
 """
 
 from __future__ import annotations

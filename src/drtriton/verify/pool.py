@@ -36,6 +36,7 @@ from drtriton.util.provenance import Provenance
 from drtriton.verify.cache import VerdictCache, cache_key
 from drtriton.verify.compare import Comparison, compare, outputs_digest
 from drtriton.verify.config import VerifyConfig
+from drtriton.verify import reuse as reuse_state
 from drtriton.verify.process import WorkerCrash, WorkerProcess, WorkerTimeout, ZygoteClient
 from drtriton.verify.rules import RULES, check_static, has_model_new, parse_candidate
 from drtriton.verify.sandbox import policy_violations
@@ -494,16 +495,18 @@ class VerifierPool:
 
     def _spawn(self, device: str, candidate: bool = False) -> WorkerProcess:
         c = self.config
-        uses = self.reuse if candidate else 1
-        cpu_s = int((c.first_call_timeout_s + c.timeout_s * 3 + 120) * (4 if uses > 1 else 1))
-        args = (device, self.memory_mb[device], cpu_s, c.output_cap_mb, self._tmp)
+        reused = candidate and self.reuse > 1
+        cpu_s = c.first_call_timeout_s + c.timeout_s * 3 + 120
+        if reused:  # RLIMIT_CPU counts every candidate: a worker retires past reuse.CPU_SHARE of it, so each
+            cpu_s /= reuse_state.CPU_SHARE  # candidate it takes still has the whole allowance left
+        args = (device, self.memory_mb[device], int(cpu_s), c.output_cap_mb, self._tmp)
         zygote = self._zygote_for(device)
         if zygote is not None:
             try:
-                return WorkerProcess(*args, zygote=zygote, reuse=uses > 1)
+                return WorkerProcess(*args, zygote=zygote, reuse=reused)
             except WorkerCrash:  # a zygote that cannot fork: fall back to a fresh interpreter
                 zygote.close()
-        return WorkerProcess(*args, reuse=uses > 1)
+        return WorkerProcess(*args, reuse=reused)
 
     def _pick_device(self) -> str:
         with self._lock:
@@ -526,9 +529,7 @@ class VerifierPool:
             if worker is not None:
                 worker.close()
             worker = self._spawn(device, candidate=True)
-        for _ in range(max(0, spares_needed)):
-            if self._closed:
-                break
+        if spares_needed > 0 and not self._closed:
             spare = self._spawn(device, candidate=True)
             with self._lock:
                 self._idle_candidates[device].append(spare)

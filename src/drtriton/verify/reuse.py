@@ -158,12 +158,20 @@ class ProcessState:
         return diffs
 
 
-def capture_used(cap_mb: float) -> str | None:
-    """Why the capture file (this worker's stderr, capped at `cap_mb`) is too full for another candidate."""
+def limits_used(output_cap_mb: float, cpu_limit_s: float) -> list[str]:
+    """Why this worker's process-wide limits leave too little for another candidate: the capture file (its
+    stderr, capped at `output_cap_mb`) or the CPU seconds used (RLIMIT_CPU, `cpu_limit_s`) past their share."""
+    import resource
+
+    out = []
     try:
         used = os.fstat(2).st_size
     except OSError:
-        return None
-    if cap_mb > 0 and used > CAPTURE_SHARE * cap_mb * (1 << 20):
-        return f"capture file holds {used >> 10} KiB of the {cap_mb:g} MB cap"
-    return None
+        used = 0
+    if output_cap_mb > 0 and used > CAPTURE_SHARE * output_cap_mb * (1 << 20):
+        out.append(f"capture file holds {used >> 10} KiB of the {output_cap_mb:g} MB cap")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_s = usage.ru_utime + usage.ru_stime
+    if cpu_s > CPU_SHARE * cpu_limit_s:
+        out.append(f"CPU time {cpu_s:.0f} s of the {cpu_limit_s:g} s limit")
+    return out

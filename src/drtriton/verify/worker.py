@@ -657,15 +657,7 @@ def _reusable(base, req: dict, settings: dict) -> dict:
     gc.collect()
     release_gpu_cache(req.get("device", "cpu"))
     diffs = base.differences(reuse.ProcessState(req.get("device", "cpu")))
-    full = reuse.capture_used(float(settings.get("output_cap_mb", 16)))
-    if full:
-        diffs.append(full)
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_limit = float(settings.get("cpu_s", 3600))
-    if usage.ru_utime + usage.ru_stime > reuse.CPU_SHARE * cpu_limit:  # RLIMIT_CPU counts every candidate
-        diffs.append(f"CPU time {usage.ru_utime + usage.ru_stime:.0f} s of the {cpu_limit:g} s limit")
+    diffs += reuse.limits_used(float(settings.get("output_cap_mb", 16)), float(settings.get("cpu_s", 3600)))
     return {"reusable": not diffs, "reuse_diffs": diffs[:3], "reuse_check_s": time.perf_counter() - t0}
 
 
