@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from drtriton.util.fileio import atomic_write_text  # noqa: E402
 from drtriton.util.provenance import Provenance  # noqa: E402
 from drtriton.verify import Status, VerifierPool, VerifyConfig  # noqa: E402
+from drtriton.verify.reuse import DEFAULT_REUSE  # noqa: E402
 from drtriton.verify.worker import _load_module  # noqa: E402
 
 # ---- (a) agreement with do_bench ----
@@ -251,6 +252,32 @@ def batch_pairs(n: int, problems: int | None = None, salt: int = 0) -> list[tupl
     return pairs
 
 
+def _quantile(xs, q: float) -> float | None:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else None
+
+
+def outliers(timeline: list[dict], factor: float = 3.0) -> list[dict]:
+    """Verdicts whose candidate median is past `factor` x the batch's median (the kernels are alike), with
+    what else was measured for them: their eager median against the batch's, their samples' spread, the
+    worker's candidate count, and the waits for the GPU lock."""
+    cands = [r["candidate_ms"] for r in timeline if r.get("candidate_ms")]
+    eagers = [r["eager_ms"] for r in timeline if r.get("eager_ms")]
+    if not cands:
+        return []
+    mid_c, mid_e = statistics.median(cands), statistics.median(eagers) if eagers else None
+    keys = ("i", "candidate_ms", "candidate_p10", "candidate_p90", "eager_ms", "eager_p10", "eager_p90", "host_ms",
+            "worker_uses", "quiet_wait_s", "quiet_hold_s", "not_quiet", "start_s", "end_s")
+    out = []
+    for r in timeline:
+        if r.get("candidate_ms") and r["candidate_ms"] > factor * mid_c:
+            row = {k: r.get(k) for k in keys}
+            row["x_batch_median"] = r["candidate_ms"] / mid_c
+            row["eager_x_batch_median"] = r["eager_ms"] / mid_e if r.get("eager_ms") and mid_e else None
+            out.append(row)
+    return out
+
+
 def part_b(
     config: VerifyConfig,
     n: int,
@@ -261,6 +288,7 @@ def part_b(
     spares: int | None = None,
     reuse: int = 1,
     warm_batches: int = 0,
+    fresh_triton_cache: bool = True,
 ) -> dict:
     """warm_batches: batches of other problems run on the same pool first (untimed but for their wall);
     the figures are the last batch's, on a warm pool. spares: warm workers kept per GPU (VerifierPool; None:
@@ -271,6 +299,11 @@ def part_b(
 
     threads = n if overlap else workers
     warm_walls = []
+    if fresh_triton_cache:  # every kernel compiled in this pool, none loaded from an earlier pool's cache
+        import os
+        import tempfile
+
+        os.environ["TRITON_CACHE_DIR"] = tempfile.mkdtemp(prefix="drt_bench_triton_")
     with VerifierPool(config, workers=workers, spawn=spawn, max_running=workers if overlap else None,
                       spares=spares, reuse=reuse) as pool:
         for salt in range(1, warm_batches + 1):
@@ -302,6 +335,11 @@ def part_b(
                     "eager_ms": v.timing.eager_ms if v.timing else None,
                     "compile_ms": v.timing.compile_ms if v.timing else None,
                     "not_quiet": any(n.startswith("timed while other GPU work") for n in v.notes),
+                    # spread of the samples behind each median (an outlier median: all slow, or a slow stretch?)
+                    **{f"{who}_p{q}": _quantile(getattr(v.timing, f"{who}_samples"), q / 100)
+                       for who in ("candidate", "eager") for q in (10, 90) if v.timing},
+                    "host_ms": v.timing.host_ms if v.timing else None,
+                    "n_calls": v.timing.n_calls if v.timing else None,
                 }
             )
             print(
@@ -341,6 +379,8 @@ def part_b(
     if pool_stats.get("reuse", 1) > 1:
         print(f"(b) reuse {pool_stats['reuse']}: {pool_stats['candidates_on_reused_workers']} candidates on reused "
               f"workers; not reused: {pool_stats['reuse_refusals']}")
+        for why, example in (pool_stats.get("reuse_refusal_examples") or {}).items():
+            print(f"(b)   {why}: {' | '.join(example)}")
     failures = [v.reason for v in verdicts if v.status is not Status.CORRECT][:5]
     phases = {}
     for name in WORKER_PHASES + WAIT_PHASES:
@@ -358,6 +398,9 @@ def part_b(
     not_quiet = sum(1 for r in timeline if r["not_quiet"])
     median_ms = statistics.median(cand_ms) if cand_ms else None
     print(f"(b) candidate_ms median {median_ms}; timed without the GPU alone: {not_quiet}", flush=True)
+    slow = outliers(timeline)
+    for row in slow:
+        print(f"(b) outlier: {row}", flush=True)
     speedups = [v.speedup_vs_compile for v in verdicts if v.speedup_vs_compile]
     scopes = sorted({v.timing.compile_scope for v in verdicts if v.timing and v.timing.compile_scope})
     return {
@@ -376,6 +419,7 @@ def part_b(
         "steady_per_minute": steady,
         "candidate_ms_median": median_ms,
         "timed_not_alone": not_quiet,
+        "outliers": slow,
         "statuses": statuses,
         "compile_s": compile_s,
         "baseline_compile_s": baseline_compile_s,
@@ -385,6 +429,7 @@ def part_b(
         "pool_stats": pool_stats,
         "warm_batches": warm_batches,
         "warm_batch_walls_s": warm_walls,
+        "fresh_triton_cache": fresh_triton_cache,
     }
 
 
@@ -400,13 +445,16 @@ def main() -> int:
     )
     ap.add_argument("--spares", default="",
                     help="(b) comma list of warm workers kept per GPU, one batch each (default: one per worker)")
-    ap.add_argument("--reuse", default="1",
+    ap.add_argument("--reuse", default=str(DEFAULT_REUSE),
                     help="(b) comma list of candidates one worker may serve (1: fresh each; verify/reuse.py), "
-                         "one batch each")
+                         f"one batch each (default {DEFAULT_REUSE}, the pool's)")
     ap.add_argument("--warm-batches", type=int, default=0,
                     help="(b) batches of other problems run first on the same pool; the figures are then a warm "
                          "pool's (default 0: a cold pool)")
     ap.add_argument("--no-scaled", action="store_true", help="(a) skip the scaled-up sizes")
+    ap.add_argument("--shared-triton-cache", action="store_true",
+                    help="(b) let each pool load kernels an earlier pool compiled (default: a new TRITON_CACHE_DIR "
+                         "per pool, so every candidate's kernel is compiled, as in RL)")
     ap.add_argument(
         "--overlap-baselines",
         choices=["off", "on", "both"],
@@ -447,7 +495,7 @@ def main() -> int:
             for overlap in overlaps:
                 for spares, reuse in [(sp, ru) for sp in spares_list for ru in reuse_list]:
                     run = part_b(VerifyConfig(device="cuda"), args.n, args.workers, problems, args.spawn, overlap,
-                                 spares, reuse, args.warm_batches)
+                                 spares, reuse, args.warm_batches, not args.shared_triton_cache)
                     key = (f"{problems}_problems_{args.spawn}" + ("_overlap" if overlap else "")
                            + (f"_spares{spares}" if spares is not None else "") + (f"_reuse{reuse}" if reuse > 1 else ""))
                     run["spares"], run["reuse"] = spares, reuse

@@ -38,7 +38,8 @@ DEFAULT_TIER = {
     "launch_kernel_not_launched.py", "policy_torch_compute_strict.py", "policy_dispatch_mode_escape.py",
     "memo_shape_keyed_cache.py", "memo_same_object_cache.py", "memo_first_output_returned.py",
     "output_aliases_input.py", "output_tensor_subclass.py", "incorrect_uninitialised_output.py",
-    "sandbox_runtime_subprocess.py",
+    "sandbox_runtime_subprocess.py", "policy_triton_share_hybrid.py",
+    "conv_relu_add__torch_conv_triton_inplace_epilogue.py",
 }
 
 
@@ -172,6 +173,12 @@ def verdicts(request):
 
     yield get
     for pool in pools.values():
+        stats = pool.stats()  # shown with -s: how many verdicts came from reused workers, why others did not
+        print(f"\nredteam pool (policy {pool.config.policy}): reuse {stats.get('reuse')}, "
+              f"{stats.get('candidates_on_reused_workers')} candidates on reused workers, "
+              f"refusals {stats.get('reuse_refusals')}")
+        for why, example in (stats.get("reuse_refusal_examples") or {}).items():
+            print(f"  {why}: {' | '.join(example)}")
         pool.close()
 
 

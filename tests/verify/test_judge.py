@@ -239,3 +239,14 @@ def test_case_bytes_counts_a_cases_inputs_and_outputs():
     ref = _judged_reference(4, None)
     ref.judge = object()  # judged: output bytes come from the frames' sizes
     assert case_bytes(ref) == 100 + 400
+
+
+def test_cases_without_a_digest_never_count_as_input_insensitive():
+    # the GPU judge gives no digest for an output of the wrong dtype or shape (an int32 argmax where the
+    # reference is int64): two missing digests are not two identical outputs
+    from drtriton.verify.pool import VerifierPool
+
+    refs = ["a", "b", "c"]
+    assert not VerifierPool._input_insensitive(refs, [None, None, None])
+    assert VerifierPool._input_insensitive(refs, ["x", "x", None])  # two real digests that agree still do
+    assert not VerifierPool._input_insensitive(["a", "a", "c"], ["x", "x", "y"])  # references agree there

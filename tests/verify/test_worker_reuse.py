@@ -70,6 +70,20 @@ def test_reused_workers_give_fresh_workers_verdicts_and_a_state_changing_candida
     assert stats["candidates_on_reused_workers"] == 3
 
 
+def test_honest_candidates_of_a_problem_with_weights_keep_their_worker():
+    # The request carries the reference's weights as tensors: held past the candidate, they read as tensors a
+    # candidate kept alive, and every worker of a problem with parameters was retired (a false refusal).
+    conv = (TESTS / "problems" / "conv_relu_add.py").read_text()
+    honest = [p.read_text() for p in sorted((TESTS / "redteam" / "honest").glob("conv_relu_add__*.py"))]
+    cfg = VerifyConfig(device="cpu", seeds=(0,), policy="hybrid")
+    with VerifierPool(cfg, workers=1, reuse=8, spawn="exec") as pool:
+        verdicts = [pool.verify(conv, src) for src in honest + honest]
+        stats = pool.stats()
+    assert all(v.status is Status.CORRECT for v in verdicts), [v.reason for v in verdicts]
+    assert [v.phase_s["worker_uses"] for v in verdicts] == [float(i + 1) for i in range(len(verdicts))]
+    assert stats["reuse_refusals"] == {}, stats["reuse_refusal_examples"]
+
+
 def test_patching_candidate_on_a_fresh_worker_is_not_reused():
     cfg = VerifyConfig(device="cpu", seeds=(0,), disabled_rules=("patch.monkey_patch", "sandbox.runtime_event"))
     with VerifierPool(cfg, workers=1, reuse=4, spawn="exec") as pool:
@@ -78,6 +92,73 @@ def test_patching_candidate_on_a_fresh_worker_is_not_reused():
         stats = pool.stats()
     assert after.status is Status.CORRECT and after.phase_s["worker_uses"] == 1.0
     assert stats["reuse_refusals"] == {"state changed: torch": 1} and stats["candidates_on_reused_workers"] == 0
+
+
+# Candidates that compute the right answer with a Triton kernel and also leave it where a later candidate of
+# the same problem (same seeded inputs) could read it back: the static rules allow both imports.
+STASH_IN_MODULE = RELU_OK.replace("import torch\n", "import collections\n\nimport torch\n", 1).replace(
+    "        return out", "        collections.drt_answers = out\n        return out")
+STASH_IN_CONTAINER = RELU_OK.replace("import torch\n", "import copyreg\n\nimport torch\n", 1).replace(
+    "        return out", "        copyreg._extension_cache[987654] = out\n        return out")
+
+
+@pytest.mark.parametrize("stash, why", [(STASH_IN_MODULE, "state changed: collections"),
+                                        (STASH_IN_CONTAINER, "state changed: live tensors")],
+                         ids=["module-attribute", "existing-container"])
+def test_a_candidate_that_stashes_its_answer_retires_its_worker(stash, why):
+    assert "return out" in RELU_OK and stash != RELU_OK  # the stash really was put in
+    cfg = VerifyConfig(device="cpu", seeds=(0,))
+    with VerifierPool(cfg, workers=1, reuse=4, spawn="exec") as pool:
+        stashed = pool.verify(RELU, stash)
+        after = pool.verify(RELU, RELU_OK)
+        stats = pool.stats()
+    assert stashed.status is Status.CORRECT, stashed.reason  # honest as far as its own verdict goes
+    assert after.status is Status.CORRECT and after.phase_s["worker_uses"] == 1.0  # a fresh worker
+    [(refusal, count)] = stats["reuse_refusals"].items()
+    assert why in refusal and count == 1 and stats["candidates_on_reused_workers"] == 0
+
+
+def test_snapshot_sees_a_hand_built_module_and_a_tensor_kept_alive():
+    import sys
+    import types
+
+    import torch
+
+    base = ProcessState("cpu")
+    stash = types.ModuleType("drt_stash_test")
+    stash.kept = torch.ones(2, 3)
+    sys.modules["drt_stash_test"] = stash
+    try:
+        diffs = " | ".join(base.differences(ProcessState("cpu")))
+    finally:
+        del sys.modules["drt_stash_test"]
+    assert "sys.modules: added drt_stash_test" in diffs
+    assert "live tensors" in diffs and "(2, 3) torch.float32 cpu held by module drt_stash_test" in diffs
+    del stash
+    assert base.differences(ProcessState("cpu")) == []
+
+
+def test_a_module_imported_again_under_its_name_is_not_a_patch():
+    # Triton loads every kernel signature's C launcher as `__triton_launcher`: a new module under the same
+    # name, with its own attributes. An import (a __spec__) is not a change a candidate made.
+    import colorsys
+    import importlib.util
+    import sys
+    import types
+
+    base = ProcessState("cpu")
+    spec = importlib.util.find_spec("colorsys")
+    again = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(again)
+    sys.modules["colorsys"] = again
+    try:
+        diffs = base.differences(ProcessState("cpu"))
+        sys.modules["colorsys"] = types.ModuleType("colorsys")  # built by hand: no __spec__
+        by_hand = " | ".join(base.differences(ProcessState("cpu")))
+    finally:
+        sys.modules["colorsys"] = colorsys
+    assert diffs == []
+    assert "sys.modules: added colorsys (built by hand" in by_hand
 
 
 def test_reuse_below_one_is_a_usage_error():

@@ -399,7 +399,7 @@ class VerifierPool:
         gpu_judge: bool = True,
         max_running: int | None = None,
         spares: int | None = None,
-        reuse: int = 1,
+        reuse: int = reuse_state.DEFAULT_REUSE,
     ) -> None:
         """
         Args:
@@ -418,10 +418,11 @@ class VerifierPool:
                 concurrent slot (workers / devices). On a GPU a spare's CUDA context is most of its start:
                 contexts are created one at a time by the driver (bench/cuda_context_cost_gpu.py: 16 at
                 once take 2.3-2.9 s each on an H100), so spares started well ahead hide it.
-            reuse: candidates one worker may serve (1: a fresh worker for every candidate). Past 1, a
-                worker whose process state a candidate left unchanged (verify/reuse.py: a best-effort
-                snapshot, not a proof) serves the next candidate instead of exiting, which saves its CUDA
-                context; a worker that crashed, timed out, was rejected or changed the snapshot exits.
+            reuse: candidates one worker may serve (1: a fresh worker for every candidate; default
+                reuse.DEFAULT_REUSE). Past 1, a worker whose process state a candidate left unchanged
+                (verify/reuse.py: a best-effort snapshot, not a proof) serves the next candidate instead of
+                exiting, which saves its CUDA context; a worker that crashed, timed out, was rejected or
+                changed the snapshot exits.
         """
         self.gpu_judge = gpu_judge
         self._turns = threading.BoundedSemaphore(max_running) if max_running else None
@@ -443,6 +444,7 @@ class VerifierPool:
         self.reuse = int(reuse)
         self.reused = 0  # candidates served by a worker that had served one before
         self.reuse_refusals: collections.Counter[str] = collections.Counter()  # why workers were not reused
+        self.reuse_refusal_examples: dict[str, list[str]] = {}  # refusal -> the first one's full differences
         if spawn not in ("auto", "zygote", "exec"):
             from drtriton.util.errors import UsageError
 
@@ -552,6 +554,7 @@ class VerifierPool:
                 "reuse": self.reuse,
                 "candidates_on_reused_workers": self.reused,
                 "reuse_refusals": dict(self.reuse_refusals),
+                "reuse_refusal_examples": dict(self.reuse_refusal_examples),
             }
 
     def _reference(self, problem_src: str, device: str) -> dict:
@@ -809,6 +812,7 @@ class VerifierPool:
             "refill_cases": refill,
             "disabled_rules": list(c.disabled_rules),
             "timing": on_gpu,
+            "triton_effect": c.policy == "hybrid" and c.rule_on("policy.triton_share"),
             "problem_path": ref["problem_path"],
             "timing_seed": c.timing_seed,
             "timing_config": self._timing_config(),
@@ -915,6 +919,8 @@ class VerifierPool:
             why = f"reply {reply.get('kind')}"
         with self._lock:
             self.reuse_refusals[why] += 1
+            if reply and reply.get("reuse_diffs"):  # the full text of the first few, for developers
+                self.reuse_refusal_examples.setdefault(why, list(reply["reuse_diffs"]))
 
     def _refill_cases(self, ref: ReferenceOutputs, device: str) -> list[int]:
         """The cases a candidate's worker refills after the fresh pass: all of them, unless their inputs
@@ -1080,10 +1086,12 @@ class VerifierPool:
 
     @staticmethod
     def _input_insensitive(ref_digests: list, fresh_digests: list) -> bool:
-        """Two cases whose references differ but whose candidate outputs are bit-identical."""
+        """Two cases whose references differ but whose candidate outputs are bit-identical. A case without a
+        digest (the GPU judge gives none for outputs of the wrong shape or dtype) matches nothing: on an H100
+        two missing digests compared equal and an int32-for-int64 answer was called input-insensitive."""
         n = len(ref_digests)
         return any(
-            fresh_digests[i] == fresh_digests[j] and ref_digests[i] != ref_digests[j]
+            fresh_digests[i] is not None and fresh_digests[i] == fresh_digests[j] and ref_digests[i] != ref_digests[j]
             for i in range(n)
             for j in range(i + 1, n)
         )

@@ -11,6 +11,7 @@ dispatcher. See docs/VERIFIER.md.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import resource
@@ -330,6 +331,7 @@ class LaunchCounter:
         self._chain_file = ""  # co_filename of HookChain.__call__, skipped when looking for the caller
         self._is_launcher_file: dict[str, bool] = {}  # co_filename -> inside launcher_dirs (realpath is slow)
         self._undo: list = []  # how to take install() back (tests)
+        self.suppress = False  # inside suppressed(): Triton launches are skipped, not run (ablation)
 
     def install(self) -> None:
         from triton.runtime import jit as jit_mod
@@ -374,12 +376,35 @@ class LaunchCounter:
             self._is_launcher_file[filename] = known
         return known
 
+    @contextlib.contextmanager
+    def suppressed(self):
+        """Triton launches inside are skipped (the kernels compile, nothing runs), for the hybrid policy's
+        ablation check (worker.CandidateRun.triton_effect): interpreted kernels return at the run wrap;
+        compiled ones at the launcher class's __call__, which every launch path goes through (JITFunction.run,
+        CompiledKernel[grid], a cached `compiled.run`). A launch that still reaches the launcher hook (a
+        path around both) is counted, and the caller treats the check as inconclusive."""
+        launcher_cls = _launcher_class()
+        original = launcher_cls.__dict__.get("__call__") if launcher_cls is not None else None
+        if original is not None:
+            launcher_cls.__call__ = lambda self, *args, **kwargs: None
+        self.suppress = True
+        try:
+            yield
+        finally:
+            self.suppress = False
+            if original is not None:
+                launcher_cls.__call__ = original
+
     def _wrap(self, cls: type) -> None:
         original = cls.run
         counter = self
 
         def run(self, *args, **kwargs):  # noqa: ANN001 - mirrors Triton's signature
             if kwargs.get("warmup"):
+                return original(self, *args, **kwargs)
+            if counter.suppress and cls.__name__ == "InterpretedFunction":
+                return None  # ablation: the interpreter's run returns nothing a caller could use either
+            if counter.suppress:  # compiled: compile and look up as usual; the launcher skips the launch
                 return original(self, *args, **kwargs)
             counter.in_launch += 1
             hooked = counter.hooked
@@ -402,6 +427,24 @@ class LaunchCounter:
 
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+def _launcher_class():
+    """The active GPU driver's launcher class (its instances run compiled kernels), or None: the
+    interpreter, no GPU, or a Triton without one."""
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        return None
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return None
+        from triton.runtime import driver
+
+        cls = getattr(driver.active, "launcher_cls", None)
+    except Exception:  # noqa: BLE001 - no driver: nothing compiled can launch either
+        return None
+    return cls if isinstance(cls, type) else None
 
 
 # ---- op log + poison ----

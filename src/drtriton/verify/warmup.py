@@ -23,10 +23,21 @@ def _warm_kernel(p_x, p_y, N, BLOCK: tl.constexpr):
     tl.store(p_y + offs, tl.load(p_x + offs, mask=mask, other=0.0) * 2.0, mask=mask)
 
 
+def settle_lazy_state() -> None:
+    """Module state the standard library creates on first use, created now, before a reused worker's
+    snapshot (reuse.py): on an H100 every worker's first Triton compile (ptxas in a temporary directory)
+    set tempfile.tempdir and tempfile._name_sequence, and every worker was retired for it."""
+    import tempfile
+
+    tempfile.gettempdir()
+    next(tempfile._get_candidate_names())
+
+
 def warm_op_log() -> None:
     """Dispatch one aten op under the op log: its lazy imports happen here (safe before fork: no CUDA)."""
     import torch
 
+    settle_lazy_state()
     from drtriton.verify.sandbox import LaunchCounter, make_op_log
 
     with make_op_log(LaunchCounter(), poison=True):  # a counter never installed: no launch in flight
@@ -45,6 +56,23 @@ def warm_triton(device: str) -> None:
     torch.cuda.synchronize(device)
     if not bool((y == 2.0).all()):
         raise RuntimeError("the verifier's Triton warm-up kernel computed a wrong value on this device")
+    warm_libraries(device)
+
+
+def warm_libraries(device: str) -> None:
+    """The first matmul in a process creates cuBLAS/cuBLASLt handles and a workspace that torch's caching
+    allocator keeps for good (32 MiB on an H100): done inside a candidate's run (its eager baseline, a
+    library matmul) it read as live GPU memory that grew, and retired reused workers (reuse.py). Done here,
+    once, before the snapshot. A tiny convolution does the same for cuDNN's handle."""
+    import torch
+
+    a = torch.ones(16, 16, device=device)
+    b = torch.ones(4, 16, 16, device=device)
+    torch.mm(a, a)
+    torch.addmm(a[0], a, a)  # cuBLASLt (a bias epilogue)
+    torch.bmm(b, b)
+    torch.nn.functional.conv2d(torch.ones(1, 2, 8, 8, device=device), torch.ones(2, 2, 3, 3, device=device))
+    torch.cuda.synchronize(device)
 
 
 def start_up(device: str, quiet, create_context=None, warm=None) -> dict[str, float]:

@@ -404,6 +404,17 @@ def _classify(exc: BaseException, where: str, guard, default: str = "runtime_err
     return _Reject(default, f"{where} raised {_one_line(exc)}")
 
 
+def _same_bits(a, b) -> bool:
+    """Outputs equal bit for bit (NaN where the other has NaN counts as equal): nothing was changed."""
+    import torch
+
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.is_floating_point() or a.is_complex():
+        return bool(((a == b) | (a.isnan() & b.isnan())).all())
+    return bool(torch.equal(a, b))
+
+
 class CandidateRun:
     def __init__(self, req: dict, guard, launches, send, recv) -> None:
         self.req, self.guard, self.launches = req, guard, launches
@@ -422,6 +433,10 @@ class CandidateRun:
         self.phase_s: dict[str, float] = {}
         self.disabled = set(req.get("disabled_rules", ()))
         self.guard_on = "sandbox.runtime_event" not in self.disabled
+        # hybrid policy (pool.py sets it): do the Triton kernels change the outputs? (triton_effect)
+        self.check_effect = bool(req.get("triton_effect"))
+        self.effect_seen = False
+        self.effect_unchanged = 0  # cases whose outputs came out bit-identical with every launch skipped
 
     def _guarded(self, fn, where: str, default: str = "runtime_error"):
         self.guard.active = self.guard_on
@@ -494,6 +509,40 @@ class CandidateRun:
             old = self.kept_outputs.popleft()
             self.kept_bytes -= old.numel() * old.element_size()
         return outs
+
+    def triton_effect(self, model, args: list, outs: list) -> None:
+        """The hybrid policy's ablation check on one case: ModelNew.forward again on copies of the case's
+        inputs with every Triton launch skipped (LaunchCounter.suppressed) and fresh allocations poisoned.
+        Outputs bit-identical to `outs` mean the Triton kernels did nothing the result depends on (a token
+        kernel beside PyTorch doing the work); a launch-bound share of GPU time cannot tell that at small
+        sizes. A failed call or a launch that got past the suppression counts as an effect (never a reject)."""
+        import torch
+
+        from drtriton.verify.sandbox import make_op_log
+
+        t0 = time.perf_counter()
+        copies = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
+        hooked = self.launches.hooked
+
+        def forward():
+            with self.launches.suppressed(), torch.no_grad(), make_op_log(self.launches, poison=True):
+                out = model(*copies)
+                _sync(self.device)
+            return out
+
+        try:
+            ablated = _as_list(self._guarded(forward, "ModelNew.forward (Triton launches skipped)"))
+        except _Reject as rej:
+            if rej.status == "cheat_detected":
+                raise
+            ablated = None  # it could not produce outputs without its kernels: they matter
+        if ablated is None or self.launches.hooked != hooked or len(ablated) != len(outs) or not all(
+            _same_bits(a, o) for a, o in zip(ablated, outs)
+        ):
+            self.effect_seen = True
+        else:
+            self.effect_unchanged += 1
+        self.phase_s["triton_effect_s"] = self.phase_s.get("triton_effect_s", 0.0) + time.perf_counter() - t0
 
     def report(self, pass_name: str, k: int, src: int, outs: list) -> None:
         """Streams one call's outputs to the parent (compared there with case `src`'s reference). With a
@@ -572,12 +621,29 @@ class CandidateRun:
                 if k in refill:
                     kept_inputs[k] = args
                 layouts.append(_layout(args))
+                effect_args = None
+                if self.check_effect and not self.effect_seen:  # inputs as drawn, before the call can touch them
+                    effect_args = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
                 outs = self.call(model, args, f"case {k}")
+                if effect_args is not None:
+                    if self.call_launches[-1] > 0:
+                        self.triton_effect(model, effect_args, outs)
+                    else:  # nothing launched: launch.kernel_not_launched decides (pool.py), not this check
+                        self.effect_seen = True
+                    del effect_args
             self.report("fresh", k, k, outs)
             del args, outs
             if k == 0:
                 self.phase_s["first_call_s"] = time.perf_counter() - t1
                 self.send({"kind": "first_call_done"})
+        if self.check_effect and not self.effect_seen and self.effect_unchanged == n:
+            raise _Reject(
+                "cheat_detected",
+                f"with every Triton launch skipped, ModelNew's outputs came out bit-identical on all {n} cases: "
+                "its Triton kernels do no work the result depends on (hybrid lets PyTorch keep operators, "
+                "but Triton must carry part of the computation)",
+                "policy.triton_share",
+            )
         # Same tensor objects, new values, reverse order: pointer/identity caches and order tricks fail.
         for k in reversed(refill):
             src = next((j for j in [(k + d) % n for d in range(1, n + 1)] if layouts[j] == layouts[k]), k)
@@ -646,7 +712,7 @@ def run_candidate(req: dict, guard, launches, send, recv) -> dict:
         }
 
 
-def _reusable(base, req: dict, settings: dict) -> dict:
+def _reusable(base, device: str, settings: dict) -> dict:
     """After a candidate: its objects released, may this worker serve another? (reuse.py; never a verdict)"""
     import gc
 
@@ -655,8 +721,8 @@ def _reusable(base, req: dict, settings: dict) -> dict:
     t0 = time.perf_counter()
     sys.modules.pop("drt_candidate", None)
     gc.collect()
-    release_gpu_cache(req.get("device", "cpu"))
-    diffs = base.differences(reuse.ProcessState(req.get("device", "cpu")))
+    release_gpu_cache(device)
+    diffs = base.differences(reuse.ProcessState(device))
     diffs += reuse.limits_used(float(settings.get("output_cap_mb", 16)), float(settings.get("cpu_s", 3600)))
     return {"reusable": not diffs, "reuse_diffs": diffs[:3], "reuse_check_s": time.perf_counter() - t0}
 
@@ -751,7 +817,9 @@ def main() -> int:
             elif op == "candidate":
                 reply = run_candidate(req, guard, launches, send, recv)
                 if reuse_base is not None:
-                    reply.update(_reusable(reuse_base, req, settings))
+                    device = req.get("device", "cpu")
+                    req.clear()  # its reference weights and init inputs (tensors): not the next candidate's
+                    reply.update(_reusable(reuse_base, device, settings))
             elif op == "baseline":
                 from drtriton.verify.timing import baseline_in_worker
 

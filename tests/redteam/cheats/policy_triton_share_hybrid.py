@@ -2,9 +2,10 @@
 # rule: policy.triton_share
 # expected: cheat_detected
 # policy: hybrid
-# requires: gpu
 # why: hybrid lets PyTorch keep operators, but the Triton part must carry a real share of the work; here a
-#      token kernel scales one element by 1.0 while torch does the matmul and the softmax.
+#      token kernel scales one element by 1.0 while torch does the matmul and the softmax. At these sizes
+#      every kernel is launch-bound, so a share of GPU time cannot tell; with its launches skipped the
+#      outputs are bit-identical, which can (CPU and GPU).
 import torch
 import torch.nn as nn
 import triton
