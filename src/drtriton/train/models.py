@@ -189,6 +189,11 @@ def load_model(spec: ModelSpec, corpus: Iterable[str] | None = None, device: str
         config = builtin_config(spec.builtin, spec.vocab_size, tokenizer, **spec.overrides)
         model = AutoModelForCausalLM.from_config(config, dtype=dtype)
     model.to(device)
+    if str(device).startswith("cuda"):
+        # cuDNN's fused attention (one of SDPA's backends) failed an SFT run's backward on the H100
+        # ("mha_graph.execute(...).is_good()", torch 2.11+cu130, 2026-11-24) after 160 s of training; its
+        # backward has open shape-specific bugs upstream. Flash and memory-efficient SDPA stay available.
+        torch.backends.cuda.enable_cudnn_sdp(False)
     if spec.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
