@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from drtriton.util.fileio import atomic_write_text  # noqa: E402
 from drtriton.util.provenance import Provenance  # noqa: E402
+from drtriton.util.stats import quantile  # noqa: E402
 from drtriton.verify import Status, VerifierPool, VerifyConfig  # noqa: E402
 from drtriton.verify.reuse import DEFAULT_REUSE  # noqa: E402
 from drtriton.verify.worker import _load_module  # noqa: E402
@@ -252,11 +253,6 @@ def batch_pairs(n: int, problems: int | None = None, salt: int = 0) -> list[tupl
     return pairs
 
 
-def _quantile(xs, q: float) -> float | None:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else None
-
-
 def outliers(timeline: list[dict], factor: float = 3.0) -> list[dict]:
     """Verdicts whose candidate median is past `factor` x the batch's median (the kernels are alike), with
     what else was measured for them: their eager median against the batch's, their samples' spread, the
@@ -336,8 +332,8 @@ def part_b(
                     "compile_ms": v.timing.compile_ms if v.timing else None,
                     "not_quiet": any(n.startswith("timed while other GPU work") for n in v.notes),
                     # spread of the samples behind each median (an outlier median: all slow, or a slow stretch?)
-                    **{f"{who}_p{q}": _quantile(getattr(v.timing, f"{who}_samples"), q / 100)
-                       for who in ("candidate", "eager") for q in (10, 90) if v.timing},
+                    **{f"{who}_p{q}": quantile(samples, q / 100) if (samples := getattr(v.timing, f"{who}_samples"))
+                       else None for who in ("candidate", "eager") for q in (10, 90) if v.timing},
                     "host_ms": v.timing.host_ms if v.timing else None,
                     "n_calls": v.timing.n_calls if v.timing else None,
                 }

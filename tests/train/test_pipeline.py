@@ -204,10 +204,10 @@ def test_sft_budget_takes_what_the_data_phase_left_unused(tmp_path):
 
 
 def test_quantile_is_nearest_rank_and_the_rl_cap_quantile_is_validated():
-    from drtriton.train.pipeline import _quantile
+    from drtriton.util.stats import quantile
 
     xs = list(range(1, 11))
-    assert _quantile(xs, 0.9) == 9 and _quantile(xs, 1.0) == 10 and _quantile(xs, 0.01) == 1
+    assert quantile(xs, 0.9) == 9 and quantile(xs, 1.0) == 10 and quantile(xs, 0.01) == 1
     with pytest.raises(UsageError, match="rl_answer_quantile"):
         PipelineConfig(rl_answer_quantile=0.0)
 

@@ -43,6 +43,7 @@ from drtriton.util.errors import UsageError
 from drtriton.util.fileio import atomic_write_text
 from drtriton.util.gpu import release_gpu_memory
 from drtriton.util.provenance import Provenance
+from drtriton.util.stats import quantile
 
 PHASES = ("data", "sft", "probe_sft", "rl_drpo", "rl_grpo", "eval")
 # Share of the probe's and the evaluation's budgets spent generating answers; the rest checks them.
@@ -453,7 +454,7 @@ class Pipeline:
         # Answer caps: the longest SFT answer of the level, with slack (no held-out answer is cut shorter
         # than the code generator's would be, unless it is the longest of all).
         self.caps = {lv: min(c.max_new_tokens, math.ceil(max(v) * c.answer_slack)) for lv, v in lengths.items()}
-        self.rl_caps = {lv: min(self.caps[lv], math.ceil(_quantile(v, c.rl_answer_quantile) * c.answer_slack))
+        self.rl_caps = {lv: min(self.caps[lv], math.ceil(quantile(v, c.rl_answer_quantile) * c.answer_slack))
                         for lv, v in lengths.items()}
         for lv in c.levels:
             self.caps.setdefault(lv, c.max_new_tokens)
@@ -1178,12 +1179,6 @@ def combine_runs(runs: list[dict]) -> dict:
 def _all_evals(results: dict) -> dict:
     """model -> level -> metrics, over both evaluation phases."""
     return dict((results.get("eval") or {}).get("models") or {})
-
-
-def _quantile(xs: list, q: float) -> float:
-    """The q-quantile of xs (nearest rank, q in [0, 1])."""
-    ordered = sorted(xs)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def _mean(xs: list) -> float | None:
