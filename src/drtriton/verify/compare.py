@@ -90,6 +90,21 @@ def outputs_equal(a: list, b: list) -> bool:
     return len(a) == len(b) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(a, b))
 
 
+def outputs_unchanged(a: list, b: list) -> bool:
+    """Two runs' outputs bit for bit alike: tensors of the same shape and dtype, equal values, and NaN where
+    the other has NaN (unlike outputs_equal, where NaN equals nothing: here it asks whether anything was
+    changed, not whether a result is right)."""
+
+    def same(x, y) -> bool:
+        if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)) or x.shape != y.shape or x.dtype != y.dtype:
+            return False
+        if x.is_floating_point() or x.is_complex():
+            return bool(((x == y) | (x.isnan() & y.isnan())).all())
+        return bool(torch.equal(x, y))
+
+    return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+
+
 def outputs_digest(outs: list) -> str:
     """A digest with outputs_equal's meaning: equal digests = equal shapes, dtypes and values (-0.0
     equals 0.0; an output holding NaN equals nothing, so its digest is unique). The parent keeps

@@ -398,14 +398,14 @@ class LaunchCounter:
     def _wrap(self, cls: type) -> None:
         original = cls.run
         counter = self
+        interpreted = cls.__name__ == "InterpretedFunction"
 
         def run(self, *args, **kwargs):  # noqa: ANN001 - mirrors Triton's signature
             if kwargs.get("warmup"):
                 return original(self, *args, **kwargs)
-            if counter.suppress and cls.__name__ == "InterpretedFunction":
-                return None  # ablation: the interpreter's run returns nothing a caller could use either
-            if counter.suppress:  # compiled: compile and look up as usual; the launcher skips the launch
-                return original(self, *args, **kwargs)
+            if counter.suppress:  # ablation (suppressed): the interpreter's run returns nothing a caller could
+                # use either; a compiled kernel compiles and is looked up as usual, its launcher skips the launch
+                return None if interpreted else original(self, *args, **kwargs)
             counter.in_launch += 1
             hooked = counter.hooked
             try:

@@ -404,17 +404,6 @@ def _classify(exc: BaseException, where: str, guard, default: str = "runtime_err
     return _Reject(default, f"{where} raised {_one_line(exc)}")
 
 
-def _same_bits(a, b) -> bool:
-    """Outputs equal bit for bit (NaN where the other has NaN counts as equal): nothing was changed."""
-    import torch
-
-    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    if a.is_floating_point() or a.is_complex():
-        return bool(((a == b) | (a.isnan() & b.isnan())).all())
-    return bool(torch.equal(a, b))
-
-
 class CandidateRun:
     def __init__(self, req: dict, guard, launches, send, recv) -> None:
         self.req, self.guard, self.launches = req, guard, launches
@@ -510,18 +499,19 @@ class CandidateRun:
             self.kept_bytes -= old.numel() * old.element_size()
         return outs
 
-    def triton_effect(self, model, args: list, outs: list) -> None:
-        """The hybrid policy's ablation check on one case: ModelNew.forward again on copies of the case's
-        inputs with every Triton launch skipped (LaunchCounter.suppressed) and fresh allocations poisoned.
-        Outputs bit-identical to `outs` mean the Triton kernels did nothing the result depends on (a token
-        kernel beside PyTorch doing the work); a launch-bound share of GPU time cannot tell that at small
-        sizes. A failed call or a launch that got past the suppression counts as an effect (never a reject)."""
+    def triton_effect(self, model, copies: list, outs: list) -> None:
+        """The hybrid policy's ablation check on one case: ModelNew.forward again on `copies` (of the case's
+        inputs, taken before the real call could touch them) with every Triton launch skipped
+        (LaunchCounter.suppressed) and fresh allocations poisoned. Outputs bit-identical to `outs` mean the
+        Triton kernels did nothing the result depends on (a token kernel beside PyTorch doing the work); a
+        launch-bound share of GPU time cannot tell that at small sizes. A failed call or a launch that got
+        past the suppression counts as an effect (never a reject)."""
         import torch
 
+        from drtriton.verify.compare import outputs_unchanged
         from drtriton.verify.sandbox import make_op_log
 
         t0 = time.perf_counter()
-        copies = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
         hooked = self.launches.hooked
 
         def forward():
@@ -536,9 +526,7 @@ class CandidateRun:
             if rej.status == "cheat_detected":
                 raise
             ablated = None  # it could not produce outputs without its kernels: they matter
-        if ablated is None or self.launches.hooked != hooked or len(ablated) != len(outs) or not all(
-            _same_bits(a, o) for a, o in zip(ablated, outs)
-        ):
+        if ablated is None or self.launches.hooked != hooked or not outputs_unchanged(ablated, outs):
             self.effect_seen = True
         else:
             self.effect_unchanged += 1
@@ -636,7 +624,7 @@ class CandidateRun:
             if k == 0:
                 self.phase_s["first_call_s"] = time.perf_counter() - t1
                 self.send({"kind": "first_call_done"})
-        if self.check_effect and not self.effect_seen and self.effect_unchanged == n:
+        if self.check_effect and self.effect_unchanged == n:  # every case checked, none changed
             raise _Reject(
                 "cheat_detected",
                 f"with every Triton launch skipped, ModelNew's outputs came out bit-identical on all {n} cases: "
