@@ -227,6 +227,42 @@ def test_pipeline_config_rejects_mismatched_level_weights_and_unknown_phases():
         PipelineConfig(budgets={"train": 3.0})
 
 
+def test_rl_reserve_turns_sft_draws_of_eval_levels_into_rl_prompts_and_extra_prompts_skip_sft_programs(tmp_path):
+    from drtriton.train.pipeline import in_rl_reserve
+
+    hashes = [f"{i * 0x01000000:08x}" + "0" * 24 for i in range(256)]  # first 32 bits spread evenly
+    assert sum(in_rl_reserve(h, 0.25) for h in hashes) == 64
+    assert not any(in_rl_reserve(h, 0.0) for h in hashes)
+    with pytest.raises(UsageError, match="rl_reserve_share"):
+        PipelineConfig(rl_reserve_share=1.0)
+    cfg = PipelineConfig(out=tmp_path / "o", work=tmp_path / "w", levels=(1, 2), sft_level_weights=(1.0, 1.0),
+                         eval_levels=(1,), rl_reserve_share=0.5)
+    pipe = Pipeline(cfg)
+    low, high = "10000000" + "a" * 24, "f0000000" + "b" * 24  # in the reserve at 0.5, and not
+    drawn = [Drawn(Job("sft", lv, i), task={"hash": h, "program": f"p{i}", "level": lv}, solution="s")
+             for i, (lv, h) in enumerate([(1, low), (1, high), (2, low.replace("a", "c")), (1, low)])]
+    pairs = pipe._sft_pairs(drawn)
+    assert [p["hash"] for p in pairs] == [high, low.replace("a", "c")]  # level 2 is not evaluated: no reserve
+    assert [t["hash"] for t in pipe.rl_tasks[1]] == [low]  # once: the repeat is excluded
+    assert pipe.sft_counts[1]["reserved_for_rl"] == 1 and pipe.sft_counts[1]["excluded"] == 1
+    assert pipe.sft_hashes == {high, low.replace("a", "c")}
+
+    class _Draws:  # what _take_extra_rl_tasks reads of a ParallelDraws
+        jobs = [1, 2, 3]
+
+        def collect(self, deadline):
+            return [Drawn(Job("rl", 1, k), task={"hash": h, "program": "", "level": 1})
+                    for k, h in enumerate([high, "20000000" + "d" * 24, low])]
+
+        def close(self):
+            pass
+
+    pipe._extra_draws = _Draws()
+    got = pipe._take_extra_rl_tasks(10.0)
+    assert got["added"] == {1: 1}  # the SFT program and the existing RL prompt are skipped
+    assert [t["hash"] for t in pipe.rl_tasks[1]] == [low, "20000000" + "d" * 24]
+
+
 @pytest.mark.slow  # ~50 s under load (two RL runs with model export and plots)
 def test_overlapped_rl_runs_the_requested_steps_and_stops_early_at_its_time_budget(sft_run, tiny_problems):
     from drtriton.train.checkpoint import save_final

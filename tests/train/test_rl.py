@@ -108,3 +108,28 @@ def test_continued_rl_pulls_toward_the_named_reference_not_its_starting_policy(s
 
     assert first_kl(tmp_path / "own") == pytest.approx(0.0, abs=1e-6)
     assert first_kl(tmp_path / "named", **{"rl.ref_path": str(tmp_path / "other")}) > 1e-3
+
+
+def test_bf16_rollout_sampler_copies_weights_in_bf16_keeps_buffers_fp32_and_follows_the_policy():
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    from drtriton.train.models import BUILTIN_MODELS
+    from drtriton.train.policy import RolloutSampler
+
+    torch.manual_seed(0)
+    policy = AutoModelForCausalLM.from_config(Qwen2Config(vocab_size=300, **BUILTIN_MODELS["test"]))
+    assert RolloutSampler(policy, "model").sync() is policy
+    sampler = RolloutSampler(policy, "bfloat16")
+    gen = sampler.sync()
+    assert gen is not policy and all(q.dtype == torch.bfloat16 for q in gen.parameters())
+    assert all(b.dtype == torch.float32 for n, b in gen.named_buffers() if "inv_freq" in n)
+    assert any("inv_freq" in n for n, _ in gen.named_buffers())
+    with torch.no_grad():
+        next(policy.parameters()).add_(1.0)  # an update of the policy ...
+    first = next(sampler.sync().parameters())  # ... reaches the copy at the next sync
+    assert torch.equal(first, next(policy.parameters()).to(torch.bfloat16))
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with torch.no_grad():
+        a, b = policy(ids).logits, gen(ids).logits.float()
+    assert (a - b).abs().max() < 0.1 * a.abs().max()  # the same function up to bf16 rounding
+    assert RolloutSampler(policy.to(torch.bfloat16), "bfloat16").sync() is policy  # already bf16: no copy

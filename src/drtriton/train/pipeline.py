@@ -93,15 +93,26 @@ class PipelineConfig:
     # More RL prompts per evaluated level, drawn by a background pool while the probe runs (seeds after the
     # first rl_tasks_per_level; never a held-out hash). For runs from `init_sft`, whose saved tasks are
     # fixed: the level-1 space is small (most of SFT's level-1 draws were repeats), and an SFT model that
-    # solves ~1 task in 3 has few prompts with mixed groups among 78. They may repeat SFT programs (the
-    # saved state does not list those); only the held-out sets must stay unseen.
+    # solves ~1 task in 3 has few prompts with mixed groups among 78. Never a program SFT trained on (a
+    # save_sft folder lists those since session 13; from an older folder they may repeat SFT programs).
     rl_extra_tasks: int = 0
+    # Share of each evaluated level's programs (by canonical hash, a fixed partition) kept for RL: an SFT
+    # draw that lands there becomes an RL prompt instead of an SFT pair, so RL practises on programs SFT
+    # never showed, as the held-out tasks are. At level 1 the space is small (session 12: 1,309 of 2,111
+    # SFT draws repeated a program already taken), and extra RL draws were mostly programs SFT had
+    # trained on: RL rewarded recall there (training rollouts 44% -> 55% correct) while held-out answers
+    # did not improve. 0: no reserve (RL prompts are the data phase's RL draws plus rl_extra_tasks).
+    rl_reserve_share: float = 0.0
     # RL phases to run, in this order (one per command is how a 10-minute limit gives each ~400 s).
     rl_algos: tuple[str, ...] = ("drpo", "grpo")
     # Share of each RL batch given to prompts whose last group was mixed (data.RevisitStream); 0: the prompt
     # list in order (data.ListStream). Groups with one outcome teach neither DRPO nor GRPO.
     rl_revisit_share: float = 0.5
     rl_signal_only: bool = True  # rl.signal_only: updates score only the groups with signal
+    # rl.gen_dtype: "auto" samples rollouts with a bf16 copy of the policy on CUDA (bench/gen_speed.py: 4.9x
+    # the fp32 policy's tokens/s at 1,024 rollouts per call on the H100) and with the policy itself on CPU;
+    # evaluation and the probe decode with the fp32 model either way.
+    rl_gen_dtype: str = "auto"
     draw_during_sft: bool = True  # keep drawing SFT pairs on the CPU cores while the GPU trains on them
     model: str = "tiny"  # built-in architecture (models.BUILTIN_MODELS)
     vocab_size: int = 8192  # BPE trained here on the SFT pairs
@@ -209,6 +220,10 @@ class PipelineConfig:
             raise UsageError(f"rl_algos must be some of drpo, grpo, got {list(self.rl_algos)}")
         if not 0.0 <= self.later_phase_reserve <= 1.0:
             raise UsageError(f"later_phase_reserve must be in [0, 1], got {self.later_phase_reserve}")
+        if self.rl_gen_dtype not in ("auto", "model", "bfloat16"):
+            raise UsageError(f"rl_gen_dtype must be auto, model or bfloat16, got {self.rl_gen_dtype!r}")
+        if not 0.0 <= self.rl_reserve_share < 1.0:
+            raise UsageError(f"rl_reserve_share must be in [0, 1), got {self.rl_reserve_share}")
         if not 0.0 <= self.rl_revisit_share <= 1.0 or self.rl_extra_tasks < 0:
             raise UsageError(f"rl_revisit_share must be in [0, 1] and rl_extra_tasks >= 0, got "
                              f"{self.rl_revisit_share}, {self.rl_extra_tasks}")
@@ -227,6 +242,12 @@ class PipelineConfig:
                     "time_compile_baseline": False, "timeout_s": 120.0},
             budget_s=480.0, budgets={"data": 120.0, "sft": 60.0, "probe_sft": 60.0, "rl_drpo": 45.0,
                                      "rl_grpo": 45.0, "eval": 90.0})
+
+
+def in_rl_reserve(task_hash: str, share: float) -> bool:
+    """Whether a program (by its canonical hash, hex) is in the RL reserve: the first 32 bits of the hash
+    as a fraction below `share`. A fixed partition of the program space, the same in every run."""
+    return share > 0.0 and int(task_hash[:8], 16) < share * 2**32
 
 
 def _log(t0: float, msg: str) -> None:
@@ -249,6 +270,7 @@ class Pipeline:
         self.pool = None
         self.draws = None  # the data phase's process pool; SFT keeps taking pairs from it
         self.excluded: set[str] = set()  # held-out and RL task hashes, then every SFT program taken
+        self.sft_hashes: set[str] = set()  # programs SFT trained on (RL prompts never repeat one)
         self.sft_counts: dict = {}
         self.fast = None  # fastcheck.FastChecker: RL rewards (rl_reward: fast)
         self.generated: dict[tuple[str, int], list[str]] = {}  # (model, level) -> greedy held-out answers
@@ -389,6 +411,11 @@ class Pipeline:
                 row["excluded"] += 1
                 continue
             self.excluded.add(h)
+            if d.job.level in self.cfg.eval_levels and in_rl_reserve(h, self.cfg.rl_reserve_share):
+                row["reserved_for_rl"] = row.get("reserved_for_rl", 0) + 1
+                self.rl_tasks.setdefault(d.job.level, []).append(d.task)
+                continue
+            self.sft_hashes.add(h)
             row["checked"] += 1
             row["canonical"] += bool(d.extra.get("canonical"))
             row["direct"] += bool(d.extra.get("direct"))  # _Launcher sites written as plain launches
@@ -551,6 +578,8 @@ class Pipeline:
             # a continued run keeps the SFT model as its KL reference (else: the policy it starts from)
             **({"rl.ref_path": str(self.sft_dir)} if c.init_rl is not None else {}), "rl.rollouts": c.rl_rollouts,
             "rl.prompts_per_step": c.rl_prompts_per_step, "rl.gen_prompts_per_call": c.rl_prompts_per_step,
+            "rl.gen_dtype": ("bfloat16" if self._device() == "cuda" else "model") if c.rl_gen_dtype == "auto"
+            else c.rl_gen_dtype,
             "rl.lr": c.rl_lr, "rl.warmup_steps": c.rl_warmup_steps, "rl.ref_kl": c.rl_ref_kl,
             "rl.steps": steps, "rl.updates_per_batch": c.rl_updates_per_batch,
             "rl.temperature": c.rl_temperature, "rl.max_new_tokens": c.max_new_tokens,
@@ -581,6 +610,7 @@ class Pipeline:
                 "settings": {"lr": c.rl_lr, "warmup_steps": c.rl_warmup_steps, "ref_kl": c.rl_ref_kl,
                              "temperature": c.rl_temperature, "rollouts": c.rl_rollouts,
                              "prompts_per_step": c.rl_prompts_per_step, "updates_per_batch": c.rl_updates_per_batch,
+                             "gen_dtype": cfg.rl.gen_dtype,
                              "signal_only": c.rl_signal_only, "revisit_share": c.rl_revisit_share,
                              "answer_caps": self.rl_caps or self.caps, "eval_decoding": "greedy, 1 answer per task"},
                 "rollout_correct_rate": curve("rollout/correct_rate"),
@@ -642,10 +672,10 @@ class Pipeline:
         got = draws.collect(time.time() + min(30.0, 0.1 * budget))
         draws.close()
         self._extra_draws = None
-        held = {t["hash"] for ts in self.heldout.values() for t in ts}
+        held = {t["hash"] for ts in self.heldout.values() for t in ts} | self.sft_hashes
         before = {lv: len(v) for lv, v in self.rl_tasks.items()}
         for d in got:
-            if d.task is None or d.task["hash"] in held:
+            if d.task is None or d.task["hash"] in held:  # held-out, or a program SFT trained on
                 continue
             tasks = self.rl_tasks.setdefault(d.job.level, [])
             if d.task["hash"] not in {t["hash"] for t in tasks}:
@@ -873,6 +903,7 @@ class Pipeline:
         c = self.cfg
         state = {"heldout": self.heldout, "rl_tasks": self.rl_tasks, "caps": self.caps, "rl_caps": self.rl_caps,
                  "teacher": self.teacher, "data": self.results.get("data"), "sft": self.results.get("sft"),
+                 "sft_hashes": sorted(self.sft_hashes),
                  "made_by": {"seed": c.seed, "scale": c.scale, "levels": list(c.levels),
                              "eval_levels": list(c.eval_levels), "heldout_n": c.heldout_n, "model": c.model},
                  "provenance": Provenance.here().to_json()}
@@ -944,6 +975,7 @@ class Pipeline:
         level_map = lambda d: {int(k): v for k, v in (d or {}).items()}
         self.heldout, self.rl_tasks = level_map(state["heldout"]), level_map(state["rl_tasks"])
         self.caps, self.rl_caps, self.teacher = level_map(state["caps"]), level_map(state["rl_caps"]), state["teacher"]
+        self.sft_hashes = set(state.get("sft_hashes") or [])  # older folders did not list them
         missing = [lv for lv in self.cfg.eval_levels if len(self.heldout.get(lv) or []) < 1]
         if missing:
             raise UsageError(f"--init-sft {folder} has no held-out tasks at level(s) {missing}; pass eval levels "

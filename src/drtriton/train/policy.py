@@ -58,6 +58,36 @@ def sample(model, tokenizer, prompts: list[str], n: int, max_new_tokens: int, te
     return rollouts
 
 
+class RolloutSampler:
+    """The weights rollouts are sampled with: the policy itself, or a bf16 copy of an fp32 policy (decoding a
+    small model is bound by memory traffic and kernel launches, and bf16 halves the KV cache and weights).
+    `sync()` copies the policy's current weights in before each batch; buffers (RoPE's inverse frequencies)
+    keep their fp32 values: rounded to bf16 they would shift the angle at position 2,000 by radians."""
+
+    def __init__(self, policy, dtype: str = "model"):
+        import copy
+
+        self.policy = policy
+        self.copy = None
+        if dtype == "bfloat16" and any(q.dtype != torch.bfloat16 for q in policy.parameters()):
+            self.copy = copy.deepcopy(policy).eval()
+            for q in self.copy.parameters():
+                q.requires_grad_(False)
+                q.data = q.data.to(torch.bfloat16)
+
+    @property
+    def model(self):
+        return self.copy if self.copy is not None else self.policy
+
+    @torch.no_grad()
+    def sync(self):
+        """The model to sample from, holding the policy's weights of this moment."""
+        if self.copy is not None:
+            for dst, src in zip(self.copy.parameters(), self.policy.parameters()):
+                dst.copy_(src)
+        return self.model
+
+
 def completion_logps(model, prompt_ids: list[list[int]], completion_ids: list[list[int]],
                      pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token log pi(completion_t | prompt, completion_<t): (B, T) log-probs and (B, T) mask.

@@ -30,7 +30,7 @@ from drtriton.train.evaluate import evaluate_tasks
 from drtriton.train.losses import drpo_loss, grpo_advantages, grpo_loss, kl_to_reference
 from drtriton.train.metrics import MetricsLogger, plot_learning_curves
 from drtriton.train.models import load_model
-from drtriton.train.policy import Rollout, completion_logps, sample
+from drtriton.train.policy import Rollout, RolloutSampler, completion_logps, sample
 from drtriton.train.prompt import build_prompt, parse_answer
 from drtriton.train.rewards import (
     FORMAT_ERROR,
@@ -319,6 +319,7 @@ def run_rl(cfg: RunConfig, ws: Workspace | None = None,
         ws.stream.cursor = int(state["stream_cursor"])
         ws.stream.seen = set(state.get("stream_seen", []))
         step = int(state["step"])
+    sampler = RolloutSampler(model, cfg.rl.gen_dtype)  # after resume: it copies the policy's weights
     log = MetricsLogger(cfg.run_dir)
     stats: dict = {}
     pool = ThreadPoolExecutor(max_workers=2)  # scoring runs beside generation (rl.overlap) and evaluation
@@ -331,7 +332,7 @@ def run_rl(cfg: RunConfig, ws: Workspace | None = None,
     def new_batch() -> Batch:
         level = curriculum.level
         tasks = ws.stream.batch(level, cfg.rl.prompts_per_step)
-        rollouts, gen_info = generate_batch(model, tokenizer, tasks, cfg, level)
+        rollouts, gen_info = generate_batch(sampler.sync(), tokenizer, tasks, cfg, level)
         if hasattr(ws.stream, "last_revisits"):  # data.RevisitStream: prompts back for their mixed groups
             gen_info["prompts/revisited"] = ws.stream.last_revisits
         return Batch(level, tasks, pool.submit(score_batch, rollouts, tasks, ws.verify_batch), gen_info)
