@@ -13,6 +13,7 @@ one RL step of a 7B-class model.
     python3 bench/train_gpu.py pipeline --out /tmp/p --smoke         # CPU dry run (TRITON_INTERPRET=1)
     python3 bench/train_gpu.py rewardcheck --out $OUT               # RL reward check vs verifier: time, agreement
     python3 bench/train_gpu.py scale7b --out $OUT                   # Qwen2.5-7B arch, random bf16, LoRA
+    python3 bench/train_gpu.py passk --init-sft DIR --out $OUT      # greedy vs pass@k of samples, held-out
     python3 bench/train_gpu.py targets --out /tmp/t                 # SFT targets: canonical rewrite, padding (CPU)
 The pipeline writes --out/results.json after every phase (plus plots, metrics CSV, TensorBoard events and
 eval_answers.jsonl); models and checkpoints go to --work (git-ignored runs/). It prints the comparison.
@@ -161,6 +162,75 @@ def phase_rewardcheck(args) -> dict:
             "agree": sum(r["fast"] == r["verifier"] for r in rows), "rows": rows}
 
 
+def phase_passk(args) -> dict:
+    """How much a policy's samples know beyond its greedy answer: on the held-out tasks of a --save-sft
+    folder, the greedy answer and --samples answers at --temperature (as RL samples them) per task, all
+    checked by the RL reward's fast check. pass@k - pass@1 (greedy) bounds what RL can gain by making the
+    policy answer greedily what it already finds in k samples."""
+    import torch
+
+    from drtriton.train.evaluate import generate_answers, pass_at_k, sample_answers
+    from drtriton.train.fastcheck import FastChecker, default_workers
+    from drtriton.train.models import ModelSpec, load_model
+    from drtriton.train.policy import RolloutSampler
+    from drtriton.train.prompt import parse_answer
+    from drtriton.util.errors import UsageError
+
+    if not args.init_sft:
+        raise UsageError("passk needs --init-sft DIR (a pipeline --save-sft folder: model/ and pipeline_state.json)")
+    state_file = args.init_sft / "pipeline_state.json"
+    if not state_file.is_file():
+        raise UsageError(f"--init-sft {args.init_sft} has no pipeline_state.json; make one with "
+                         "`bench/train_gpu.py pipeline --save-sft DIR --stop-after sft`")
+    state = json.loads(state_file.read_text())
+    level = (args.eval_levels or [1])[0]
+    tasks = (state["heldout"].get(str(level)) or [])[: args.heldout_n or 64]
+    if not tasks:
+        raise UsageError(f"--init-sft {args.init_sft} has no held-out tasks at level {level}")
+    cap = int(state["caps"][str(level)])
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model, tok = load_model(ModelSpec(path=args.init_sft / "model"), device=device)
+    t = time.time()
+    greedy = generate_answers(model, tok, tasks, cap, batch_size=len(tasks))
+    gen = RolloutSampler(model, "bfloat16" if device == "cuda" else "model").sync()
+    samples = sample_answers(gen, tok, tasks, args.samples, cap, args.temperature)
+    gen_s = time.time() - t
+    pairs, index = [], {}
+    for ti, answers in enumerate([[g] + s for g, s in zip(greedy, samples)]):
+        for a in answers:
+            parsed = parse_answer(a)
+            key = (tasks[ti]["program"], parsed.code if parsed.ok else None)
+            if parsed.ok and key not in index:
+                index[key] = len(pairs)
+                pairs.append(key)
+    fc = FastChecker(args.workers or default_workers(), device)
+    t = time.time()
+    try:
+        verdicts = fc(pairs)
+    finally:
+        fc.close()
+    check_s = time.time() - t
+
+    def ok(ti: int, answer: str) -> bool:
+        parsed = parse_answer(answer)
+        v = verdicts[index[(tasks[ti]["program"], parsed.code)]] if parsed.ok else None
+        return v is not None and v.status == "correct"
+
+    greedy_ok = [ok(i, a) for i, a in enumerate(greedy)]
+    counts = [sum(ok(i, a) for a in answers) for i, answers in enumerate(samples)]
+    n = args.samples
+    ks = [k for k in (1, 2, 4, 8, 16, 32) if k <= n]
+    return {"phase": "passk", "model": str(args.init_sft), "level": level, "tasks": len(tasks), "samples": n,
+            "temperature": args.temperature, "sampler": "bfloat16 copy" if device == "cuda" else "model",
+            "check": "fast check (RL reward: static rules + 2 normal input draws)", "answer_cap": cap,
+            "greedy_pass_at_1": sum(greedy_ok) / len(tasks),
+            "pass_at_k": {k: sum(pass_at_k(n, c, k) for c in counts) / len(tasks) for k in ks},
+            "tasks_solved_by_some_sample_not_greedy": sum(c > 0 and not g for c, g in zip(counts, greedy_ok)),
+            "tasks_greedy_solved_no_sample": sum(c == 0 and g for c, g in zip(counts, greedy_ok)),
+            "distinct_answers_checked": len(pairs), "generate_s": gen_s, "check_s": check_s,
+            "per_task_correct_samples": counts}
+
+
 def phase_scale7b(args) -> dict:
     """One DRPO step of the Qwen2.5-7B architecture: random bf16 weights, LoRA, gradient checkpointing."""
     import torch
@@ -286,7 +356,7 @@ def phase_compare(args) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("phase", choices=["pipeline", "rewardcheck", "scale7b", "targets", "compare"])
+    ap.add_argument("phase", choices=["pipeline", "rewardcheck", "scale7b", "targets", "compare", "passk"])
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "out")),
                     help="pipeline: results folder (default $OUT); scale7b: folder of train_scale7b.json")
     ap.add_argument("--work", type=Path, help="pipeline: models and checkpoints (default runs/pipeline)")
@@ -327,15 +397,17 @@ def main() -> int:
     ap.add_argument("--new-tokens", type=int, default=256, help="scale7b: generated tokens per rollout")
     ap.add_argument("--n-programs", type=int, default=80, help="targets: programs drawn (at the level mix)")
     ap.add_argument("--arch", default="qwen2.5-7b", help="scale7b: built-in architecture (test: CPU dry run)")
+    ap.add_argument("--samples", type=int, default=8, help="passk: sampled answers per held-out task")
+    ap.add_argument("--temperature", type=float, default=0.5, help="passk: sampling temperature (RL's: 0.5)")
     args = ap.parse_args()
     if args.smoke:
         os.environ.setdefault("TRITON_INTERPRET", "1")
     t0 = time.time()
     result = {"pipeline": phase_pipeline, "rewardcheck": phase_rewardcheck, "scale7b": phase_scale7b,
-              "targets": phase_targets, "compare": phase_compare}[args.phase](args)
+              "targets": phase_targets, "compare": phase_compare, "passk": phase_passk}[args.phase](args)
     result.setdefault("seconds", time.time() - t0)
     result["provenance"] = Provenance.here().to_json()
-    if args.phase in ("scale7b", "rewardcheck", "targets", "compare"):
+    if args.phase in ("scale7b", "rewardcheck", "targets", "compare", "passk"):
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / f"train_{args.phase}.json").write_text(json.dumps(result, indent=1, default=str))
     print(json.dumps(result, indent=1, default=str))

@@ -78,3 +78,16 @@ def test_curriculum_state_round_trips():
 def test_curriculum_rejects_unsorted_levels_with_usage_error():
     with pytest.raises(UsageError, match="increasing"):
         CurriculumConfig(levels=(2, 1))
+
+
+def test_pass_at_k_is_the_unbiased_estimate_and_rejects_impossible_counts():
+    from drtriton.train.evaluate import pass_at_k
+
+    assert pass_at_k(8, 0, 1) == 0.0 and pass_at_k(8, 8, 8) == 1.0
+    assert pass_at_k(8, 2, 1) == pytest.approx(2 / 8)
+    assert pass_at_k(8, 1, 8) == 1.0 and pass_at_k(8, 7, 2) == 1.0  # every pair holds a correct sample
+    assert pass_at_k(4, 1, 2) == pytest.approx(1 - 3 / 6)  # C(3,2)/C(4,2) pairs without the correct one
+    with pytest.raises(ValueError):
+        pass_at_k(4, 5, 1)
+    with pytest.raises(ValueError):
+        pass_at_k(4, 1, 5)

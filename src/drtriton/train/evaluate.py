@@ -85,6 +85,30 @@ def generate_answers(model, tokenizer, tasks: list[dict], max_new_tokens: int, b
     return answers
 
 
+def sample_answers(model, tokenizer, tasks: list[dict], n: int, max_new_tokens: int, temperature: float,
+                   batch_size: int = 64) -> list[list[str]]:
+    """n sampled answers per task (as RL rollouts are drawn), `batch_size` tasks per generate() call."""
+    from drtriton.train.policy import sample
+
+    out: list[list[str]] = []
+    for i in range(0, len(tasks), max(1, batch_size)):
+        chunk = tasks[i:i + batch_size]
+        rollouts = sample(model, tokenizer, [build_prompt(t["program"]) for t in chunk], n=n,
+                          max_new_tokens=max_new_tokens, temperature=temperature)
+        groups: list[list[str]] = [[] for _ in chunk]
+        for r in rollouts:
+            groups[r.prompt_index].append(r.text)
+        out.extend(groups)
+    return out
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased pass@k estimate from n samples of which c are correct: 1 - C(n-c, k) / C(n, k)."""
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass_at_k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    return 1.0 if n - c < k else 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
 def verify_answers(tasks: list[dict], answers: list[str], verify_batch: Callable) -> EvalResult:
     """Parses (format errors scored, not raised), verifies the rest in one batch, summarizes."""
     parsed = [parse_answer(a) for a in answers]
