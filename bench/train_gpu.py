@@ -169,11 +169,11 @@ def phase_passk(args) -> dict:
     policy answer greedily what it already finds in k samples."""
     import torch
 
-    from drtriton.train.evaluate import generate_answers, pass_at_k, sample_answers
+    from drtriton.train.evaluate import generate_answers, pass_at_k, sample_answers, verify_answers
     from drtriton.train.fastcheck import FastChecker, default_workers
     from drtriton.train.models import ModelSpec, load_model
-    from drtriton.train.policy import RolloutSampler
-    from drtriton.train.prompt import parse_answer
+    from drtriton.train.policy import RolloutSampler, rollout_dtype
+    from drtriton.train.workspace import CachedVerifier
     from drtriton.util.errors import UsageError
 
     if not args.init_sft:
@@ -192,42 +192,32 @@ def phase_passk(args) -> dict:
     model, tok = load_model(ModelSpec(path=args.init_sft / "model"), device=device)
     t = time.time()
     greedy = generate_answers(model, tok, tasks, cap, batch_size=len(tasks))
-    gen = RolloutSampler(model, "bfloat16" if device == "cuda" else "model").sync()
+    gen_dtype = rollout_dtype("auto", device)
+    gen = RolloutSampler(model, gen_dtype).sync()
     samples = sample_answers(gen, tok, tasks, args.samples, cap, args.temperature)
     gen_s = time.time() - t
-    pairs, index = [], {}
-    for ti, answers in enumerate([[g] + s for g, s in zip(greedy, samples)]):
-        for a in answers:
-            parsed = parse_answer(a)
-            key = (tasks[ti]["program"], parsed.code if parsed.ok else None)
-            if parsed.ok and key not in index:
-                index[key] = len(pairs)
-                pairs.append(key)
     fc = FastChecker(args.workers or default_workers(), device)
-    t = time.time()
-    try:
-        verdicts = fc(pairs)
-    finally:
-        fc.close()
-    check_s = time.time() - t
-
-    def ok(ti: int, answer: str) -> bool:
-        parsed = parse_answer(answer)
-        v = verdicts[index[(tasks[ti]["program"], parsed.code)]] if parsed.ok else None
-        return v is not None and v.status == "correct"
-
-    greedy_ok = [ok(i, a) for i, a in enumerate(greedy)]
-    counts = [sum(ok(i, a) for a in answers) for i, answers in enumerate(samples)]
+    check = CachedVerifier(verify_many=fc, close=fc.close)  # each distinct (task, answer) is checked once
     n = args.samples
+    t = time.time()
+    try:  # one batch: greedy answers first, then each task's n samples
+        result = verify_answers(tasks + [task for task in tasks for _ in range(n)],
+                                greedy + [a for answers in samples for a in answers], check)
+    finally:
+        check.close()
+    check_s = time.time() - t
+    correct = [r["status"] == "correct" for r in result.records]
+    greedy_ok = correct[: len(tasks)]
+    counts = [sum(correct[len(tasks) + i * n: len(tasks) + (i + 1) * n]) for i in range(len(tasks))]
     ks = [k for k in (1, 2, 4, 8, 16, 32) if k <= n]
     return {"phase": "passk", "model": str(args.init_sft), "level": level, "tasks": len(tasks), "samples": n,
-            "temperature": args.temperature, "sampler": "bfloat16 copy" if device == "cuda" else "model",
+            "temperature": args.temperature, "sampler": "bfloat16 copy" if gen_dtype == "bfloat16" else "model",
             "check": "fast check (RL reward: static rules + 2 normal input draws)", "answer_cap": cap,
             "greedy_pass_at_1": sum(greedy_ok) / len(tasks),
             "pass_at_k": {k: sum(pass_at_k(n, c, k) for c in counts) / len(tasks) for k in ks},
             "tasks_solved_by_some_sample_not_greedy": sum(c > 0 and not g for c, g in zip(counts, greedy_ok)),
             "tasks_greedy_solved_no_sample": sum(c == 0 and g for c, g in zip(counts, greedy_ok)),
-            "distinct_answers_checked": len(pairs), "generate_s": gen_s, "check_s": check_s,
+            "distinct_answers_checked": check.verified, "generate_s": gen_s, "check_s": check_s,
             "per_task_correct_samples": counts}
 
 

@@ -558,6 +558,7 @@ class Pipeline:
 
     def phase_rl(self, algo: str, budget: float) -> dict:
         from drtriton.train.metrics import read_metrics
+        from drtriton.train.policy import rollout_dtype
         from drtriton.train.rl import run_rl
         from drtriton.train.workspace import CachedVerifier
 
@@ -578,8 +579,7 @@ class Pipeline:
             # a continued run keeps the SFT model as its KL reference (else: the policy it starts from)
             **({"rl.ref_path": str(self.sft_dir)} if c.init_rl is not None else {}), "rl.rollouts": c.rl_rollouts,
             "rl.prompts_per_step": c.rl_prompts_per_step, "rl.gen_prompts_per_call": c.rl_prompts_per_step,
-            "rl.gen_dtype": ("bfloat16" if self._device() == "cuda" else "model") if c.rl_gen_dtype == "auto"
-            else c.rl_gen_dtype,
+            "rl.gen_dtype": rollout_dtype(c.rl_gen_dtype, self._device()),
             "rl.lr": c.rl_lr, "rl.warmup_steps": c.rl_warmup_steps, "rl.ref_kl": c.rl_ref_kl,
             "rl.steps": steps, "rl.updates_per_batch": c.rl_updates_per_batch,
             "rl.temperature": c.rl_temperature, "rl.max_new_tokens": c.max_new_tokens,
